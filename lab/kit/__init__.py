@@ -1,0 +1,139 @@
+"""The offline kit: build artifacts from package registries, cache them, describe them in a manifest."""
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from lab.kit import builders
+from lab.kit.recipes import Recipe, build_order, cache_key, image_tag, load_recipes, load_versions, render
+from lab.kit.store import ChecksumMismatch, KitStore, checksum_tree
+from lab.proc import console, run
+
+
+@dataclass
+class Planned:
+    recipe: Recipe
+    key: str
+    version: str
+
+
+def plan(only: list[str] | None = None, recipes: dict[str, Recipe] | None = None,
+         versions: dict[str, str] | None = None) -> list[Planned]:
+    """Every wanted artifact with its cache key and version, dependencies first."""
+    recipes = recipes if recipes is not None else load_recipes()
+    versions = versions if versions is not None else load_versions()
+    keys: dict[str, str] = {}
+    planned = []
+    for recipe in build_order(recipes, only):
+        keys[recipe.name] = cache_key(recipe, versions, keys)
+        version = render(recipe.version_template, versions)
+        planned.append(Planned(recipe, keys[recipe.name], version))
+    return planned
+
+
+def is_current(entry: dict | None, key: str) -> bool:
+    if not entry or entry.get("key") != key:
+        return False
+    if "image" in entry:
+        return builders.image_present(entry["image"]["ref"], entry["image"]["id"])
+    path = Path(entry["path"])
+    return path.is_dir() and checksum_tree(path) == entry["files"]
+
+
+def _ensure_host_tools(planned: list[Planned]) -> None:
+    if any(p.recipe.kind == "rootfs" for p in planned) and shutil.which("debootstrap") is None:
+        console.print("kit: installing debootstrap from Debian")
+        run(["apt-get", "install", "-y", "-qq", "debootstrap"])
+
+
+def build(only: list[str] | None = None, store: KitStore | None = None, force: bool = False) -> list[dict]:
+    """Build what is missing or stale; return one row per artifact (name, action, seconds)."""
+    store = store or KitStore()
+    planned = plan(only)
+    _ensure_host_tools(planned)
+    versions = load_versions()
+    rows = []
+    for item in planned:
+        recipe = item.recipe
+        entry = store.entry(recipe.name)
+        if not force and is_current(entry, item.key):
+            rows.append({"name": recipe.name, "version": item.version, "action": "cached", "seconds": 0.0})
+            continue
+        needs = {n: store.entry(n) for n in recipe.needs}
+        values = dict(versions)
+        need_dirs, need_images = {}, {}
+        for name, need in needs.items():
+            if "image" in need:
+                need_images[name] = need["image"]["ref"]
+                values[f"image:{name}"] = need["image"]["ref"]
+            else:
+                need_dirs[name] = store.verified_path(name)
+                values[f"dir:{name}"] = str(need_dirs[name])
+        image = image_tag(recipe, item.version) if recipe.produces_image else None
+        ctx = builders.BuildContext(recipe, store, item.key, item.version, values, need_dirs, need_images, image)
+        console.print(f"kit: building [bold]{recipe.name}[/bold] {item.version} (log: {ctx.log})")
+        start = time.monotonic()
+        outputs = builders.build(ctx)
+        seconds = round(time.monotonic() - start, 1)
+        store.record({
+            "name": recipe.name, "kind": recipe.kind, "version": item.version, "key": item.key,
+            "description": recipe.description, "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "build_seconds": seconds, **outputs,
+        })
+        console.print(f"kit: built {recipe.name} in {seconds:.0f}s")
+        rows.append({"name": recipe.name, "version": item.version, "action": "built", "seconds": seconds})
+    return rows
+
+
+def status(store: KitStore | None = None) -> list[dict]:
+    store = store or KitStore()
+    manifest = store.load()["artifacts"]
+    rows = []
+    for item in plan():
+        entry = manifest.get(item.recipe.name)
+        if entry is None:
+            state = "missing"
+        elif is_current(entry, item.key):
+            state = "built"
+        else:
+            state = "stale"
+        rows.append({
+            "name": item.recipe.name, "kind": item.recipe.kind, "version": item.version,
+            "origin": item.recipe.description, "state": state,
+            "size_bytes": (entry or {}).get("size_bytes"), "build_seconds": (entry or {}).get("build_seconds"),
+            "built_at": (entry or {}).get("built_at"), "description": item.recipe.description,
+        })
+    return rows
+
+
+def clean(store: KitStore | None = None, caches: bool = False) -> list[str]:
+    """Remove what the kit built (images it tagged, artifact files, the manifest); caches on request."""
+    store = store or KitStore()
+    removed = []
+    for name, entry in store.load()["artifacts"].items():
+        if "image" in entry:
+            builders.remove_image(entry["image"]["ref"])
+            removed.append(entry["image"]["ref"])
+        store.forget(name)
+    for sub in ("artifacts", "logs") + (("cache",) if caches else ()):
+        if (store.root / sub).exists():
+            shutil.rmtree(store.root / sub)
+            removed.append(str(store.root / sub))
+    return removed
+
+
+def artifact(name: str, store: KitStore | None = None) -> dict:
+    """A built artifact's manifest entry, with files verified against their checksums."""
+    store = store or KitStore()
+    entry = store.entry(name)
+    if entry is None:
+        raise KeyError(f"kit artifact {name!r} is not built (run: invoke kit.build --only {name})")
+    if "path" in entry:
+        store.verified_path(name)
+    return entry
+
+
+__all__ = ["ChecksumMismatch", "KitStore", "artifact", "build", "clean", "plan", "status"]

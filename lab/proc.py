@@ -1,0 +1,63 @@
+"""Running programs: argv lists only (never a shell string), output to a log, progress on screen."""
+from __future__ import annotations
+
+import subprocess
+import time
+from collections import deque
+from pathlib import Path
+
+from rich.console import Console
+
+console = Console(stderr=True, highlight=False)
+
+
+class CommandFailed(RuntimeError):
+    def __init__(self, argv, returncode, tail, log=None):
+        self.argv, self.returncode, self.tail, self.log = list(argv), returncode, tail, log
+        where = f" (full log: {log})" if log else ""
+        last = "\n".join(tail[-15:])
+        super().__init__(f"{argv[0]} exited {returncode}{where}\n{last}")
+
+
+def run(argv, *, check=True, capture=True, input=None, env=None, cwd=None, timeout=None):
+    """Run a short command and return the CompletedProcess (text mode)."""
+    result = subprocess.run(
+        [str(a) for a in argv], input=input, capture_output=capture, text=True, env=env, cwd=cwd, timeout=timeout
+    )
+    if check and result.returncode != 0:
+        tail = ((result.stdout or "") + (result.stderr or "")).splitlines()
+        raise CommandFailed(argv, result.returncode, tail)
+    return result
+
+
+def run_logged(argv, *, label: str, log: Path, env=None, cwd=None) -> float:
+    """Run a long command, its output appended to `log`, showing `label` and its latest line.
+
+    Returns the elapsed seconds; raises CommandFailed with the last lines on failure.
+    """
+    log.parent.mkdir(parents=True, exist_ok=True)
+    tail: deque[str] = deque(maxlen=40)
+    start = time.monotonic()
+    with open(log, "a") as sink, console.status(label) as status:
+        sink.write(f"$ {' '.join(str(a) for a in argv)}\n")
+        sink.flush()
+        process = subprocess.Popen(
+            [str(a) for a in argv], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            errors="replace", env=env, cwd=cwd,
+        )
+        try:
+            for line in process.stdout:
+                sink.write(line)
+                line = line.rstrip()
+                if line:
+                    tail.append(line)
+                    elapsed = time.monotonic() - start
+                    status.update(f"{label} [dim]{elapsed:5.0f}s  {line[:100]}[/dim]")
+            process.wait()
+        except BaseException:
+            process.terminate()
+            process.wait()
+            raise
+    if process.returncode != 0:
+        raise CommandFailed(argv, process.returncode, list(tail), log)
+    return time.monotonic() - start
