@@ -355,6 +355,11 @@ def _import_dirs(data: dict, main_path: str) -> list[str]:
     return dirs
 
 
+def import_dirs(main_path: str, main_text: str) -> list[str]:
+    """The conf.d directories the main config imports: read their files and pass them as drop_ins."""
+    return _import_dirs(_parse(main_text, main_path), main_path)
+
+
 def _top_level_line(text: str, key: str) -> re.Match | None:
     """The line assigning a top-level key (before the first table header)."""
     line_re = re.compile(r"^[ \t]*" + re.escape(key) + r"[ \t]*=.*$")

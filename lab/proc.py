@@ -8,7 +8,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False)  # progress and messages
+stdout = Console(highlight=False)  # results: tables a user may redirect
 
 
 class CommandFailed(RuntimeError):

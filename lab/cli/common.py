@@ -2,14 +2,11 @@
 import contextlib
 
 from invoke.exceptions import Exit
-from rich.console import Console
 
 from lab.errors import InputError, LabError
 from lab.kit.recipes import RecipeError
 from lab.kit.store import ChecksumMismatch
-from lab.proc import CommandFailed
-
-stdout = Console(highlight=False)
+from lab.proc import CommandFailed, stdout
 
 
 @contextlib.contextmanager

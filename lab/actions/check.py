@@ -1,0 +1,23 @@
+from pathlib import Path
+
+from lab import httpbin_cases, report
+from lab.errors import LabError
+
+
+class Check:
+    name = "check"
+    title = "the same requests against every variant through 127.0.0.1, answers compared"
+
+    def execute(self, ctx):
+        results = {}
+        for variant in ctx.spec.variants:
+            base_url = f"http://127.0.0.1:{ctx.spec.host_port(variant)}"
+            results[variant] = [r.as_dict() for r in httpbin_cases.run_cases(base_url)]
+        ctx.results = results
+        report.show(results)
+        json_path, junit_path = report.write(results, Path(ctx.spec.results_dir), {
+            "lab": ctx.spec.name, "runtimes": list(ctx.spec.runtimes), "timings": ctx.timings})
+        failed = report.failures(results)
+        if failed:
+            raise LabError(f"{failed} check(s) failed; details in {json_path} and {junit_path}")
+        return f"all checks passed on {len(results)} variants; {json_path}, {junit_path}"

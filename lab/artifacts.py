@@ -1,0 +1,130 @@
+"""Resolve what the lab installs: upstream pins (sha256-checked downloads) or the offline kit.
+
+One code path either way: every artifact ends up as a local file with a known sha256, or an
+image reference, before anything is installed."""
+from __future__ import annotations
+
+import hashlib
+import io
+import socket
+import tarfile
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from lab import kit
+from lab.errors import LabError
+from lab.kit.store import sha256_file
+from lab.proc import console
+
+DEFAULTS = Path(__file__).parent / "defaults"
+DOWNLOADS = Path.home() / ".cache" / "wasm-lab" / "downloads"
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    path: Path
+    sha256: str
+
+
+@dataclass
+class Artifacts:
+    source: str                         # "upstream" or "kit"
+    node_image: str | None
+    files: dict[str, LocalFile] = field(default_factory=dict)
+
+
+def catalog() -> dict:
+    return yaml.safe_load((DEFAULTS / "artifacts.yaml").read_text())
+
+
+def runtimes_catalog() -> dict:
+    return yaml.safe_load((DEFAULTS / "runtimes.yaml").read_text())
+
+
+def upstream_reachable(probes: list[str], timeout: float = 3.0) -> tuple[bool, str]:
+    for probe in probes:
+        host, port = probe.rsplit(":", 1)
+        try:
+            socket.create_connection((host, int(port)), timeout=timeout).close()
+        except OSError as error:
+            return False, f"{host}: {error.strerror or error}"
+    return True, ""
+
+
+def choose_source(offline: str) -> str:
+    if offline == "true":
+        return "kit"
+    if offline == "false":
+        return "upstream"
+    reachable, why = upstream_reachable(catalog()["upstream"]["probe"])
+    if reachable:
+        return "upstream"
+    console.print(f"upstream artifacts unreachable ({why}); using the offline kit, building what is missing")
+    return "kit"
+
+
+def sources_for(runtimes: tuple[str, ...]) -> list[str]:
+    table = runtimes_catalog()
+    return sorted({f["source"] for rt in runtimes for f in table[rt]["files"]})
+
+
+def kit_artifact_names(runtimes: tuple[str, ...], with_node_image: bool) -> list[str]:
+    mapping = catalog()["kit"]
+    names = {mapping[s]["artifact"] for s in sources_for(runtimes)}
+    if with_node_image:
+        names.add(mapping["node-image"])
+    return sorted(names)
+
+
+def resolve(runtimes: tuple[str, ...], source: str, with_node_image: bool) -> Artifacts:
+    if source == "kit":
+        return _from_kit(runtimes, with_node_image)
+    return _from_upstream(runtimes, with_node_image)
+
+
+def _from_kit(runtimes, with_node_image) -> Artifacts:
+    mapping = catalog()["kit"]
+    kit.build(kit_artifact_names(runtimes, with_node_image))
+    files = {}
+    for source in sources_for(runtimes):
+        entry = kit.artifact(mapping[source]["artifact"])
+        relative = mapping[source]["file"]
+        if relative not in entry["files"]:
+            raise LabError(f"kit artifact {entry['name']} has no {relative}; rebuild it (invoke kit.build --force --only {entry['name']})")
+        files[source] = LocalFile(Path(entry["path"]) / relative, entry["files"][relative])
+    node_image = kit.artifact(mapping["node-image"])["image"]["ref"] if with_node_image else None
+    return Artifacts("kit", node_image, files)
+
+
+def _from_upstream(runtimes, with_node_image) -> Artifacts:
+    pins = catalog()["upstream"]
+    files = {source: download(source, pins[source]) for source in sources_for(runtimes)}
+    return Artifacts("upstream", pins["node-image"]["ref"] if with_node_image else None, files)
+
+
+def download(name: str, pin: dict) -> LocalFile:
+    """Fetch a pinned release asset once, check its sha256, and return the member binary."""
+    expected = pin.get("sha256")
+    if not expected:
+        raise LabError(f"{name}: no sha256 is pinned for {pin['url']} in lab/defaults/artifacts.yaml, so it is "
+                       "not installed; pin it, or use the offline kit (--offline)")
+    archive = DOWNLOADS / expected / Path(pin["url"]).name
+    if not archive.exists() or sha256_file(archive) != expected:
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        with console.status(f"downloading {pin['url']}"):
+            data = urllib.request.urlopen(pin["url"], timeout=60).read()
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != expected:
+            raise LabError(f"{name}: sha256 mismatch for {pin['url']}: got {actual}, pinned {expected}; nothing installed")
+        archive.write_bytes(data)
+    binary = archive.parent / pin["member"]
+    if not binary.exists():
+        with tarfile.open(fileobj=io.BytesIO(archive.read_bytes())) as tar:
+            member = tar.extractfile(pin["member"])
+            if member is None:
+                raise LabError(f"{name}: {pin['member']} is not in {archive.name}")
+            binary.write_bytes(member.read())
+    return LocalFile(binary, sha256_file(binary))

@@ -1,0 +1,86 @@
+"""invoke lab.up / lab.down / lab.status / lab.doctor / lab.diagnose"""
+import json
+from pathlib import Path
+
+from invoke import Collection, task
+from invoke.exceptions import Exit
+from rich.table import Table
+
+from lab import doctor as checkup, lifecycle, spec as lab_spec
+from lab.cli.common import fail_on_errors, print_table
+from lab.proc import stdout
+
+SPEC_HELP = {
+    "config": "a lab.yaml with settings (default: ./lab.yaml when present)",
+    "name": "lab name: cluster, kubeconfig and state folder",
+}
+
+
+def load_spec(config=None, **overrides):
+    return lab_spec.load(config, overrides)
+
+
+@task(iterable=["runtime"], help={
+    **SPEC_HELP,
+    "runtime": "wasmedge, wasmtime or crun-wasmedge; may be repeated (default: wasmedge)",
+    "offline": "use the offline kit even when upstream artifacts are reachable",
+    "workers": "number of wasm worker nodes",
+})
+def up(c, runtime=None, config=None, name=None, offline=False, workers=None):
+    """Create the lab: cluster, wasm runtimes, workload variants, and a verified comparison."""
+    with fail_on_errors():
+        spec = load_spec(config, runtimes=runtime, name=name, workers=workers, offline="true" if offline else None)
+        ctx = lifecycle.up(spec)
+    total = sum(ctx.timings.values())
+    stdout.print(f"[bold green]lab {spec.name} is up[/bold green] in {total:.0f}s: "
+                 + ", ".join(f"{v} → http://127.0.0.1:{spec.host_port(v)}" for v in spec.variants))
+
+
+@task(help=SPEC_HELP)
+def down(c, config=None, name=None):
+    """Remove exactly what the lab created (cluster, kubeconfig, image tags), nothing else."""
+    with fail_on_errors():
+        removed = lifecycle.down(load_spec(config, name=name))
+    for item in removed:
+        stdout.print(f"removed {item}")
+    if not removed:
+        stdout.print("nothing to remove")
+
+
+@task(help={**SPEC_HELP, "json": "print JSON"})
+def status(c, config=None, name=None, json_=False):
+    """Show the lab: cluster, installed runtimes, variants and the last run's actions."""
+    with fail_on_errors():
+        info = lifecycle.status(load_spec(config, name=name))
+    if json_:
+        print(json.dumps(info, indent=2))
+        return
+    stdout.print(f"lab {info['name']}: cluster {info['cluster']}; runtimes: {', '.join(info['runtimes']) or 'none'}")
+    table = Table("variant", "ready", title="variants")
+    for variant, ready in info["variants"].items():
+        table.add_row(variant, ready)
+    print_table(table)
+
+
+@task(help=SPEC_HELP)
+def doctor(c, config=None, name=None):
+    """Preflight: Docker, kind, cgroups, privileged containers, free ports; with the fix for each problem."""
+    with fail_on_errors():
+        checks = checkup.preflight(load_spec(config, name=name))
+    table = Table("check", "ok", "detail", title="lab.doctor")
+    for item in checks:
+        table.add_row(item["check"], "[green]✓[/green]" if item["ok"] else "[red]✗[/red]", item["detail"])
+    print_table(table)
+    if not all(item["ok"] for item in checks):
+        raise Exit(code=1)
+
+
+@task(help={**SPEC_HELP, "output": "folder for the tarball"})
+def diagnose(c, config=None, name=None, output="."):
+    """Collect kind logs, containerd config dumps, shim and containerd logs, pods and events into a tarball."""
+    with fail_on_errors():
+        bundle = checkup.diagnose(load_spec(config, name=name), Path(output))
+    stdout.print(f"wrote {bundle}")
+
+
+ns = Collection("lab", up, down, status, doctor, diagnose)

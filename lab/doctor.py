@@ -1,0 +1,123 @@
+"""Preflight checks (lab.doctor) and a diagnostics bundle (lab.diagnose)."""
+from __future__ import annotations
+
+import io
+import shutil
+import socket
+import tarfile
+import time
+from pathlib import Path
+
+import docker
+
+from lab.proc import run
+from lab.providers.kind import KindProvider, kind_binary
+from lab.spec import ALL_VARIANTS, LabSpec
+from lab.state import State
+
+CAPS_ERROR = "unable to apply caps"
+PRIVILEGED_FIX = ("this host's capability bounding set lacks a capability privileged containers need "
+                  "(seen in sandboxed VMs); register the runtime wrapper in hack/sandbox-runc: bash hack/setup-docker")
+
+
+def _check(name, fn):
+    try:
+        ok, detail = fn()
+    except Exception as error:  # a preflight reports every failure instead of stopping at the first
+        ok, detail = False, f"{error.__class__.__name__}: {error}"
+    return {"check": name, "ok": ok, "detail": detail}
+
+
+def _docker():
+    version = docker.from_env().version()
+    return True, f"engine {version['Version']} (API {version['ApiVersion']})"
+
+
+def _kind():
+    return True, run([kind_binary(), "version"]).stdout.strip()
+
+
+def _cgroups():
+    info = docker.from_env().info()
+    version, driver = info.get("CgroupVersion", "?"), info.get("CgroupDriver", "?")
+    note = "; Kubernetes >= 1.35 needs failCgroupV1: false (the lab sets it)" if version == "1" else ""
+    return True, f"cgroup v{version}, driver {driver}{note}"
+
+
+def _ports(spec: LabSpec, cluster_running: bool):
+    busy = []
+    for variant in ALL_VARIANTS:
+        port = spec.host_port(variant)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                busy.append(str(port))
+    if busy and not cluster_running:
+        return False, f"ports in use on 127.0.0.1: {', '.join(busy)} (set host_port_base in lab.yaml)"
+    return True, "the lab's cluster holds them" if busy else f"{spec.host_port_base}..{spec.host_port_base + len(ALL_VARIANTS) - 1} free"
+
+
+def _privileged():
+    client = docker.from_env()
+    empty = io.BytesIO()
+    tarfile.open(fileobj=empty, mode="w").close()
+    image = "wasm-lab/doctor-empty:1"
+    client.api.import_image_from_data(empty.getvalue(), repository=image.split(":")[0], tag="1")
+    try:
+        client.containers.run(image, ["/nonexistent"], privileged=True, remove=True)
+    except docker.errors.ContainerError as error:
+        return True, f"privileged containers start ({str(error)[:60]}…)"
+    except docker.errors.APIError as error:
+        if CAPS_ERROR in str(error):
+            return False, PRIVILEGED_FIX
+        if "no such file" in str(error).lower() or "executable file not found" in str(error):
+            return True, "privileged containers start"
+        raise
+    finally:
+        client.images.remove(image, force=True)
+    return True, "privileged containers start"
+
+
+def preflight(spec: LabSpec) -> list[dict]:
+    checks = [_check("docker", _docker), _check("kind", _kind), _check("cgroups", _cgroups),
+              _check("privileged containers", _privileged)]
+    try:
+        running = KindProvider().exists(spec)
+    except Exception:
+        running = False
+    checks.append(_check("host ports", lambda: _ports(spec, running)))
+    return checks
+
+
+def diagnose(spec: LabSpec, output: Path) -> Path:
+    """A tarball with kind's logs, each node's containerd config dump and logs, pods and events."""
+    state = State(spec.name)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    bundle = output / f"wasm-lab-diagnose-{spec.name}-{stamp}.tar.gz"
+    output.mkdir(parents=True, exist_ok=True)
+    work = state.dir / f"diagnose-{stamp}"
+    work.mkdir(parents=True, exist_ok=True)
+    run([kind_binary(), "export", "logs", work / "kind-logs", "--name", spec.name], check=False)
+    names = run([kind_binary(), "get", "nodes", "--name", spec.name], check=False).stdout.split()
+    for node in names:
+        container = docker.from_env().containers.get(node)
+        for filename, argv in {
+            "containerd-config-dump.toml": ["containerd", "config", "dump"],
+            "containerd.log": ["journalctl", "-u", "containerd", "--no-pager", "-n", "2000"],
+            "kubelet.log": ["journalctl", "-u", "kubelet", "--no-pager", "-n", "2000"],
+            "shims.txt": ["sh", "-c", "ls -l /usr/local/bin/containerd-shim-* /usr/local/bin/crun* 2>&1"],
+        }.items():
+            _, out = container.exec_run(argv)
+            (work / node).mkdir(exist_ok=True)
+            (work / node / filename).write_bytes(out)
+    kubeconfig = state.get("kubeconfig")
+    if kubeconfig:
+        for name, argv in {"pods.txt": ["describe", "pods"], "events.txt": ["get", "events", "--sort-by=.lastTimestamp"],
+                           "nodes.txt": ["describe", "nodes"], "runtimeclasses.yaml": ["get", "runtimeclass", "-o", "yaml"]}.items():
+            done = run(["kubectl", "--kubeconfig", kubeconfig, "-n", spec.namespace, *argv], check=False)
+            (work / name).write_text(done.stdout + done.stderr)
+    with tarfile.open(bundle, "w:gz") as tar:
+        tar.add(work, arcname=bundle.name.removesuffix(".tar.gz"))
+    shutil.rmtree(work)
+    return bundle

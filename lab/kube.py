@@ -1,0 +1,103 @@
+"""The Kubernetes API through the official client: server-side apply and bounded waits."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from kubernetes import client, config, dynamic
+from kubernetes.client.exceptions import ApiException
+from tenacity import RetryError, retry, retry_if_result, stop_after_delay, wait_fixed
+
+from lab.errors import LabError
+
+FIELD_MANAGER = "wasm-lab"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "wasm-lab"}
+
+
+class Kube:
+    def __init__(self, kubeconfig: Path, context: str | None = None):
+        self.api_client = config.new_client_from_config(config_file=str(kubeconfig), context=context)
+        self.core = client.CoreV1Api(self.api_client)
+        self.apps = client.AppsV1Api(self.api_client)
+        self.node_api = client.NodeV1Api(self.api_client)
+        self._dynamic = None
+
+    @property
+    def dynamic(self) -> dynamic.DynamicClient:
+        if self._dynamic is None:
+            self._dynamic = dynamic.DynamicClient(self.api_client)
+        return self._dynamic
+
+    def apply(self, body: dict) -> dict:
+        """Server-side apply of one object, owned by the lab's field manager."""
+        resource = self.dynamic.resources.get(api_version=body["apiVersion"], kind=body["kind"])
+        namespace = body["metadata"].get("namespace")
+        result = resource.server_side_apply(body=body, name=body["metadata"]["name"], namespace=namespace,
+                                            field_manager=FIELD_MANAGER, force_conflicts=True)
+        return result.to_dict()
+
+    def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
+        resource = self.dynamic.resources.get(api_version=api_version, kind=kind)
+        try:
+            resource.delete(name=name, namespace=namespace)
+            return True
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+
+    def wait_nodes_ready(self, timeout: float = 300) -> list[str]:
+        def not_ready():
+            try:
+                nodes = self.core.list_node().items
+            except Exception:
+                return ["(API server not answering)"]
+            waiting = [n.metadata.name for n in nodes
+                       if not any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])]
+            return waiting if nodes else ["(no nodes registered)"]
+
+        return self._wait(not_ready, timeout, "nodes never became Ready")
+
+    def wait_deployment_ready(self, name: str, namespace: str, timeout: float = 300) -> None:
+        def not_ready():
+            deployment = self.apps.read_namespaced_deployment(name, namespace)
+            status = deployment.status
+            fresh = (status.observed_generation or 0) >= deployment.metadata.generation
+            ready = fresh and (status.updated_replicas or 0) == deployment.spec.replicas \
+                and (status.ready_replicas or 0) == deployment.spec.replicas
+            return [] if ready else [name]
+
+        try:
+            self._wait(not_ready, timeout, "")
+        except LabError:
+            raise LabError(f"deployment {namespace}/{name} never became ready within {timeout:.0f}s: "
+                           + self.describe_pods(namespace, f"app.kubernetes.io/name={name}"))
+
+    def describe_pods(self, namespace: str, selector: str) -> str:
+        pods = self.core.list_namespaced_pod(namespace, label_selector=selector).items
+        if not pods:
+            return "no pod was created"
+        parts = []
+        for pod in pods:
+            reason = ""
+            for status in pod.status.container_statuses or []:
+                state = status.state.waiting or status.state.terminated
+                if state is not None:
+                    reason = f" ({state.reason}: {(state.message or '')[:200]})"
+            events = self.core.list_namespaced_event(
+                namespace, field_selector=f"involvedObject.name={pod.metadata.name}").items
+            events.sort(key=lambda e: e.last_timestamp or e.event_time or e.metadata.creation_timestamp)
+            last = f"; last event: {events[-1].reason}: {events[-1].message}" if events else ""
+            parts.append(f"pod {pod.metadata.name} is {pod.status.phase}{reason}{last}")
+        return "; ".join(parts)
+
+    @staticmethod
+    def _wait(pending_fn, timeout: float, message: str):
+        @retry(stop=stop_after_delay(timeout), wait=wait_fixed(2), retry=retry_if_result(bool))
+        def poll():
+            return pending_fn()
+
+        try:
+            return poll()
+        except RetryError as error:
+            pending = error.last_attempt.result()
+            raise LabError(f"{message}: {', '.join(pending)} (waited {timeout:.0f}s)")

@@ -1,0 +1,56 @@
+"""lab.up, lab.down and lab.status over the pipeline, the state file and the provider."""
+from __future__ import annotations
+
+import shutil
+
+import docker
+
+from lab import providers
+from lab.actions import UP
+from lab.kube import Kube
+from lab.pipeline import Context, run_actions
+from lab.spec import LabSpec
+from lab.state import State
+
+
+def up(spec: LabSpec) -> Context:
+    state = State(spec.name)
+    state.set("spec", {"provider": spec.provider, "namespace": spec.namespace})
+    ctx = Context(spec=spec, state=state, provider=providers.get(spec.provider))
+    run_actions(ctx, UP)
+    return ctx
+
+
+def down(spec: LabSpec) -> list[str]:
+    """Remove what the state says the lab created: the cluster, its kubeconfig, its image tags."""
+    state = State(spec.name)
+    removed = []
+    if state.get("cluster_created"):
+        removed += providers.get(spec.provider).delete(spec, state.dir)
+    client = docker.from_env()
+    for tag in state.get("images", []):
+        try:
+            client.images.remove(tag)
+            removed.append(f"image tag {tag}")
+        except docker.errors.ImageNotFound:
+            pass
+    if state.dir.exists():
+        shutil.rmtree(state.dir)
+        removed.append(f"state and kubeconfig in {state.dir}")
+    return removed
+
+
+def status(spec: LabSpec) -> dict:
+    state = State(spec.name)
+    provider = providers.get(spec.provider)
+    info = {"name": spec.name, "cluster": "absent", "actions": state.get("actions", {}),
+            "runtimes": state.get("runtimes_installed", []), "variants": {}}
+    if not provider.exists(spec) or not state.get("kubeconfig"):
+        return info
+    info["cluster"] = "present"
+    kube = Kube(state.get("kubeconfig"))
+    namespace = state.get("namespace", spec.namespace)
+    for deployment in kube.apps.list_namespaced_deployment(namespace, label_selector="app.kubernetes.io/part-of=wasm-lab").items:
+        variant = deployment.metadata.labels.get("wasm-lab.dev/variant", deployment.metadata.name)
+        info["variants"][variant] = f"{deployment.status.ready_replicas or 0}/{deployment.spec.replicas} ready"
+    return info

@@ -1,0 +1,103 @@
+"""Running commands in, and copying files into, a cluster node.
+
+A Node is what the shim installer talks to. Kind nodes are Docker containers (docker exec and
+put_archive through the docker SDK); minikube nodes are reached with `minikube ssh`/`minikube cp`;
+nodes of an existing cluster through a short-lived privileged installer pod (see providers)."""
+from __future__ import annotations
+
+import io
+import shlex
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+import docker
+
+from lab.proc import CommandFailed
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str = ""
+
+
+class Node:
+    name: str
+
+    def exec(self, argv: list[str], input: bytes | None = None) -> Result:
+        raise NotImplementedError
+
+    def put_file(self, path: str, content: bytes, mode: int = 0o644) -> None:
+        raise NotImplementedError
+
+    def run(self, argv: list[str], input: bytes | None = None, check: bool = True) -> Result:
+        result = self.exec([str(a) for a in argv], input=input)
+        if check and result.returncode != 0:
+            tail = (result.stdout + result.stderr).splitlines()
+            raise CommandFailed([f"{self.name}:"] + [str(a) for a in argv], result.returncode, tail)
+        return result
+
+    def read_file(self, path: str) -> str | None:
+        result = self.run(["cat", path], check=False)
+        return result.stdout if result.returncode == 0 else None
+
+    def sha256(self, path: str) -> str | None:
+        result = self.run(["sha256sum", path], check=False)
+        return result.stdout.split()[0] if result.returncode == 0 and result.stdout else None
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.name})"
+
+
+class DockerNode(Node):
+    """A node that is a Docker container (kind)."""
+
+    def __init__(self, container_name: str, client: docker.DockerClient | None = None):
+        self.name = container_name
+        self._client = client or docker.from_env()
+
+    @property
+    def container(self):
+        return self._client.containers.get(self.name)
+
+    def exec(self, argv, input=None):
+        if input is not None:
+            # The SDK's exec has no simple stdin; hand the bytes over as a file instead.
+            staging = "/tmp/.wasm-lab-stdin"
+            self.put_file(staging, input, 0o600)
+            argv = ["sh", "-c", 'exec "$@" < ' + staging, "wasm-lab"] + list(argv)
+        code, (out, err) = self.container.exec_run(argv, demux=True)
+        return Result(code, (out or b"").decode(errors="replace"), (err or b"").decode(errors="replace"))
+
+    def put_file(self, path, content, mode=0o644):
+        target = PurePosixPath(path)
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            info = tarfile.TarInfo(target.name)
+            info.size, info.mode = len(content), mode
+            tar.addfile(info, io.BytesIO(content))
+        self.run(["mkdir", "-p", str(target.parent)])
+        if not self.container.put_archive(str(target.parent), buffer.getvalue()):
+            raise CommandFailed(["docker cp", path], 1, [f"could not copy {path} into {self.name}"])
+
+
+class SshNode(Node):
+    """A minikube node: commands over `minikube ssh` (its remote shell needs each argument quoted)."""
+
+    def __init__(self, profile: str, node: str):
+        self.name, self.profile = node, profile
+
+    def exec(self, argv, input=None):
+        command = ["minikube", "-p", self.profile, "ssh", "-n", self.name, "--", "sudo"] + [shlex.quote(a) for a in argv]
+        done = subprocess.run(command, input=input, capture_output=True)
+        return Result(done.returncode, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace"))
+
+    def put_file(self, path, content, mode=0o644):
+        staging = f"/tmp/wasm-lab-{PurePosixPath(path).name}"
+        self.run(["tee", staging], input=content)
+        self.run(["install", "-D", "-m", f"{mode:o}", staging, path])
+        self.run(["rm", "-f", staging])
+

@@ -1,0 +1,39 @@
+"""The lab as a list of small named actions run in order (the way kind creates a cluster).
+
+Each action takes the context, does one thing, is safe to run twice and returns a line saying
+what it changed. The state file records finished actions so `lab.status` can tell, and what
+was created so `lab.down` removes exactly that."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from lab.proc import console
+from lab.spec import LabSpec
+from lab.state import State
+
+
+@dataclass
+class Context:
+    spec: LabSpec
+    state: State
+    provider: object
+    artifacts: object = None
+    cluster: object = None
+    kube: object = None
+    images: dict = field(default_factory=dict)
+    results: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+
+
+def run_actions(ctx: Context, actions) -> None:
+    for action in actions:
+        start = time.monotonic()
+        console.print(f"[bold]▶ {action.name}[/bold] — {action.title}")
+        outcome = action.execute(ctx)
+        seconds = time.monotonic() - start
+        ctx.timings[action.name] = round(seconds, 1)
+        console.print(f"  [green]✓[/green] {action.name}: {outcome} [dim]({seconds:.1f}s)[/dim]")
+        done = dict(ctx.state.get("actions", {}))
+        done[action.name] = {"outcome": outcome, "seconds": round(seconds, 1), "at": time.time()}
+        ctx.state.set("actions", done)

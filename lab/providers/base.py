@@ -1,0 +1,36 @@
+"""What every cluster provider offers the pipeline: one small interface."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lab.nodes import Node
+
+
+@dataclass
+class Cluster:
+    name: str
+    kubeconfig: Path
+    context: str
+    created_by_lab: bool = False
+    nodes: list[Node] = field(default_factory=list)
+    wasm_nodes: list[Node] = field(default_factory=list)
+
+
+class Provider:
+    name = "base"
+
+    def ensure(self, spec, node_image: str | None, state_dir: Path) -> Cluster:
+        """Create the cluster when missing (or reuse it), and return it with its nodes."""
+        raise NotImplementedError
+
+    def load_images(self, cluster: Cluster, refs: list[str]) -> list[str]:
+        """Make local images available to the wasm nodes; return the refs actually loaded."""
+        raise NotImplementedError
+
+    def delete(self, spec, state_dir: Path) -> list[str]:
+        """Remove the cluster if the lab created it; return what was removed."""
+        raise NotImplementedError
+
+    def exists(self, spec) -> bool:
+        raise NotImplementedError

@@ -1,0 +1,109 @@
+"""The kind provider: the kind CLI creates the cluster from clusters/kind.yaml; nodes are containers."""
+from __future__ import annotations
+
+import copy
+import shutil
+from pathlib import Path
+
+import yaml
+
+from lab import REPO_ROOT
+from lab.errors import LabError
+from lab.nodes import DockerNode
+from lab.proc import run, run_logged
+from lab.providers.base import Cluster, Provider
+from lab.spec import ALL_VARIANTS
+
+CLUSTER_TEMPLATE = REPO_ROOT / "clusters" / "kind.yaml"
+ROLE_LABEL = "io.x-k8s.kind.role"
+
+
+def kind_binary() -> str:
+    path = shutil.which("kind")
+    if path is None:
+        raise LabError("kind is not installed: apt-get install kind (Debian sid), or see https://kind.sigs.k8s.io")
+    return path
+
+
+def minor(kubernetes: str) -> int:
+    return int(kubernetes.lstrip("v").split(".")[1])
+
+
+def cluster_config(spec) -> dict:
+    """The kind Cluster document for a spec (pure: tested without Docker)."""
+    template = yaml.safe_load(CLUSTER_TEMPLATE.read_text())
+    worker = template.pop("wasmWorker")
+    cgroup_patch = template.pop("cgroupV1Patch")
+    config = copy.deepcopy(template)
+    config["name"] = spec.name
+    control_plane = config["nodes"][0]
+    control_plane["extraPortMappings"] = [
+        {"containerPort": spec.host_port(v), "hostPort": spec.host_port(v), "listenAddress": "127.0.0.1",
+         "protocol": "TCP"}
+        for v in ALL_VARIANTS
+    ]
+    config["nodes"] += [copy.deepcopy(worker) for _ in range(spec.workers)]
+    if minor(spec.kubernetes) >= 35:
+        config.setdefault("kubeadmConfigPatches", []).append(cgroup_patch)
+    return config
+
+
+class KindProvider(Provider):
+    name = "kind"
+
+    def exists(self, spec) -> bool:
+        clusters = run([kind_binary(), "get", "clusters"]).stdout.split()
+        return spec.name in clusters
+
+    def ensure(self, spec, node_image, state_dir: Path) -> Cluster:
+        kubeconfig = state_dir / "kubeconfig"
+        created = False
+        if not self.exists(spec):
+            state_dir.mkdir(parents=True, exist_ok=True)
+            config_path = state_dir / "kind-config.yaml"
+            config_path.write_text(yaml.safe_dump(cluster_config(spec), sort_keys=False))
+            argv = [kind_binary(), "create", "cluster", "--name", spec.name, "--config", config_path,
+                    "--kubeconfig", kubeconfig, "--retain"]
+            if node_image:
+                argv += ["--image", node_image]
+            run_logged(argv, label=f"kind: creating cluster {spec.name}", log=state_dir / "kind-create.log")
+            created = True
+        else:
+            self._start_stopped_nodes(spec)
+        if not created:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            kubeconfig.write_text(run([kind_binary(), "get", "kubeconfig", "--name", spec.name]).stdout)
+        nodes = self.nodes(spec)
+        return Cluster(name=spec.name, kubeconfig=kubeconfig, context=f"kind-{spec.name}", created_by_lab=created,
+                       nodes=[n for n, _ in nodes], wasm_nodes=[n for n, role in nodes if role == "worker"])
+
+    def nodes(self, spec) -> list[tuple[DockerNode, str]]:
+        names = run([kind_binary(), "get", "nodes", "--name", spec.name]).stdout.split()
+        found = []
+        for name in sorted(names):
+            node = DockerNode(name)
+            found.append((node, node.container.labels.get(ROLE_LABEL, "")))
+        return found
+
+    def _start_stopped_nodes(self, spec):
+        for node, _ in self.nodes(spec):
+            if node.container.status != "running":
+                node.container.start()
+
+    def load_images(self, cluster, refs):
+        if not refs:
+            return []
+        workers = ",".join(n.name for n in cluster.wasm_nodes)
+        run_logged([kind_binary(), "load", "docker-image", "--name", cluster.name, "--nodes", workers, *refs],
+                   label=f"kind: loading {len(refs)} image(s) into {workers}",
+                   log=cluster.kubeconfig.parent / "kind-load.log")
+        return refs
+
+    def delete(self, spec, state_dir: Path) -> list[str]:
+        removed = []
+        if self.exists(spec):
+            run_logged([kind_binary(), "delete", "cluster", "--name", spec.name, "--kubeconfig",
+                        state_dir / "kubeconfig"], label=f"kind: deleting cluster {spec.name}",
+                       log=state_dir / "kind-delete.log")
+            removed.append(f"kind cluster {spec.name}")
+        return removed

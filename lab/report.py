@@ -1,0 +1,71 @@
+"""The comparison: a rich table for people, JSON and JUnit XML for CI."""
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from rich.table import Table
+
+from lab.proc import stdout
+
+REPORT_SCHEMA = 1
+
+
+def consistency(results: dict[str, list[dict]]) -> dict[str, bool]:
+    """Per case: do all variants give the same normalised answer (apart from flavor)?"""
+    per_case: dict[str, set] = {}
+    for rows in results.values():
+        for row in rows:
+            per_case.setdefault(row["case"], set()).add(json.dumps(row.get("normalised"), sort_keys=True))
+    return {case: len(answers) == 1 for case, answers in per_case.items()}
+
+
+def failures(results: dict[str, list[dict]]) -> int:
+    same = consistency(results)
+    return sum(not row["passed"] for rows in results.values() for row in rows) + sum(not ok for ok in same.values())
+
+
+def show(results: dict[str, list[dict]]) -> None:
+    variants = list(results)
+    same = consistency(results)
+    table = Table(title="httpbin checks: variant × case", show_lines=False)
+    table.add_column("case")
+    for variant in variants:
+        table.add_column(variant, justify="center")
+    table.add_column("same answer", justify="center")
+    cases = [row["case"] for row in next(iter(results.values()), [])]
+    for case in cases:
+        cells = []
+        for variant in variants:
+            row = next((r for r in results[variant] if r["case"] == case), None)
+            cells.append("[green]✓[/green]" if row and row["passed"] else "[red]✗[/red]")
+        table.add_row(case, *cells, "[green]✓[/green]" if same.get(case) else "[red]✗[/red]")
+    totals = [f"{sum(r['passed'] for r in results[v])}/{len(results[v])}" for v in variants]
+    table.add_row("[bold]passed[/bold]", *totals, f"{sum(same.values())}/{len(same)}")
+    stdout.print(table)
+
+
+def write(results: dict[str, list[dict]], directory: Path, meta: dict) -> tuple[Path, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    same = consistency(results)
+    json_path = directory / "checks.json"
+    json_path.write_text(json.dumps({"schema": REPORT_SCHEMA, **meta, "results": results,
+                                     "consistent": same, "failures": failures(results)}, indent=2) + "\n")
+    suites = ET.Element("testsuites", name="wasm-lab")
+    for variant, rows in results.items():
+        suite = ET.SubElement(suites, "testsuite", name=variant, tests=str(len(rows)),
+                              failures=str(sum(not r["passed"] for r in rows)))
+        for row in rows:
+            case = ET.SubElement(suite, "testcase", classname=f"httpbin.{variant}", name=row["case"])
+            if not row["passed"]:
+                ET.SubElement(case, "failure", message=row.get("detail", "")[:500])
+    suite = ET.SubElement(suites, "testsuite", name="consistency", tests=str(len(same)),
+                          failures=str(sum(not ok for ok in same.values())))
+    for case, ok in same.items():
+        element = ET.SubElement(suite, "testcase", classname="httpbin.consistency", name=case)
+        if not ok:
+            ET.SubElement(element, "failure", message="variants answered differently (apart from flavor)")
+    junit_path = directory / "checks.junit.xml"
+    ET.ElementTree(suites).write(junit_path, encoding="utf-8", xml_declaration=True)
+    return json_path, junit_path

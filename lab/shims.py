@@ -1,0 +1,144 @@
+"""Installing a wasm runtime into one node: place its files, register it with containerd, verify.
+
+Idempotent: files whose sha256 already matches are not copied, a config that already holds the
+runtime is not rewritten and containerd is not restarted. On a failed restart or verification
+the previous config is restored and containerd restarted on it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tenacity import RetryError, retry, retry_if_result, stop_after_delay, wait_fixed
+
+from lab import containerd
+from lab.artifacts import LocalFile
+from lab.errors import LabError
+from lab.nodes import Node
+
+MAIN_CONFIG = "/etc/containerd/config.toml"
+BACKUP_SUFFIX = ".wasm-lab.bak"
+INSTALLED_LABEL = "wasm-lab.dev/runtime-{handler}"
+
+
+def runtime_entry(definition: dict) -> containerd.RuntimeEntry:
+    return containerd.RuntimeEntry(
+        handler=definition["handler"],
+        runtime_type=definition["runtime_type"],
+        options=dict(definition.get("options") or {}),
+        pod_annotations=tuple(definition.get("pod_annotations") or ()),
+    )
+
+
+@dataclass
+class InstallReport:
+    node: str
+    handler: str
+    copied: list[str] = field(default_factory=list)
+    config_changed: bool = False
+    restarted: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.copied or self.config_changed)
+
+
+def place_files(node: Node, definition: dict, files: dict[str, LocalFile]) -> list[str]:
+    copied = []
+    for item in definition["files"]:
+        local = files[item["source"]]
+        if node.sha256(item["dest"]) == local.sha256:
+            continue
+        node.put_file(item["dest"], local.path.read_bytes(), 0o755)
+        if node.sha256(item["dest"]) != local.sha256:
+            raise LabError(f"{node.name}: {item['dest']} does not match sha256 {local.sha256} after copying")
+        copied.append(item["dest"])
+    return copied
+
+
+def read_drop_ins(node: Node, main_text: str) -> dict[str, str]:
+    drop_ins = {}
+    for directory in containerd.import_dirs(MAIN_CONFIG, main_text):
+        listing = node.run(["sh", "-c", 'ls -1 "$1"/*.toml 2>/dev/null || true', "ls", directory]).stdout
+        for path in listing.split():
+            drop_ins[path] = node.read_file(path) or ""
+    return drop_ins
+
+
+def registered(node: Node, entry: containerd.RuntimeEntry) -> bool:
+    dump = node.run(["containerd", "config", "dump"], check=False)
+    return dump.returncode == 0 and containerd.dump_has_runtime(dump.stdout, entry)
+
+
+def restart_containerd(node: Node, timeout: float = 60) -> None:
+    node.run(["systemctl", "restart", "containerd"])
+
+    @retry(stop=stop_after_delay(timeout), wait=wait_fixed(1), retry=retry_if_result(lambda up: not up))
+    def answering():
+        return node.run(["ctr", "version"], check=False).returncode == 0
+
+    try:
+        answering()
+    except RetryError:
+        raise LabError(f"{node.name}: containerd did not answer `ctr version` within {timeout:.0f}s after a restart")
+
+
+def configure(node: Node, entry: containerd.RuntimeEntry, report: InstallReport) -> None:
+    main_text = node.read_file(MAIN_CONFIG)
+    if main_text is None:
+        raise LabError(f"{node.name}: {MAIN_CONFIG} not found; is this node running containerd?")
+    changes = containerd.plan_install(MAIN_CONFIG, main_text, entry, read_drop_ins(node, main_text))
+    if not changes:
+        if registered(node, entry):
+            return
+        report.restarted = True
+        restart_containerd(node)
+        if not registered(node, entry):
+            raise LabError(f"{node.name}: runtime {entry.handler} is in the config but `containerd config dump` "
+                           "does not show it; see `invoke lab.diagnose`")
+        return
+    originals = {path: node.read_file(path) for path in changes}
+    for path, original in originals.items():
+        if original is not None:
+            node.put_file(path + BACKUP_SUFFIX, original.encode())
+    for path, text in changes.items():
+        node.put_file(path, text.encode())
+    report.config_changed = report.restarted = True
+    try:
+        restart_containerd(node)
+        if not registered(node, entry):
+            raise LabError(f"{node.name}: `containerd config dump` does not show runtime {entry.handler} "
+                           f"({entry.runtime_type}) after the restart")
+    except Exception:
+        for path, original in originals.items():
+            if original is None:
+                node.run(["rm", "-f", path])
+            else:
+                node.put_file(path, original.encode())
+        restart_containerd(node)
+        raise
+
+
+def install(node: Node, definition: dict, files: dict[str, LocalFile]) -> InstallReport:
+    entry = runtime_entry(definition)
+    report = InstallReport(node.name, entry.handler)
+    report.copied = place_files(node, definition, files)
+    configure(node, entry, report)
+    return report
+
+
+def uninstall(node: Node, definition: dict) -> bool:
+    """Remove the runtime's config and files; return whether anything changed."""
+    entry = runtime_entry(definition)
+    main_text = node.read_file(MAIN_CONFIG)
+    if main_text is None:
+        return False
+    changes = containerd.plan_uninstall(MAIN_CONFIG, main_text, entry.handler, read_drop_ins(node, main_text))
+    for path, text in changes.items():
+        if text is None:
+            node.run(["rm", "-f", path])
+        else:
+            node.put_file(path, text.encode())
+    for item in definition["files"]:
+        node.run(["rm", "-f", item["dest"]])
+    if changes:
+        restart_containerd(node)
+    return bool(changes)

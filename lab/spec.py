@@ -1,0 +1,112 @@
+"""The lab spec: embedded defaults, then lab.yaml, then command-line options; validated once."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import yaml
+
+from lab.errors import InputError
+
+DEFAULTS_FILE = Path(__file__).parent / "defaults" / "lab.yaml"
+PROVIDERS = ("kind",)  # minikube and existing clusters: issue 7
+RUNTIMES = ("wasmedge", "wasmtime", "crun-wasmedge")
+OFFLINE_MODES = ("auto", "true", "false")
+NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
+KUBERNETES_PATTERN = re.compile(r"^v1\.\d+\.\d+$")
+
+# Which workload variants each runtime brings; `native` is always deployed as the baseline.
+RUNTIME_VARIANTS = {
+    "wasmedge": ("embed-wasmedge", "runtime-wasmedge"),
+    "wasmtime": ("embed-wasmtime", "runtime-wasmtime"),
+    "crun-wasmedge": ("runtime-crun-wasmedge",),
+}
+ALL_VARIANTS = ("native", "embed-wasmedge", "runtime-wasmedge", "embed-wasmtime", "runtime-wasmtime",
+                "runtime-crun-wasmedge")
+
+
+@dataclass(frozen=True)
+class LabSpec:
+    name: str
+    provider: str
+    kubernetes: str
+    workers: int
+    runtimes: tuple[str, ...]
+    offline: str
+    host_port_base: int
+    namespace: str
+    results_dir: str
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        wanted = {"native"} | {v for rt in self.runtimes for v in RUNTIME_VARIANTS[rt]}
+        return tuple(v for v in ALL_VARIANTS if v in wanted)
+
+    def host_port(self, variant: str) -> int:
+        """Every variant has a fixed port, so runtimes can be added to a running cluster later."""
+        return self.host_port_base + ALL_VARIANTS.index(variant)
+
+
+def _choice(field: str, value, allowed) -> str:
+    value = str(value).lower() if isinstance(value, bool) else str(value)
+    if value not in allowed:
+        raise InputError(f"{field}: {value!r} is not allowed; choose one of: {', '.join(allowed)}")
+    return value
+
+
+def _integer(field: str, value, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
+        raise InputError(f"{field}: {value!r} is not a whole number from {low} to {high}")
+    number = int(value)
+    if not low <= number <= high:
+        raise InputError(f"{field}: {number} is outside {low}..{high}")
+    return number
+
+
+def _pattern(field: str, value, pattern: re.Pattern, what: str) -> str:
+    if not isinstance(value, str) or not pattern.match(value):
+        raise InputError(f"{field}: {value!r} is not {what}")
+    return value
+
+
+def validate(raw: dict) -> LabSpec:
+    known = {f.name for f in fields(LabSpec)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise InputError(f"{unknown[0]}: unknown setting; known settings: {', '.join(sorted(known))}")
+    runtimes = raw["runtimes"]
+    if isinstance(runtimes, str):
+        runtimes = [runtimes]
+    if not isinstance(runtimes, (list, tuple)) or not runtimes:
+        raise InputError(f"runtimes: give at least one of: {', '.join(RUNTIMES)}")
+    runtimes = tuple(dict.fromkeys(_choice("runtime", r, RUNTIMES) for r in runtimes))
+    return LabSpec(
+        name=_pattern("name", raw["name"], NAME_PATTERN, "lower-case letters, digits and '-', at most 32"),
+        provider=_choice("provider", raw["provider"], PROVIDERS),
+        kubernetes=_pattern("kubernetes", raw["kubernetes"], KUBERNETES_PATTERN, "a version like v1.34.2"),
+        workers=_integer("workers", raw["workers"], 1, 5),
+        runtimes=runtimes,
+        offline=_choice("offline", raw["offline"], OFFLINE_MODES),
+        host_port_base=_integer("host_port_base", raw["host_port_base"], 30000, 32767 - len(ALL_VARIANTS)),
+        namespace=_pattern("namespace", raw["namespace"], NAME_PATTERN, "a Kubernetes namespace name"),
+        results_dir=str(raw["results_dir"]),
+    )
+
+
+def load(config: str | None = None, overrides: dict | None = None) -> LabSpec:
+    """Defaults ⊕ lab.yaml (the given file, else ./lab.yaml when present) ⊕ overrides (None = unset)."""
+    raw = yaml.safe_load(DEFAULTS_FILE.read_text())
+    path = Path(config) if config else Path("lab.yaml")
+    if config or path.exists():
+        try:
+            from_file = yaml.safe_load(path.read_text()) or {}
+        except FileNotFoundError:
+            raise InputError(f"config: {path} does not exist")
+        except yaml.YAMLError as error:
+            raise InputError(f"config: {path} is not valid YAML ({error.__class__.__name__})")
+        if not isinstance(from_file, dict):
+            raise InputError(f"config: {path} must hold a mapping of settings")
+        raw.update(from_file)
+    raw.update({k: v for k, v in (overrides or {}).items() if v not in (None, [], ())})
+    return validate(raw)

@@ -1,0 +1,46 @@
+"""What the lab remembers between runs, per lab name: kubeconfig, what it created, last results.
+
+Lives outside the repo in $WASM_LAB_STATE_DIR (default ~/.local/state/wasm-lab/<name>), so a
+re-run resumes and `lab.down` removes exactly what the lab created."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+
+def state_root() -> Path:
+    return Path(os.environ.get("WASM_LAB_STATE_DIR", Path.home() / ".local" / "state" / "wasm-lab")).expanduser()
+
+
+class State:
+    def __init__(self, name: str, root: Path | None = None):
+        self.dir = (root or state_root()) / name
+        self.path = self.dir / "state.json"
+        self.data = json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def get(self, key, default=None):
+        return self.data.get(key, default)
+
+    def set(self, key, value) -> None:
+        self.data[key] = value
+        self.save()
+
+    def add(self, key, item) -> None:
+        """Remember one more created thing under `key` (a sorted list without duplicates)."""
+        items = set(self.data.get(key, []))
+        items.add(item)
+        self.set(key, sorted(items))
+
+    def save(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".state.")
+        with os.fdopen(fd, "w") as f:
+            json.dump(self.data, f, indent=2, sort_keys=True)
+        os.replace(tmp, self.path)
+
+    def forget(self) -> None:
+        if self.path.exists():
+            self.path.unlink()
+        self.data = {}

@@ -1,0 +1,59 @@
+from xml.etree import ElementTree
+
+from lab import report, spec, workloads
+from lab.providers.kind import cluster_config
+
+
+def lab_spec(**overrides):
+    return spec.validate({**__import__("yaml").safe_load(spec.DEFAULTS_FILE.read_text()), **overrides})
+
+
+def test_kind_config_maps_every_variant_port_on_loopback_and_taints_the_wasm_pool():
+    config = cluster_config(lab_spec(workers=2))
+    control_plane, *workers = config["nodes"]
+    assert config["name"] == "wasm-lab"
+    assert [m["hostPort"] for m in control_plane["extraPortMappings"]] == list(range(30080, 30086))
+    assert {m["listenAddress"] for m in control_plane["extraPortMappings"]} == {"127.0.0.1"}
+    assert len(workers) == 2
+    assert all(w["labels"]["wasm-lab.dev/pool"] == "wasm" for w in workers)
+    assert all("wasm-lab.dev/wasm" in w["kubeadmConfigPatches"][0] for w in workers)
+    assert "wasmWorker" not in config and "kubeadmConfigPatches" not in config
+
+
+def test_kubernetes_135_gets_the_cgroup_v1_kubelet_setting():
+    config = cluster_config(lab_spec(kubernetes="v1.35.0"))
+    assert "failCgroupV1: false" in config["kubeadmConfigPatches"][0]
+
+
+def test_variant_objects_pick_runtime_class_annotation_and_listen_address():
+    native, _ = workloads.variant_objects("native", "img", "ns", 30080)
+    assert "runtimeClassName" not in native["spec"]["template"]["spec"]
+    crun, service = workloads.variant_objects("runtime-crun-wasmedge", "img", "ns", 30085)
+    pod = crun["spec"]["template"]
+    assert pod["spec"]["runtimeClassName"] == "crun-wasmedge"
+    assert pod["metadata"]["annotations"] == {"module.wasm.image/variant": "compat-smart"}
+    assert service["spec"]["ports"][0]["nodePort"] == 30085
+    wasmtime, _ = workloads.variant_objects("runtime-wasmtime", "img", "ns", 30084)
+    env = {e["name"]: e["value"] for e in wasmtime["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env == {"FLAVOR": "runtime-wasmtime", "PORT": "3000", "WASMTIME_HTTP_PROXY_SOCKET_ADDR": "0.0.0.0:3000"}
+    probe = wasmtime["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+    assert "httpGet" in probe and "exec" not in probe
+
+
+def test_runtime_class_schedules_onto_provisioned_nodes():
+    rc = workloads.runtime_class("wasmedge")
+    assert rc["handler"] == "wasmedge"
+    assert rc["scheduling"]["nodeSelector"] == {"wasm-lab.dev/runtime-wasmedge": "installed"}
+
+
+def test_report_flags_differences_and_writes_junit(tmp_path):
+    results = {
+        "native": [{"case": "get", "passed": True, "normalised": {"a": 1}}],
+        "runtime-wasmedge": [{"case": "get", "passed": False, "detail": "500", "normalised": {"a": 2}}],
+    }
+    assert report.consistency(results) == {"get": False}
+    assert report.failures(results) == 2
+    json_path, junit_path = report.write(results, tmp_path, {"lab": "x"})
+    suites = ElementTree.parse(junit_path).getroot()
+    assert [s.get("failures") for s in suites] == ["0", "1", "1"]
+    assert '"failures": 2' in json_path.read_text()

@@ -1,0 +1,121 @@
+"""The kit framework on small recipes of the tests' own (files recipes run on the host, for real)."""
+import json
+
+import pytest
+
+from lab import kit
+from lab.kit import recipes as kit_recipes
+from lab.kit.recipes import RecipeError, build_order, load_recipes, render
+from lab.kit.store import ChecksumMismatch, KitStore
+
+
+def write_recipe(root, name, text, files=None):
+    folder = root / name
+    folder.mkdir(parents=True)
+    (folder / "recipe.yaml").write_text(text)
+    for filename, content in (files or {}).items():
+        (folder / filename).write_text(content)
+    return folder
+
+
+@pytest.fixture
+def recipe_root(tmp_path, monkeypatch):
+    root = tmp_path / "recipes"
+    root.mkdir()
+    (root / "versions.yaml").write_text('tool: "1.2.3"\nother-tool: "4"\n')
+    monkeypatch.setattr(kit_recipes, "RECIPES_DIR", root)
+    monkeypatch.setattr(kit_recipes, "VERSIONS_FILE", root / "versions.yaml")
+    monkeypatch.setattr(kit, "load_recipes", lambda: load_recipes(root))
+    monkeypatch.setattr(kit, "load_versions", lambda: kit_recipes.load_versions(root / "versions.yaml"))
+    return root
+
+
+def test_the_repository_recipes_load_and_order():
+    recipes = load_recipes()
+    order = [r.name for r in build_order(recipes)]
+    for recipe in recipes.values():
+        for need in recipe.needs:
+            assert order.index(need) < order.index(recipe.name)
+
+
+def test_render_versions_images_and_dirs():
+    values = {"other-tool": "4", "image:debian-trixie": "wasm-lab-kit/debian-trixie:trixie"}
+    assert render("v{other-tool}/{other_tool}", values) == "v4/4"
+    assert render("{image:debian-trixie}", values) == "wasm-lab-kit/debian-trixie:trixie"
+    with pytest.raises(RecipeError, match="unknown value"):
+        render("{missing}", values)
+
+
+def test_bad_recipes_are_refused(recipe_root):
+    write_recipe(recipe_root, "a", "name: b\nkind: files\nrun: [true]\n")
+    with pytest.raises(RecipeError, match="name must be 'a'"):
+        load_recipes(recipe_root)
+
+
+def test_cycles_and_unknown_needs(recipe_root):
+    write_recipe(recipe_root, "a", "name: a\nkind: files\nrun: [true]\nneeds: [b]\n")
+    write_recipe(recipe_root, "b", "name: b\nkind: files\nrun: [true]\nneeds: [a]\n")
+    with pytest.raises(RecipeError, match="cycle"):
+        build_order(load_recipes(recipe_root))
+    with pytest.raises(RecipeError, match="unknown kit artifact 'zzz'"):
+        build_order(load_recipes(recipe_root), ["zzz"])
+
+
+SCRIPT = 'mkdir -p "$KIT_OUT/bin" && echo "tool $KIT_VERSION_TOOL" > "$KIT_OUT/bin/tool" && date +%s%N >> "$KIT_CACHE/runs"\n'
+
+
+def test_files_recipe_builds_once_then_is_cached(recipe_root, tmp_path):
+    write_recipe(recipe_root, "tool", "name: tool\nkind: files\nversion: 'v{tool}'\nversions: [tool]\n"
+                 "run: [sh, build.sh]\n", {"build.sh": SCRIPT})
+    store = KitStore(tmp_path / "kit")
+    first = kit.build(["tool"], store=store)
+    assert [r["action"] for r in first] == ["built"]
+    entry = kit.artifact("tool", store=store)
+    assert entry["version"] == "v1.2.3"
+    assert (tmp_path / "kit" / "artifacts" / "tool").is_dir()
+    assert (store.verified_path("tool") / "bin/tool").read_text() == "tool 1.2.3\n"
+    assert [r["action"] for r in kit.build(["tool"], store=store)] == ["cached"]
+    assert len((store.cache_dir("tool") / "runs").read_text().split()) == 1
+    manifest = json.loads(store.manifest_path.read_text())
+    assert manifest["schema"] == 1 and "bin/tool" in manifest["artifacts"]["tool"]["files"]
+
+
+def test_changed_recipe_or_version_rebuilds(recipe_root, tmp_path):
+    folder = write_recipe(recipe_root, "tool", "name: tool\nkind: files\nversions: [tool]\nrun: [sh, build.sh]\n",
+                          {"build.sh": SCRIPT})
+    store = KitStore(tmp_path / "kit")
+    kit.build(["tool"], store=store)
+    (folder / "build.sh").write_text(SCRIPT + "true\n")
+    assert [r["action"] for r in kit.build(["tool"], store=store)] == ["built"]
+    (recipe_root / "versions.yaml").write_text('tool: "1.2.4"\nother-tool: "4"\n')
+    assert [r["action"] for r in kit.build(["tool"], store=store)] == ["built"]
+    assert [r["state"] for r in kit.status(store=store)] == ["built"]
+
+
+def test_tampered_output_is_detected_and_rebuilt(recipe_root, tmp_path):
+    write_recipe(recipe_root, "tool", "name: tool\nkind: files\nversions: [tool]\nrun: [sh, build.sh]\n",
+                 {"build.sh": SCRIPT})
+    store = KitStore(tmp_path / "kit")
+    kit.build(["tool"], store=store)
+    (store.verified_path("tool") / "bin/tool").write_text("evil\n")
+    with pytest.raises(ChecksumMismatch, match="bin/tool has sha256"):
+        kit.artifact("tool", store=store)
+    assert [r["action"] for r in kit.build(["tool"], store=store)] == ["built"]
+
+
+def test_failed_build_records_nothing_and_keeps_the_log(recipe_root, tmp_path):
+    write_recipe(recipe_root, "tool", "name: tool\nkind: files\nrun: [sh, -c, 'echo boom; exit 3']\n")
+    store = KitStore(tmp_path / "kit")
+    with pytest.raises(Exception, match="exited 3"):
+        kit.build(["tool"], store=store)
+    assert store.entry("tool") is None
+    assert "boom" in store.log_path("tool").read_text()
+
+
+def test_needs_see_each_others_outputs(recipe_root, tmp_path):
+    write_recipe(recipe_root, "base", "name: base\nkind: files\nrun: [sh, -c, 'echo base > $KIT_OUT/base.txt']\n")
+    write_recipe(recipe_root, "top", "name: top\nkind: files\nneeds: [base]\n"
+                 "run: [sh, -c, 'cat $KIT_DIR_BASE/base.txt > $KIT_OUT/top.txt']\n")
+    store = KitStore(tmp_path / "kit")
+    assert [r["name"] for r in kit.build(["top"], store=store)] == ["base", "top"]
+    assert (store.verified_path("top") / "top.txt").read_text() == "base\n"

@@ -1,0 +1,89 @@
+"""The shim installer's decisions, against a FAKE node.
+
+FakeNode keeps files in a dict and answers `containerd config dump` by echoing the config it
+holds, so these tests check the installer's logic (copy only when the sha256 differs, restart
+only on change, roll back on a failed restart); the real path — a kind node's containerd — is
+covered by the kit end-to-end test (tests/e2e)."""
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from lab import shims
+from lab.artifacts import LocalFile
+from lab.errors import LabError
+from lab.nodes import Node, Result
+
+KIND_CONFIG = (Path(__file__).parent / "fixtures" / "containerd" / "kind-v2.toml").read_text()
+WASMEDGE = {"handler": "wasmedge", "runtime_type": "io.containerd.wasmedge.v1",
+            "files": [{"source": "shim-wasmedge", "dest": "/usr/local/bin/containerd-shim-wasmedge-v1"}]}
+
+
+class FakeNode(Node):
+    def __init__(self, restart_fails=False):
+        self.name = "fake-worker"
+        self.files = {shims.MAIN_CONFIG: KIND_CONFIG.encode()}
+        self.restarts = 0
+        self.restart_fails = restart_fails
+
+    def exec(self, argv, input=None):
+        if argv[:2] == ["cat", argv[1]] and argv[0] == "cat":
+            data = self.files.get(argv[1])
+            return Result(0, data.decode()) if data is not None else Result(1, "", "No such file")
+        if argv[0] == "sha256sum":
+            data = self.files.get(argv[1])
+            return Result(0, hashlib.sha256(data).hexdigest() + "  x\n") if data is not None else Result(1, "")
+        if argv == ["systemctl", "restart", "containerd"]:
+            self.restarts += 1
+            broken = self.restart_fails and b"wasmedge" in self.files[shims.MAIN_CONFIG]
+            return Result(1 if broken else 0, "", "job failed" if broken else "")
+        if argv == ["ctr", "version"]:
+            return Result(0, "ok")
+        if argv == ["containerd", "config", "dump"]:
+            return Result(0, self.files[shims.MAIN_CONFIG].decode())
+        if argv[:2] == ["rm", "-f"]:
+            self.files.pop(argv[2], None)
+            return Result(0, "")
+        raise AssertionError(f"unexpected command {argv}")
+
+    def put_file(self, path, content, mode=0o644):
+        self.files[path] = content
+
+
+@pytest.fixture
+def shim_file(tmp_path):
+    path = tmp_path / "containerd-shim-wasmedge-v1"
+    path.write_bytes(b"\x7fELF shim")
+    return {"shim-wasmedge": LocalFile(path, hashlib.sha256(path.read_bytes()).hexdigest())}
+
+
+def test_install_copies_configures_restarts_then_second_run_changes_nothing(shim_file):
+    node = FakeNode()
+    first = shims.install(node, WASMEDGE, shim_file)
+    assert first.copied == ["/usr/local/bin/containerd-shim-wasmedge-v1"]
+    assert first.config_changed and node.restarts == 1
+    assert node.files[shims.MAIN_CONFIG + shims.BACKUP_SUFFIX] == KIND_CONFIG.encode()
+    second = shims.install(node, WASMEDGE, shim_file)
+    assert not second.changed and not second.restarted and node.restarts == 1
+
+
+def test_failed_restart_rolls_the_config_back(shim_file):
+    node = FakeNode(restart_fails=True)
+    with pytest.raises(Exception):
+        shims.install(node, WASMEDGE, shim_file)
+    assert node.files[shims.MAIN_CONFIG] == KIND_CONFIG.encode()
+
+
+def test_uninstall_restores_the_original_config(shim_file):
+    node = FakeNode()
+    shims.install(node, WASMEDGE, shim_file)
+    assert shims.uninstall(node, WASMEDGE)
+    assert node.files[shims.MAIN_CONFIG] == KIND_CONFIG.encode()
+    assert "/usr/local/bin/containerd-shim-wasmedge-v1" not in node.files
+
+
+def test_copy_that_does_not_match_its_checksum_is_refused(shim_file, monkeypatch):
+    node = FakeNode()
+    monkeypatch.setattr(node, "put_file", lambda path, content, mode=0o644: node.files.__setitem__(path, b"corrupt"))
+    with pytest.raises(LabError, match="does not match sha256"):
+        shims.install(node, WASMEDGE, shim_file)

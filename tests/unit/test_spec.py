@@ -1,0 +1,64 @@
+import pytest
+
+from lab import spec
+from lab.errors import InputError
+
+
+def test_defaults_give_wasmedge_on_kind(empty_cwd):
+    lab = spec.load()
+    assert lab.provider == "kind"
+    assert lab.runtimes == ("wasmedge",)
+    assert lab.variants == ("native", "embed-wasmedge", "runtime-wasmedge")
+
+
+def test_runtimes_side_by_side_and_ports_fixed_per_variant(empty_cwd):
+    lab = spec.load(overrides={"runtimes": ["crun-wasmedge", "wasmtime", "wasmtime"]})
+    assert lab.runtimes == ("crun-wasmedge", "wasmtime")
+    assert lab.variants == ("native", "embed-wasmtime", "runtime-wasmtime", "runtime-crun-wasmedge")
+    assert lab.host_port("native") == 30080
+    assert lab.host_port("runtime-crun-wasmedge") == 30085
+
+
+def test_lab_yaml_then_cli_override(empty_cwd):
+    (empty_cwd / "lab.yaml").write_text("workers: 2\nname: team-a\n")
+    lab = spec.load(overrides={"name": "team-b", "workers": None})
+    assert (lab.name, lab.workers) == ("team-b", 2)
+
+
+@pytest.mark.parametrize("overrides, field, allowed", [
+    ({"runtimes": ["spin"]}, "runtime", "wasmedge, wasmtime, crun-wasmedge"),
+    ({"provider": "k3d"}, "provider", "kind"),
+    ({"offline": "maybe"}, "offline", "auto, true, false"),
+])
+def test_bad_choice_names_field_and_allowed_values(empty_cwd, overrides, field, allowed):
+    with pytest.raises(InputError) as error:
+        spec.load(overrides=overrides)
+    assert str(error.value).startswith(f"{field}: ")
+    assert allowed in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("overrides, field", [
+    ({"workers": "two"}, "workers"),
+    ({"workers": 9}, "workers"),
+    ({"name": "Bad_Name"}, "name"),
+    ({"kubernetes": "1.34"}, "kubernetes"),
+    ({"host_port_base": 8080}, "host_port_base"),
+])
+def test_bad_values_name_the_field(empty_cwd, overrides, field):
+    with pytest.raises(InputError, match=f"^{field}: "):
+        spec.load(overrides=overrides)
+
+
+def test_unknown_setting_in_lab_yaml(empty_cwd):
+    (empty_cwd / "lab.yaml").write_text("runtime: wasmedge\n")
+    with pytest.raises(InputError, match="^runtime: unknown setting"):
+        spec.load()
+
+
+def test_missing_and_malformed_config_files(empty_cwd):
+    with pytest.raises(InputError, match="^config: .* does not exist"):
+        spec.load("nope.yaml")
+    (empty_cwd / "bad.yaml").write_text("- a list\n")
+    with pytest.raises(InputError, match="^config: .* mapping"):
+        spec.load("bad.yaml")
