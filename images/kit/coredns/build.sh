@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Build the CoreDNS image kubeadm deploys: `go install` of github.com/coredns/coredns at
+# $KIT_VERSION_COREDNS (its plugin list is compiled in), in an image FROM scratch.
+set -euo pipefail
+: "${KIT_IMAGE:?}" "${KIT_CACHE:?}"
+V="${KIT_VERSION_COREDNS:?}"; V="${V#v}"
+GO="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"
+export GOMODCACHE="$KIT_CACHE/gomod" GOCACHE="$KIT_CACHE/gobuild" GOPATH="$KIT_CACHE/gopath"
+export GOPROXY="${GOPROXY:-https://proxy.golang.org}" GOTOOLCHAIN=local GOSUMDB=off
+export GOFLAGS="-buildvcs=false" CGO_ENABLED=0 GOOS=linux GOARCH="${GOARCH:-amd64}"
+
+ctx="$KIT_CACHE/context"
+rm -rf "$ctx"; mkdir -p "$ctx/out"
+GOBIN="$ctx/out" "$GO" install -trimpath -ldflags "-s -w" "github.com/coredns/coredns@v$V"
+"$ctx/out/coredns" -version
+cp Dockerfile "$ctx/Dockerfile"
+docker build -q -t "$KIT_IMAGE" "$ctx"

@@ -1,0 +1,3 @@
+module wasm-lab.local/kit/podnet
+
+go 1.24
