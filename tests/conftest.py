@@ -31,7 +31,7 @@ def kit_artifact_or_skip(name: str) -> dict:
         pytest.skip(f"kit artifact {name!r} is not built (invoke kit.build --only {name})")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def kind_cli():
     path = shutil.which("kind")
     if path is None:

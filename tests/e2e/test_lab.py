@@ -1,0 +1,72 @@
+"""lab.up → checks → idempotent re-run → lab.down, for real: kind, the kit's node image, the
+kit's shims, the workload images. Runs only when every kit artifact is built and current, so it
+never starts a long kit build; it says which artifact is missing otherwise."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import docker
+import pytest
+
+from lab import kit
+from lab.spec import RUNTIMES
+
+pytestmark = [pytest.mark.cluster, pytest.mark.kit, pytest.mark.docker]
+
+NAME = "wasmlab-e2e"
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope="module")
+def kit_ready():
+    try:
+        rows = kit.status()
+    except Exception as error:
+        pytest.skip(f"kit status unavailable: {error}")
+    not_ready = [f"{r['name']} ({r['state']})" for r in rows if r["state"] != "built"]
+    if not_ready:
+        pytest.skip("offline kit not complete, build it with `invoke kit.build`: " + ", ".join(not_ready))
+
+
+def invoke(*args, env, timeout=1800):
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    return done, time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def lab_env(tmp_path_factory, kit_ready, kind_cli):
+    folder = tmp_path_factory.mktemp("e2e")
+    config = folder / "lab.yaml"
+    config.write_text(f"name: {NAME}\nhost_port_base: 31080\nresults_dir: {folder / 'results'}\n"
+                      f"runtimes: [{', '.join(RUNTIMES)}]\noffline: 'true'\n")
+    env = {**os.environ, "WASM_LAB_STATE_DIR": str(folder / "state"), "COLUMNS": "160"}
+    yield env, config, folder
+    invoke("lab.down", "--config", str(config), env=env)
+
+
+def test_up_check_rerun_down(lab_env, capsys):
+    env, config, folder = lab_env
+    first, first_seconds = invoke("lab.up", "--config", str(config), env=env)
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
+    results = json.loads((folder / "results" / "checks.json").read_text())
+    assert results["failures"] == 0
+    assert set(results["results"]) == {"native", "embed-wasmedge", "runtime-wasmedge", "embed-wasmtime",
+                                       "runtime-wasmtime", "runtime-crun-wasmedge"}
+
+    again, again_seconds = invoke("lab.up", "--config", str(config), env=env)
+    assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]
+    assert "containerd restarted" not in again.stderr
+    assert "reused kind cluster" in again.stderr
+
+    down, _ = invoke("lab.down", "--config", str(config), env=env)
+    assert down.returncode == 0, down.stderr
+    assert NAME not in subprocess.run(["kind", "get", "clusters"], capture_output=True, text=True).stdout.split()
+    leftovers = docker.from_env().containers.list(all=True, filters={"label": f"io.x-k8s.kind.cluster={NAME}"})
+    assert leftovers == []
+    assert not (folder / "state" / NAME).exists()
+    with capsys.disabled():
+        print(f"\ne2e: first lab.up {first_seconds:.0f}s, unchanged re-run {again_seconds:.0f}s")
