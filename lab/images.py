@@ -1,0 +1,217 @@
+"""Build the httpbin workload's images (images/httpbin/Dockerfile) with the docker SDK.
+
+One Dockerfile, one target per variant; the embed and runtime images of an engine copy the same
+file out of the shared `build` stage, so they carry byte-identical .wasm. Base images come from
+upstream by default or from the offline kit (wasm-lab-kit/...) when it has them.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tarfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lab.proc import console
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTEXT = ROOT / "workloads" / "httpbin"
+DOCKERFILE = ROOT / "images" / "httpbin" / "Dockerfile"
+REPOSITORY = "wasm-lab/httpbin"
+VARIANTS = ("native", "embed-wasmedge", "embed-wasmtime", "runtime-wasmedge", "runtime-wasmtime")
+# Flavors deployed from another variant's image (FLAVOR set at deploy time).
+IMAGE_OF_FLAVOR = {"runtime-crun-wasmedge": "runtime-wasmedge"}
+WASM_PATH = "/httpbin.wasm"
+# Engine of the variants that carry a .wasm.
+ENGINE = {"embed-wasmedge": "wasmedge", "runtime-wasmedge": "wasmedge",
+          "embed-wasmtime": "wasmtime", "runtime-wasmtime": "wasmtime"}
+
+# Build arg -> (upstream default, kit artifact). None upstream: no upstream image exists.
+BASE_ARGS = {
+    "RUST_IMAGE": ("rust:1-bookworm", "rust-builder"),
+    "WASMEDGE_IMAGE": ("wasmedge/slim-runtime:0.14.1", "wasmedge-cli"),
+    "WASMTIME_IMAGE": (None, "wasmtime-cli"),
+}
+# Which base images each target needs; the others are replaced by `scratch` so the legacy
+# builder (which builds every stage before the target) never needs an image it does not use.
+NEEDS = {
+    "native": ("RUST_IMAGE",),
+    "runtime-wasmedge": ("RUST_IMAGE",),
+    "runtime-wasmtime": ("RUST_IMAGE",),
+    "embed-wasmedge": ("RUST_IMAGE", "WASMEDGE_IMAGE"),
+    "embed-wasmtime": ("RUST_IMAGE", "WASMTIME_IMAGE"),
+}
+
+
+class ImageBuildError(RuntimeError):
+    pass
+
+
+@dataclass
+class BaseImages:
+    images: dict[str, str | None]
+    origins: dict[str, str] = field(default_factory=dict)
+
+    def buildargs(self, variant: str) -> dict[str, str]:
+        args = {}
+        for arg in BASE_ARGS:
+            if arg in NEEDS[variant]:
+                ref = self.images.get(arg)
+                if not ref:
+                    artifact = BASE_ARGS[arg][1]
+                    raise ImageBuildError(
+                        f"{variant} needs {arg}, which has no upstream image; build the kit's "
+                        f"(invoke kit.build --only {artifact}) and use --kit")
+                args[arg] = ref
+            else:
+                args[arg] = "scratch"
+        return args
+
+
+@dataclass
+class BuiltImage:
+    variant: str
+    tag: str
+    id: str
+    size: int
+    seconds: float
+    wasm_sha256: str | None = None
+
+
+def tag(variant: str) -> str:
+    variant = IMAGE_OF_FLAVOR.get(variant, variant)
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown httpbin variant {variant!r} (one of {', '.join(VARIANTS)})")
+    return f"{REPOSITORY}:{variant}"
+
+
+def _kit_image(artifact: str) -> str | None:
+    """The kit's image for an artifact, or None when the kit has not built it."""
+    try:
+        from lab import kit
+        entry = kit.artifact(artifact)
+    except (KeyError, ImportError, RuntimeError, OSError, ValueError):
+        return None
+    image = entry.get("image") or {}
+    return image.get("ref")
+
+
+def base_images(use_kit: bool | None = None) -> BaseImages:
+    """Base images for the build. use_kit True: the kit's (missing ones are an error at build time
+    for the variants that need them); False: upstream; None: the kit's where built, else upstream."""
+    images, origins = {}, {}
+    for arg, (upstream, artifact) in BASE_ARGS.items():
+        kit_ref = _kit_image(artifact) if use_kit is not False else None
+        if kit_ref:
+            images[arg], origins[arg] = kit_ref, f"kit:{artifact}"
+        elif use_kit:
+            images[arg], origins[arg] = None, f"kit:{artifact} (not built)"
+        else:
+            images[arg], origins[arg] = upstream, "upstream" if upstream else "none"
+    return BaseImages(images, origins)
+
+
+def extra_ca_certs() -> str:
+    """PEM text of the host's extra CA certificates (TLS-intercepting proxies), for cargo inside
+    the build; empty on ordinary hosts. WASM_LAB_EXTRA_CA_CERTS names a PEM file to use instead."""
+    named = os.environ.get("WASM_LAB_EXTRA_CA_CERTS")
+    paths = [Path(named)] if named else sorted(Path("/usr/local/share/ca-certificates").glob("*.crt"))
+    texts = []
+    for path in paths:
+        try:
+            texts.append(path.read_text().strip())
+        except OSError:
+            continue
+    return "\n".join(texts)
+
+
+def _client():
+    import docker
+    return docker.from_env(timeout=3600)
+
+
+def build_variant(variant: str, bases: BaseImages, client=None, log: Path | None = None) -> BuiltImage:
+    """Build one variant's image; streams progress through rich, the full log to `log`."""
+    client = client or _client()
+    ref = tag(variant)
+    buildargs = bases.buildargs(variant)
+    ca = extra_ca_certs()
+    if ca:
+        buildargs["EXTRA_CA_CERTS"] = ca
+    started = time.monotonic()
+    image_id = None
+    tail: list[str] = []
+    sink = open(log, "a") if log else None
+    try:
+        with console.status(f"httpbin {variant}: docker build") as status:
+            for chunk in client.api.build(path=str(CONTEXT), dockerfile=str(DOCKERFILE), tag=ref,
+                                          target=variant, buildargs=buildargs, rm=True, forcerm=True,
+                                          pull=False, decode=True):
+                if "error" in chunk:
+                    message = chunk["error"].strip()
+                    if sink:
+                        sink.write(message + "\n")
+                    raise ImageBuildError(f"{ref}: {message}\n" + "\n".join(tail[-20:]))
+                text = chunk.get("stream") or chunk.get("status") or ""
+                if sink and text:
+                    sink.write(text)
+                if "aux" in chunk and "ID" in chunk["aux"]:
+                    image_id = chunk["aux"]["ID"]
+                line = text.strip()
+                if line:
+                    tail = (tail + [line])[-40:]
+                    status.update(f"httpbin {variant}: [dim]{line[:100]}[/dim]")
+    finally:
+        if sink:
+            sink.close()
+    seconds = time.monotonic() - started
+    image = client.images.get(ref)
+    built = BuiltImage(variant=variant, tag=ref, id=image_id or image.id, size=image.attrs.get("Size", 0),
+                       seconds=seconds)
+    if variant in ENGINE:
+        built.wasm_sha256 = wasm_sha256(ref, client)
+    return built
+
+
+def build(variants: list[str] | None = None, use_kit: bool | None = None, log: Path | None = None,
+          bases: BaseImages | None = None) -> list[BuiltImage]:
+    """Build the given variants (all by default), in order; returns tag, id, size, build time."""
+    wanted = [IMAGE_OF_FLAVOR.get(v, v) for v in (variants or VARIANTS)]
+    for v in wanted:
+        tag(v)
+    bases = bases or base_images(use_kit)
+    client = _client()
+    return [build_variant(v, bases, client, log) for v in dict.fromkeys(wanted)]
+
+
+def wasm_bytes(ref: str, client=None) -> bytes:
+    """The .wasm file inside an image (exported from a stopped container)."""
+    client = client or _client()
+    container = client.containers.create(ref, entrypoint=["/nothing"], command=[])
+    try:
+        stream, _ = container.get_archive(WASM_PATH)
+        archive = io.BytesIO(b"".join(stream))
+    finally:
+        container.remove(force=True)
+    with tarfile.open(fileobj=archive) as tar:
+        member = tar.getmembers()[0]
+        handle = tar.extractfile(member)
+        if handle is None:
+            raise ImageBuildError(f"{ref}: {WASM_PATH} is not a file")
+        return handle.read()
+
+
+def wasm_sha256(ref: str, client=None) -> str:
+    return hashlib.sha256(wasm_bytes(ref, client)).hexdigest()
+
+
+def wasm_identical(built: list[BuiltImage]) -> dict[str, bool | None]:
+    """Per engine: do its embed and runtime images carry the same .wasm (None: not both built)."""
+    out: dict[str, bool | None] = {}
+    for engine in ("wasmedge", "wasmtime"):
+        sums = {b.variant: b.wasm_sha256 for b in built if ENGINE.get(b.variant) == engine}
+        pair = (sums.get(f"embed-{engine}"), sums.get(f"runtime-{engine}"))
+        out[engine] = None if None in pair else pair[0] == pair[1]
+    return out
