@@ -25,8 +25,8 @@ def down(spec: LabSpec) -> list[str]:
     """Remove what the state says the lab created: the cluster, its kubeconfig, its image tags."""
     state = State(spec.name)
     removed = []
-    if state.get("cluster_created"):
-        removed += providers.get(spec.provider).delete(spec, state.dir)
+    if state.get("cluster_created") or state.get("cluster_creating"):
+        removed += providers.get(spec.provider).delete(spec, state)
     client = docker.from_env()
     for tag in state.get("images", []):
         try:

@@ -6,12 +6,10 @@ class EnsureCluster:
     title = "create the cluster (or reuse it) and wait for every node to be Ready"
 
     def execute(self, ctx):
-        cluster = ctx.provider.ensure(ctx.spec, ctx.artifacts.node_image, ctx.state.dir)
-        if cluster.created_by_lab:
-            ctx.state.set("cluster_created", True)
+        cluster = ctx.provider.ensure(ctx.spec, ctx.artifacts.node_image, ctx.state)
         ctx.state.set("kubeconfig", str(cluster.kubeconfig))
         ctx.cluster = cluster
         ctx.kube = Kube(cluster.kubeconfig, cluster.context)
-        ready = ctx.kube.wait_nodes_ready()
+        ctx.kube.wait_nodes_ready()
         verb = "created" if cluster.created_by_lab else "reused"
-        return f"{verb} {ctx.provider.name} cluster {cluster.name}: {len(cluster.nodes)} nodes Ready ({len(ready) if ready else 0} waiting), kubeconfig {cluster.kubeconfig}"
+        return f"{verb} {ctx.provider.name} cluster {cluster.name}: {len(cluster.nodes)} nodes Ready, kubeconfig {cluster.kubeconfig}"

@@ -20,16 +20,18 @@ class Cluster:
 class Provider:
     name = "base"
 
-    def ensure(self, spec, node_image: str | None, state_dir: Path) -> Cluster:
-        """Create the cluster when missing (or reuse it), and return it with its nodes."""
+    def ensure(self, spec, node_image: str | None, state) -> Cluster:
+        """Create the cluster when missing (or reuse it), and return it with its nodes.
+
+        Records in `state` (lab.state.State) what it created, for delete()."""
         raise NotImplementedError
 
     def load_images(self, cluster: Cluster, refs: list[str]) -> list[str]:
         """Make local images available to the wasm nodes; return the refs actually loaded."""
         raise NotImplementedError
 
-    def delete(self, spec, state_dir: Path) -> list[str]:
-        """Remove the cluster if the lab created it; return what was removed."""
+    def delete(self, spec, state) -> list[str]:
+        """Remove what ensure() created, as recorded in `state`; return what was removed."""
         raise NotImplementedError
 
     def exists(self, spec) -> bool:

@@ -5,6 +5,7 @@ import copy
 import shutil
 from pathlib import Path
 
+import docker
 import yaml
 
 from lab import REPO_ROOT
@@ -16,6 +17,7 @@ from lab.spec import ALL_VARIANTS
 
 CLUSTER_TEMPLATE = REPO_ROOT / "clusters" / "kind.yaml"
 ROLE_LABEL = "io.x-k8s.kind.role"
+KIND_NETWORK = "kind"  # kind puts every cluster on this Docker network and creates it when missing
 
 
 def kind_binary() -> str:
@@ -55,23 +57,29 @@ class KindProvider(Provider):
         clusters = run([kind_binary(), "get", "clusters"]).stdout.split()
         return spec.name in clusters
 
-    def ensure(self, spec, node_image, state_dir: Path) -> Cluster:
-        kubeconfig = state_dir / "kubeconfig"
+    def ensure(self, spec, node_image, state) -> Cluster:
+        kubeconfig = state.dir / "kubeconfig"
+        if state.get("cluster_creating") and self.exists(spec):
+            # A create that was interrupted leaves half-made nodes: start again from nothing.
+            self._delete(spec, kubeconfig, state.dir)
         created = False
         if not self.exists(spec):
-            state_dir.mkdir(parents=True, exist_ok=True)
-            config_path = state_dir / "kind-config.yaml"
+            state.dir.mkdir(parents=True, exist_ok=True)
+            config_path = state.dir / "kind-config.yaml"
             config_path.write_text(yaml.safe_dump(cluster_config(spec), sort_keys=False))
             argv = [kind_binary(), "create", "cluster", "--name", spec.name, "--config", config_path,
-                    "--kubeconfig", kubeconfig, "--retain"]
+                    "--kubeconfig", kubeconfig]
             if node_image:
                 argv += ["--image", node_image]
-            run_logged(argv, label=f"kind: creating cluster {spec.name}", log=state_dir / "kind-create.log")
+            if not state.get("kind_network_created"):
+                state.set("kind_network_created", not _kind_network_exists())
+            state.set("cluster_creating", True)
+            run_logged(argv, label=f"kind: creating cluster {spec.name}", log=state.dir / "kind-create.log")
+            state.set("cluster_creating", False)
+            state.set("cluster_created", True)
             created = True
         else:
             self._start_stopped_nodes(spec)
-        if not created:
-            state_dir.mkdir(parents=True, exist_ok=True)
             kubeconfig.write_text(run([kind_binary(), "get", "kubeconfig", "--name", spec.name]).stdout)
         nodes = self.nodes(spec)
         return Cluster(name=spec.name, kubeconfig=kubeconfig, context=f"kind-{spec.name}", created_by_lab=created,
@@ -99,11 +107,20 @@ class KindProvider(Provider):
                    log=cluster.kubeconfig.parent / "kind-load.log")
         return refs
 
-    def delete(self, spec, state_dir: Path) -> list[str]:
+    def delete(self, spec, state) -> list[str]:
         removed = []
         if self.exists(spec):
-            run_logged([kind_binary(), "delete", "cluster", "--name", spec.name, "--kubeconfig",
-                        state_dir / "kubeconfig"], label=f"kind: deleting cluster {spec.name}",
-                       log=state_dir / "kind-delete.log")
+            self._delete(spec, state.dir / "kubeconfig", state.dir)
             removed.append(f"kind cluster {spec.name}")
+        if state.get("kind_network_created") and _kind_network_exists() and not run([kind_binary(), "get", "clusters"]).stdout.split():
+            docker.from_env().networks.get(KIND_NETWORK).remove()
+            removed.append(f"docker network {KIND_NETWORK}")
         return removed
+
+    def _delete(self, spec, kubeconfig: Path, log_dir: Path) -> None:
+        run_logged([kind_binary(), "delete", "cluster", "--name", spec.name, "--kubeconfig", kubeconfig],
+                   label=f"kind: deleting cluster {spec.name}", log=log_dir / "kind-delete.log")
+
+
+def _kind_network_exists() -> bool:
+    return bool(docker.from_env().networks.list(names=[KIND_NETWORK]))
