@@ -5,7 +5,7 @@ import shutil
 
 import docker
 
-from lab import providers
+from lab import artifacts, providers, shims, workloads
 from lab.actions import UP
 from lab.kube import Kube
 from lab.pipeline import Context, run_actions
@@ -13,12 +13,39 @@ from lab.spec import LabSpec
 from lab.state import State
 
 
-def up(spec: LabSpec) -> Context:
+def run(spec: LabSpec, actions) -> Context:
     state = State(spec.name)
     state.set("spec", {"provider": spec.provider, "namespace": spec.namespace})
     ctx = Context(spec=spec, state=state, provider=providers.get(spec.provider))
-    run_actions(ctx, UP)
+    run_actions(ctx, actions)
     return ctx
+
+
+def up(spec: LabSpec) -> Context:
+    return run(spec, UP)
+
+
+def uninstall_runtimes(spec: LabSpec) -> list[str]:
+    """Take the spec's runtimes off the wasm nodes: containerd config restored, files, labels, RuntimeClass."""
+    state = State(spec.name)
+    provider = providers.get(spec.provider)
+    if not provider.exists(spec):
+        return []
+    cluster = provider.ensure(spec, None, state)
+    kube = Kube(cluster.kubeconfig, cluster.context)
+    catalog = artifacts.runtimes_catalog()
+    removed = []
+    for runtime in spec.runtimes:
+        definition = catalog[runtime]
+        for node in cluster.wasm_nodes:
+            if shims.uninstall(node, definition):
+                removed.append(f"{runtime} from {node.name}")
+            label = shims.INSTALLED_LABEL.format(handler=definition["handler"])
+            kube.core.patch_node(node.name, {"metadata": {"labels": {label: None}}})
+        if kube.delete("node.k8s.io/v1", "RuntimeClass", definition["handler"]):
+            removed.append(f"RuntimeClass {definition['handler']}")
+        state.set("runtimes_installed", [r for r in state.get("runtimes_installed", []) if r != runtime])
+    return removed
 
 
 def down(spec: LabSpec) -> list[str]:

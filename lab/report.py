@@ -13,11 +13,11 @@ REPORT_SCHEMA = 1
 
 
 def consistency(results: dict[str, list[dict]]) -> dict[str, bool]:
-    """Per case: do all variants give the same normalised answer (apart from flavor)?"""
+    """Per case: do all variants give the same answer (status and normalised body, flavor aside)?"""
     per_case: dict[str, set] = {}
     for rows in results.values():
         for row in rows:
-            per_case.setdefault(row["case"], set()).add(json.dumps(row.get("normalised"), sort_keys=True))
+            per_case.setdefault(row["case"], set()).add(json.dumps(row.get("comparable"), sort_keys=True))
     return {case: len(answers) == 1 for case, answers in per_case.items()}
 
 

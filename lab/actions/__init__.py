@@ -1,4 +1,5 @@
-"""The actions of `lab.up`, in order. Each lives in its own module."""
+"""The actions of `lab.up`, in order, each in its own module; the shorter lists serve the
+cluster/shims/workloads collections, which run a prefix of the same pipeline."""
 from lab.actions.artifacts import ResolveArtifacts
 from lab.actions.check import Check
 from lab.actions.cluster import EnsureCluster
@@ -7,5 +8,8 @@ from lab.actions.images import BuildImages, LoadImages
 from lab.actions.runtimeclasses import CreateRuntimeClasses
 from lab.actions.shims import InstallShims
 
-UP = [ResolveArtifacts(), EnsureCluster(), InstallShims(), CreateRuntimeClasses(), BuildImages(), LoadImages(),
-      Deploy(), Check()]
+CLUSTER = [ResolveArtifacts(), EnsureCluster()]
+SHIMS = CLUSTER + [InstallShims(), CreateRuntimeClasses()]
+WORKLOADS = CLUSTER + [BuildImages(), LoadImages(), Deploy()]
+CHECK = [Check()]
+UP = SHIMS + [BuildImages(), LoadImages(), Deploy(), Check()]

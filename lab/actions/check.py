@@ -4,6 +4,12 @@ from lab import httpbin_cases, report
 from lab.errors import LabError
 
 
+def as_row(result) -> dict:
+    """One case's outcome as JSON-ready data; `comparable` is what must match across variants."""
+    return {"case": result.name, "passed": result.ok, "status": result.status, "seconds": round(result.seconds, 4),
+            "detail": "; ".join(result.problems), "comparable": result.comparable()}
+
+
 class Check:
     name = "check"
     title = "the same requests against every variant through 127.0.0.1, answers compared"
@@ -12,7 +18,7 @@ class Check:
         results = {}
         for variant in ctx.spec.variants:
             base_url = f"http://127.0.0.1:{ctx.spec.host_port(variant)}"
-            results[variant] = [r.as_dict() for r in httpbin_cases.run_cases(base_url)]
+            results[variant] = [as_row(r) for r in httpbin_cases.run_cases(base_url)]
         ctx.results = results
         report.show(results)
         json_path, junit_path = report.write(results, Path(ctx.spec.results_dir), {

@@ -1,8 +1,10 @@
-from lab import images
-from lab.spec import ALL_VARIANTS
+from lab import images, kit
 
-# runtime-crun-wasmedge runs the very image of runtime-wasmedge: same .wasm, other runtime.
-IMAGE_OF_VARIANT = {v: v for v in ALL_VARIANTS} | {"runtime-crun-wasmedge": "runtime-wasmedge"}
+
+def kit_base_artifacts(variants) -> list[str]:
+    """The kit artifacts whose images the given variants are built from."""
+    wanted = {images.IMAGE_OF_FLAVOR.get(v, v) for v in variants}
+    return sorted({images.BASE_ARGS[arg][1] for v in wanted for arg in images.NEEDS[v]})
 
 
 class BuildImages:
@@ -10,13 +12,14 @@ class BuildImages:
     title = "build the workload images (multi-stage, docker SDK; cached layers make re-runs quick)"
 
     def execute(self, ctx):
-        wanted = sorted({IMAGE_OF_VARIANT[v] for v in ctx.spec.variants})
-        built = images.build_variants(wanted, use_kit=ctx.artifacts.source == "kit")
-        by_variant = {b["variant"]: b["tag"] for b in built}
-        ctx.images = {v: by_variant[IMAGE_OF_VARIANT[v]] for v in ctx.spec.variants}
-        for tag in by_variant.values():
-            ctx.state.add("images", tag)
-        return ", ".join(f"{b['tag']} {b['size_bytes'] / 1e6:.1f} MB" for b in built)
+        use_kit = ctx.artifacts.source == "kit"
+        if use_kit:
+            kit.build(kit_base_artifacts(ctx.spec.variants))
+        built = images.build(list(ctx.spec.variants), use_kit=use_kit, log=ctx.state.dir / "images-build.log")
+        ctx.images = {v: images.tag(v) for v in ctx.spec.variants}
+        for image in built:
+            ctx.state.add("images", image.tag)
+        return ", ".join(f"{b.tag} {b.size / 1e6:.1f} MB" for b in built)
 
 
 class LoadImages:

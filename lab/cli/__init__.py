@@ -1,17 +1,6 @@
-"""invoke collections, one module each; tasks.py adds every one listed here."""
-import importlib
-
-COLLECTION_MODULES = ["lab", "cluster", "shims", "images", "workloads", "kit"]
+"""invoke collections, one module each; tasks.py adds them in this order."""
+from lab.cli import cluster, images, kit, lab, shims, workloads
 
 
 def collections():
-    found = []
-    for name in COLLECTION_MODULES:
-        try:
-            module = importlib.import_module(f"lab.cli.{name}")
-        except ModuleNotFoundError as missing:
-            if missing.name != f"lab.cli.{name}":
-                raise
-            continue
-        found.append(module.ns)
-    return found
+    return [module.ns for module in (lab, cluster, shims, images, workloads, kit)]

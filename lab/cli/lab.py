@@ -10,6 +10,7 @@ from lab import doctor as checkup, lifecycle, spec as lab_spec
 from lab.cli.common import fail_on_errors, print_table
 from lab.proc import stdout
 
+RUNTIME_HELP = "wasmedge, wasmtime or crun-wasmedge; may be repeated (default: wasmedge)"
 SPEC_HELP = {
     "config": "a lab.yaml with settings (default: ./lab.yaml when present)",
     "name": "lab name: cluster, kubeconfig and state folder",
@@ -22,7 +23,7 @@ def load_spec(config=None, **overrides):
 
 @task(iterable=["runtime"], help={
     **SPEC_HELP,
-    "runtime": "wasmedge, wasmtime or crun-wasmedge; may be repeated (default: wasmedge)",
+    "runtime": RUNTIME_HELP,
     "offline": "use the offline kit even when upstream artifacts are reachable",
     "workers": "number of wasm worker nodes",
 })

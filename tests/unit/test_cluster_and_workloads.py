@@ -48,8 +48,8 @@ def test_runtime_class_schedules_onto_provisioned_nodes():
 
 def test_report_flags_differences_and_writes_junit(tmp_path):
     results = {
-        "native": [{"case": "get", "passed": True, "normalised": {"a": 1}}],
-        "runtime-wasmedge": [{"case": "get", "passed": False, "detail": "500", "normalised": {"a": 2}}],
+        "native": [{"case": "get", "passed": True, "comparable": [200, {"a": 1}]}],
+        "runtime-wasmedge": [{"case": "get", "passed": False, "detail": "500", "comparable": [200, {"a": 2}]}],
     }
     assert report.consistency(results) == {"get": False}
     assert report.failures(results) == 2

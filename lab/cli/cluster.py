@@ -1,0 +1,28 @@
+"""invoke cluster.create / cluster.delete: the first steps of lab.up, or the cluster alone."""
+from invoke import Collection, task
+
+from lab import lifecycle, providers
+from lab.actions import CLUSTER
+from lab.cli.common import fail_on_errors
+from lab.cli.lab import SPEC_HELP, load_spec
+from lab.proc import stdout
+from lab.state import State
+
+
+@task(help={**SPEC_HELP, "offline": "use the offline kit's node image even when upstream is reachable"})
+def create(c, config=None, name=None, offline=False):
+    """Create the lab's cluster (or reuse it) and wait for its nodes."""
+    with fail_on_errors():
+        lifecycle.run(load_spec(config, name=name, offline="true" if offline else None), CLUSTER)
+
+
+@task(help=SPEC_HELP)
+def delete(c, config=None, name=None):
+    """Delete the cluster if the lab created it (lab.down also removes images and state)."""
+    with fail_on_errors():
+        spec = load_spec(config, name=name)
+        removed = providers.get(spec.provider).delete(spec, State(spec.name))
+    stdout.print("\n".join(f"removed {item}" for item in removed) or "nothing to remove")
+
+
+ns = Collection("cluster", create, delete)
