@@ -1,0 +1,285 @@
+"""lab.bench: measure the native variant against the wasm variants of a running lab, and show it.
+
+`run(spec, variants, repeat, ...)` measures, per variant: image sizes, idle memory, request
+latency and throughput at a few concurrencies, memory after that load, cold starts (repeated,
+the first reported apart) and one start after the image was removed from the node. It writes
+bench.json (schema: lab.bench.results), bench.md and bench.html. However it ends, every
+Deployment it scaled is put back to its applied replicas and waited for."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import signal
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from kubernetes.client.exceptions import ApiException
+
+from lab.bench import load, measure, report
+from lab.bench.results import BenchResult, VariantResult, from_dict
+from lab.errors import InputError, LabError
+from lab.proc import CommandFailed, console, run as run_command
+from lab.state import State
+
+DEFAULT_CONCURRENCIES = (1, 4, 16)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _loadavg():
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def kubeconfig_for(spec, scratch: Path) -> Path:
+    """The lab's kubeconfig from its state; for a kind cluster of that name without state, kind's."""
+    saved = State(spec.name).get("kubeconfig")
+    if saved and Path(saved).exists():
+        return Path(saved)
+    if spec.provider == "kind":
+        try:
+            from lab.providers.kind import kind_binary
+
+            done = run_command([kind_binary(), "get", "kubeconfig", "--name", spec.name], check=False)
+        except LabError:
+            done = None
+        if done is not None and done.returncode == 0:
+            path = scratch / "kubeconfig"
+            path.write_text(done.stdout)
+            path.chmod(0o600)
+            return path
+    raise LabError(f"no running lab named {spec.name}: start it with `invoke lab.up` (or pass --name)")
+
+
+def check_settings(repeat: int, concurrencies, requests: int, duration: float) -> tuple[int, ...]:
+    try:
+        repeat, requests, duration = int(repeat), int(requests), float(duration)
+    except (TypeError, ValueError):
+        raise InputError("repeat and requests must be whole numbers, duration a number of seconds")
+    if not 1 <= repeat <= 50:
+        raise InputError(f"repeat: {repeat} is outside 1..50")
+    try:
+        levels = tuple(int(c) for c in concurrencies) or DEFAULT_CONCURRENCIES
+    except (TypeError, ValueError):
+        raise InputError(f"concurrency: {list(concurrencies)} are not whole numbers from 1 to 256")
+    for level in levels:
+        if not 1 <= level <= 256:
+            raise InputError(f"concurrency: {level} is outside 1..256")
+    if not 1 <= requests <= 1_000_000:
+        raise InputError(f"requests: {requests} is outside 1..1000000")
+    if not 0 < duration <= 600:
+        raise InputError(f"duration: {duration} is outside 0..600 seconds")
+    return levels
+
+
+def write(result: BenchResult, directory: Path) -> dict[str, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {"json": directory / "bench.json", "markdown": directory / "bench.md", "html": directory / "bench.html"}
+    paths["json"].write_text(json.dumps(result.as_dict(), indent=2) + "\n")
+    paths["markdown"].write_text(report.markdown(result))
+    paths["html"].write_text(report.html(result))
+    return paths
+
+
+def render(json_path: Path, directory: Path | None = None) -> tuple[BenchResult, dict[str, Path]]:
+    """Re-render bench.md and bench.html from a bench.json."""
+    try:
+        data = json.loads(Path(json_path).read_text())
+    except FileNotFoundError:
+        raise InputError(f"report: {json_path} does not exist")
+    except json.JSONDecodeError as error:
+        raise InputError(f"report: {json_path} is not JSON ({error.msg})")
+    try:
+        result = from_dict(data)
+    except (ValueError, TypeError, KeyError) as error:
+        raise InputError(f"report: {json_path}: {error}")
+    return result, write(result, Path(directory) if directory else Path(json_path).parent)
+
+
+class _NoInterrupt:
+    """Defer Ctrl-C while the cluster is being put back (a second Ctrl-C would leave it half-done)."""
+
+    def __enter__(self):
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
+
+
+def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIES, requests: int = 2000,
+        duration: float = 10.0, image_removed: bool = True, output: str | Path | None = None,
+        path: str = "/get") -> tuple[BenchResult, dict[str, Path]]:
+    levels = check_settings(repeat, concurrencies, requests, duration)
+    repeat, requests, duration = int(repeat), int(requests), float(duration)
+    from lab.kube import Kube
+
+    with tempfile.TemporaryDirectory(prefix="wasm-lab-bench-") as scratch:
+        kube = Kube(kubeconfig_for(spec, Path(scratch)))
+        namespace = State(spec.name).get("namespace", spec.namespace)
+        try:
+            found = measure.discover(kube, namespace)
+        except Exception as error:
+            raise LabError(f"cannot list the lab's deployments in namespace {namespace}: {error.__class__.__name__}: "
+                           f"{str(error).splitlines()[0] if str(error) else ''}")
+        if not found:
+            raise LabError(f"no wasm-lab variants are deployed in namespace {namespace}: run `invoke lab.up` first")
+        wanted = list(dict.fromkeys(variants or found))
+        unknown = [v for v in wanted if v not in found]
+        if unknown:
+            raise InputError(f"variant: {unknown[0]!r} is not deployed; choose from: {', '.join(found)}")
+        targets = [found[v] for v in wanted]
+        result = BenchResult(
+            lab=spec.name, started=_now(),
+            settings={"variants": wanted, "repeat": repeat, "concurrencies": list(levels), "requests": requests,
+                      "duration": duration, "path": path, "image_removed": image_removed, "namespace": namespace,
+                      "client": "threads + http.client keep-alive (one connection per thread)"},
+            host={"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                  "loadavg_start": _loadavg()})
+        directory = Path(output) if output else Path(spec.results_dir)
+        touched, unloaded = [], []
+        stop = threading.Event()
+        try:
+            for target in targets:
+                result.variants[target.variant] = VariantResult(
+                    variant=target.variant, deployment=target.deployment, port=target.port, image=target.image,
+                    runtime_class=target.runtime_class)
+                try:
+                    _bench_variant(kube, spec, target, result.variants[target.variant], repeat, levels, requests,
+                                   duration, image_removed, path, stop, touched, unloaded)
+                except (LabError, CommandFailed, ApiException) as error:
+                    # One variant's failure is a note; the others are still measured.
+                    message = str(error).splitlines()[0] if str(error) else error.__class__.__name__
+                    result.variants[target.variant].notes.append(f"stopped: {message}")
+                    console.print(f"  [red]{target.variant} stopped[/red]: {message}")
+        except KeyboardInterrupt:
+            stop.set()
+            result.interrupted = True
+            console.print("[yellow]interrupted: putting the lab back as it was[/yellow]")
+            raise
+        finally:
+            with _NoInterrupt():
+                stop.set()
+                for node_name, ref in unloaded:
+                    try:
+                        measure.load_image(spec.name, node_name, ref)
+                    except Exception as error:
+                        result.notes.append(f"could not load {ref} back into {node_name}: {error}")
+                problems = measure.restore(kube, touched)
+                result.notes += problems
+                result.finished = _now()
+                result.host["loadavg_end"] = _loadavg()
+                paths = write(result, directory)
+                if problems:
+                    console.print(f"[red]not restored:[/red] {'; '.join(problems)}")
+        return result, paths
+
+
+def _bench_variant(kube, spec, target, vr, repeat, levels, requests, duration, image_removed, path, stop,
+                   touched, unloaded):
+    name = target.variant
+    console.print(f"[bold]▶ {name}[/bold] ({target.deployment}, 127.0.0.1:{target.port}, {target.image})")
+    if target.port is None:
+        vr.notes.append("its Service has no NodePort: skipped")
+        return
+    try:
+        pod = measure.running_pod(kube, target, timeout=60)
+    except LabError as error:
+        vr.notes.append(f"skipped: {error}")
+        console.print(f"  [yellow]skipped[/yellow]: {error}")
+        return
+    vr.node = pod.spec.node_name
+
+    with console.status(f"{name}: image sizes"):
+        vr.image_size, notes = measure.image_size(kube, vr.node, target.image, cache=_GZIP_CACHE)
+    vr.notes += notes
+    with console.status(f"{name}: idle memory (kubelet stats summary)"):
+        vr.memory["idle"], note = measure.wait_memory(kube, vr.node, target.namespace, pod.metadata.name, timeout=30)
+    if note:
+        vr.notes.append(f"idle memory: {note}")
+
+    for level in levels:
+        with console.status(f"{name}: {level} concurrent, at most {requests} requests or {duration:g}s"):
+            outcome = load.run_level(target.port, level, requests, duration, path=path, stop=stop)
+        vr.load.append(outcome)
+        lat = outcome.latency_ms
+        console.print(f"  {level:>3} concurrent: {outcome.throughput:8.0f} req/s  p50 {report.ms(lat['p50'])} ms  "
+                      f"p99 {report.ms(lat['p99'])} ms  errors {outcome.errors}")
+    with console.status(f"{name}: memory after load (waiting for a fresh kubelet sample)"):
+        vr.memory["after_load"], note = measure.wait_memory(kube, vr.node, target.namespace, pod.metadata.name,
+                                                            not_before=time.time() - 1, timeout=40)
+    if note:
+        vr.notes.append(f"memory after load: {note}")
+
+    touched.append(target)
+    for index in range(repeat):
+        kind = "first" if index == 0 else "repeat"
+        with console.status(f"{name}: cold start {index + 1}/{repeat}"):
+            outcome = measure.cold_start(kube, target, index, kind, path=path)
+        vr.cold_start.append(outcome)
+        _print_run(outcome)
+        if outcome.error:
+            break
+
+    if image_removed:
+        reason = _cannot_remove(spec, vr.node, target.image)
+        if reason:
+            vr.notes.append(f"image-removed run skipped: {reason}")
+            console.print(f"  image-removed run skipped: {reason}")
+            return
+        from lab.nodes import DockerNode
+
+        node = DockerNode(vr.node)
+
+        def reload():
+            measure.remove_image(node, target.image)
+            unloaded.append((vr.node, target.image))
+            seconds = measure.load_image(spec.name, vr.node, target.image)
+            unloaded.remove((vr.node, target.image))
+            return seconds
+
+        with console.status(f"{name}: image removed from {vr.node}, loaded back, cold start"):
+            outcome = measure.cold_start(kube, target, repeat, "image-removed", path=path, before_start=reload)
+        vr.cold_start.append(outcome)
+        _print_run(outcome)
+
+
+_GZIP_CACHE: dict = {}
+
+
+def _cannot_remove(spec, node_name, ref) -> str | None:
+    """Why the image-removed run cannot be done here, or None."""
+    if spec.provider != "kind":
+        return f"only kind clusters can load an image back (provider {spec.provider})"
+    try:
+        import docker
+
+        client = docker.from_env()
+        client.images.get(ref)
+        client.containers.get(node_name)
+    except Exception as error:
+        return f"{ref} or node {node_name} is not in the host's Docker ({error.__class__.__name__}), so it could not be loaded back"
+    return None
+
+
+def _print_run(outcome) -> None:
+    if outcome.error:
+        console.print(f"  [red]cold start {outcome.index} ({outcome.kind}) failed[/red]: {outcome.error}")
+        return
+    s = outcome.seconds
+    load_part = f"image load {outcome.image_load_seconds:.2f}s, " if outcome.image_load_seconds is not None else ""
+    console.print(f"  cold start {outcome.index} ({outcome.kind}): {load_part}scheduled {report.seconds(s['scheduled'])}s"
+                  f"  running {report.seconds(s['running'])}s  ready {report.seconds(s['ready'])}s"
+                  f"  first 200 {report.seconds(s['http_200'])}s")
