@@ -311,7 +311,7 @@ def _epoch(stamp: str | None) -> float | None:
 
 
 def wait_memory(kube, node: str, namespace: str, pod_name: str, not_before: float | None = None,
-                timeout: float = 40) -> tuple[MemorySample | None, str | None]:
+                timeout: float = 40, interval: float = 2) -> tuple[MemorySample | None, str | None]:
     """A memory sample of the pod taken at or after `not_before` (epoch seconds).
 
     The kubelet refreshes its numbers every 10-15 s, so this may wait that long. Returns the
@@ -329,7 +329,7 @@ def wait_memory(kube, node: str, namespace: str, pod_name: str, not_before: floa
         return sample if not_before is None or (taken is not None and taken >= not_before) else None
 
     try:
-        return wait_until(fresh, timeout, "", interval=2), None
+        return wait_until(fresh, timeout, "", interval=interval), None
     except LabError:
         if latest is not None:
             return latest, f"no sample newer than the load's end within {timeout:.0f}s; kept the sample of {latest.time}"

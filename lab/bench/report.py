@@ -36,7 +36,13 @@ def median_range(spread: dict | None) -> str:
     return f"{seconds(spread['median'])} ({seconds(spread['min'])}–{seconds(spread['max'])})"
 
 
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|")
+
+
 def _table(header: list[str], rows: list[list[str]]) -> str:
+    header = [_cell(h) for h in header]
+    rows = [[_cell(c) for c in row] for row in rows]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
