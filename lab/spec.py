@@ -10,11 +10,14 @@ import yaml
 from lab.errors import InputError
 
 DEFAULTS_FILE = Path(__file__).parent / "defaults" / "lab.yaml"
-PROVIDERS = ("kind",)  # minikube and existing clusters: issue 7
+PROVIDERS = ("kind", "minikube", "existing")
 RUNTIMES = ("wasmedge", "wasmtime", "crun-wasmedge")
 OFFLINE_MODES = ("auto", "true", "false")
 NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 KUBERNETES_PATTERN = re.compile(r"^v1\.\d+\.\d+$")
+# provider existing: a label selector naming the wasm nodes, a registry the nodes pull from (host[:port][/path]).
+SELECTOR_PATTERN = re.compile(r"^[A-Za-z0-9./_-]+(=[A-Za-z0-9._-]*)?(,[A-Za-z0-9./_-]+(=[A-Za-z0-9._-]*)?)*$")
+REGISTRY_PATTERN = re.compile(r"^[a-z0-9.-]+(:\d{1,5})?(/[a-z0-9._/-]+)?$")
 
 # Which workload variants each runtime brings; `native` is always deployed as the baseline.
 RUNTIME_VARIANTS = {
@@ -37,6 +40,10 @@ class LabSpec:
     host_port_base: int
     namespace: str
     results_dir: str
+    context: str = ""          # provider existing: the kubeconfig context of the cluster
+    selector: str = ""         # provider existing: which nodes get the runtimes ("" = pool label, else all workers)
+    registry: str = ""         # provider existing: where images are pushed for the nodes to pull
+    installer_image: str = ""  # provider existing: image of the installer pod ("" = the node's own tools)
 
     @property
     def variants(self) -> tuple[str, ...]:
@@ -91,7 +98,21 @@ def validate(raw: dict) -> LabSpec:
         host_port_base=_integer("host_port_base", raw["host_port_base"], 30000, 32767 - len(ALL_VARIANTS)),
         namespace=_pattern("namespace", raw["namespace"], NAME_PATTERN, "a Kubernetes namespace name"),
         results_dir=str(raw["results_dir"]),
+        **_cluster_settings(raw),
     )
+
+
+def _cluster_settings(raw: dict) -> dict:
+    """context/selector/registry/installer_image: strings, checked against the provider that uses them."""
+    values = {k: "" if raw.get(k) is None else str(raw.get(k)).strip() for k in
+              ("context", "selector", "registry", "installer_image")}
+    if raw.get("provider") == "existing" and not values["context"]:
+        raise InputError("context: provider 'existing' needs --context NAME")
+    if values["selector"] and not SELECTOR_PATTERN.match(values["selector"]):
+        raise InputError(f"selector: {values['selector']!r} is not a label selector like wasm-lab.dev/pool=wasm")
+    if values["registry"] and not REGISTRY_PATTERN.match(values["registry"]):
+        raise InputError(f"registry: {values['registry']!r} is not a registry like localhost:5001 or host:port/path")
+    return values
 
 
 def load(config: str | None = None, overrides: dict | None = None) -> LabSpec:
