@@ -1,0 +1,322 @@
+"""The installer pod: how the lab reaches the nodes of a cluster it did not create.
+
+One short-lived privileged pod per selected node (hostPID, hostNetwork, the node's / mounted at
+/host, pinned to the node by nodeName, tolerating every taint). Every command runs in the
+node's own namespaces through `nsenter -t 1 -m -u -i -n -p --`, so `cat`, `sha256sum`,
+`containerd config dump` and `systemctl` are the node's own programs, exactly as on a kind node.
+`InstallerPodNode` is a `lab.nodes.Node`, so `lab.shims` installs, verifies and rolls back
+through it unchanged.
+
+The pod needs an image that is already on the node, since an existing cluster may have no
+registry the lab can push to. By default it runs the node's own sandbox (pause) image, which
+every kubelet keeps, and borrows the node's tools: the exec runs the node's dynamic loader
+(`/host/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 --library-path /host/... /host/usr/bin/nsenter`),
+so nothing has to be pulled. `installer_image` names an image with `nsenter` instead.
+
+Restarting containerd cuts the exec stream itself (CRI serves exec), so a restart is handed to
+the node's systemd (`systemd-run --on-active=2`) as a guarded script: it restarts containerd,
+waits for `ctr version`, and when containerd does not come back it restores the config files
+written since the last restart and restarts again, on the node, without needing the pod. The
+lab then reads the script's status file once containerd answers."""
+from __future__ import annotations
+
+import hashlib
+import re
+import shlex
+import time
+
+from kubernetes.client.exceptions import ApiException
+
+from lab.errors import LabError
+from lab.nodes import Node, Result
+
+NAMESPACE = "wasm-lab-installer"
+APP = "wasm-lab-installer"
+HOST = "/host"
+NSENTER_ARGS = ["-t", "1", "-m", "-u", "-i", "-n", "-p", "--"]
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+LOADERS = ("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+           "/usr/lib64/ld-linux-x86-64.so.2", "/lib64/ld-linux-x86-64.so.2",
+           "/usr/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1", "/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1",
+           "/usr/lib/ld-linux-aarch64.so.1", "/lib/ld-linux-aarch64.so.1")
+LIBRARY_DIRS = ("/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
+                "/lib/aarch64-linux-gnu", "/usr/lib64", "/lib64", "/usr/lib", "/lib")
+NSENTER_PATHS = ("/usr/bin/nsenter", "/bin/nsenter", "/usr/sbin/nsenter", "/sbin/nsenter")
+GUARDED_SUFFIX = ".toml"           # config files the restart guard restores when containerd fails
+PREVIOUS_SUFFIX = ".wasm-lab-prev"  # the guard's copy of a config file as it was before the lab wrote it
+IMAGE_PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName",
+                       "CreateContainerError", "CreateContainerConfigError", "RunContainerError")
+
+
+def pod_name(node_name: str) -> str:
+    name = re.sub(r"[^a-z0-9-]", "-", f"{APP}-{node_name}".lower()).strip("-")
+    if len(name) <= 63:
+        return name
+    return f"{name[:50].rstrip('-')}-{hashlib.sha256(node_name.encode()).hexdigest()[:12]}"
+
+
+def pod_manifest(node_name: str, image: str, borrow_host_tools: bool) -> dict:
+    """The installer pod for one node (pure: unit-tested)."""
+    container = {
+        "name": "installer",
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "securityContext": {"privileged": True},
+        "env": [{"name": "PATH", "value": PATH}],
+        "volumeMounts": [{"name": "host", "mountPath": HOST}],
+        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+    }
+    if not borrow_host_tools:
+        container["command"] = ["sleep", "infinity"]  # the pause image's own entrypoint just waits
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": pod_name(node_name), "namespace": NAMESPACE,
+                     "labels": {"app.kubernetes.io/name": APP, "app.kubernetes.io/managed-by": "wasm-lab"},
+                     "annotations": {"wasm-lab.dev/node": node_name}},
+        "spec": {
+            "nodeName": node_name,
+            "hostPID": True,
+            "hostNetwork": True,
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 0,
+            "activeDeadlineSeconds": 3600,  # a leftover pod (lab interrupted) ends itself within the hour
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "tolerations": [{"operator": "Exists"}],
+            "containers": [container],
+            "volumes": [{"name": "host", "hostPath": {"path": "/", "type": "Directory"}}],
+        },
+    }
+
+
+def namespace_manifest() -> dict:
+    return {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": NAMESPACE, "labels": {
+                "app.kubernetes.io/managed-by": "wasm-lab",
+                # privileged pods must be admitted even where Pod Security enforces a baseline
+                "pod-security.kubernetes.io/enforce": "privileged"}}}
+
+
+def sandbox_image(node_obj) -> str | None:
+    """The kubelet's pause image among the images the node reports, if any."""
+    for image in (node_obj.status.images or []) if node_obj.status else []:
+        for name in image.names or []:
+            if "@" not in name and re.search(r"(^|/)pause:[^/]+$", name):
+                return name
+    return None
+
+
+def websocket_exec(core, pod: str, namespace: str, command: list[str], stdin: bytes | None,
+                   timeout: float) -> Result:
+    """Run command in the pod through the API server's exec endpoint (websocket, v4/v5 channels)."""
+    from kubernetes.stream import stream
+
+    try:
+        ws = stream(core.connect_get_namespaced_pod_exec, pod, namespace, command=command,
+                    stdin=stdin is not None, stdout=True, stderr=True, tty=False, _preload_content=False)
+    except Exception as error:  # the API server or kubelet refused the exec (containerd restarting, …)
+        return Result(255, "", f"exec failed: {error}")
+    out, err = [], []
+    try:
+        if stdin is not None:
+            for start in range(0, len(stdin), 1 << 20):
+                ws.write_stdin(stdin[start:start + (1 << 20)])
+            if hasattr(ws, "close_channel"):
+                ws.close_channel(0)  # end of input on the v5 protocol; `head -c` does not need it
+        deadline = time.monotonic() + timeout
+        while ws.is_open():
+            if time.monotonic() > deadline:
+                return Result(124, "".join(out), "".join(err) + f"\ntimed out after {timeout:.0f}s")
+            ws.update(timeout=1)
+            if ws.peek_stdout():
+                out.append(ws.read_stdout())
+            if ws.peek_stderr():
+                err.append(ws.read_stderr())
+        out.append(ws.read_stdout(timeout=0) if ws.peek_stdout() else "")
+        err.append(ws.read_stderr(timeout=0) if ws.peek_stderr() else "")
+        return Result(_exit_code(ws.read_channel(3)), "".join(out), "".join(err))
+    except Exception as error:  # the stream broke (containerd restarted under it, network)
+        return Result(255, "".join(out), "".join(err) + f"\nexec stream broke: {error}")
+    finally:
+        ws.close()
+
+
+def _exit_code(status_text: str) -> int:
+    """The exit code in the exec error channel's Status (empty or Success means 0)."""
+    import yaml
+
+    if not status_text:
+        return 0
+    status = yaml.safe_load(status_text) or {}
+    if status.get("status") == "Success":
+        return 0
+    for cause in (status.get("details") or {}).get("causes") or []:
+        if cause.get("reason") == "ExitCode" and str(cause.get("message", "")).isdigit():
+            return int(cause["message"])
+    return 126  # the command could not be started at all
+
+
+class InstallerPodNode(Node):
+    """A node of an existing cluster, reached through its installer pod (created on first use)."""
+
+    def __init__(self, core, node_name: str, image: str | None = None, exec_fn=websocket_exec,
+                 pod_timeout: float = 180, exec_timeout: float = 600, restart_timeout: float = 120):
+        self.name = node_name
+        self.core = core
+        self.image = image  # None: the node's pause image and the node's own tools
+        self.exec_fn = exec_fn
+        self.pod_timeout, self.exec_timeout, self.restart_timeout = pod_timeout, exec_timeout, restart_timeout
+        self.pod = pod_name(node_name)
+        self._prefix: list[str] | None = None
+        self._guarded: dict[str, bool] = {}  # config path -> whether it existed before the lab wrote it
+        self.created = False
+
+    # ------------------------------------------------------------------ the pod
+    def ensure_pod(self) -> None:
+        if self._prefix is not None:
+            return
+        borrow = self.image is None
+        image = self.image or self._sandbox_image()
+        _ensure_namespace(self.core)
+        try:
+            self.core.create_namespaced_pod(NAMESPACE, pod_manifest(self.name, image, borrow))
+            self.created = True
+        except ApiException as error:
+            if error.status != 409:
+                raise LabError(f"{self.name}: cannot create the installer pod ({error.status} {error.reason}); "
+                               "the lab needs rights to create privileged pods in namespace " + NAMESPACE)
+        self._wait_running()
+        self._prefix = self._find_prefix(borrow)
+
+    def _sandbox_image(self) -> str:
+        image = sandbox_image(self.core.read_node(self.name))
+        if image is None:
+            raise LabError(f"{self.name}: the node reports no pause image to run the installer pod from; "
+                           "set installer_image to an image with nsenter that the node can pull")
+        return image
+
+    def _wait_running(self) -> None:
+        deadline = time.monotonic() + self.pod_timeout
+        while True:
+            pod = self.core.read_namespaced_pod(self.pod, NAMESPACE)
+            phase = pod.status.phase if pod.status else None
+            for status in (pod.status.container_statuses or []) if pod.status else []:
+                waiting = status.state.waiting if status.state else None
+                if waiting is not None and waiting.reason in IMAGE_PULL_FAILURES:
+                    raise LabError(f"{self.name}: installer pod cannot start ({waiting.reason}: "
+                                   f"{(waiting.message or '')[:200]})")
+                if status.state and status.state.running and phase == "Running":
+                    return
+            if phase in ("Failed", "Succeeded"):
+                self.delete()
+                raise LabError(f"{self.name}: installer pod ended ({phase}); run lab.up again to replace it")
+            if time.monotonic() > deadline:
+                raise LabError(f"{self.name}: installer pod not running after {self.pod_timeout:.0f}s (phase {phase})")
+            time.sleep(1)
+
+    def _find_prefix(self, borrow: bool) -> list[str]:
+        if not borrow:
+            prefix = ["nsenter", *NSENTER_ARGS]
+            if self._raw(prefix + ["true"]).returncode != 0:
+                raise LabError(f"{self.name}: installer image {self.image} cannot run `nsenter` into the node")
+            return prefix
+        libraries = ":".join(HOST + d for d in LIBRARY_DIRS)
+        for loader in LOADERS:
+            if self._raw([HOST + loader, "--version"]).returncode in (126, 127, 255):
+                continue  # no such loader on this node
+            for nsenter in NSENTER_PATHS:
+                prefix = [HOST + loader, "--library-path", libraries, HOST + nsenter, *NSENTER_ARGS]
+                if self._raw(prefix + ["true"]).returncode == 0:
+                    return prefix
+        raise LabError(f"{self.name}: found no dynamic loader and nsenter on the node to borrow; "
+                       "set installer_image to an image with nsenter (util-linux)")
+
+    def delete(self) -> bool:
+        try:
+            self.core.delete_namespaced_pod(self.pod, NAMESPACE, grace_period_seconds=0)
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+        finally:
+            self._prefix = None
+        return True
+
+    # ------------------------------------------------------------------ Node
+    def _raw(self, command: list[str], stdin: bytes | None = None) -> Result:
+        return self.exec_fn(self.core, self.pod, NAMESPACE, command, stdin, self.exec_timeout)
+
+    def exec(self, argv, input=None):
+        self.ensure_pod()
+        if list(argv) == ["systemctl", "restart", "containerd"]:
+            return self._guarded_restart()
+        return self._raw(self._prefix + list(argv), input)
+
+    def put_file(self, path, content, mode=0o644):
+        """Write through `head -c N` (no end-of-input needed on the stream), then an atomic rename."""
+        self.ensure_pod()
+        if path.endswith(GUARDED_SUFFIX) and path not in self._guarded:
+            existed = self._raw(self._prefix + ["sh", "-c", 'test ! -e "$1" || cp -p "$1" "$1$2"', "guard",
+                                                path, PREVIOUS_SUFFIX])
+            if existed.returncode != 0:
+                raise LabError(f"{self.name}: cannot keep a copy of {path} before changing it: {existed.stderr.strip()}")
+            self._guarded[path] = self._raw(self._prefix + ["test", "-e", path + PREVIOUS_SUFFIX]).returncode == 0
+        script = ('set -e; mkdir -p "$(dirname "$1")"; head -c "$2" > "$1.wasm-lab-new"; '
+                  'chmod "$3" "$1.wasm-lab-new"; mv -f "$1.wasm-lab-new" "$1"')
+        done = self._raw(self._prefix + ["sh", "-c", script, "put", path, str(len(content)), f"{mode:o}"], content)
+        if done.returncode != 0:
+            raise LabError(f"{self.name}: writing {path} failed: {(done.stdout + done.stderr).strip()[-300:]}")
+
+    # ------------------------------------------------------------------ containerd restart
+    def restart_script(self, token: str) -> str:
+        """The guard systemd runs on the node (pure given the files written: unit-tested)."""
+        status = f"/run/wasm-lab-restart-{token}"
+        restore = " ".join(
+            (f"mv -f {shlex.quote(p + PREVIOUS_SUFFIX)} {shlex.quote(p)};" if existed else f"rm -f {shlex.quote(p)};")
+            for p, existed in sorted(self._guarded.items()))
+        forget = " ".join(f"rm -f {shlex.quote(p + PREVIOUS_SUFFIX)};" for p, existed in sorted(self._guarded.items())
+                          if existed)
+        return (f"up() {{ for i in $(seq 1 45); do ctr version >/dev/null 2>&1 && return 0; sleep 1; done; return 1; }}; "
+                f"systemctl restart containerd; if up; then {forget} echo ok > {status}; exit 0; fi; "
+                f"{restore} systemctl restart containerd; up; echo rolled-back > {status}")
+
+    def _guarded_restart(self) -> Result:
+        token = str(time.time_ns())
+        status_file = f"/run/wasm-lab-restart-{token}"
+        started = self._raw(self._prefix + ["systemd-run", "--quiet", "--collect", f"--unit=wasm-lab-restart-{token}",
+                                            "--on-active=2", "sh", "-c", self.restart_script(token)])
+        if started.returncode != 0:
+            return started
+        deadline = time.monotonic() + self.restart_timeout
+        while time.monotonic() < deadline:
+            time.sleep(2)
+            seen = self._raw(self._prefix + ["cat", status_file])
+            if seen.returncode != 0:
+                continue  # not written yet, or containerd (and with it exec) still restarting
+            self._raw(self._prefix + ["rm", "-f", status_file])
+            outcome = seen.stdout.strip()
+            self._guarded = {}
+            if outcome == "ok":
+                return Result(0, "containerd restarted\n")
+            return Result(1, "", "containerd did not come back after the restart; the node restored the config "
+                                 "files the lab had changed and restarted containerd on them")
+        return Result(1, "", f"no word from the containerd restart within {self.restart_timeout:.0f}s")
+
+
+def _ensure_namespace(core) -> None:
+    try:
+        core.create_namespace(namespace_manifest())
+    except ApiException as error:
+        if error.status != 409:
+            raise LabError(f"cannot create namespace {NAMESPACE} for the installer pods ({error.status} {error.reason})")
+
+
+def delete_namespace(core) -> bool:
+    try:
+        core.delete_namespace(NAMESPACE)
+        return True
+    except ApiException as error:
+        if error.status == 404:
+            return False
+        raise

@@ -1,0 +1,245 @@
+"""The installer-pod node (lab/installer.py) against a FAKE Kubernetes API and a FAKE node.
+
+FakeCore stands in for CoreV1Api (pods and namespaces kept in dicts, a pod is Running as soon as
+it is created); FakeHost stands in for the exec endpoint plus the node behind it: it checks the
+nsenter prefix, keeps files in a dict and plays the node's systemd for the guarded containerd
+restart. These fakes test the lab's logic (pod spec, command prefix, file transfer, restart
+guard, rollback through lab.shims); the real path runs in tests/e2e/test_existing.py."""
+import hashlib
+import shlex
+from pathlib import Path
+from types import SimpleNamespace as NS
+
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from lab import installer, shims
+from lab.artifacts import LocalFile
+from lab.errors import LabError
+from lab.nodes import Result
+
+KIND_CONFIG = (Path(__file__).parent / "fixtures" / "containerd" / "kind-v2.toml").read_text()
+WASMEDGE = {"handler": "wasmedge", "runtime_type": "io.containerd.wasmedge.v1",
+            "files": [{"source": "shim-wasmedge", "dest": "/usr/local/bin/containerd-shim-wasmedge-v1"}]}
+LOADER = "/host/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
+
+
+class FakeCore:
+    """A fake CoreV1Api: just what the installer pod uses."""
+
+    def __init__(self, images=("registry.k8s.io/pause:3.10.1",), waiting=None):
+        self.pods, self.namespaces, self.deleted = {}, {}, []
+        self.node_images = images
+        self.waiting = waiting
+
+    def read_node(self, name):
+        return NS(status=NS(images=[NS(names=["docker.io/library/x@sha256:ab", n]) for n in self.node_images]))
+
+    def create_namespace(self, body):
+        if body["metadata"]["name"] in self.namespaces:
+            raise ApiException(status=409, reason="AlreadyExists")
+        self.namespaces[body["metadata"]["name"]] = body
+
+    def delete_namespace(self, name):
+        if self.namespaces.pop(name, None) is None:
+            raise ApiException(status=404, reason="NotFound")
+
+    def create_namespaced_pod(self, namespace, body):
+        self.pods[body["metadata"]["name"]] = body
+
+    def read_namespaced_pod(self, name, namespace):
+        state = NS(waiting=NS(reason=self.waiting, message="pull failed"), running=None) if self.waiting \
+            else NS(waiting=None, running=NS(started_at="now"))
+        return NS(status=NS(phase="Pending" if self.waiting else "Running", container_statuses=[NS(state=state)]))
+
+    def delete_namespaced_pod(self, name, namespace, grace_period_seconds=None):
+        if self.pods.pop(name, None) is None:
+            raise ApiException(status=404, reason="NotFound")
+        self.deleted.append(name)
+
+
+class FakeHost:
+    """A fake exec endpoint and the node behind it (files in a dict, systemd played in-process)."""
+
+    def __init__(self, restart_breaks=False):
+        self.files = {shims.MAIN_CONFIG: KIND_CONFIG.encode()}
+        self.commands, self.restarts = [], 0
+        self.restart_breaks = restart_breaks  # containerd will not start on a config holding "wasmedge"
+
+    def __call__(self, core, pod, namespace, command, stdin, timeout):
+        self.commands.append(command)
+        if command[:2] == [LOADER, "--version"]:
+            return Result(0, "ld.so (GLIBC)")
+        if command[0].startswith("/host/") and command[0] != LOADER:
+            return Result(126, "", "no such file")
+        prefix = [LOADER, "--library-path", ":".join("/host" + d for d in installer.LIBRARY_DIRS),
+                  "/host/usr/bin/nsenter", *installer.NSENTER_ARGS]
+        if command[:len(prefix)] != prefix:
+            return Result(126, "", f"unexpected prefix {command[:4]}")
+        return self.node(command[len(prefix):], stdin)
+
+    def node(self, argv, stdin):
+        if argv == ["true"]:
+            return Result(0, "")
+        if argv[0] == "cat":
+            data = self.files.get(argv[1])
+            return Result(0, data.decode()) if data is not None else Result(1, "", "No such file")
+        if argv[0] == "sha256sum":
+            data = self.files.get(argv[1])
+            return Result(0, hashlib.sha256(data).hexdigest() + "  f\n") if data is not None else Result(1, "")
+        if argv[0] == "test":
+            return Result(0 if argv[2] in self.files else 1, "")
+        if argv[:2] == ["rm", "-f"]:
+            for path in argv[2:]:
+                self.files.pop(path, None)
+            return Result(0, "")
+        if argv[:2] == ["sh", "-c"] and argv[3] == "guard":
+            path, suffix = argv[4], argv[5]
+            if path in self.files:
+                self.files[path + suffix] = self.files[path]
+            return Result(0, "")
+        if argv[:2] == ["sh", "-c"] and argv[3] == "put":
+            path, size = argv[4], int(argv[5])
+            assert len(stdin) == size
+            self.files[path] = stdin[:size]
+            return Result(0, "")
+        if argv[0] == "systemd-run":
+            assert "--on-active=2" in argv
+            self.run_guard(argv[-1], argv[argv.index("--on-active=2") + 1:])
+            return Result(0, "")
+        if argv == ["ctr", "version"]:
+            return Result(0, "ok")
+        if argv == ["containerd", "config", "dump"]:
+            return Result(0, self.files[shims.MAIN_CONFIG].decode())
+        raise AssertionError(f"unexpected node command {argv}")
+
+    def run_guard(self, script, argv):
+        """Play the guard script the way systemd would run it: restart, check, restore on failure."""
+        assert argv[:2] == ["sh", "-c"]
+        self.restarts += 1
+        status = script.split("echo ok > ")[1].split(";")[0]
+        broken = self.restart_breaks and b"wasmedge" in self.files[shims.MAIN_CONFIG]
+        if not broken:
+            for word in shlex.split(script.split("if up; then")[1].split("echo ok")[0]):
+                if word.endswith(installer.PREVIOUS_SUFFIX + ";"):
+                    self.files.pop(word[:-1], None)
+            self.files[status] = b"ok\n"
+            return
+        restore = script.split("exit 0; fi;")[1].split("systemctl restart")[0]
+        for command in filter(None, (c.strip() for c in restore.split(";"))):
+            words = shlex.split(command)
+            if words[:2] == ["mv", "-f"]:
+                self.files[words[3]] = self.files.pop(words[2])
+            elif words[:2] == ["rm", "-f"]:
+                self.files.pop(words[2], None)
+        self.restarts += 1
+        self.files[status] = b"rolled-back\n"
+
+
+@pytest.fixture
+def shim_file(tmp_path):
+    path = tmp_path / "containerd-shim-wasmedge-v1"
+    path.write_bytes(b"\x7fELF shim" * 1000)
+    return {"shim-wasmedge": LocalFile(path, hashlib.sha256(path.read_bytes()).hexdigest())}
+
+
+def node_for(core, host, **kw):
+    node = installer.InstallerPodNode(core, "kind-worker", exec_fn=host, **kw)
+    node.restart_timeout = 10
+    return node
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(monkeypatch):
+    monkeypatch.setattr(installer.time, "sleep", lambda s: None)
+
+
+def test_pod_is_privileged_host_pid_pinned_to_its_node_and_runs_the_pause_image():
+    pod = installer.pod_manifest("kind-worker", "registry.k8s.io/pause:3.10.1", borrow_host_tools=True)
+    spec, container = pod["spec"], pod["spec"]["containers"][0]
+    assert spec["nodeName"] == "kind-worker" and spec["hostPID"] and spec["hostNetwork"]
+    assert container["securityContext"] == {"privileged": True}
+    assert container["volumeMounts"] == [{"name": "host", "mountPath": "/host"}]
+    assert spec["volumes"][0]["hostPath"]["path"] == "/"
+    assert spec["tolerations"] == [{"operator": "Exists"}]
+    assert "command" not in container  # the pause image's own entrypoint keeps it alive
+    assert installer.pod_manifest("n", "debian:trixie", borrow_host_tools=False)["spec"]["containers"][0][
+        "command"] == ["sleep", "infinity"]
+
+
+def test_long_node_names_give_valid_pod_names():
+    name = installer.pod_name("ip-10-0-0-1.eu-west-1.compute.internal.very.long.example.com")
+    assert len(name) <= 63 and name == name.lower() and not name.endswith("-")
+
+
+def test_first_command_creates_namespace_and_pod_and_borrows_the_node_nsenter():
+    core, host = FakeCore(), FakeHost()
+    node = node_for(core, host)
+    assert node.read_file(shims.MAIN_CONFIG) == KIND_CONFIG
+    assert installer.NAMESPACE in core.namespaces
+    pod = core.pods[installer.pod_name("kind-worker")]
+    assert pod["spec"]["containers"][0]["image"] == "registry.k8s.io/pause:3.10.1"
+    assert host.commands[-1][-2:] == ["cat", shims.MAIN_CONFIG]
+    assert node.delete() and core.deleted == [installer.pod_name("kind-worker")]
+
+
+def test_image_pull_failure_is_reported_with_its_reason():
+    node = node_for(FakeCore(waiting="ErrImageNeverPull"), FakeHost())
+    with pytest.raises(LabError, match="ErrImageNeverPull"):
+        node.run(["true"])
+
+
+def test_node_without_pause_image_asks_for_installer_image():
+    node = node_for(FakeCore(images=("docker.io/library/nginx:1",)), FakeHost())
+    with pytest.raises(LabError, match="installer_image"):
+        node.run(["true"])
+
+
+def test_put_file_sends_exact_bytes_through_head_c(shim_file):
+    core, host = FakeCore(), FakeHost()
+    node = node_for(core, host)
+    node.put_file("/usr/local/bin/x", b"\x00\x01binary\xff", 0o755)
+    assert host.files["/usr/local/bin/x"] == b"\x00\x01binary\xff"
+    put = [c for c in host.commands if "put" in c][0]
+    assert put[-3:] == ["/usr/local/bin/x", "9", "755"]
+
+
+def test_install_then_uninstall_through_the_pod_restores_the_config_byte_for_byte(shim_file):
+    core, host = FakeCore(), FakeHost()
+    node = node_for(core, host)
+    before = hashlib.sha256(host.files[shims.MAIN_CONFIG]).hexdigest()
+    report = shims.install(node, WASMEDGE, shim_file)
+    assert report.config_changed and report.restarted and host.restarts == 1
+    assert not [p for p in host.files if p.endswith(installer.PREVIOUS_SUFFIX)]  # guard copies cleaned up
+    again = shims.install(node, WASMEDGE, shim_file)
+    assert not again.changed and host.restarts == 1
+    assert shims.uninstall(node, WASMEDGE)
+    assert hashlib.sha256(host.files[shims.MAIN_CONFIG]).hexdigest() == before
+    assert "/usr/local/bin/containerd-shim-wasmedge-v1" not in host.files
+
+
+def test_containerd_that_does_not_come_back_is_restored_by_the_node_then_reported(shim_file):
+    core, host = FakeCore(), FakeHost(restart_breaks=True)
+    node = node_for(core, host)
+    with pytest.raises(Exception, match="did not come back|does not show"):
+        shims.install(node, WASMEDGE, shim_file)
+    assert host.files[shims.MAIN_CONFIG] == KIND_CONFIG.encode()
+    assert host.restarts >= 2
+
+
+def test_restart_script_restores_changed_files_and_deletes_new_ones():
+    node = installer.InstallerPodNode(FakeCore(), "n", exec_fn=FakeHost())
+    node._guarded = {"/etc/containerd/config.toml": True, "/etc/containerd/conf.d/99-wasm-lab.toml": False}
+    script = node.restart_script("42")
+    assert "systemctl restart containerd; if up; then" in script
+    assert "mv -f /etc/containerd/config.toml.wasm-lab-prev /etc/containerd/config.toml;" in script
+    assert "rm -f /etc/containerd/conf.d/99-wasm-lab.toml;" in script
+    assert script.endswith("echo rolled-back > /run/wasm-lab-restart-42")
+
+
+def test_exit_codes_from_the_exec_status_channel():
+    assert installer._exit_code("") == 0
+    assert installer._exit_code('{"status": "Success"}') == 0
+    failure = '{"status": "Failure", "reason": "NonZeroExitCode", "details": {"causes": [{"reason": "ExitCode", "message": "3"}]}}'
+    assert installer._exit_code(failure) == 3
+    assert installer._exit_code('{"status": "Failure", "message": "exec: not found"}') == 126
