@@ -1,7 +1,9 @@
 """Cluster providers behind one interface (lab/providers/base.py)."""
+from lab.providers.existing import ExistingProvider
 from lab.providers.kind import KindProvider
+from lab.providers.minikube import MinikubeProvider
 
-PROVIDERS = {"kind": KindProvider}
+PROVIDERS = {"kind": KindProvider, "minikube": MinikubeProvider, "existing": ExistingProvider}
 
 
 def get(name: str):

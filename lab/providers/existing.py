@@ -1,0 +1,343 @@
+"""The existing-cluster provider: a cluster you already have, named by a kubeconfig context.
+
+The lab never creates, stops or deletes such a cluster. It picks the wasm nodes (the `selector`
+setting; by default the nodes labelled wasm-lab.dev/pool=wasm, else every worker), reaches each
+through an installer pod (lab/installer.py) to install and verify the shims exactly as on kind,
+and labels the nodes. Images reach the nodes through the registry you name (`registry:
+host:port`, pushed with your Docker engine), or, without one, are imported straight into each
+wasm node's containerd (`ctr -n k8s.io images import`, the way `kind load` does it). `teardown`
+undoes all of it: containerd config restored byte for byte, shim files, labels, RuntimeClasses,
+the namespace, imported images and the installer pods.
+
+Refused, with the reason: nodes whose runtime is not containerd, and k3s/rke2 nodes (their
+containerd config is regenerated from config.toml.tmpl under /var/lib/rancher/<k3s|rke2>/agent/etc/
+containerd on every start, so an edit of config.toml would not last)."""
+from __future__ import annotations
+
+import atexit
+import base64
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from lab import installer
+from lab.errors import LabError
+from lab.providers.base import Cluster, Provider
+
+POOL_LABEL, POOL_VALUE = "wasm-lab.dev/pool", "wasm"
+DEFAULT_SELECTOR = f"{POOL_LABEL}={POOL_VALUE}"
+CONTROL_PLANE_LABELS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
+RANCHER_DIRS = {"k3s": "/var/lib/rancher/k3s/agent/etc/containerd",
+                "rke2": "/var/lib/rancher/rke2/agent/etc/containerd"}
+IMPORT_DIR = "/var/lib/wasm-lab/images"
+STATE_FILE = "existing.json"
+FILE_KEYS = {"certificate-authority": "certificate-authority-data", "client-certificate": "client-certificate-data",
+             "client-key": "client-key-data"}
+
+
+def kubeconfig_files() -> list[Path]:
+    value = os.environ.get("KUBECONFIG")
+    if value:
+        return [Path(p).expanduser() for p in value.split(os.pathsep) if p]
+    return [Path.home() / ".kube" / "config"]
+
+
+def _load(files: list[Path]) -> list[tuple[Path, dict]]:
+    docs = []
+    for path in files:
+        if path.exists():
+            docs.append((path, yaml.safe_load(path.read_text()) or {}))
+    return docs
+
+
+def _named(docs, section: str, name: str):
+    for path, doc in docs:
+        for item in doc.get(section) or []:
+            if item.get("name") == name:
+                return path, item
+    return None, None
+
+
+def contexts(files: list[Path] | None = None) -> list[str]:
+    return [c.get("name") for _, doc in _load(files or kubeconfig_files()) for c in doc.get("contexts") or []]
+
+
+def minified_kubeconfig(context: str, files: list[Path] | None = None) -> dict:
+    """One context with its cluster and user, file references inlined (like `kubectl config view
+    --minify --flatten`), so the lab keeps its own copy and never touches yours."""
+    files = files or kubeconfig_files()
+    docs = _load(files)
+    _, ctx = _named(docs, "contexts", context)
+    if ctx is None:
+        known = ", ".join(contexts(files)) or "none"
+        raise LabError(f"context {context!r} is not in {os.pathsep.join(map(str, files))} (contexts: {known})")
+    cluster_path, cluster = _named(docs, "clusters", ctx["context"]["cluster"])
+    user_path, user = _named(docs, "users", ctx["context"].get("user", ""))
+    if cluster is None:
+        raise LabError(f"context {context!r} names cluster {ctx['context']['cluster']!r}, which no kubeconfig defines")
+    for item, path in ((cluster.get("cluster", {}), cluster_path), ((user or {}).get("user", {}), user_path)):
+        for key, inline in FILE_KEYS.items():
+            if key in item:
+                referenced = Path(item.pop(key)).expanduser()
+                if not referenced.is_absolute():
+                    referenced = path.parent / referenced
+                item[inline] = base64.b64encode(referenced.read_bytes()).decode()
+    return {"apiVersion": "v1", "kind": "Config", "current-context": context, "preferences": {},
+            "contexts": [ctx], "clusters": [cluster], "users": [user] if user else []}
+
+
+def parse_selector(selector: str) -> dict[str, str | None]:
+    """`a=b,c` → {"a": "b", "c": None} (None: the label only has to exist)."""
+    wanted = {}
+    for part in filter(None, (p.strip() for p in selector.split(","))):
+        key, _, value = part.partition("=")
+        wanted[key] = value if "=" in part else None
+    return wanted
+
+
+def _matches(labels: dict, wanted: dict) -> bool:
+    return all(k in labels and (v is None or labels[k] == v) for k, v in wanted.items())
+
+
+def select_nodes(nodes, selector: str):
+    """The wasm nodes, and how they were chosen (pure: unit-tested)."""
+    if selector:
+        chosen = [n for n in nodes if _matches(n.metadata.labels or {}, parse_selector(selector))]
+        if not chosen:
+            raise LabError(f"selector: no node matches {selector!r}")
+        return chosen, f"selector {selector}"
+    pool = [n for n in nodes if _matches(n.metadata.labels or {}, parse_selector(DEFAULT_SELECTOR))]
+    if pool:
+        return pool, f"label {DEFAULT_SELECTOR}"
+    workers = [n for n in nodes if not any(k in (n.metadata.labels or {}) for k in CONTROL_PLANE_LABELS)]
+    if not workers:
+        raise LabError("the cluster has no worker node: label the node(s) for wasm with "
+                       f"`kubectl label node NAME {DEFAULT_SELECTOR}` or set selector")
+    return workers, "all workers"
+
+
+def refuse_unsupported(node) -> None:
+    """Nodes the lab cannot edit safely, judged from what the node reports (no pod needed)."""
+    info = node.status.node_info if node.status else None
+    runtime = (info.container_runtime_version if info else "") or ""
+    kubelet = (info.kubelet_version if info else "") or ""
+    name = node.metadata.name
+    for flavour, folder in RANCHER_DIRS.items():
+        if f"+{flavour}" in kubelet or f"-{flavour}" in runtime:
+            raise LabError(_rancher_message(name, flavour, folder))
+    if runtime and not runtime.startswith("containerd://"):
+        raise LabError(f"node {name} runs {runtime}; wasm-lab installs wasm runtimes into containerd only")
+
+
+def _rancher_message(name: str, flavour: str, folder: str) -> str:
+    return (f"node {name} runs {flavour}: its containerd config is generated from {folder}/config.toml.tmpl "
+            f"on every {flavour} start, so wasm-lab's edit of config.toml would not last; not supported "
+            f"(put the shims on the node and add the runtimes to that template yourself)")
+
+
+def registry_ref(registry: str, ref: str) -> str:
+    """Where a local image goes in the registry: wasm-lab/httpbin:tag → registry/wasm-lab/httpbin:tag."""
+    name = ref.split("/", 1)[1] if "/" in ref and ("." in ref.split("/")[0] or ":" in ref.split("/")[0]) else ref
+    return f"{registry.rstrip('/')}/{name}"
+
+
+@dataclass
+class ExistingCluster(Cluster):
+    check_host: str = "127.0.0.1"  # where the Check action reaches the NodePorts
+
+
+class ExistingProvider(Provider):
+    name = "existing"
+
+    def __init__(self, kube_factory=None, docker_client=None):
+        self._kube_factory = kube_factory
+        self._docker = docker_client
+        self._pods: list[installer.InstallerPodNode] = []
+        self.spec = None
+
+    # ---------------------------------------------------------------- helpers
+    def kube(self, kubeconfig: Path, context: str):
+        if self._kube_factory is not None:
+            return self._kube_factory(kubeconfig, context)
+        from lab.kube import Kube
+
+        return Kube(kubeconfig, context)
+
+    def docker(self):
+        if self._docker is None:
+            import docker
+
+            self._docker = docker.from_env()
+        return self._docker
+
+    @staticmethod
+    def _record(state_dir: Path) -> dict:
+        path = state_dir / STATE_FILE
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    @staticmethod
+    def _save(state_dir: Path, record: dict) -> None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        (state_dir / STATE_FILE).write_text(json.dumps(record, indent=2, sort_keys=True))
+
+    # ---------------------------------------------------------------- Provider
+    def exists(self, spec) -> bool:
+        return spec.context in contexts()
+
+    def ensure(self, spec, node_image, state_dir: Path) -> Cluster:
+        self.spec = spec
+        state_dir = Path(getattr(state_dir, "dir", state_dir))
+        state_dir.mkdir(parents=True, exist_ok=True)
+        kubeconfig = state_dir / "kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump(minified_kubeconfig(spec.context), sort_keys=False))
+        kubeconfig.chmod(0o600)
+        kube = self.kube(kubeconfig, spec.context)
+        nodes = kube.core.list_node().items
+        chosen, how = select_nodes(nodes, spec.selector)
+        for node in chosen:
+            refuse_unsupported(node)
+        record = self._record(state_dir)
+        labelled = set(record.get("pool_labelled", []))
+        for node in chosen:
+            if (node.metadata.labels or {}).get(POOL_LABEL) != POOL_VALUE:
+                # the variants' Deployments select the pool label: the lab adds it and takes it away again
+                kube.core.patch_node(node.metadata.name, {"metadata": {"labels": {POOL_LABEL: POOL_VALUE}}})
+                labelled.add(node.metadata.name)
+        record.update({"context": spec.context, "nodes": sorted(n.metadata.name for n in chosen), "chosen_by": how,
+                       "pool_labelled": sorted(labelled)})
+        self._save(state_dir, record)
+        wasm_nodes = [self._installer_node(kube, n.metadata.name, spec) for n in chosen]
+        for node in wasm_nodes:
+            self._refuse_rancher_files(node)
+        return ExistingCluster(name=spec.context, kubeconfig=kubeconfig, context=spec.context, created_by_lab=False,
+                               nodes=wasm_nodes, wasm_nodes=wasm_nodes, check_host=_internal_ip(chosen[0]))
+
+    def _installer_node(self, kube, name: str, spec) -> installer.InstallerPodNode:
+        node = installer.InstallerPodNode(kube.core, name, image=spec.installer_image or None)
+        if not self._pods:
+            atexit.register(self.remove_installer_pods)
+        self._pods.append(node)
+        return node
+
+    def _refuse_rancher_files(self, node) -> None:
+        for flavour, folder in RANCHER_DIRS.items():
+            if node.run(["test", "-d", folder], check=False).returncode == 0:
+                raise LabError(_rancher_message(node.name, flavour, folder))
+
+    def remove_installer_pods(self) -> list[str]:
+        removed = []
+        for node in self._pods:
+            try:
+                if node.delete():
+                    removed.append(f"installer pod on {node.name}")
+            except Exception:  # the cluster may be gone at exit; the pods end themselves within the hour
+                pass
+        self._pods = []
+        return removed
+
+    def load_images(self, cluster, refs):
+        if not refs:
+            return []
+        registry = self.spec.registry if self.spec else ""
+        if registry:
+            return self._push(registry, refs)
+        client = self.docker()
+        for ref in refs:
+            archive = b"".join(client.api.get_image(ref))
+            target = f"{IMPORT_DIR}/{ref.replace('/', '_').replace(':', '_')}.tar"
+            for node in cluster.wasm_nodes:
+                node.put_file(target, archive, 0o600)
+                node.run(["ctr", "-n", "k8s.io", "images", "import", "--all-platforms", target])
+                node.run(["rm", "-f", target])
+        return refs
+
+    def _push(self, registry: str, refs: list[str]) -> list[str]:
+        client = self.docker()
+        pushed = []
+        for ref in refs:
+            remote = registry_ref(registry, ref)
+            repository, _, tag = remote.rpartition(":")
+            client.images.get(ref).tag(repository, tag)
+            for line in client.images.push(repository, tag, stream=True, decode=True):
+                if "error" in line:
+                    raise LabError(f"pushing {remote} failed: {line['error']}")
+            pushed.append(remote)
+        return pushed
+
+    def delete(self, spec, state_dir: Path) -> list[str]:
+        return []  # never deletes a cluster it did not create; see teardown
+
+    def teardown(self, spec, state, catalog: dict) -> list[str]:
+        """Undo lab.up on an existing cluster: shims and their config, labels, RuntimeClasses,
+        namespace, imported images, installer pods. Returns what was removed."""
+        from lab import shims
+
+        state_dir = Path(state.dir)
+        if not (state_dir / "kubeconfig").exists() and not self.exists(spec):
+            return []
+        cluster = self.ensure(spec, None, state_dir)
+        kube = self.kube(cluster.kubeconfig, cluster.context)
+        record = self._record(state_dir)
+        removed = []
+        # the workloads go first: their wasm containers need the shims to be stopped
+        namespace = state.get("namespace")
+        if namespace and kube.delete("v1", "Namespace", namespace):
+            _wait_gone(lambda: kube.core.read_namespace(namespace))
+            removed.append(f"namespace {namespace}")
+        for handler in state.get("runtimeclasses", []):
+            if kube.delete("node.k8s.io/v1", "RuntimeClass", handler):
+                removed.append(f"RuntimeClass {handler}")
+        runtimes = [r for r in catalog if r in set(state.get("runtimes_installed", [])) | set(spec.runtimes)]
+        for node in cluster.wasm_nodes:
+            for runtime in runtimes:
+                definition = catalog[runtime]
+                if shims.uninstall(node, definition):
+                    removed.append(f"{runtime} from {node.name} (containerd config restored)")
+                node.run(["rm", "-f", shims.MAIN_CONFIG + shims.BACKUP_SUFFIX])
+                label = shims.INSTALLED_LABEL.format(handler=definition["handler"])
+                kube.core.patch_node(node.name, {"metadata": {"labels": {label: None}}})
+            for ref in state.get("images", []):
+                node.run(["ctr", "-n", "k8s.io", "images", "rm", containerd_name(ref)], check=False)
+            node.run(["rmdir", IMPORT_DIR, os.path.dirname(IMPORT_DIR)], check=False)
+            if node.name in record.get("pool_labelled", []):
+                kube.core.patch_node(node.name, {"metadata": {"labels": {POOL_LABEL: None}}})
+                removed.append(f"label {POOL_LABEL} from {node.name}")
+        removed += self.remove_installer_pods()
+        if installer.delete_namespace(kube.core):
+            removed.append(f"namespace {installer.NAMESPACE}")
+        return removed
+
+
+def _internal_ip(node) -> str:
+    for address in (node.status.addresses or []) if node.status else []:
+        if address.type == "InternalIP":
+            return address.address
+    return "127.0.0.1"
+
+
+def containerd_name(ref: str) -> str:
+    """The name containerd gives a Docker image reference (docker.io/ and library/ made explicit)."""
+    first, _, rest = ref.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return ref
+    return f"docker.io/{ref}" if rest else f"docker.io/library/{ref}"
+
+
+def _wait_gone(read, timeout: float = 180) -> None:
+    import time
+
+    from kubernetes.client.exceptions import ApiException
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            read()
+        except ApiException as error:
+            if error.status == 404:
+                return
+            raise
+        time.sleep(2)
+    raise LabError(f"still terminating after {timeout:.0f}s; run lab.down again")
