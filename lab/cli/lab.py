@@ -15,6 +15,10 @@ SPEC_HELP = {
     "config": "a lab.yaml with settings (default: ./lab.yaml when present)",
     "name": "lab name: cluster, kubeconfig and state folder",
 }
+PROVIDER_HELP = {
+    "provider": "kind (default), minikube, or existing: a cluster you already have (docs/providers.md)",
+    "context": "provider existing: the kubeconfig context of that cluster",
+}
 
 
 def load_spec(config=None, **overrides):
@@ -23,25 +27,27 @@ def load_spec(config=None, **overrides):
 
 @task(iterable=["runtime"], help={
     **SPEC_HELP,
+    **PROVIDER_HELP,
     "runtime": RUNTIME_HELP,
     "offline": "use the offline kit even when upstream artifacts are reachable",
     "workers": "number of wasm worker nodes",
 })
-def up(c, runtime=None, config=None, name=None, offline=False, workers=None):
+def up(c, runtime=None, config=None, name=None, offline=False, workers=None, provider=None, context=None):
     """Create the lab: cluster, wasm runtimes, workload variants, and a verified comparison."""
     with fail_on_errors():
-        spec = load_spec(config, runtimes=runtime, name=name, workers=workers, offline="true" if offline else None)
+        spec = load_spec(config, runtimes=runtime, name=name, workers=workers, offline="true" if offline else None,
+                         provider=provider, context=context)
         ctx = lifecycle.up(spec)
     total = sum(ctx.timings.values())
     stdout.print(f"[bold green]lab {spec.name} is up[/bold green] in {total:.0f}s: "
                  + ", ".join(f"{v} → http://127.0.0.1:{spec.host_port(v)}" for v in spec.variants))
 
 
-@task(help=SPEC_HELP)
-def down(c, config=None, name=None):
+@task(help={**SPEC_HELP, **PROVIDER_HELP})
+def down(c, config=None, name=None, provider=None, context=None):
     """Remove exactly what the lab created (cluster, kubeconfig, image tags), nothing else."""
     with fail_on_errors():
-        removed = lifecycle.down(load_spec(config, name=name))
+        removed = lifecycle.down(load_spec(config, name=name, provider=provider, context=context))
     for item in removed:
         stdout.print(f"removed {item}")
     if not removed:
