@@ -52,6 +52,9 @@ def down(spec: LabSpec) -> list[str]:
     """Remove what the state says the lab created: the cluster, its kubeconfig, its image tags."""
     state = State(spec.name)
     removed = []
+    provider = providers.get(spec.provider)
+    if hasattr(provider, "teardown"):  # a cluster the lab did not create: undo only what lab.up did in it
+        removed += provider.teardown(spec, state, artifacts.runtimes_catalog())
     if state.get("cluster_created") or state.get("cluster_creating"):
         removed += providers.get(spec.provider).delete(spec, state)
     client = docker.from_env()
