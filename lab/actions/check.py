@@ -17,7 +17,8 @@ class Check:
     def execute(self, ctx):
         results = {}
         for variant in ctx.spec.variants:
-            base_url = f"http://127.0.0.1:{ctx.spec.host_port(variant)}"
+            host = getattr(ctx.cluster, "check_host", "127.0.0.1")  # an existing cluster: a node's address
+            base_url = f"http://{host}:{ctx.spec.host_port(variant)}"
             results[variant] = [as_row(r) for r in httpbin_cases.run_cases(base_url)]
         ctx.results = results
         report.show(results)

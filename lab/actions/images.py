@@ -27,5 +27,9 @@ class LoadImages:
     title = "make the images available to the wasm nodes"
 
     def execute(self, ctx):
-        loaded = ctx.provider.load_images(ctx.cluster, sorted(set(ctx.images.values())))
+        refs = sorted(set(ctx.images.values()))
+        loaded = ctx.provider.load_images(ctx.cluster, refs)
+        # a provider that pushes to a registry returns the refs the nodes pull, in the same order
+        renamed = dict(zip(refs, loaded))
+        ctx.images = {v: renamed.get(ref, ref) for v, ref in ctx.images.items()}
         return f"{len(loaded)} image(s) on {', '.join(n.name for n in ctx.cluster.wasm_nodes)}"
