@@ -1,0 +1,152 @@
+"""The existing-cluster provider's decisions, on FAKE nodes and a FAKE API (no cluster).
+
+Node objects are SimpleNamespaces shaped like the client's V1Node; FakeNode records commands
+and files. The real flow (installer pods on a kind cluster reached only through its context)
+is tests/e2e/test_existing.py."""
+import base64
+from types import SimpleNamespace as NS
+
+import pytest
+import yaml
+
+from lab import spec as lab_spec
+from lab.errors import InputError, LabError
+from lab.nodes import Node, Result
+from lab.providers import existing
+
+
+def v1node(name, labels=None, runtime="containerd://1.7.24", kubelet="v1.34.2", ip="172.18.0.3"):
+    return NS(metadata=NS(name=name, labels=labels or {}),
+              status=NS(node_info=NS(container_runtime_version=runtime, kubelet_version=kubelet),
+                        addresses=[NS(type="Hostname", address=name), NS(type="InternalIP", address=ip)]))
+
+
+CONTROL = v1node("c", {"node-role.kubernetes.io/control-plane": ""})
+
+
+def test_pool_label_first_then_all_workers_then_refusal():
+    pool = v1node("w1", {"wasm-lab.dev/pool": "wasm"})
+    other = v1node("w2")
+    assert existing.select_nodes([CONTROL, pool, other], "") == ([pool], "label wasm-lab.dev/pool=wasm")
+    assert existing.select_nodes([CONTROL, other], "") == ([other], "all workers")
+    with pytest.raises(LabError, match="no worker node"):
+        existing.select_nodes([CONTROL], "")
+
+
+def test_selector_setting_picks_nodes_and_says_when_none_match():
+    gpu = v1node("w1", {"tier": "wasm", "zone": "a"})
+    assert existing.select_nodes([CONTROL, gpu, v1node("w2")], "tier=wasm,zone")[0] == [gpu]
+    with pytest.raises(LabError, match="^selector: no node matches"):
+        existing.select_nodes([gpu], "tier=other")
+
+
+@pytest.mark.parametrize("node, words", [
+    (v1node("k", kubelet="v1.31.4+k3s1"), ["k3s", "/var/lib/rancher/k3s/agent/etc/containerd/config.toml.tmpl"]),
+    (v1node("r", kubelet="v1.31.4+rke2r1"), ["rke2", "/var/lib/rancher/rke2/agent/etc/containerd/config.toml.tmpl"]),
+    (v1node("o", runtime="cri-o://1.30.0"), ["cri-o://1.30.0", "containerd only"]),
+])
+def test_unsupported_nodes_are_refused_with_the_reason(node, words):
+    with pytest.raises(LabError) as error:
+        existing.refuse_unsupported(node)
+    assert all(w in str(error.value) for w in words)
+
+
+def test_k3s_files_found_on_the_node_are_refused_too():
+    class K3sNode(Node):
+        """FAKE node on which only the k3s containerd folder exists."""
+        name = "k"
+
+        def exec(self, argv, input=None):
+            return Result(0 if argv == ["test", "-d", existing.RANCHER_DIRS["k3s"]] else 1, "")
+
+    with pytest.raises(LabError, match="runs k3s"):
+        existing.ExistingProvider()._refuse_rancher_files(K3sNode())
+
+
+def test_minified_kubeconfig_keeps_one_context_and_inlines_files(tmp_path):
+    (tmp_path / "ca.crt").write_bytes(b"CA")
+    config = {"apiVersion": "v1", "kind": "Config", "current-context": "other",
+              "contexts": [{"name": "kind-x", "context": {"cluster": "kind-x", "user": "kind-x"}},
+                           {"name": "other", "context": {"cluster": "o", "user": "o"}}],
+              "clusters": [{"name": "kind-x", "cluster": {"server": "https://127.0.0.1:1", "certificate-authority": "ca.crt"}},
+                           {"name": "o", "cluster": {"server": "https://o"}}],
+              "users": [{"name": "kind-x", "user": {"token": "t"}}, {"name": "o", "user": {}}]}
+    path = tmp_path / "config"
+    path.write_text(yaml.safe_dump(config))
+    mini = existing.minified_kubeconfig("kind-x", [path])
+    assert mini["current-context"] == "kind-x"
+    assert [c["name"] for c in mini["clusters"]] == ["kind-x"]
+    assert mini["clusters"][0]["cluster"]["certificate-authority-data"] == base64.b64encode(b"CA").decode()
+    with pytest.raises(LabError, match="not in .*contexts: kind-x, other"):
+        existing.minified_kubeconfig("nope", [path])
+
+
+def test_context_is_required_for_existing(empty_cwd):
+    with pytest.raises(InputError, match="^context: provider 'existing' needs --context NAME$"):
+        lab_spec.load(overrides={"provider": "existing"})
+    lab = lab_spec.load(overrides={"provider": "existing", "context": "kind-x", "registry": "localhost:5001"})
+    assert (lab.context, lab.registry, lab.selector) == ("kind-x", "localhost:5001", "")
+
+
+@pytest.mark.parametrize("setting, value", [("registry", "http://x"), ("selector", "a b")])
+def test_bad_registry_and_selector_are_refused(empty_cwd, setting, value):
+    with pytest.raises(InputError, match=f"^{setting}: "):
+        lab_spec.load(overrides={"provider": "existing", "context": "c", setting: value})
+
+
+def test_image_names():
+    assert existing.registry_ref("localhost:5001", "wasm-lab/httpbin:abc") == "localhost:5001/wasm-lab/httpbin:abc"
+    assert existing.registry_ref("reg:5000/team", "quay.io/x/y:1") == "reg:5000/team/x/y:1"
+    assert existing.containerd_name("wasm-lab/httpbin:abc") == "docker.io/wasm-lab/httpbin:abc"
+    assert existing.containerd_name("busybox:1") == "docker.io/library/busybox:1"
+    assert existing.containerd_name("localhost:5001/a:1") == "localhost:5001/a:1"
+
+
+class RecordingNode(Node):
+    """FAKE node: records commands and files."""
+
+    def __init__(self, name):
+        self.name, self.commands, self.files = name, [], {}
+
+    def exec(self, argv, input=None):
+        self.commands.append(argv)
+        return Result(0, "")
+
+    def put_file(self, path, content, mode=0o644):
+        self.files[path] = content
+
+
+class FakeDockerAPI:
+    """FAKE docker SDK: `get_image` yields a tar named after the image."""
+
+    def get_image(self, ref):
+        yield f"tar of {ref}".encode()
+
+
+def test_without_registry_images_are_imported_into_each_wasm_node():
+    provider = existing.ExistingProvider(docker_client=NS(api=FakeDockerAPI()))
+    provider.spec = NS(registry="")
+    nodes = [RecordingNode("w1"), RecordingNode("w2")]
+    cluster = NS(wasm_nodes=nodes)
+    assert provider.load_images(cluster, ["wasm-lab/httpbin:native"]) == ["wasm-lab/httpbin:native"]
+    target = f"{existing.IMPORT_DIR}/wasm-lab_httpbin_native.tar"
+    for node in nodes:
+        assert node.files[target] == b"tar of wasm-lab/httpbin:native"
+        assert ["ctr", "-n", "k8s.io", "images", "import", "--all-platforms", target] in node.commands
+        assert node.commands[-1] == ["rm", "-f", target]
+
+
+def test_with_registry_images_are_pushed_and_the_registry_refs_returned():
+    pushed, tagged = [], []
+
+    class Image:
+        def tag(self, repository, tag):
+            tagged.append((repository, tag))
+
+    images = NS(get=lambda ref: Image(),
+                push=lambda repository, tag, stream, decode: pushed.append((repository, tag)) or iter([{"status": "ok"}]))
+    provider = existing.ExistingProvider(docker_client=NS(images=images))
+    provider.spec = NS(registry="localhost:5001")
+    refs = provider.load_images(NS(wasm_nodes=[]), ["wasm-lab/httpbin:native"])
+    assert refs == ["localhost:5001/wasm-lab/httpbin:native"]
+    assert tagged == pushed == [("localhost:5001/wasm-lab/httpbin", "native")]

@@ -1,0 +1,120 @@
+"""The minikube provider's commands, checked with a FAKE runner that records every argv and
+answers like minikube would (no minikube binary is run: none can be installed offline here,
+see docs/providers.md). The API side (labels, taints) goes to a FAKE CoreV1Api."""
+import json
+from pathlib import Path
+from types import SimpleNamespace as NS
+
+import pytest
+
+from lab import spec as lab_spec
+from lab.nodes import SshNode
+from lab.providers import minikube
+
+
+class FakeRunner:
+    """FAKE lab.proc.run / run_logged: records argv, answers profile/status/node list from a dict."""
+
+    def __init__(self, profiles=(), host="Running", nodes=("lab", "lab-m02")):
+        self.calls, self.logged = [], []
+        self.profiles, self.host, self.nodes = list(profiles), host, list(nodes)
+
+    def run(self, argv, check=True, env=None, **kw):
+        argv = [str(a) for a in argv]
+        self.calls.append(argv)
+        out = ""
+        if argv[1:4] == ["profile", "list", "-o"]:
+            out = json.dumps({"valid": [{"Name": p} for p in self.profiles], "invalid": []})
+        elif argv[1] == "status":
+            out = json.dumps({"Name": "lab", "Host": self.host})
+        elif argv[1:3] == ["node", "list"]:
+            out = "".join(f"{n}\t192.168.49.{i + 2}\n" for i, n in enumerate(self.nodes))
+        return NS(returncode=0, stdout=out, stderr="")
+
+    def run_logged(self, argv, *, label, log, env=None, cwd=None):
+        self.logged.append(([str(a) for a in argv], env))
+        return 1.0
+
+
+class FakeCore:
+    """FAKE CoreV1Api: nodes without taints; patches recorded."""
+
+    def __init__(self):
+        self.patches = []
+
+    def read_node(self, name):
+        return NS(spec=NS(taints=None))
+
+    def patch_node(self, name, body):
+        self.patches.append((name, body))
+
+
+@pytest.fixture
+def lab(empty_cwd):
+    return lab_spec.load(overrides={"provider": "minikube", "name": "lab", "workers": 1})
+
+
+@pytest.fixture
+def provider(monkeypatch):
+    monkeypatch.setattr(minikube, "minikube_binary", lambda: "minikube")
+    runner, core = FakeRunner(), FakeCore()
+    made = minikube.MinikubeProvider(runner=runner.run, logged_runner=runner.run_logged,
+                                     kube_factory=lambda kubeconfig, context: NS(core=core))
+    return made, runner, core
+
+
+def test_start_command_docker_driver_containerd_profile_ports(lab):
+    argv = minikube.start_argv(lab)
+    assert argv[:4] == ["minikube", "start", "-p", "lab"]
+    assert "--driver=docker" in argv and "--container-runtime=containerd" in argv
+    assert "--kubernetes-version=v1.34.2" in argv and "--nodes=2" in argv
+    assert "--ports=127.0.0.1:30080:30080" in argv and "--ports=127.0.0.1:30085:30085" in argv
+
+
+def test_new_profile_is_started_with_its_kubeconfig_in_the_state_folder(lab, provider, tmp_path):
+    made, runner, core = provider
+    cluster = made.ensure(lab, None, tmp_path)
+    (argv, env), = runner.logged
+    assert argv == minikube.start_argv(lab)
+    assert env["KUBECONFIG"] == str(tmp_path / "kubeconfig")
+    assert cluster.created_by_lab and cluster.context == "lab"
+    assert [type(n) for n in cluster.wasm_nodes] == [SshNode] and cluster.wasm_nodes[0].name == "lab-m02"
+    assert [n.name for n in cluster.nodes] == ["lab", "lab-m02"]
+    (name, body), = core.patches
+    assert name == "lab-m02" and body["metadata"]["labels"] == {"wasm-lab.dev/pool": "wasm"}
+    assert body["spec"]["taints"] == [minikube.TAINT]
+
+
+def test_running_profile_is_reused_without_a_start(lab, provider, tmp_path):
+    made, runner, _ = provider
+    runner.profiles = ["lab"]
+    cluster = made.ensure(lab, None, tmp_path)
+    assert runner.logged == [] and not cluster.created_by_lab
+    assert ["minikube", "update-context", "-p", "lab"] in runner.calls
+
+
+def test_stopped_profile_is_started_again_and_shims_are_reapplied_by_the_pipeline(lab, provider, tmp_path):
+    made, runner, _ = provider
+    runner.profiles, runner.host = ["lab"], "Stopped"
+    cluster = made.ensure(lab, None, tmp_path)
+    assert runner.logged[0][0][:2] == ["minikube", "start"] and not cluster.created_by_lab
+
+
+def test_images_load_and_delete(lab, provider, tmp_path):
+    made, runner, _ = provider
+    cluster = NS(name="lab", kubeconfig=Path(tmp_path / "kubeconfig"))
+    assert made.load_images(cluster, ["wasm-lab/httpbin:native"]) == ["wasm-lab/httpbin:native"]
+    assert runner.logged[-1][0] == ["minikube", "-p", "lab", "image", "load", "wasm-lab/httpbin:native"]
+    runner.profiles = ["lab"]
+    assert made.delete(lab, tmp_path) == ["minikube profile lab"]
+    assert runner.logged[-1][0] == ["minikube", "delete", "-p", "lab"]
+
+
+def test_ssh_node_quotes_arguments_and_uses_sudo(monkeypatch):
+    seen = []
+    import subprocess
+
+    monkeypatch.setattr(subprocess, "run", lambda argv, **kw: seen.append(argv) or NS(returncode=0, stdout=b"", stderr=b""))
+    SshNode("lab", "lab-m02").run(["sh", "-c", "ls /etc/containerd/*.toml"])
+    assert seen[0][:8] == ["minikube", "-p", "lab", "ssh", "-n", "lab-m02", "--", "sudo"]
+    assert seen[0][-1] == "'ls /etc/containerd/*.toml'"
