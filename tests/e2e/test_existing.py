@@ -1,0 +1,220 @@
+"""provider existing, for real: a kind cluster made with the kit's node image is handed to the lab
+only as a kubeconfig context (the lab runs no kind command). lab.up installs the shims through
+installer pods, deploys and checks the variants; a second lab.up changes nothing; lab.down must
+leave every node's containerd config byte-identical (sha256 before == after), no shim file, no
+lab label, no RuntimeClass, no lab namespace.
+
+Images reach the nodes through a local registry when Debian's `docker-registry` is installed
+(it listens on 127.0.0.1:5001; a relay on the Docker bridge gateway lets the kind nodes reach it,
+and the test cluster's containerd maps localhost:5001 to that relay), otherwise through the
+fallback: `ctr images import` on each wasm node via its installer pod.
+
+Runs only when the kit is complete (so it never starts a long kit build) and skips saying why."""
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import docker
+import pytest
+import yaml
+
+from lab import kit
+
+pytestmark = [pytest.mark.cluster, pytest.mark.kit, pytest.mark.docker]
+
+CLUSTER = "wasmlab-existing-test"
+CONTEXT = f"kind-{CLUSTER}"
+PORT_BASE = 32080
+REGISTRY_PORT = 5001
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RUNTIMES = ["wasmedge", "wasmtime", "crun-wasmedge"]
+SHIM_FILES = ["/usr/local/bin/containerd-shim-wasmedge-v1", "/usr/local/bin/containerd-shim-wasmtime-v1",
+              "/usr/local/bin/crun-wasmedge"]
+
+
+@pytest.fixture(scope="module")
+def node_image(kind_cli):
+    try:
+        rows = kit.status()
+    except Exception as error:
+        pytest.skip(f"kit status unavailable: {error}")
+    not_ready = [f"{r['name']} ({r['state']})" for r in rows if r["state"] != "built"]
+    if not_ready:
+        pytest.skip("offline kit not complete, build it with `invoke kit.build`: " + ", ".join(not_ready))
+    return kit.artifact("node")["image"]["ref"]
+
+
+def bridge_gateway() -> str:
+    network = docker.from_env().networks.get("bridge")
+    return network.attrs["IPAM"]["Config"][0]["Gateway"]
+
+
+class Relay:
+    """TCP relay gateway:port -> 127.0.0.1:port, so kind nodes reach a registry bound to loopback."""
+
+    def __init__(self, listen_host: str, port: int):
+        self.server = socket.create_server((listen_host, port))
+        self.port = port
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.port))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst):
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.server.close()
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """Debian's distribution registry on 127.0.0.1:5001 plus a relay on the bridge gateway; None without it."""
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        yield None
+        return
+    folder = tmp_path_factory.mktemp("registry")
+    config = folder / "config.yml"
+    config.write_text(yaml.safe_dump({
+        "version": 0.1, "log": {"level": "warn"},
+        "storage": {"filesystem": {"rootdirectory": str(folder / "data")}, "delete": {"enabled": True}},
+        "http": {"addr": f"127.0.0.1:{REGISTRY_PORT}"}}))
+    process = subprocess.Popen([binary, "serve", str(config)], stdout=open(folder / "log", "w"),
+                               stderr=subprocess.STDOUT)
+    relay = None
+    try:
+        for _ in range(50):
+            try:
+                socket.create_connection(("127.0.0.1", REGISTRY_PORT), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        relay = Relay(bridge_gateway(), REGISTRY_PORT)
+        yield f"localhost:{REGISTRY_PORT}"
+    finally:
+        if relay:
+            relay.close()
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def kind_config(gateway: str | None) -> dict:
+    config = {"kind": "Cluster", "apiVersion": "kind.x-k8s.io/v1alpha4", "name": CLUSTER,
+              "networking": {"apiServerAddress": "127.0.0.1"},
+              "nodes": [{"role": "control-plane", "extraPortMappings": [
+                  {"containerPort": PORT_BASE + i, "hostPort": PORT_BASE + i, "listenAddress": "127.0.0.1"}
+                  for i in range(6)]}, {"role": "worker"}]}
+    if gateway:
+        config["containerdConfigPatches"] = [
+            f'[plugins."io.containerd.grpc.v1.cri".registry.mirrors."localhost:{REGISTRY_PORT}"]\n'
+            f'  endpoint = ["http://{gateway}:{REGISTRY_PORT}"]\n']
+    return config
+
+
+def node_sha256(container: str) -> dict:
+    out = subprocess.run(["docker", "exec", container, "sh", "-c",
+                          "sha256sum /etc/containerd/config.toml; ls /etc/containerd"],
+                         capture_output=True, text=True, check=True).stdout
+    return {"sha": out.split()[0], "listing": sorted(out.split()[2:])}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, node_image, registry):
+    folder = tmp_path_factory.mktemp("existing")
+    config = folder / "kind.yaml"
+    config.write_text(yaml.safe_dump(kind_config(bridge_gateway() if registry else None)))
+    kubeconfig = folder / "kubeconfig"
+    subprocess.run(["kind", "delete", "cluster", "--name", CLUSTER], capture_output=True)
+    started = time.monotonic()
+    subprocess.run(["kind", "create", "cluster", "--name", CLUSTER, "--config", str(config), "--image", node_image,
+                    "--kubeconfig", str(kubeconfig), "--wait", "120s"], check=True, capture_output=True)
+    try:
+        yield kubeconfig, folder, time.monotonic() - started
+    finally:
+        subprocess.run(["kind", "delete", "cluster", "--name", CLUSTER, "--kubeconfig", str(kubeconfig)],
+                       capture_output=True)
+
+
+def invoke(*args, env, timeout=1800):
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    return done, time.monotonic() - started
+
+
+def test_existing_cluster_up_rerun_down_restores_every_node(cluster, registry, capsys):
+    kubeconfig, folder, create_seconds = cluster
+    nodes = subprocess.run(["kind", "get", "nodes", "--name", CLUSTER], capture_output=True, text=True,
+                           check=True).stdout.split()
+    before = {n: node_sha256(n) for n in nodes}
+    lab_yaml = folder / "lab.yaml"
+    settings = {"name": "existing-test", "provider": "existing", "context": CONTEXT, "host_port_base": PORT_BASE,
+                "results_dir": str(folder / "results"), "runtimes": RUNTIMES, "offline": "true"}
+    if registry:
+        settings["registry"] = registry
+    lab_yaml.write_text(yaml.safe_dump(settings))
+    # the lab must not need kind here: a `kind` first on its PATH records any call and fails
+    trap = folder / "no-kind"
+    trap.mkdir(exist_ok=True)
+    (trap / "kind").write_text(f'#!/bin/sh\necho "$@" >> {folder / "kind-called"}\nexit 99\n')
+    (trap / "kind").chmod(0o755)
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "WASM_LAB_STATE_DIR": str(folder / "state"),
+           "COLUMNS": "160", "PATH": f"{trap}:{os.environ['PATH']}"}
+
+    up, up_seconds = invoke("lab.up", "--config", str(lab_yaml), env=env)
+    try:
+        assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-4000:]
+        results = json.loads((folder / "results" / "checks.json").read_text())
+        assert results["failures"] == 0
+        again, again_seconds = invoke("lab.up", "--config", str(lab_yaml), env=env)
+        assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]
+        assert "containerd restarted" not in again.stderr
+    finally:
+        down, down_seconds = invoke("lab.down", "--config", str(lab_yaml), env=env)
+    assert down.returncode == 0, down.stdout[-3000:] + down.stderr[-3000:]
+
+    assert not (folder / "kind-called").exists(), (folder / "kind-called").read_text()
+    after = {n: node_sha256(n) for n in nodes}
+    assert after == before, f"containerd config or folder changed: {before} -> {after}"
+    for node in nodes:
+        leftovers = subprocess.run(["docker", "exec", node, "ls", *SHIM_FILES], capture_output=True, text=True)
+        assert leftovers.stdout.strip() == "", leftovers.stdout
+    kubectl = ["kubectl", "--kubeconfig", str(kubeconfig)]
+    labels = subprocess.run(kubectl + ["get", "nodes", "-o", "json"], capture_output=True, text=True, check=True)
+    for item in json.loads(labels.stdout)["items"]:
+        assert not [k for k in item["metadata"].get("labels", {}) if k.startswith("wasm-lab.dev/")]
+    classes = subprocess.run(kubectl + ["get", "runtimeclass", "-o", "name"], capture_output=True, text=True)
+    assert classes.stdout.strip() == ""
+    namespaces = subprocess.run(kubectl + ["get", "ns", "-o", "name"], capture_output=True, text=True).stdout
+    assert "namespace/wasm-lab" not in namespaces.split()
+    assert "namespace/wasm-lab-installer" not in namespaces.split()
+    with capsys.disabled():
+        print(f"\nexisting e2e ({'registry ' + registry if registry else 'ctr import'}): kind create "
+              f"{create_seconds:.0f}s (not the lab), lab.up {up_seconds:.0f}s, re-run {again_seconds:.0f}s, "
+              f"lab.down {down_seconds:.0f}s; containerd config sha256 per node before == after: "
+              + ", ".join(f"{n} {before[n]['sha'][:12]}" for n in nodes))
