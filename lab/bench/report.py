@@ -140,12 +140,12 @@ def markdown(result: BenchResult) -> str:
 # ----------------------------------------------------------------------------- HTML
 
 CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1000px;color:#111;
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1180px;color:#111;
 line-height:1.45;padding:0 16px}
 h1{font-size:26px;margin-bottom:4px}h2{font-size:20px;margin-top:36px;border-bottom:1px solid #ccc;padding-bottom:4px}
 table{border-collapse:collapse;margin:12px 0;font-size:14px}
 th,td{border:1px solid #ccc;padding:4px 9px;text-align:right;white-space:nowrap}
-th{background:#f2f4f7}td:first-child,th:first-child{text-align:left;font-weight:600}
+th{background:#f2f4f7;white-space:normal;vertical-align:bottom;max-width:150px}td:first-child,th:first-child{text-align:left;font-weight:600}
 .meta{color:#444;font-size:14px}.note{color:#444;font-size:14px;max-width:900px}
 .chart{margin:14px 0;overflow-x:auto}.warn{background:#fff4d6;border:1px solid #e0c060;padding:8px 12px}
 code{background:#f2f4f7;padding:1px 4px;border-radius:3px}
@@ -197,7 +197,7 @@ def charts(result: BenchResult) -> dict[str, list[str]]:
         values[(name, series[0])] = size.node_bytes / MB if size and size.node_bytes is not None else None
         values[(name, series[1])] = size.gzip_bytes / MB if size and size.gzip_bytes is not None else None
         values[(name, series[2])] = published.get(flavor(name))
-    out["size"].append(svg.bar_chart("Image size", variants, series, values, axis="size (MB = 10^6 bytes)", digits=2))
+    out["size"].append(svg.bar_chart("Image size", variants, series, values, axis="size (MB = 10⁶ bytes)", digits=2))
     levels = sorted({level.concurrency for v in result.variants.values() for level in v.load})
     if levels:
         series = [f"{c} concurrent" for c in levels]
@@ -215,14 +215,18 @@ def charts(result: BenchResult) -> dict[str, list[str]]:
     return out
 
 
+def _avg(values) -> str:
+    return " / ".join(f"{v:.2f}" for v in values) if values else "–"
+
+
 def html(result: BenchResult) -> str:
     s = result.settings
     host = result.host
     body = [f"<h1>wasm-lab bench: {escape(result.lab)}</h1>",
             f'<p class="meta">Started {escape(str(result.started))}, finished {escape(str(result.finished or "–"))}. '
             f"Host: {escape(str(host.get('cpus')))} CPU(s), {escape(str(host.get('platform', '')))}; "
-            f"load average at start {escape(str(host.get('loadavg_start')))}, at end "
-            f"{escape(str(host.get('loadavg_end')))}. Repeats: {escape(str(s.get('repeat')))}; concurrencies "
+            f"load average (1, 5, 15 min) at start {escape(_avg(host.get('loadavg_start')))}, at end "
+            f"{escape(_avg(host.get('loadavg_end')))}. Repeats: {escape(str(s.get('repeat')))}; concurrencies "
             f"{escape(str(s.get('concurrencies')))}; at most {escape(str(s.get('requests')))} requests or "
             f"{escape(str(s.get('duration')))} s per level, <code>GET {escape(str(s.get('path')))}</code>. "
             "How each number is measured: <code>docs/bench.md</code>.</p>"]

@@ -87,7 +87,7 @@ def bar_chart(title: str, categories: list[str], series: list[str], values: dict
                 continue
             bw = max(0.0, x(value) - left)
             out.append(f'<rect x="{left}" y="{by}" width="{bw:.1f}" height="{bar_h}" fill="{color}">'
-                       f'<title>{escape(category)} · {escape(name)}: {_fmt(value, digits)}</title></rect>')
+                       f'<title>{escape(category)} · {escape(name)}: {value:.{digits}f}</title></rect>')
             end = x(value)
             whisker = whiskers.get((category, name))
             if whisker and whisker[0] is not None and whisker[1] is not None:
@@ -97,6 +97,6 @@ def bar_chart(title: str, categories: list[str], series: list[str], values: dict
                            f'<line x1="{lo:.1f}" y1="{mid - 5}" x2="{lo:.1f}" y2="{mid + 5}"/>'
                            f'<line x1="{hi:.1f}" y1="{mid - 5}" x2="{hi:.1f}" y2="{mid + 5}"/></g>')
                 end = max(end, hi)
-            out.append(f'<text x="{end + 6:.1f}" y="{by + bar_h - 5}" fill="#111">{_fmt(value, digits)}</text>')
+            out.append(f'<text x="{end + 6:.1f}" y="{by + bar_h - 5}" fill="#111">{value:.{digits}f}</text>')
     out.append("</svg>")
     return "\n".join(out)

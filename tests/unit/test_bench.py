@@ -176,7 +176,7 @@ def test_bar_chart_draws_values_na_and_whiskers():
                           whiskers={("a", "s"): (1.5, 3.0)})
     root = ET.fromstring(chart)
     texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
-    assert "n/a" in texts and "2" in texts
+    assert "n/a" in texts and "2.00" in texts
     assert len(list(root.iter("{http://www.w3.org/2000/svg}line"))) >= 3 + 2  # whisker + axes
 
 
