@@ -15,7 +15,10 @@ def percentile(values, q: float) -> float | None:
     None for no samples."""
     if not 0 <= q <= 100:
         raise ValueError(f"percentile {q} is outside 0..100")
-    data = sorted(v for v in values if v is not None)
+    return _sorted_percentile(sorted(v for v in values if v is not None), q)
+
+
+def _sorted_percentile(data: list, q: float) -> float | None:
     if not data:
         return None
     rank = (len(data) - 1) * q / 100
@@ -59,5 +62,6 @@ def latency_summary(latencies_ms) -> dict:
     data = sorted(latencies_ms)
     if not data:
         return {"p50": None, "p95": None, "p99": None, "min": None, "max": None, "mean": None}
-    return {"p50": percentile(data, 50), "p95": percentile(data, 95), "p99": percentile(data, 99),
+    return {"p50": _sorted_percentile(data, 50), "p95": _sorted_percentile(data, 95),
+            "p99": _sorted_percentile(data, 99),
             "min": data[0], "max": data[-1], "mean": sum(data) / len(data)}
