@@ -267,6 +267,18 @@ class ExistingProvider(Provider):
             pushed.append(remote)
         return pushed
 
+    def _untag(self, refs: list[str]) -> list[str]:
+        import docker
+
+        removed = []
+        for ref in refs:
+            try:
+                self.docker().images.remove(ref)
+                removed.append(f"image tag {ref}")
+            except docker.errors.ImageNotFound:
+                pass
+        return removed
+
     def delete(self, spec, state_dir: Path) -> list[str]:
         return []  # never deletes a cluster it did not create; see teardown
 
@@ -300,12 +312,15 @@ class ExistingProvider(Provider):
                 label = shims.INSTALLED_LABEL.format(handler=definition["handler"])
                 kube.core.patch_node(node.name, {"metadata": {"labels": {label: None}}})
             for ref in state.get("images", []):
-                node.run(["ctr", "-n", "k8s.io", "images", "rm", containerd_name(ref)], check=False)
+                names = [containerd_name(ref)] + ([registry_ref(spec.registry, ref)] if spec.registry else [])
+                node.run(["ctr", "-n", "k8s.io", "images", "rm", *names], check=False)
             node.run(["rmdir", IMPORT_DIR, os.path.dirname(IMPORT_DIR)], check=False)
             if node.name in record.get("pool_labelled", []):
                 kube.core.patch_node(node.name, {"metadata": {"labels": {POOL_LABEL: None}}})
                 removed.append(f"label {POOL_LABEL} from {node.name}")
         removed += self.remove_installer_pods()
+        if spec.registry:  # the local tags made for pushing (the registry keeps its copies)
+            removed += self._untag([registry_ref(spec.registry, ref) for ref in state.get("images", [])])
         if installer.delete_namespace(kube.core):
             removed.append(f"namespace {installer.NAMESPACE}")
         return removed

@@ -150,3 +150,47 @@ def test_with_registry_images_are_pushed_and_the_registry_refs_returned():
     refs = provider.load_images(NS(wasm_nodes=[]), ["wasm-lab/httpbin:native"])
     assert refs == ["localhost:5001/wasm-lab/httpbin:native"]
     assert tagged == pushed == [("localhost:5001/wasm-lab/httpbin", "native")]
+
+
+def test_teardown_removes_workloads_first_then_runtimes_labels_and_installer(monkeypatch, tmp_path):
+    """FAKE kube and nodes; shims.uninstall replaced by a recorder: checks order and completeness."""
+    from kubernetes.client.exceptions import ApiException
+
+    from lab import shims
+
+    events = []
+
+    class FakeKubeCore:
+        def read_namespace(self, name):
+            raise ApiException(status=404)
+
+        def patch_node(self, name, body):
+            events.append(("label", name, body["metadata"]["labels"]))
+
+        def delete_namespace(self, name):
+            events.append(("delete-namespace", name))
+
+    kube = NS(core=FakeKubeCore(), delete=lambda api, kind, name, namespace=None: events.append((kind, name)) or True)
+    node = RecordingNode("w1")
+    node.delete = lambda: True
+    provider = existing.ExistingProvider(kube_factory=lambda kubeconfig, context: kube)
+    monkeypatch.setattr(provider, "ensure", lambda spec, image, state_dir: NS(
+        kubeconfig=tmp_path / "kubeconfig", context="c", wasm_nodes=[node]))
+    monkeypatch.setattr(shims, "uninstall", lambda n, definition: events.append(("uninstall", definition["handler"])) or True)
+    provider._pods = [node]
+    existing.ExistingProvider._save(tmp_path, {"pool_labelled": ["w1"]})
+    (tmp_path / "kubeconfig").write_text("{}")
+    state = NS(dir=tmp_path, get=lambda key, default=None: {
+        "runtimes_installed": ["wasmedge"], "runtimeclasses": ["wasmedge"], "namespace": "wasm-lab",
+        "images": ["wasm-lab/httpbin:native"]}.get(key, default))
+    spec = NS(registry="", runtimes=("wasmedge",), context="c")
+    catalog = {"wasmedge": {"handler": "wasmedge"}, "wasmtime": {"handler": "wasmtime"}}
+    removed = provider.teardown(spec, state, catalog)
+    kinds = [e[0] for e in events]
+    assert kinds.index("Namespace") < kinds.index("RuntimeClass") < kinds.index("uninstall")
+    assert ("uninstall", "wasmtime") not in events  # only what the lab installed or was asked for
+    assert ("label", "w1", {"wasm-lab.dev/pool": None}) in events
+    assert ("label", "w1", {"wasm-lab.dev/runtime-wasmedge": None}) in events
+    assert ["ctr", "-n", "k8s.io", "images", "rm", "docker.io/wasm-lab/httpbin:native"] in node.commands
+    assert ("delete-namespace", "wasm-lab-installer") in events
+    assert "installer pod on w1" in removed and "namespace wasm-lab" in removed
