@@ -285,7 +285,7 @@ class InstallerPodNode(Node):
         token = str(time.time_ns())
         status_file = f"/run/wasm-lab-restart-{token}"
         started = self._raw(self._prefix + ["systemd-run", "--quiet", "--collect", f"--unit=wasm-lab-restart-{token}",
-                                            "--on-active=2", "sh", "-c", self.restart_script(token)])
+                                            "--on-active=2", "/bin/sh", "-c", self.restart_script(token)])
         if started.returncode != 0:
             return started
         deadline = time.monotonic() + self.restart_timeout

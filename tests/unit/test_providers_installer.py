@@ -115,7 +115,7 @@ class FakeHost:
 
     def run_guard(self, script, argv):
         """Play the guard script the way systemd would run it: restart, check, restore on failure."""
-        assert argv[:2] == ["sh", "-c"]
+        assert argv[:2] == ["/bin/sh", "-c"]
         self.restarts += 1
         status = script.split("echo ok > ")[1].split(";")[0]
         broken = self.restart_breaks and b"wasmedge" in self.files[shims.MAIN_CONFIG]
