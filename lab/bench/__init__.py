@@ -164,6 +164,10 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
                     message = str(error).splitlines()[0] if str(error) else error.__class__.__name__
                     result.variants[target.variant].notes.append(f"stopped: {message}")
                     console.print(f"  [red]{target.variant} stopped[/red]: {message}")
+                if target in touched:
+                    # Back to its applied state before the next variant is measured.
+                    with console.status(f"{target.variant}: back to {target.replicas} replica(s)"):
+                        result.variants[target.variant].notes += measure.restore(kube, [target])
         except KeyboardInterrupt:
             stop.set()
             result.interrupted = True

@@ -1,0 +1,101 @@
+"""lab.bench.run with the cluster faked: it restores what it scaled and writes what it has, even on Ctrl-C."""
+import json
+from pathlib import Path
+from types import SimpleNamespace as NS
+
+import pytest
+
+import lab.bench as bench
+import lab.kube
+from lab.bench import load, measure
+from lab.bench.results import ColdStartRun, ImageSize, LoadLevel
+from lab.errors import InputError, LabError
+
+
+def make_target(variant):
+    return measure.Target(variant=variant, deployment=f"httpbin-{variant}", namespace="wasm-lab",
+                          selector=f"app.kubernetes.io/name=httpbin-{variant}", port=30080, image=f"img:{variant}",
+                          runtime_class=None, replicas=1)
+
+
+@pytest.fixture
+def faked(monkeypatch, tmp_path, isolated_state):
+    calls = {"restore": [], "cold": 0, "levels": []}
+    monkeypatch.setattr(bench, "kubeconfig_for", lambda spec, scratch: tmp_path / "kubeconfig")
+    monkeypatch.setattr(lab.kube, "Kube", lambda path: NS())
+    monkeypatch.setattr(measure, "discover", lambda kube, ns: {v: make_target(v) for v in ("native", "runtime-wasmedge")})
+    monkeypatch.setattr(measure, "running_pod", lambda kube, target, timeout: NS(
+        spec=NS(node_name="worker"), metadata=NS(name=f"{target.deployment}-1")))
+    monkeypatch.setattr(measure, "image_size", lambda kube, node, ref, cache: (ImageSize(ref=ref, node_bytes=1), []))
+    monkeypatch.setattr(measure, "wait_memory", lambda *a, **k: (None, "no numbers"))
+
+    def run_level(port, concurrency, requests, duration, path, stop):
+        calls["levels"].append(concurrency)
+        return LoadLevel(concurrency=concurrency, requests=1, ok=1, errors=0, seconds=1, throughput=1,
+                         latency_ms={"p50": 1, "p95": 1, "p99": 1, "min": 1, "max": 1, "mean": 1}, stopped_by="count")
+
+    monkeypatch.setattr(load, "run_level", run_level)
+
+    def restore(kube, targets, timeout=180):
+        calls["restore"].append([t.variant for t in targets])
+        return []
+
+    monkeypatch.setattr(measure, "restore", restore)
+    spec = NS(name="t", provider="kind", namespace="wasm-lab", results_dir=str(tmp_path / "out"))
+    return spec, calls
+
+
+def cold_run(index, kind):
+    return ColdStartRun(index=index, kind=kind, seconds={"scheduled": 0.1, "running": 0.5, "ready": 1, "http_200": 1.1})
+
+
+def test_run_measures_each_variant_and_restores_it(faked, monkeypatch):
+    spec, calls = faked
+    monkeypatch.setattr(measure, "cold_start", lambda kube, target, index, kind, path: cold_run(index, kind))
+    result, paths = bench.run(spec, repeat=3, concurrencies=[1, 2], requests=10, duration=1, image_removed=False)
+    assert list(result.variants) == ["native", "runtime-wasmedge"]
+    assert [r.kind for r in result.variants["native"].cold_start] == ["first", "repeat", "repeat"]
+    assert calls["levels"] == [1, 2, 1, 2]
+    assert calls["restore"] == [["native"], ["runtime-wasmedge"], ["native", "runtime-wasmedge"]]
+    data = json.loads(paths["json"].read_text())
+    assert data["interrupted"] is False and data["finished"]
+    assert "idle memory: no numbers" in data["variants"]["native"]["notes"]
+
+
+def test_ctrl_c_restores_and_writes_what_was_measured(faked, monkeypatch):
+    spec, calls = faked
+
+    def cold_start(kube, target, index, kind, path):
+        if index == 1:
+            raise KeyboardInterrupt
+        return cold_run(index, kind)
+
+    monkeypatch.setattr(measure, "cold_start", cold_start)
+    with pytest.raises(KeyboardInterrupt):
+        bench.run(spec, variants=["native"], repeat=3, concurrencies=[1], requests=10, duration=1,
+                  image_removed=False)
+    assert calls["restore"] == [["native"]]
+    data = json.loads((Path(spec.results_dir) / "bench.json").read_text())
+    assert data["interrupted"] is True
+    assert len(data["variants"]["native"]["cold_start"]) == 1
+
+
+def test_a_failing_variant_is_a_note_and_the_next_is_measured(faked, monkeypatch):
+    spec, calls = faked
+
+    def cold_start(kube, target, index, kind, path):
+        if target.variant == "native":
+            raise LabError("pods of httpbin-native were still there after scaling it to 0 (waited 120s)")
+        return cold_run(index, kind)
+
+    monkeypatch.setattr(measure, "cold_start", cold_start)
+    result, _ = bench.run(spec, repeat=2, concurrencies=[1], requests=10, duration=1, image_removed=False)
+    assert result.variants["native"].notes[-1].startswith("stopped: pods of httpbin-native were still there")
+    assert len(result.variants["runtime-wasmedge"].cold_start) == 2
+    assert ["native"] in calls["restore"]
+
+
+def test_unknown_variant_is_input_error(faked):
+    spec, _ = faked
+    with pytest.raises(InputError, match="variant: 'spin' is not deployed; choose from: native, runtime-wasmedge"):
+        bench.run(spec, variants=["spin"])
