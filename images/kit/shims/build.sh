@@ -17,7 +17,7 @@ mkdir -p "$KIT_CACHE/cargo-home" "$KIT_CACHE/target" "$KIT_OUT/bin"
 "$sysroot/bin/rustc" --version
 
 # The source is copied so that nothing the build writes lands in the recipe directory.
-docker run --rm --network host \
+docker run --rm --network host --name "wasm-lab-kit-shims-$$" \
   -v "$here:/src:ro" -v "$KIT_CACHE:/cache" -v "$KIT_OUT:/out" -v "$sysroot:/opt/rust:ro" \
   -v "$cabundle:/etc/ssl/host-ca-bundle.crt:ro" -e CARGO_HTTP_CAINFO=/etc/ssl/host-ca-bundle.crt \
   -e PATH=/opt/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
