@@ -58,9 +58,42 @@ def _memory(variant, key) -> int | None:
     return sum(values) if values else None
 
 
+def _ratio(value, base) -> str:
+    return f" (×{value / base:.2f})" if value is not None and base else ""
+
+
+def headline(v) -> dict:
+    """The few numbers a reader compares first, for one variant."""
+    summary = v.cold_summary()
+    repeat = (summary["repeat"] or {}).get("http_200") or {}
+    top = max(v.load, key=lambda level: level.concurrency, default=None)
+    single = next((level for level in v.load if level.concurrency == 1), None)
+    return {"image": v.image_size.node_bytes if v.image_size else None, "start": repeat.get("median"),
+            "memory": _memory(v, "idle"), "throughput": top.throughput if top else None,
+            "concurrency": top.concurrency if top else None,
+            "p50": single.latency_ms.get("p50") if single else None}
+
+
+def summary_table(result: BenchResult) -> tuple[list[str], list[list[str]]]:
+    lines = {name: headline(v) for name, v in result.variants.items()}
+    base = lines.get("native", {})
+    levels = {h["concurrency"] for h in lines.values() if h["concurrency"]}
+    top = f"{max(levels)} concurrent" if len(levels) == 1 else "highest concurrency"
+    rows = []
+    for name, h in lines.items():
+        rows.append([name, mb(h["image"]) + _ratio(h["image"], base.get("image")),
+                     seconds(h["start"]) + _ratio(h["start"], base.get("start")),
+                     mib(h["memory"]) + _ratio(h["memory"], base.get("memory")),
+                     ("–" if h["throughput"] is None else f"{h['throughput']:.0f}")
+                     + _ratio(h["throughput"], base.get("throughput")),
+                     ms(h["p50"]) + _ratio(h["p50"], base.get("p50"))])
+    return (["variant", "image in node (MB)", "first HTTP 200, median of repeats (s)", "idle working set (MiB)",
+             f"req/s at {top}", "p50 at 1 concurrent (ms)"], rows)
+
+
 def tables(result: BenchResult) -> dict[str, tuple[list[str], list[list[str]]]]:
     """Each section as (header, rows) of plain strings: the one source of the markdown and HTML tables."""
-    out = {}
+    out = {"summary": summary_table(result)}
     rows = []
     for name, v in result.variants.items():
         summary = v.cold_summary()
@@ -100,6 +133,7 @@ def tables(result: BenchResult) -> dict[str, tuple[list[str], list[list[str]]]]:
 
 
 TITLES = {
+    "summary": "At a glance (× native in brackets)",
     "cold": "Cold start: seconds after the pod was created — median of the repeats (min–max)",
     "memory": "Memory: the pod's working set from the kubelet's stats summary",
     "size": "Image size",
@@ -234,6 +268,8 @@ def html(result: BenchResult) -> str:
         body.append('<p class="warn">This bench was interrupted: some numbers are missing.</p>')
     drawn = charts(result)
     explain = {
+        "summary": "Medians and single numbers from the sections below; the ratio to the native variant in "
+                   "brackets (below 1: smaller, faster or lighter than native, except req/s where above 1 is better).",
         "cold": "Each repeat scales the Deployment to 0, waits until its pod is gone, scales it to 1 and times the "
                 "new pod from its creation as the host's watch saw it. Pod Ready and the first HTTP 200 are "
                 "quantised by the readiness probe's 2 s period; the first 200 also needs the Service's endpoints "
@@ -254,7 +290,7 @@ def html(result: BenchResult) -> str:
     for key, (header, rows) in tables(result).items():
         body.append(f"<h2>{escape(TITLES[key])}</h2>")
         body.append(f'<p class="note">{explain[key]}</p>')
-        body += [f'<div class="chart">{chart}</div>' for chart in drawn[key]]
+        body += [f'<div class="chart">{chart}</div>' for chart in drawn.get(key, [])]
         body.append(_html_table(header, rows))
     lines = notes(result)
     if lines:

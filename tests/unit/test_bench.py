@@ -143,6 +143,13 @@ def test_markdown_tables():
         assert len(widths) == 1, lines
 
 
+def test_summary_gives_ratios_to_native():
+    text = report.markdown(synthetic())
+    assert "| native | 9.00 (×1.00) | 2.35 (×1.00) | 2.0 (×1.00) | 2000 (×1.00) | 2.00 (×1.00) |" in text
+    assert "| runtime-wasmedge | 3.00 (×0.33) | 3.35 (×1.43) | 4.0 (×2.00) | 2000 (×1.00) | 2.00 (×1.00) |" in text
+    assert "req/s at 4 concurrent" in text
+
+
 def test_markdown_of_missing_numbers_shows_dashes():
     result = BenchResult(lab="x", started="now", settings={})
     result.variants["native"] = VariantResult(variant="native", deployment="httpbin-native")
@@ -216,5 +223,5 @@ def test_render_rejects_bad_files(tmp_path):
 
 def test_rich_tables_match_sections():
     tables = report.rich_tables(synthetic())
-    assert len(tables) == 4
-    assert tables[0].row_count == 3
+    assert len(tables) == 5
+    assert tables[1].row_count == 3
