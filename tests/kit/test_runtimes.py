@@ -305,3 +305,36 @@ def test_cri_runtime_handler_runs_a_module(node, handler, tmp_path):
             break
         time.sleep(1)
     assert f'cri-{handler} from wasm (args: ["cri"])' in log, log
+
+
+# ---------------------------------------------------------------- images for embed variants
+
+@pytest.mark.parametrize("artifact,binary", [("wasmedge-cli", "wasmedge"), ("wasmtime-cli", "wasmtime")])
+def test_cli_image_prints_its_version_and_runs_a_module(artifact, binary, wasm_dir):
+    entry = kit_artifact_or_skip(artifact)
+    ref = entry["image"]["ref"]
+    version = ref.rsplit(":", 1)[1]
+    default = run(["docker", "run", "--rm", ref], timeout=120)
+    assert f"{binary} {version}" in default.stdout or f"{binary} version {version}" in default.stdout, default.stdout
+    explicit = run(["docker", "run", "--rm", ref, binary, "--version"], timeout=120)
+    assert version in explicit.stdout
+    argv = [binary, "run"] if binary == "wasmtime" else [binary]
+    result = run(["docker", "run", "--rm", "-v", f"{wasm_dir}:/w:ro", ref, *argv, "/w/hello-p1.wasm", "embed"],
+                 timeout=120)
+    assert 'from wasm (args: ["embed"])' in result.stdout, result.stdout + result.stderr
+    # Small: only the binary and the libraries it loads (wasmedge's libLLVM is the bulk).
+    size = int(run(["docker", "image", "inspect", "-f", "{{.Size}}", ref]).stdout)
+    assert size < (200 << 20), f"{ref} is {size >> 20} MiB"
+
+
+def test_shims_link_only_what_the_node_has():
+    entry = kit_artifact_or_skip("shims")
+    info = (Path(entry["path"]) / "BUILDINFO").read_text()
+    wasmtime = info.split("== containerd-shim-wasmtime-v1", 1)[1].split("==", 1)[0]
+    wasmedge = info.split("== containerd-shim-wasmedge-v1", 1)[1].split("==", 1)[0]
+    assert "not found" not in info, info
+    assert "libwasmedge.so.0" in wasmedge
+    assert "libwasmedge" not in wasmtime and "libseccomp" not in wasmtime and "libdbus" not in wasmtime, wasmtime
+    for block in (wasmtime, wasmedge):
+        glibc = block.split("glibc needed: GLIBC_", 1)[1].split()[0]
+        assert tuple(map(int, glibc.split("."))) <= (2, 41), f"needs glibc {glibc}, newer than trixie's 2.41"

@@ -87,8 +87,8 @@ fn run_module(bytes: &[u8], func: &str, args: &[String], envs: &[String]) -> Res
 }
 
 fn is_termination(err: &wasmedge_sdk::error::WasmEdgeError) -> bool {
-    use wasmedge_sdk::error::{CoreError, CoreExecutionError, WasmEdgeError};
-    matches!(err, WasmEdgeError::Core(CoreError::Execution(CoreExecutionError::Terminated)))
+    use wasmedge_sdk::error::{CoreCommonError, CoreError, WasmEdgeError};
+    matches!(err, WasmEdgeError::Core(CoreError::Common(CoreCommonError::Terminated)))
 }
 
 /// Makes SIGTERM and SIGINT end the process: as PID 1 of the container's PID namespace the guest

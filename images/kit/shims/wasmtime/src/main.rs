@@ -85,8 +85,9 @@ impl Guest {
             .allow_tcp(true)
             .allow_udp(true);
         // The library runs us inside the container with its rootfs as "/".
+        // (wasmtime::Error is not a std Error, so no anyhow `.context` on it.)
         b.preopened_dir("/", "/", FsPerms::ReadWrite)
-            .context("preopening the container's root filesystem")?;
+            .map_err(|e| anyhow!("preopening the container's root filesystem: {e:?}"))?;
         Ok(b)
     }
 }
