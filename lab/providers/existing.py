@@ -25,6 +25,7 @@ import yaml
 
 from lab import installer
 from lab.errors import LabError
+from lab.proc import console
 from lab.providers.base import Cluster, Provider
 
 POOL_LABEL, POOL_VALUE = "wasm-lab.dev/pool", "wasm"
@@ -244,6 +245,8 @@ class ExistingProvider(Provider):
         registry = self.spec.registry if self.spec else ""
         if registry:
             return self._push(registry, refs)
+        console.print("  no registry set: importing the images into each wasm node's containerd through its "
+                      "installer pod (ctr images import, as kind load does); set registry: host:port to pull instead")
         client = self.docker()
         for ref in refs:
             archive = b"".join(client.api.get_image(ref))
