@@ -27,6 +27,7 @@ HOPELESS = {"ErrImagePull", "ImagePullBackOff", "CrashLoopBackOff", "CreateConta
             "CreateContainerConfigError", "RunContainerError", "InvalidImageName", "ErrImageNeverPull"}
 PROBE_INTERVAL = 0.02   # host-side polling for the first HTTP 200
 PROBE_TIMEOUT = 1.0
+WATCH_SETTLE = 0.5
 
 
 @dataclass
@@ -227,6 +228,9 @@ def cold_start(kube, target: Target, index: int, kind: str, timeout: float = 180
     listing = kube.core.list_namespaced_pod(target.namespace, label_selector=target.selector)
     watcher = PodWatcher(kube, target, listing.metadata.resource_version, timeout)
     watcher.start()
+    # Let the watch connect before the pod exists, so its events arrive as they happen rather
+    # than replayed in a burst from the resource version.
+    time.sleep(WATCH_SETTLE)
     requested = time.monotonic()
     scale(kube, target, 1)
     first_200 = None

@@ -64,6 +64,11 @@ TARGET = measure.Target(variant="native", deployment="httpbin-native", namespace
                         runtime_class=None, replicas=1)
 
 
+@pytest.fixture(autouse=True)
+def no_settle(monkeypatch):
+    monkeypatch.setattr(measure, "WATCH_SETTLE", 0)
+
+
 def test_cold_start_times_each_phase_after_creation(monkeypatch):
     FakeWatch.events = [pod(), pod(node="w"), pod(node="w", running=True), pod(node="w", running=True, ready=True)]
     monkeypatch.setattr(measure.watch, "Watch", FakeWatch)
