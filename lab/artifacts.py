@@ -29,11 +29,22 @@ class LocalFile:
     sha256: str
 
 
+@dataclass(frozen=True)
+class LocalBundle:
+    """A directory installed as a whole on a node (e.g. .debs and their install script)."""
+    path: Path
+    files: dict[str, str]               # relative path -> sha256
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256("".join(f"{k}={v}\n" for k, v in sorted(self.files.items())).encode()).hexdigest()
+
+
 @dataclass
 class Artifacts:
     source: str                         # "upstream" or "kit"
     node_image: str | None
-    files: dict[str, LocalFile] = field(default_factory=dict)
+    files: dict[str, LocalFile | LocalBundle] = field(default_factory=dict)
 
 
 def catalog() -> dict:
@@ -68,7 +79,7 @@ def choose_source(offline: str) -> str:
 
 def sources_for(runtimes: tuple[str, ...]) -> list[str]:
     table = runtimes_catalog()
-    return sorted({f["source"] for rt in runtimes for f in table[rt]["files"]})
+    return sorted({item["source"] for rt in runtimes for item in table[rt]["files"] + table[rt].get("bundles", [])})
 
 
 def kit_artifact_names(runtimes: tuple[str, ...], with_node_image: bool) -> list[str]:
@@ -91,6 +102,9 @@ def _from_kit(runtimes, with_node_image) -> Artifacts:
     files = {}
     for source in sources_for(runtimes):
         entry = kit.artifact(mapping[source]["artifact"])
+        if "dir" in mapping[source]:
+            files[source] = LocalBundle(Path(entry["path"]), entry["files"])
+            continue
         relative = mapping[source]["file"]
         if relative not in entry["files"]:
             raise LabError(f"kit artifact {entry['name']} has no {relative}; rebuild it (invoke kit.build --force --only {entry['name']})")
@@ -101,7 +115,11 @@ def _from_kit(runtimes, with_node_image) -> Artifacts:
 
 def _from_upstream(runtimes, with_node_image) -> Artifacts:
     pins = catalog()["upstream"]
-    files = {source: download(source, pins[source]) for source in sources_for(runtimes)}
+    files = {}
+    for source in sources_for(runtimes):
+        if source not in pins:
+            raise LabError(f"{source}: no upstream pin in lab/defaults/artifacts.yaml; use the offline kit (--offline)")
+        files[source] = download(source, pins[source])
     return Artifacts("upstream", pins["node-image"]["ref"] if with_node_image else None, files)
 
 

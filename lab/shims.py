@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from tenacity import RetryError, retry, retry_if_result, stop_after_delay, wait_fixed
 
 from lab import containerd
-from lab.artifacts import LocalFile
+from lab.artifacts import LocalBundle, LocalFile
 from lab.errors import LabError
 from lab.nodes import Node
 
@@ -39,6 +39,26 @@ class InstallReport:
     @property
     def changed(self) -> bool:
         return bool(self.copied or self.config_changed)
+
+
+BUNDLE_MARK = ".wasm-lab-digest"
+
+
+def place_bundles(node: Node, definition: dict, files: dict[str, LocalBundle]) -> list[str]:
+    """Copy each bundle directory and run its install script, unless this very bundle is installed."""
+    done = []
+    for item in definition.get("bundles", []):
+        bundle = files[item["source"]]
+        mark = f"{item['dest']}/{BUNDLE_MARK}"
+        if (node.read_file(mark) or "").strip() == bundle.digest:
+            continue
+        for relative in sorted(bundle.files):
+            mode = 0o755 if relative.endswith(".sh") else 0o644
+            node.put_file(f"{item['dest']}/{relative}", (bundle.path / relative).read_bytes(), mode)
+        node.run(["sh", f"{item['dest']}/{item['install']}"])
+        node.put_file(mark, bundle.digest.encode())
+        done.append(item["dest"])
+    return done
 
 
 def place_files(node: Node, definition: dict, files: dict[str, LocalFile]) -> list[str]:
@@ -120,7 +140,7 @@ def configure(node: Node, entry: containerd.RuntimeEntry, report: InstallReport)
 def install(node: Node, definition: dict, files: dict[str, LocalFile]) -> InstallReport:
     entry = runtime_entry(definition)
     report = InstallReport(node.name, entry.handler)
-    report.copied = place_files(node, definition, files)
+    report.copied = place_bundles(node, definition, files) + place_files(node, definition, files)
     configure(node, entry, report)
     return report
 
@@ -139,6 +159,6 @@ def uninstall(node: Node, definition: dict) -> bool:
             node.put_file(path, text.encode())
     for item in definition["files"]:
         node.run(["rm", "-f", item["dest"]])
-    if changes:
+    if changes:  # bundles stay: another runtime may share them, and their packages may predate the lab
         restart_containerd(node)
     return bool(changes)

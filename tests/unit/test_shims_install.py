@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lab import shims
-from lab.artifacts import LocalFile
+from lab.artifacts import LocalBundle, LocalFile
 from lab.errors import LabError
 from lab.nodes import Node, Result
 
@@ -24,6 +24,7 @@ class FakeNode(Node):
         self.name = "fake-worker"
         self.files = {shims.MAIN_CONFIG: KIND_CONFIG.encode()}
         self.restarts = 0
+        self.installs = []
         self.restart_fails = restart_fails
 
     def exec(self, argv, input=None):
@@ -41,6 +42,9 @@ class FakeNode(Node):
             return Result(0, "ok")
         if argv == ["containerd", "config", "dump"]:
             return Result(0, self.files[shims.MAIN_CONFIG].decode())
+        if argv[0] == "sh" and argv[1].endswith("/install.sh"):
+            self.installs.append(argv[1])
+            return Result(0, "")
         if argv[:2] == ["rm", "-f"]:
             self.files.pop(argv[2], None)
             return Result(0, "")
@@ -87,3 +91,18 @@ def test_copy_that_does_not_match_its_checksum_is_refused(shim_file, monkeypatch
     monkeypatch.setattr(node, "put_file", lambda path, content, mode=0o644: node.files.__setitem__(path, b"corrupt"))
     with pytest.raises(LabError, match="does not match sha256"):
         shims.install(node, WASMEDGE, shim_file)
+
+
+def test_bundle_is_copied_and_installed_once(shim_file, tmp_path):
+    (tmp_path / "debs").mkdir()
+    (tmp_path / "debs" / "crun.deb").write_bytes(b"deb")
+    (tmp_path / "install.sh").write_text("dpkg -i debs/*.deb\n")
+    bundle = LocalBundle(tmp_path, {"debs/crun.deb": "x", "install.sh": "y"})
+    definition = {**WASMEDGE, "bundles": [{"source": "libs", "dest": "/opt/wasm-lab/libs", "install": "install.sh"}]}
+    node = FakeNode()
+    report = shims.install(node, definition, {**shim_file, "libs": bundle})
+    assert report.copied[0] == "/opt/wasm-lab/libs"
+    assert node.files["/opt/wasm-lab/libs/debs/crun.deb"] == b"deb"
+    assert node.installs == ["/opt/wasm-lab/libs/install.sh"]
+    shims.install(node, definition, {**shim_file, "libs": bundle})
+    assert node.installs == ["/opt/wasm-lab/libs/install.sh"]
