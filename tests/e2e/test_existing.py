@@ -51,8 +51,12 @@ def node_image(kind_cli):
 
 
 def bridge_gateway() -> str:
-    network = docker.from_env().networks.get("bridge")
-    return network.attrs["IPAM"]["Config"][0]["Gateway"]
+    """The host's address on Docker's default bridge (docker0), which kind nodes can reach."""
+    import ipaddress
+
+    config = docker.from_env().networks.get("bridge").attrs["IPAM"]["Config"][0]
+    # Docker 20.10 may list only the subnet; the gateway is then its first address
+    return config.get("Gateway") or str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
 
 
 class Relay:
