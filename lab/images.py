@@ -87,15 +87,25 @@ def tag(variant: str) -> str:
     return f"{REPOSITORY}:{variant}"
 
 
-def _kit_image(artifact: str) -> str | None:
-    """The kit's image for an artifact, or None when the kit has not built it."""
+def _kit_image(artifact: str, client=None) -> str | None:
+    """The kit's image for an artifact: the manifest's entry, else (a hand-built kit image) the
+    tag its recipe would give when that image is present; None when neither exists."""
     try:
         from lab import kit
         entry = kit.artifact(artifact)
+        ref = (entry.get("image") or {}).get("ref")
+        if ref:
+            return ref
     except (KeyError, ImportError, RuntimeError, OSError, ValueError):
+        pass
+    try:
+        from lab.kit.recipes import RECIPES_DIR, image_tag, load_recipe, load_versions, render
+        recipe = load_recipe(RECIPES_DIR / artifact)
+        ref = image_tag(recipe, render(recipe.version_template, load_versions()))
+        (client or _client()).images.get(ref)
+        return ref
+    except Exception:
         return None
-    image = entry.get("image") or {}
-    return image.get("ref")
 
 
 def base_images(use_kit: bool | None = None) -> BaseImages:
@@ -121,10 +131,11 @@ def extra_ca_certs() -> str:
     texts = []
     for path in paths:
         try:
-            texts.append(path.read_text().strip())
+            texts.append(path.read_text())
         except OSError:
             continue
-    return "\n".join(texts)
+    # The same text as `$(cat files…)`, so images/kit/rust-builder/build.sh and this agree.
+    return "".join(texts).rstrip("\n")
 
 
 def _client():
@@ -143,7 +154,7 @@ def build_variant(variant: str, bases: BaseImages, client=None, log: Path | None
     started = time.monotonic()
     image_id = None
     tail: list[str] = []
-    sink = open(log, "a") if log else None
+    sink = open(log, "a", buffering=1) if log else None
     try:
         with console.status(f"httpbin {variant}: docker build") as status:
             for chunk in client.api.build(path=str(CONTEXT), dockerfile=str(DOCKERFILE), tag=ref,

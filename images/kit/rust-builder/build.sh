@@ -5,11 +5,8 @@
 # EXTRA_CA_CERTS build arg; on ordinary hosts that directory is empty and nothing is added.
 set -eu
 : "${KIT_IMAGE:?}" "${KIT_IMAGE_DEBIAN_SID:?}" "${KIT_VERSION_RUST_BUILDER:?}" "${KIT_VERSION_WASM_COMPONENT_LD:?}"
-extra=""
-for crt in /usr/local/share/ca-certificates/*.crt; do
-  [ -f "$crt" ] && extra="$extra$(cat "$crt")
-"
-done
+# (Exactly the concatenated files without the final newline: the value is part of the layer cache key.)
+extra="$(cat /usr/local/share/ca-certificates/*.crt 2>/dev/null || true)"
 exec docker build \
   --build-arg "BASE=$KIT_IMAGE_DEBIAN_SID" \
   --build-arg "RUST_VERSION=$KIT_VERSION_RUST_BUILDER" \

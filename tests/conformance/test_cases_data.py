@@ -1,0 +1,48 @@
+"""The case runner and normaliser themselves (no server needed)."""
+from lab import httpbin_cases as hc
+from lab import images
+
+
+def test_case_names_unique():
+    names = [c.name for c in hc.CASES]
+    assert len(names) == len(set(names))
+
+
+def test_subset_matching():
+    assert hc.subset_problems({"a": [1], "b": hc.ANY}, {"a": [1], "b": 2, "c": 3}) == []
+    assert hc.subset_problems({"a": [1]}, {"a": [1, 2]})
+    assert hc.subset_problems({"a": 1}, {})
+
+
+def test_normalise_drops_what_differs():
+    a = {"args": {}, "headers": {"Host": ["127.0.0.1:1"]}, "origin": "127.0.0.1", "url": "http://127.0.0.1:1/get?x=1",
+         "flavor": "native"}
+    b = {"args": {}, "headers": {"Host": ["localhost:2"]}, "origin": "", "url": "http://localhost:2/get?x=1",
+         "flavor": "embed-wasmtime"}
+    assert hc.normalise(a) == hc.normalise(b)
+    xff = {"headers": {"X-Forwarded-For": ["203.0.113.7"]}, "origin": "203.0.113.7"}
+    assert hc.normalise(xff)["origin"] == "203.0.113.7"
+    assert hc.normalise({"service": "httpbin", "runtime": "wasmedge", "flavor": "x"}) == {"service": "httpbin"}
+
+
+def test_check_reports_problems():
+    case = hc.Case("t", "GET", "/get", json={"args": {}})
+    ok = hc.check(case, 200, {"Content-Type": hc.JSON_CT, "X-Workload-Flavor": "native"}, b'{\n  "args": {}\n}\n', 0.1)
+    assert ok.ok, ok.problems
+    bad = hc.check(case, 500, {"Content-Type": hc.JSON_CT}, b'{"args": 1}', 0.1)
+    assert not bad.ok
+    text = " ".join(bad.problems)
+    assert "status" in text and "X-Workload-Flavor" in text and "trailing newline" in text
+
+
+def test_image_tags_and_aliases():
+    assert images.tag("native") == "wasm-lab/httpbin:native"
+    assert images.tag("runtime-crun-wasmedge") == "wasm-lab/httpbin:runtime-wasmedge"
+    bases = images.BaseImages({"RUST_IMAGE": "r", "WASMEDGE_IMAGE": "e", "WASMTIME_IMAGE": None})
+    assert bases.buildargs("embed-wasmedge") == {"RUST_IMAGE": "r", "WASMEDGE_IMAGE": "e", "WASMTIME_IMAGE": "scratch"}
+    try:
+        bases.buildargs("embed-wasmtime")
+    except images.ImageBuildError as error:
+        assert "wasmtime-cli" in str(error)
+    else:
+        raise AssertionError("a missing Wasmtime image must be an error")
