@@ -66,11 +66,18 @@ for c in $cmds; do
 done
 
 if [ -n "$CRI_TOOLS" ]; then
-  # crictl: kubeadm's and kind's tooling expect it on a node for debugging.
-  echo "== go install crictl v$CRI_TOOLS"
-  GOBIN="$KIT_OUT/bin" "$GO" install -trimpath \
-    -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=v$CRI_TOOLS" \
-    "sigs.k8s.io/cri-tools/cmd/crictl@v$CRI_TOOLS"
+  # crictl: kind runs it on nodes (`kind load`, log export). `go install crictl@version` fails here:
+  # it asks the proxy for the module's version list (deprecation check), which is not served for
+  # sigs.k8s.io/cri-tools. A wrapper module requiring the exact version needs no list.
+  echo "== go build crictl v$CRI_TOOLS"
+  cwrap="$KIT_CACHE/wrapper-crictl-$CRI_TOOLS"
+  if [ ! -f "$cwrap/go.mod" ]; then
+    rm -rf "$cwrap"; mkdir -p "$cwrap"
+    (cd "$cwrap" && "$GO" mod init wasm-lab.local/kit/crictl && "$GO" mod edit -go=1.24.1 -require="sigs.k8s.io/cri-tools@v$CRI_TOOLS")
+  fi
+  (cd "$cwrap" && "$GO" build -trimpath -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=v$CRI_TOOLS" \
+    -o "$KIT_OUT/bin/crictl" sigs.k8s.io/cri-tools/cmd/crictl)
+  "$KIT_OUT/bin/crictl" --version
 fi
 
 "$KIT_OUT/bin/kubeadm" version -o short
