@@ -15,7 +15,7 @@ so nothing has to be pulled. `installer_image` names an image with `nsenter` ins
 
 Restarting containerd cuts the exec stream itself (CRI serves exec), so a restart is handed to
 the node's systemd (`systemd-run --on-active=2`) as a guarded script: it restarts containerd,
-waits for `ctr version`, and when containerd does not come back it restores the config files
+waits for it to be active and answer `ctr version` (30 s), and when it does not come back it restores the config files
 written since the last restart and restarts again, on the node, without needing the pod. The
 lab then reads the script's status file once containerd answers."""
 from __future__ import annotations
@@ -277,7 +277,9 @@ class InstallerPodNode(Node):
             for p, existed in sorted(self._guarded.items()))
         forget = " ".join(f"rm -f {shlex.quote(p + PREVIOUS_SUFFIX)};" for p, existed in sorted(self._guarded.items())
                           if existed)
-        return (f"up() {{ for i in $(seq 1 45); do ctr version >/dev/null 2>&1 && return 0; sleep 1; done; return 1; }}; "
+        # `ctr version` alone can block for long while containerd is down: ask systemd first, bound ctr
+        return ("up() { for i in $(seq 1 30); do systemctl is-active -q containerd && "
+                "timeout 5 ctr version >/dev/null 2>&1 && return 0; sleep 1; done; return 1; }; "
                 f"systemctl restart containerd; if up; then {forget} echo ok > {status}; exit 0; fi; "
                 f"{restore} systemctl restart containerd; up; echo rolled-back > {status}")
 
