@@ -222,3 +222,52 @@ def test_existing_cluster_up_rerun_down_restores_every_node(cluster, registry, c
               f"{create_seconds:.0f}s (not the lab), lab.up {up_seconds:.0f}s, re-run {again_seconds:.0f}s, "
               f"lab.down {down_seconds:.0f}s; containerd config sha256 per node before == after: "
               + ", ".join(f"{n} {before[n]['sha'][:12]}" for n in nodes))
+
+
+def test_installer_node_guard_on_a_real_node(cluster):
+    """The installer's node side on a real kit node (systemd, containerd): the borrowed loader +
+    nsenter prefix, file transfer, guarded restart, and a config containerd refuses, which the
+    node must restore by itself. Exec goes through `docker exec` (the node's / linked at /host)
+    instead of the API server, whose path the test above covers."""
+    from lab import installer, shims
+    from lab.nodes import Result
+
+    node_name = f"{CLUSTER}-worker"
+    subprocess.run(["docker", "exec", node_name, "ln", "-sfn", "/", "/host"], check=True)
+
+    def docker_exec(core, pod, namespace, command, stdin, timeout):
+        done = subprocess.run(["docker", "exec", *(["-i"] if stdin is not None else []), node_name, *command],
+                              input=stdin, capture_output=True, timeout=timeout)
+        return Result(done.returncode, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace"))
+
+    class NoPods:
+        """FAKE API: the pod is not created; the node reports the pause image."""
+
+        def read_node(self, name):
+            from types import SimpleNamespace as NS
+            return NS(status=NS(images=[NS(names=["registry.k8s.io/pause:3.10.1"])]))
+
+        def create_namespace(self, body):
+            pass
+
+        def create_namespaced_pod(self, namespace, body):
+            pass
+
+        def read_namespaced_pod(self, name, namespace):
+            from types import SimpleNamespace as NS
+            return NS(status=NS(phase="Running", container_statuses=[NS(state=NS(waiting=None, running=True))]))
+
+    try:
+        before = node_sha256(node_name)
+        node = installer.InstallerPodNode(NoPods(), node_name, exec_fn=docker_exec)
+        original = node.read_file(shims.MAIN_CONFIG)
+        node.put_file(shims.MAIN_CONFIG, (original + "\n[not valid toml\n").encode())
+        started = time.monotonic()
+        refused = node.run(["systemctl", "restart", "containerd"], check=False)
+        assert refused.returncode == 1 and "restored" in refused.stderr
+        assert node.read_file(shims.MAIN_CONFIG) == original
+        assert node.run(["systemctl", "is-active", "containerd"]).stdout.strip() == "active"
+        assert node_sha256(node_name) == before
+        print(f"\nguarded restart on a broken config: node restored itself in {time.monotonic() - started:.0f}s")
+    finally:
+        subprocess.run(["docker", "exec", node_name, "rm", "-f", "/host"], check=False)
