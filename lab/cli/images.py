@@ -22,9 +22,10 @@ def build(c, variant=None, kit=True, log=None):
         except (images.ImageBuildError, ValueError) as error:
             from invoke.exceptions import Exit
             raise Exit(f"error: {error}", code=1)
-    table = Table("image", "id", "size", "build time", ".wasm sha256", title="images.build")
+    table = Table("variant", "id", "size", "build time", ".wasm sha256",
+                  title=f"images.build ({images.REPOSITORY}:<variant>)")
     for b in built:
-        table.add_row(b.tag, b.id.removeprefix("sha256:")[:12], human_bytes(b.size), f"{b.seconds:.0f}s",
+        table.add_row(b.variant, b.id.removeprefix("sha256:")[:12], human_bytes(b.size), f"{b.seconds:.0f}s",
                       (b.wasm_sha256 or "")[:16])
     print_table(table)
     for engine, same in images.wasm_identical(built).items():

@@ -81,6 +81,8 @@ async fn serve(ctx: Arc<Ctx>, addr: SocketAddr) -> std::io::Result<()> {
             let _ = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(READ_TIMEOUT)
+                // A client may shut down its sending side and still wait for the answer.
+                .half_close(true)
                 .max_buf_size(core::MAX_HEAD)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
