@@ -179,15 +179,35 @@ class InstallerPodNode(Node):
         borrow = self.image is None
         image = self.image or self._sandbox_image()
         _ensure_namespace(self.core)
-        try:
-            self.core.create_namespaced_pod(NAMESPACE, pod_manifest(self.name, image, borrow))
-            self.created = True
-        except ApiException as error:
-            if error.status != 409:
-                raise LabError(f"{self.name}: cannot create the installer pod ({error.status} {error.reason}); "
-                               "the lab needs rights to create privileged pods in namespace " + NAMESPACE)
+        for attempt in range(2):
+            try:
+                self.core.create_namespaced_pod(NAMESPACE, pod_manifest(self.name, image, borrow))
+                self.created = True
+                break
+            except ApiException as error:
+                if error.status != 409:
+                    raise LabError(f"{self.name}: cannot create the installer pod ({error.status} {error.reason}); "
+                                   "the lab needs rights to create privileged pods in namespace " + NAMESPACE)
+            if attempt == 0 and not self._leftover_replaced():
+                break  # a running pod from an earlier lab.up: use it
         self._wait_running()
         self._prefix = self._find_prefix(borrow)
+
+    def _leftover_replaced(self) -> bool:
+        """A pod of an interrupted run that has ended (its deadline passed) is deleted so it can be made anew."""
+        pod = self.core.read_namespaced_pod(self.pod, NAMESPACE)
+        if pod.status and pod.status.phase in ("Failed", "Succeeded"):
+            self.delete()
+            deadline = time.monotonic() + self.pod_timeout
+            while time.monotonic() < deadline:
+                try:
+                    self.core.read_namespaced_pod(self.pod, NAMESPACE)
+                except ApiException as error:
+                    if error.status == 404:
+                        return True
+                    raise
+                time.sleep(1)
+        return False
 
     def _sandbox_image(self) -> str:
         image = sandbox_image(self.core.read_node(self.name))

@@ -243,3 +243,29 @@ def test_exit_codes_from_the_exec_status_channel():
     failure = '{"status": "Failure", "reason": "NonZeroExitCode", "details": {"causes": [{"reason": "ExitCode", "message": "3"}]}}'
     assert installer._exit_code(failure) == 3
     assert installer._exit_code('{"status": "Failure", "message": "exec: not found"}') == 126
+
+
+def test_an_ended_pod_of_an_interrupted_run_is_replaced():
+    core, host = FakeCore(), FakeHost()
+    name = installer.pod_name("kind-worker")
+    ended = {"phase": "Failed"}
+    core.pods[name] = {"old": True}
+    created = []
+    original_create, original_read = core.create_namespaced_pod, core.read_namespaced_pod
+
+    def create(namespace, body):
+        if name in core.pods:
+            raise ApiException(status=409, reason="AlreadyExists")
+        created.append(body)
+        original_create(namespace, body)
+
+    def read(pod, namespace):
+        if pod not in core.pods:
+            raise ApiException(status=404, reason="NotFound")
+        if core.pods[pod] == {"old": True}:
+            return NS(status=NS(phase=ended["phase"], container_statuses=[]))
+        return original_read(pod, namespace)
+
+    core.create_namespaced_pod, core.read_namespaced_pod = create, read
+    node_for(core, host).run(["true"])
+    assert len(created) == 1 and core.deleted == [name]
