@@ -14,9 +14,12 @@ from lab.state import State
 
 
 def run(spec: LabSpec, actions) -> Context:
+    provider = providers.get(spec.provider)
+    if hasattr(provider, "preflight"):  # e.g. an unknown --context: say so before any artifact is built
+        provider.preflight(spec)
     state = State(spec.name)
     state.set("spec", {"provider": spec.provider, "namespace": spec.namespace})
-    ctx = Context(spec=spec, state=state, provider=providers.get(spec.provider))
+    ctx = Context(spec=spec, state=state, provider=provider)
     run_actions(ctx, actions)
     return ctx
 

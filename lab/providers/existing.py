@@ -188,6 +188,19 @@ class ExistingProvider(Provider):
     def exists(self, spec) -> bool:
         return spec.context in contexts()
 
+    def preflight(self, spec) -> None:
+        """Fail before anything is built when the context is unknown or its API server does not answer."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            kubeconfig = Path(folder) / "kubeconfig"
+            kubeconfig.write_text(yaml.safe_dump(minified_kubeconfig(spec.context)))
+            try:
+                self.kube(kubeconfig, spec.context).core.list_node(limit=1, _request_timeout=15)
+            except Exception as error:
+                raise LabError(f"context {spec.context}: the cluster's API server does not answer "
+                               f"({error.__class__.__name__}: {str(error).splitlines()[0][:160]})")
+
     def ensure(self, spec, node_image, state_dir: Path) -> Cluster:
         self.spec = spec
         state_dir = Path(getattr(state_dir, "dir", state_dir))

@@ -194,3 +194,19 @@ def test_teardown_removes_workloads_first_then_runtimes_labels_and_installer(mon
     assert ["ctr", "-n", "k8s.io", "images", "rm", "docker.io/wasm-lab/httpbin:native"] in node.commands
     assert ("delete-namespace", "wasm-lab-installer") in events
     assert "installer pod on w1" in removed and "namespace wasm-lab" in removed
+
+
+def test_preflight_names_an_unknown_context_before_anything_is_built(tmp_path, monkeypatch):
+    config = tmp_path / "config"
+    config.write_text(yaml.safe_dump({"contexts": [{"name": "a", "context": {"cluster": "a"}}],
+                                      "clusters": [{"name": "a", "cluster": {"server": "https://127.0.0.1:1"}}]}))
+    monkeypatch.setenv("KUBECONFIG", str(config))
+    with pytest.raises(LabError, match="context 'nope' is not in .*contexts: a"):
+        existing.ExistingProvider().preflight(NS(context="nope"))
+
+    def refused(*args, **kwargs):
+        raise ConnectionRefusedError("connection refused")
+
+    provider = existing.ExistingProvider(kube_factory=lambda kubeconfig, context: NS(core=NS(list_node=refused)))
+    with pytest.raises(LabError, match="^context a: the cluster's API server does not answer"):
+        provider.preflight(NS(context="a"))
