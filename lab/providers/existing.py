@@ -133,6 +133,20 @@ def refuse_unsupported(node) -> None:
         raise LabError(f"node {name} runs {runtime}; wasm-lab installs wasm runtimes into containerd only")
 
 
+def refuse_foreign_bundles(node, runtimes) -> None:
+    """Runtimes with a bundle dpkg-install Debian trixie packages on the node: only on trixie nodes."""
+    from lab import artifacts
+
+    catalog = artifacts.runtimes_catalog()
+    bundled = [r for r in runtimes if catalog.get(r, {}).get("bundles")]
+    info = node.status.node_info if node.status else None
+    os_image = (getattr(info, "os_image", "") or "") if info else ""
+    if bundled and "trixie" not in os_image.lower():
+        raise LabError(f"node {node.metadata.name} runs {os_image or 'an unknown OS'}; runtime(s) {', '.join(bundled)} "
+                       "install Debian trixie packages on the node (dpkg -i, see docs/runtimes.md), which only fits "
+                       "trixie nodes; choose runtime wasmtime, or nodes running Debian trixie")
+
+
 def _rancher_message(name: str, flavour: str, folder: str) -> str:
     return (f"node {name} runs {flavour}: its containerd config is generated from {folder}/config.toml.tmpl "
             f"on every {flavour} start, so wasm-lab's edit of config.toml would not last; not supported "
@@ -213,6 +227,7 @@ class ExistingProvider(Provider):
         chosen, how = select_nodes(nodes, spec.selector)
         for node in chosen:
             refuse_unsupported(node)
+            refuse_foreign_bundles(node, spec.runtimes)
         record = self._record(state_dir)
         labelled = set(record.get("pool_labelled", []))
         for node in chosen:

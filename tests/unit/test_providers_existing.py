@@ -15,9 +15,10 @@ from lab.nodes import Node, Result
 from lab.providers import existing
 
 
-def v1node(name, labels=None, runtime="containerd://1.7.24", kubelet="v1.34.2", ip="172.18.0.3"):
+def v1node(name, labels=None, runtime="containerd://1.7.24", kubelet="v1.34.2", ip="172.18.0.3",
+           os_image="Debian GNU/Linux 13 (trixie)"):
     return NS(metadata=NS(name=name, labels=labels or {}),
-              status=NS(node_info=NS(container_runtime_version=runtime, kubelet_version=kubelet),
+              status=NS(node_info=NS(container_runtime_version=runtime, kubelet_version=kubelet, os_image=os_image),
                         addresses=[NS(type="Hostname", address=name), NS(type="InternalIP", address=ip)]))
 
 
@@ -210,3 +211,11 @@ def test_preflight_names_an_unknown_context_before_anything_is_built(tmp_path, m
     provider = existing.ExistingProvider(kube_factory=lambda kubeconfig, context: NS(core=NS(list_node=refused)))
     with pytest.raises(LabError, match="^context a: the cluster's API server does not answer"):
         provider.preflight(NS(context="a"))
+
+
+def test_runtimes_that_dpkg_install_a_bundle_need_trixie_nodes():
+    ubuntu = v1node("u", os_image="Ubuntu 24.04.1 LTS")
+    with pytest.raises(LabError, match="runs Ubuntu 24.04.1 LTS; runtime\\(s\\) crun-wasmedge install Debian trixie"):
+        existing.refuse_foreign_bundles(ubuntu, ("wasmtime", "crun-wasmedge"))
+    existing.refuse_foreign_bundles(ubuntu, ("wasmtime",))
+    existing.refuse_foreign_bundles(v1node("t"), ("crun-wasmedge",))
