@@ -61,7 +61,8 @@ def pod_manifest(node_name: str, image: str, borrow_host_tools: bool) -> dict:
         "name": "installer",
         "image": image,
         "imagePullPolicy": "IfNotPresent",
-        "securityContext": {"privileged": True},
+        # root: the pause image runs as 65535, and an exec then has no capabilities for setns
+        "securityContext": {"privileged": True, "runAsUser": 0, "runAsGroup": 0},
         "env": [{"name": "PATH", "value": PATH}],
         "volumeMounts": [{"name": "host", "mountPath": HOST}],
         "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},

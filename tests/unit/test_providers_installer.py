@@ -158,7 +158,7 @@ def test_pod_is_privileged_host_pid_pinned_to_its_node_and_runs_the_pause_image(
     pod = installer.pod_manifest("kind-worker", "registry.k8s.io/pause:3.10.1", borrow_host_tools=True)
     spec, container = pod["spec"], pod["spec"]["containers"][0]
     assert spec["nodeName"] == "kind-worker" and spec["hostPID"] and spec["hostNetwork"]
-    assert container["securityContext"] == {"privileged": True}
+    assert container["securityContext"] == {"privileged": True, "runAsUser": 0, "runAsGroup": 0}
     assert container["volumeMounts"] == [{"name": "host", "mountPath": "/host"}]
     assert spec["volumes"][0]["hostPath"]["path"] == "/"
     assert spec["tolerations"] == [{"operator": "Exists"}]
