@@ -1,6 +1,7 @@
 """The offline kit: build artifacts from package registries, cache them, describe them in a manifest."""
 from __future__ import annotations
 
+import functools
 import shutil
 import time
 from dataclasses import dataclass
@@ -58,34 +59,40 @@ def build(only: list[str] | None = None, store: KitStore | None = None, force: b
     rows = []
     for item in planned:
         recipe = item.recipe
-        entry = store.entry(recipe.name)
-        if not force and is_current(entry, item.key):
-            rows.append({"name": recipe.name, "version": item.version, "action": "cached", "seconds": 0.0})
-            continue
-        needs = {n: store.entry(n) for n in recipe.needs}
-        values = dict(versions)
-        need_dirs, need_images = {}, {}
-        for name, need in needs.items():
-            if "image" in need:
-                need_images[name] = need["image"]["ref"]
-                values[f"image:{name}"] = need["image"]["ref"]
-            else:
-                need_dirs[name] = store.verified_path(name)
-                values[f"dir:{name}"] = str(need_dirs[name])
-        image = image_tag(recipe, item.version) if recipe.produces_image else None
-        ctx = builders.BuildContext(recipe, store, item.key, item.version, values, need_dirs, need_images, image)
-        console.print(f"kit: building [bold]{recipe.name}[/bold] {item.version} (log: {ctx.log})")
-        start = time.monotonic()
-        outputs = builders.build(ctx)
-        seconds = round(time.monotonic() - start, 1)
-        store.record({
-            "name": recipe.name, "kind": recipe.kind, "version": item.version, "key": item.key,
-            "description": recipe.description, "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "build_seconds": seconds, **outputs,
-        })
-        console.print(f"kit: built {recipe.name} in {seconds:.0f}s")
+        waiting = functools.partial(console.print, f"kit: waiting for another build of {recipe.name} to finish")
+        with store.lock(recipe.name, on_wait=waiting):
+            if not force and is_current(store.entry(recipe.name), item.key):
+                rows.append({"name": recipe.name, "version": item.version, "action": "cached", "seconds": 0.0})
+                continue
+            seconds = _build_one(item, store, versions)
         rows.append({"name": recipe.name, "version": item.version, "action": "built", "seconds": seconds})
     return rows
+
+
+def _build_one(item: Planned, store: KitStore, versions: dict[str, str]) -> float:
+    recipe = item.recipe
+    values = dict(versions)
+    need_dirs, need_images = {}, {}
+    for name in recipe.needs:
+        need = store.entry(name)
+        if "image" in need:
+            need_images[name] = values[f"image:{name}"] = need["image"]["ref"]
+        else:
+            need_dirs[name] = store.verified_path(name)
+            values[f"dir:{name}"] = str(need_dirs[name])
+    image = image_tag(recipe, item.version) if recipe.produces_image else None
+    ctx = builders.BuildContext(recipe, store, item.key, item.version, values, need_dirs, need_images, image)
+    console.print(f"kit: building [bold]{recipe.name}[/bold] {item.version} (log: {ctx.log})")
+    start = time.monotonic()
+    outputs = builders.build(ctx)
+    seconds = round(time.monotonic() - start, 1)
+    store.record({
+        "name": recipe.name, "kind": recipe.kind, "version": item.version, "key": item.key,
+        "description": recipe.description, "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "build_seconds": seconds, **outputs,
+    })
+    console.print(f"kit: built {recipe.name} in {seconds:.0f}s")
+    return seconds
 
 
 def status(store: KitStore | None = None) -> list[dict]:

@@ -1,6 +1,8 @@
 """The kit directory: manifest.json, artifact outputs, build caches and logs (docs/kit.md)."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -52,6 +54,20 @@ class KitStore:
     def log_path(self, name: str) -> Path:
         return self.root / "logs" / f"{name}.log"
 
+    @contextlib.contextmanager
+    def lock(self, name: str, on_wait=None):
+        """Hold an exclusive lock between processes (two kit builds, or lab.up beside kit.build)."""
+        path = self.root / "locks" / f"{name}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if on_wait:
+                    on_wait()
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
     def load(self) -> dict:
         try:
             manifest = json.loads(self.manifest_path.read_text())
@@ -65,14 +81,16 @@ class KitStore:
         return self.load()["artifacts"].get(name)
 
     def record(self, entry: dict) -> None:
-        manifest = self.load()
-        manifest["artifacts"][entry["name"]] = entry
-        self._write(manifest)
+        with self.lock("manifest"):
+            manifest = self.load()
+            manifest["artifacts"][entry["name"]] = entry
+            self._write(manifest)
 
     def forget(self, name: str) -> None:
-        manifest = self.load()
-        if manifest["artifacts"].pop(name, None) is not None:
-            self._write(manifest)
+        with self.lock("manifest"):
+            manifest = self.load()
+            if manifest["artifacts"].pop(name, None) is not None:
+                self._write(manifest)
 
     def _write(self, manifest: dict) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

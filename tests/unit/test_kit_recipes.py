@@ -119,3 +119,20 @@ def test_needs_see_each_others_outputs(recipe_root, tmp_path):
     store = KitStore(tmp_path / "kit")
     assert [r["name"] for r in kit.build(["top"], store=store)] == ["base", "top"]
     assert (store.verified_path("top") / "top.txt").read_text() == "base\n"
+
+
+
+def test_a_build_waits_while_another_holds_the_artifact(recipe_root, tmp_path):
+    import threading
+
+    write_recipe(recipe_root, "tool", "name: tool\nkind: files\nversions: [tool]\nrun: [sh, build.sh]\n",
+                 {"build.sh": SCRIPT})
+    store = KitStore(tmp_path / "kit")
+    rows = []
+    second = threading.Thread(target=lambda: rows.extend(kit.build(["tool"], store=store)))
+    with store.lock("tool"):  # as another process building it would
+        second.start()
+        second.join(1.0)
+        assert second.is_alive() and store.entry("tool") is None
+    second.join(30)
+    assert [r["action"] for r in rows] == ["built"]
