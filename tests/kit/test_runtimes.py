@@ -268,7 +268,7 @@ def test_wasmtime_shim_serves_a_wasi_http_component(node):
     port = next(_ports)
     _serve_and_curl(node, "wasmtime", IMAGES["http-component"],
                     f"--env WASMTIME_HTTP_PROXY_SOCKET_ADDR=127.0.0.1:{port}", port,
-                    "hello from wasmtime http component: Get")
+                    "hello from wasmtime http component: Method::Get")
 
 
 @pytest.mark.parametrize("runtime", ["wasmedge", "crun-wasmedge"])
