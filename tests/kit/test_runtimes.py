@@ -163,7 +163,7 @@ def node(wasm_images, tmp_path_factory):
             n.sh("for b in /kit/shims/bin/containerd-shim-*-v1; do install -m 0755 $b /usr/local/bin/; done")
         if "crun-wasmedge" in installed:
             n.sh("sh /kit/crun-wasmedge/install.sh", timeout=600)
-        n.sh("(containerd >/var/log/containerd.log 2>&1 &); "
+        n.sh(f"(containerd --log-level {os.environ.get('WASM_LAB_TEST_CONTAINERD_LOG_LEVEL', 'info')} >/var/log/containerd.log 2>&1 &); "
              "for i in $(seq 1 60); do ctr version >/dev/null 2>&1 && exit 0; sleep 0.5; done; exit 1")
         n.ctr("images import /fixtures/images.tar", timeout=300)
         # CRI uses the k8s.io namespace and needs a pause image (the kit's) for pod sandboxes.
