@@ -99,6 +99,15 @@ mod component {
             let ctx = Ctx::new("wasmtime", super::DEFAULT_FLAVOR, flavor_from_env());
             let method = method_name(&request.method());
             let headers = request.headers().entries();
+            let target = request.path_with_query().unwrap_or_else(|| "/".into());
+            // The host's own limits are larger than the other builds': apply the same ones here.
+            if target.len() > core::MAX_HEAD {
+                return send(out, &method, core::error(&ctx, 414, "request target too long"));
+            }
+            let head_size: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
+            if head_size + target.len() > core::MAX_HEAD {
+                return send(out, &method, core::error(&ctx, 431, "request head too large"));
+            }
             let declared = headers
                 .iter()
                 .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
@@ -120,7 +129,7 @@ mod component {
             });
             let req = core::Request {
                 method: method.clone(),
-                target: request.path_with_query().unwrap_or_else(|| "/".into()),
+                target,
                 headers,
                 body,
                 peer: None,
