@@ -301,21 +301,24 @@ class InstallerPodNode(Node):
         # `ctr version` alone can block for long while containerd is down: ask systemd first, bound ctr
         return ("up() { for i in $(seq 1 30); do systemctl is-active -q containerd && "
                 "timeout 5 ctr version >/dev/null 2>&1 && return 0; sleep 1; done; return 1; }; "
-                f"systemctl restart containerd; if up; then {forget} echo ok > {status}; exit 0; fi; "
-                f"{restore} systemctl restart containerd; up; echo rolled-back > {status}")
+                f"systemctl restart containerd; if up; then {forget} echo ok > {status}.new; mv {status}.new {status}; "
+                f"exit 0; fi; {restore} systemctl restart containerd; up; echo rolled-back > {status}.new; "
+                f"mv {status}.new {status}")
 
     def _guarded_restart(self) -> Result:
         token = str(time.time_ns())
         status_file = f"/run/wasm-lab-restart-{token}"
+        # timers are coalesced within a minute by default: ask for the 2 s to mean 2 s
         started = self._raw(self._prefix + ["systemd-run", "--quiet", "--collect", f"--unit=wasm-lab-restart-{token}",
-                                            "--on-active=2", "/bin/sh", "-c", self.restart_script(token)])
+                                            "--on-active=2", "--timer-property=AccuracySec=100ms",
+                                            "/bin/sh", "-c", self.restart_script(token)])
         if started.returncode != 0:
             return started
         deadline = time.monotonic() + self.restart_timeout
         while time.monotonic() < deadline:
             time.sleep(2)
             seen = self._raw(self._prefix + ["cat", status_file])
-            if seen.returncode != 0:
+            if seen.returncode != 0 or not seen.stdout.strip():
                 continue  # not written yet, or containerd (and with it exec) still restarting
             self._raw(self._prefix + ["rm", "-f", status_file])
             outcome = seen.stdout.strip()

@@ -105,7 +105,8 @@ class FakeHost:
             return Result(0, "")
         if argv[0] == "systemd-run":
             assert "--on-active=2" in argv
-            self.run_guard(argv[-1], argv[argv.index("--on-active=2") + 1:])
+            assert "--timer-property=AccuracySec=100ms" in argv
+            self.run_guard(argv[-1], argv[argv.index("--timer-property=AccuracySec=100ms") + 1:])
             return Result(0, "")
         if argv == ["ctr", "version"]:
             return Result(0, "ok")
@@ -117,7 +118,7 @@ class FakeHost:
         """Play the guard script the way systemd would run it: restart, check, restore on failure."""
         assert argv[:2] == ["/bin/sh", "-c"]
         self.restarts += 1
-        status = script.split("echo ok > ")[1].split(";")[0]
+        status = script.split("echo ok > ")[1].split(";")[0].removesuffix(".new")
         broken = self.restart_breaks and b"wasmedge" in self.files[shims.MAIN_CONFIG]
         if not broken:
             for word in shlex.split(script.split("if up; then")[1].split("echo ok")[0]):
@@ -234,7 +235,8 @@ def test_restart_script_restores_changed_files_and_deletes_new_ones():
     assert "systemctl restart containerd; if up; then" in script
     assert "mv -f /etc/containerd/config.toml.wasm-lab-prev /etc/containerd/config.toml;" in script
     assert "rm -f /etc/containerd/conf.d/99-wasm-lab.toml;" in script
-    assert script.endswith("echo rolled-back > /run/wasm-lab-restart-42")
+    assert script.endswith("echo rolled-back > /run/wasm-lab-restart-42.new; mv /run/wasm-lab-restart-42.new "
+                           "/run/wasm-lab-restart-42")
 
 
 def test_exit_codes_from_the_exec_status_channel():
