@@ -10,5 +10,6 @@ class ResolveArtifacts:
         needs_node_image = ctx.spec.provider == "kind"
         ctx.artifacts = artifacts.resolve(ctx.spec.runtimes, source, needs_node_image)
         ctx.state.set("artifact_source", source)
-        files = ", ".join(f"{name} {f.sha256[:12]}" for name, f in sorted(ctx.artifacts.files.items()))
+        files = ", ".join(f"{name} {getattr(f, 'sha256', None) or f.digest}"[:len(name) + 13]
+                          for name, f in sorted(ctx.artifacts.files.items()))  # a LocalBundle has a digest
         return f"{source}: node image {ctx.artifacts.node_image or '(not needed)'}; {files}"
