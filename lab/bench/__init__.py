@@ -127,7 +127,11 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
     from lab.kube import Kube
 
     with tempfile.TemporaryDirectory(prefix="wasm-lab-bench-") as scratch:
-        kube = Kube(kubeconfig_for(spec, Path(scratch)))
+        kubeconfig = kubeconfig_for(spec, Path(scratch))
+        try:
+            kube = Kube(kubeconfig)
+        except Exception as error:
+            raise LabError(f"cannot use the kubeconfig {kubeconfig}: {error.__class__.__name__}: {error}")
         namespace = State(spec.name).get("namespace", spec.namespace)
         try:
             found = measure.discover(kube, namespace)
