@@ -8,8 +8,8 @@ from lab.actions.images import BuildImages, LoadImages
 from lab.actions.runtimeclasses import CreateRuntimeClasses
 from lab.actions.shims import InstallShims
 
-CLUSTER = [ResolveArtifacts(), EnsureCluster()]
-SHIMS = CLUSTER + [InstallShims(), CreateRuntimeClasses()]
-WORKLOADS = CLUSTER + [BuildImages(), LoadImages(), Deploy()]
+CLUSTER = [ResolveArtifacts(with_runtimes=False), EnsureCluster()]
+SHIMS = [ResolveArtifacts(), EnsureCluster(), InstallShims(), CreateRuntimeClasses()]
+WORKLOADS = [ResolveArtifacts(with_runtimes=False), EnsureCluster(), BuildImages(), LoadImages(), Deploy()]
 CHECK = [Check()]
 UP = SHIMS + [BuildImages(), LoadImages(), Deploy(), Check()]
