@@ -15,8 +15,7 @@ from lab.state import State
 
 def run(spec: LabSpec, actions) -> Context:
     provider = providers.get(spec.provider)
-    if hasattr(provider, "preflight"):  # e.g. an unknown --context: say so before any artifact is built
-        provider.preflight(spec)
+    provider.preflight(spec)  # e.g. an unknown --context: said before any artifact is built
     state = State(spec.name)
     state.set("spec", {"provider": spec.provider, "namespace": spec.namespace})
     ctx = Context(spec=spec, state=state, provider=provider)
@@ -56,10 +55,9 @@ def down(spec: LabSpec) -> list[str]:
     state = State(spec.name)
     removed = []
     provider = providers.get(spec.provider)
-    if hasattr(provider, "teardown"):  # a cluster the lab did not create: undo only what lab.up did in it
-        removed += provider.teardown(spec, state, artifacts.runtimes_catalog())
+    removed += provider.teardown(spec, state, artifacts.runtimes_catalog())
     if state.get("cluster_created") or state.get("cluster_creating"):
-        removed += providers.get(spec.provider).delete(spec, state)
+        removed += provider.delete(spec, state)
     client = docker.from_env()
     for tag in state.get("images", []):
         try:

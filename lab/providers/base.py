@@ -36,3 +36,10 @@ class Provider:
 
     def exists(self, spec) -> bool:
         raise NotImplementedError
+
+    def preflight(self, spec) -> None:
+        """Refuse early (LabError) what cannot work, before any artifact is built."""
+
+    def teardown(self, spec, state, catalog: dict) -> list[str]:
+        """Undo what lab.up did inside a cluster the lab did not create; return what was removed."""
+        return []

@@ -215,9 +215,9 @@ class ExistingProvider(Provider):
                 raise LabError(f"context {spec.context}: the cluster's API server does not answer "
                                f"({error.__class__.__name__}: {str(error).splitlines()[0][:160]})")
 
-    def ensure(self, spec, node_image, state_dir: Path) -> Cluster:
+    def ensure(self, spec, node_image, state) -> Cluster:
         self.spec = spec
-        state_dir = Path(getattr(state_dir, "dir", state_dir))
+        state_dir = state.dir
         state_dir.mkdir(parents=True, exist_ok=True)
         kubeconfig = state_dir / "kubeconfig"
         kubeconfig.write_text(yaml.safe_dump(minified_kubeconfig(spec.context), sort_keys=False))
@@ -310,7 +310,7 @@ class ExistingProvider(Provider):
                 pass
         return removed
 
-    def delete(self, spec, state_dir: Path) -> list[str]:
+    def delete(self, spec, state) -> list[str]:
         return []  # never deletes a cluster it did not create; see teardown
 
     def teardown(self, spec, state, catalog: dict) -> list[str]:

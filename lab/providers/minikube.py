@@ -84,8 +84,8 @@ class MinikubeProvider(Provider):
         data = data[0] if isinstance(data, list) and data else data
         return data.get("Host", "Unknown") if isinstance(data, dict) else "Unknown"
 
-    def ensure(self, spec, node_image, state_dir) -> Cluster:
-        state_dir = Path(getattr(state_dir, "dir", state_dir))
+    def ensure(self, spec, node_image, state) -> Cluster:
+        state_dir = state.dir
         state_dir.mkdir(parents=True, exist_ok=True)
         kubeconfig = state_dir / "kubeconfig"
         created = not self.exists(spec)
@@ -127,8 +127,8 @@ class MinikubeProvider(Provider):
                              label=f"minikube: loading {ref}", log=cluster.kubeconfig.parent / "minikube-load.log")
         return list(refs)
 
-    def delete(self, spec, state_dir) -> list[str]:
-        state_dir = Path(getattr(state_dir, "dir", state_dir))
+    def delete(self, spec, state) -> list[str]:
+        state_dir = state.dir
         if not self.exists(spec):
             return []
         self._run_logged([minikube_binary(), "delete", "-p", spec.name], label=f"minikube: deleting {spec.name}",

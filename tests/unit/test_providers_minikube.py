@@ -73,7 +73,7 @@ def test_start_command_docker_driver_containerd_profile_ports(lab):
 
 def test_new_profile_is_started_with_its_kubeconfig_in_the_state_folder(lab, provider, tmp_path):
     made, runner, core = provider
-    cluster = made.ensure(lab, None, tmp_path)
+    cluster = made.ensure(lab, None, NS(dir=tmp_path))
     (argv, env), = runner.logged
     assert argv == minikube.start_argv(lab)
     assert env["KUBECONFIG"] == str(tmp_path / "kubeconfig")
@@ -88,7 +88,7 @@ def test_new_profile_is_started_with_its_kubeconfig_in_the_state_folder(lab, pro
 def test_running_profile_is_reused_without_a_start(lab, provider, tmp_path):
     made, runner, _ = provider
     runner.profiles = ["lab"]
-    cluster = made.ensure(lab, None, tmp_path)
+    cluster = made.ensure(lab, None, NS(dir=tmp_path))
     assert runner.logged == [] and not cluster.created_by_lab
     assert ["minikube", "update-context", "-p", "lab"] in runner.calls
 
@@ -96,7 +96,7 @@ def test_running_profile_is_reused_without_a_start(lab, provider, tmp_path):
 def test_stopped_profile_is_started_again_and_shims_are_reapplied_by_the_pipeline(lab, provider, tmp_path):
     made, runner, _ = provider
     runner.profiles, runner.host = ["lab"], "Stopped"
-    cluster = made.ensure(lab, None, tmp_path)
+    cluster = made.ensure(lab, None, NS(dir=tmp_path))
     assert runner.logged[0][0][:2] == ["minikube", "start"] and not cluster.created_by_lab
 
 
@@ -106,7 +106,7 @@ def test_images_load_and_delete(lab, provider, tmp_path):
     assert made.load_images(cluster, ["wasm-lab/httpbin:native"]) == ["wasm-lab/httpbin:native"]
     assert runner.logged[-1][0] == ["minikube", "-p", "lab", "image", "load", "wasm-lab/httpbin:native"]
     runner.profiles = ["lab"]
-    assert made.delete(lab, tmp_path) == ["minikube profile lab"]
+    assert made.delete(lab, NS(dir=tmp_path)) == ["minikube profile lab"]
     assert runner.logged[-1][0] == ["minikube", "delete", "-p", "lab"]
 
 
