@@ -57,7 +57,8 @@ def test_short_bench_measures_and_restores(tmp_path):
     variants = [d.metadata.labels["wasm-lab.dev/variant"] for d in deployments]
     chosen = [v for v in variants if v == "native"] + [v for v in variants if v.startswith("runtime-")][:1]
     output = tmp_path / "bench"
-    argv = [sys.executable, "-m", "invoke", "lab.bench", "--name", name, "--repeat", "2", "--requests", "200",
+    argv = [sys.executable, "-m", "invoke", "--search-root", REPO, "lab.bench", "--name", name, "--repeat", "2",
+            "--requests", "200",
             "--duration", "3", "--concurrency", "1", "--concurrency", "4", "--output", str(output)]
     for variant in chosen:
         argv += ["--variant", variant]
