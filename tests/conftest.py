@@ -50,3 +50,17 @@ def empty_cwd(tmp_path, monkeypatch):
     """A working directory without a lab.yaml, so only the embedded defaults apply."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def kit_complete():
+    """Every kit artifact built and current, so a test never starts a long kit build."""
+    from lab import kit
+
+    try:
+        rows = kit.status()
+    except Exception as error:
+        pytest.skip(f"kit status unavailable: {error}")
+    not_ready = [f"{r['name']} ({r['state']})" for r in rows if r["state"] != "built"]
+    if not_ready:
+        pytest.skip("offline kit not complete, build it with `invoke kit.build`: " + ", ".join(not_ready))

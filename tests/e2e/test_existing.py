@@ -39,14 +39,7 @@ SHIM_FILES = ["/usr/local/bin/containerd-shim-wasmedge-v1", "/usr/local/bin/cont
 
 
 @pytest.fixture(scope="module")
-def node_image(kind_cli):
-    try:
-        rows = kit.status()
-    except Exception as error:
-        pytest.skip(f"kit status unavailable: {error}")
-    not_ready = [f"{r['name']} ({r['state']})" for r in rows if r["state"] != "built"]
-    if not_ready:
-        pytest.skip("offline kit not complete, build it with `invoke kit.build`: " + ", ".join(not_ready))
+def node_image(kind_cli, kit_complete):
     return kit.artifact("node")["image"]["ref"]
 
 

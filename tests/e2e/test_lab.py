@@ -10,24 +10,12 @@ import time
 import docker
 import pytest
 
-from lab import kit
 from lab.spec import RUNTIMES
 
 pytestmark = [pytest.mark.cluster, pytest.mark.kit, pytest.mark.docker]
 
 NAME = "wasmlab-e2e"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-@pytest.fixture(scope="module")
-def kit_ready():
-    try:
-        rows = kit.status()
-    except Exception as error:
-        pytest.skip(f"kit status unavailable: {error}")
-    not_ready = [f"{r['name']} ({r['state']})" for r in rows if r["state"] != "built"]
-    if not_ready:
-        pytest.skip("offline kit not complete, build it with `invoke kit.build`: " + ", ".join(not_ready))
 
 
 def invoke(*args, env, timeout=1800):
@@ -38,7 +26,7 @@ def invoke(*args, env, timeout=1800):
 
 
 @pytest.fixture(scope="module")
-def lab_env(tmp_path_factory, kit_ready, kind_cli):
+def lab_env(tmp_path_factory, kit_complete, kind_cli):
     folder = tmp_path_factory.mktemp("e2e")
     config = folder / "lab.yaml"
     config.write_text(f"name: {NAME}\nhost_port_base: 31080\nresults_dir: {folder / 'results'}\n"
