@@ -318,10 +318,10 @@ class ExistingProvider(Provider):
         namespace, imported images, installer pods. Returns what was removed."""
         from lab import shims
 
-        state_dir = Path(state.dir)
+        state_dir = state.dir
         if not (state_dir / "kubeconfig").exists() and not self.exists(spec):
             return []
-        cluster = self.ensure(spec, None, state_dir)
+        cluster = self.ensure(spec, None, state)
         kube = self.kube(cluster.kubeconfig, cluster.context)
         record = self._record(state_dir)
         removed = []
