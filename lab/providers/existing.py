@@ -328,7 +328,7 @@ class ExistingProvider(Provider):
         # the workloads go first: their wasm containers need the shims to be stopped
         namespace = state.get("namespace")
         if namespace and kube.delete("v1", "Namespace", namespace):
-            _wait_gone(lambda: kube.core.read_namespace(namespace))
+            _wait_gone(lambda: kube.core.read_namespace(namespace), f"namespace {namespace}")
             removed.append(f"namespace {namespace}")
         for handler in state.get("runtimeclasses", []):
             if kube.delete("node.k8s.io/v1", "RuntimeClass", handler):
@@ -353,6 +353,7 @@ class ExistingProvider(Provider):
         if spec.registry:  # the local tags made for pushing (the registry keeps its copies)
             removed += self._untag([registry_ref(spec.registry, ref) for ref in state.get("images", [])])
         if installer.delete_namespace(kube.core):
+            _wait_gone(lambda: kube.core.read_namespace(installer.NAMESPACE), f"namespace {installer.NAMESPACE}")
             removed.append(f"namespace {installer.NAMESPACE}")
         return removed
 
@@ -372,18 +373,22 @@ def containerd_name(ref: str) -> str:
     return f"docker.io/{ref}" if rest else f"docker.io/library/{ref}"
 
 
-def _wait_gone(read, timeout: float = 180) -> None:
-    import time
-
+def _wait_gone(read, what: str, timeout: float = 180) -> None:
+    """Wait until `read` answers 404 (a deleted namespace terminates asynchronously)."""
     from kubernetes.client.exceptions import ApiException
+    from tenacity import RetryError, retry, retry_if_result, stop_after_delay, wait_fixed
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    @retry(stop=stop_after_delay(timeout), wait=wait_fixed(2), retry=retry_if_result(bool))
+    def present() -> bool:
         try:
             read()
         except ApiException as error:
             if error.status == 404:
-                return
+                return False
             raise
-        time.sleep(2)
-    raise LabError(f"still terminating after {timeout:.0f}s; run lab.down again")
+        return True
+
+    try:
+        present()
+    except RetryError:
+        raise LabError(f"{what} still terminating after {timeout:.0f}s; run lab.down again")
