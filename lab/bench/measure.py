@@ -325,7 +325,8 @@ def wait_memory(kube, node: str, namespace: str, pod_name: str, not_before: floa
     def fresh():
         nonlocal latest
         sample = memory_of(stats_summary(kube, node), namespace, pod_name)
-        if sample is None or sample.pod_working_set_bytes is None and not any(
+        # A running pod always has some memory: 0 means its containers are not in its cgroup.
+        if sample is None or not sample.pod_working_set_bytes and not any(
                 c["working_set_bytes"] for c in sample.containers.values()):
             return None
         latest = sample
@@ -337,7 +338,8 @@ def wait_memory(kube, node: str, namespace: str, pod_name: str, not_before: floa
     except LabError:
         if latest is not None:
             return latest, f"no sample newer than the load's end within {timeout:.0f}s; kept the sample of {latest.time}"
-        return None, f"the kubelet's stats summary had no memory numbers for pod {pod_name} within {timeout:.0f}s"
+        return None, (f"the kubelet's stats summary had no memory above 0 for pod {pod_name} within {timeout:.0f}s; "
+                      "its container may run outside the pod's cgroup (docs/bench.md, 'Memory')")
 
 
 # ----------------------------------------------------------------------------- image sizes

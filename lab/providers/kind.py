@@ -31,11 +31,12 @@ def minor(kubernetes: str) -> int:
     return int(kubernetes.lstrip("v").split(".")[1])
 
 
-def cluster_config(spec) -> dict:
-    """The kind Cluster document for a spec (pure: tested without Docker)."""
+def cluster_config(spec, host_cgroup_v1: bool = False) -> dict:
+    """The kind Cluster document for a spec on a host with the given cgroup version (pure)."""
     template = yaml.safe_load(CLUSTER_TEMPLATE.read_text())
     worker = template.pop("wasmWorker")
     cgroup_patch = template.pop("cgroupV1Patch")
+    cgroupfs = template.pop("cgroupfsOnV1")
     config = copy.deepcopy(template)
     config["name"] = spec.name
     control_plane = config["nodes"][0]
@@ -47,7 +48,15 @@ def cluster_config(spec) -> dict:
     config["nodes"] += [copy.deepcopy(worker) for _ in range(spec.workers)]
     if minor(spec.kubernetes) >= 35:
         config.setdefault("kubeadmConfigPatches", []).append(cgroup_patch)
+    if host_cgroup_v1:
+        config.setdefault("kubeadmConfigPatches", []).append(cgroupfs["kubeadmConfigPatch"])
+        config.setdefault("containerdConfigPatches", []).append(cgroupfs["containerdConfigPatch"])
     return config
+
+
+def host_cgroup_v1() -> bool:
+    """Whether Docker's host uses cgroup v1 (kind nodes then get the cgroupfs driver)."""
+    return str(docker.from_env().info().get("CgroupVersion", "2")) == "1"
 
 
 class KindProvider(Provider):
@@ -66,7 +75,7 @@ class KindProvider(Provider):
         if not self.exists(spec):
             state.dir.mkdir(parents=True, exist_ok=True)
             config_path = state.dir / "kind-config.yaml"
-            config_path.write_text(yaml.safe_dump(cluster_config(spec), sort_keys=False))
+            config_path.write_text(yaml.safe_dump(cluster_config(spec, host_cgroup_v1()), sort_keys=False))
             argv = [kind_binary(), "create", "cluster", "--name", spec.name, "--config", config_path,
                     "--kubeconfig", kubeconfig]
             if node_image:

@@ -1,5 +1,7 @@
 from xml.etree import ElementTree
 
+import tomlkit
+
 from lab import report, spec, workloads
 from lab.providers.kind import cluster_config
 
@@ -23,6 +25,15 @@ def test_kind_config_maps_every_variant_port_on_loopback_and_taints_the_wasm_poo
 def test_kubernetes_135_gets_the_cgroup_v1_kubelet_setting():
     config = cluster_config(lab_spec(kubernetes="v1.35.0"))
     assert "failCgroupV1: false" in config["kubeadmConfigPatches"][0]
+
+
+def test_cgroup_v1_hosts_get_the_cgroupfs_driver_in_kubelet_and_containerd_alike():
+    assert "containerdConfigPatches" not in cluster_config(lab_spec(), host_cgroup_v1=False)
+    config = cluster_config(lab_spec(), host_cgroup_v1=True)
+    assert any("cgroupDriver: cgroupfs" in p for p in config["kubeadmConfigPatches"])
+    patch = tomlkit.parse(config["containerdConfigPatches"][0])
+    for cri_plugin in ("io.containerd.grpc.v1.cri", "io.containerd.cri.v1.runtime"):
+        assert patch["plugins"][cri_plugin]["containerd"]["runtimes"]["runc"]["options"]["SystemdCgroup"] is False
 
 
 def test_variant_objects_pick_runtime_class_annotation_and_listen_address():
