@@ -87,6 +87,15 @@ def tag(variant: str) -> str:
     return f"{REPOSITORY}:{variant}"
 
 
+def exists(ref: str, client=None) -> bool:
+    import docker
+    try:
+        (client or _client()).images.get(ref)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
 def _kit_image(artifact: str, client=None) -> str | None:
     """The kit's image for an artifact: the manifest's entry, else (a hand-built kit image) the
     tag its recipe would give when that image is present; None when neither exists."""

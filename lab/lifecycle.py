@@ -9,6 +9,7 @@ from lab import artifacts, providers, shims, workloads
 from lab.actions import UP
 from lab.kube import Kube
 from lab.pipeline import Context, run_actions
+from lab.proc import console
 from lab.spec import LabSpec
 from lab.state import State
 
@@ -59,7 +60,12 @@ def down(spec: LabSpec) -> list[str]:
     if state.get("cluster_created") or state.get("cluster_creating"):
         removed += provider.delete(spec, state)
     client = docker.from_env()
+    users = {ref: other for other in state.others() for ref in other.get("images_used", [])}
     for tag in state.get("images", []):
+        if tag in users:
+            users[tag].add("images", tag)  # the last lab using a tag removes it
+            console.print(f"kept image tag {tag}: lab {users[tag].dir.name} uses it")
+            continue
         try:
             client.images.remove(tag)
             removed.append(f"image tag {tag}")

@@ -40,6 +40,14 @@ class State:
             json.dump(self.data, f, indent=2, sort_keys=True)
         os.replace(tmp, self.path)
 
+    def others(self) -> list["State"]:
+        """The states of the other labs kept beside this one."""
+        root = self.dir.parent
+        if not root.is_dir():
+            return []
+        return [State(d.name, root) for d in sorted(root.iterdir())
+                if d != self.dir and (d / "state.json").is_file()]
+
     def forget(self) -> None:
         if self.path.exists():
             self.path.unlink()

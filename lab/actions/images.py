@@ -15,10 +15,15 @@ class BuildImages:
         use_kit = ctx.artifacts.source == "kit"
         if use_kit:
             kit.build(kit_base_artifacts(ctx.spec.variants))
-        built = images.build(list(ctx.spec.variants), use_kit=use_kit, log=ctx.state.dir / "images-build.log")
         ctx.images = {v: images.tag(v) for v in ctx.spec.variants}
-        for image in built:
-            ctx.state.add("images", image.tag)
+        # Claim only the tags this lab brings into being (recorded before building, so an
+        # interrupted build is still cleaned up); tags that were there before belong to
+        # someone else. Every lab also notes what it uses, so no lab's down takes them away.
+        for ref in sorted(set(ctx.images.values())):
+            ctx.state.add("images_used", ref)
+            if not images.exists(ref):
+                ctx.state.add("images", ref)
+        built = images.build(list(ctx.spec.variants), use_kit=use_kit, log=ctx.state.dir / "images-build.log")
         return ", ".join(f"{b.tag} {b.size / 1e6:.1f} MB" for b in built)
 
 

@@ -324,6 +324,8 @@ class ExistingProvider(Provider):
         cluster = self.ensure(spec, None, state)
         kube = self.kube(cluster.kubeconfig, cluster.context)
         record = self._record(state_dir)
+        # every image the lab put in the nodes (or pushed), whether or not it made the local tag
+        deployed = state.get("images_used", state.get("images", []))
         removed = []
         # the workloads go first: their wasm containers need the shims to be stopped
         namespace = state.get("namespace")
@@ -342,7 +344,7 @@ class ExistingProvider(Provider):
                 node.run(["rm", "-f", shims.MAIN_CONFIG + shims.BACKUP_SUFFIX])
                 label = shims.INSTALLED_LABEL.format(handler=definition["handler"])
                 kube.core.patch_node(node.name, {"metadata": {"labels": {label: None}}})
-            for ref in state.get("images", []):
+            for ref in deployed:
                 names = [containerd_name(ref)] + ([registry_ref(spec.registry, ref)] if spec.registry else [])
                 node.run(["ctr", "-n", "k8s.io", "images", "rm", *names], check=False)
             node.run(["rmdir", IMPORT_DIR, os.path.dirname(IMPORT_DIR)], check=False)
@@ -351,7 +353,7 @@ class ExistingProvider(Provider):
                 removed.append(f"label {POOL_LABEL} from {node.name}")
         removed += self.remove_installer_pods()
         if spec.registry:  # the local tags made for pushing (the registry keeps its copies)
-            removed += self._untag([registry_ref(spec.registry, ref) for ref in state.get("images", [])])
+            removed += self._untag([registry_ref(spec.registry, ref) for ref in deployed])
         if installer.delete_namespace(kube.core):
             _wait_gone(lambda: kube.core.read_namespace(installer.NAMESPACE), f"namespace {installer.NAMESPACE}")
             removed.append(f"namespace {installer.NAMESPACE}")

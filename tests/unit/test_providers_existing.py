@@ -183,7 +183,7 @@ def test_teardown_removes_workloads_first_then_runtimes_labels_and_installer(mon
     (tmp_path / "kubeconfig").write_text("{}")
     state = NS(dir=tmp_path, get=lambda key, default=None: {
         "runtimes_installed": ["wasmedge"], "runtimeclasses": ["wasmedge"], "namespace": "wasm-lab",
-        "images": ["wasm-lab/httpbin:native"]}.get(key, default))
+        "images_used": ["wasm-lab/httpbin:native"]}.get(key, default))
     spec = NS(registry="", runtimes=("wasmedge",), context="c")
     catalog = {"wasmedge": {"handler": "wasmedge"}, "wasmtime": {"handler": "wasmtime"}}
     removed = provider.teardown(spec, state, catalog)
