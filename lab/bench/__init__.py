@@ -89,18 +89,23 @@ def write(result: BenchResult, directory: Path) -> dict[str, Path]:
     return paths
 
 
-def render(json_path: Path, directory: Path | None = None) -> tuple[BenchResult, dict[str, Path]]:
-    """Re-render bench.md and bench.html from a bench.json."""
+def read_result(json_path: Path, field: str = "report") -> BenchResult:
+    """A bench.json read back; bad input names the option it came from."""
     try:
         data = json.loads(Path(json_path).read_text())
     except FileNotFoundError:
-        raise InputError(f"report: {json_path} does not exist")
+        raise InputError(f"{field}: {json_path} does not exist")
     except json.JSONDecodeError as error:
-        raise InputError(f"report: {json_path} is not JSON ({error.msg})")
+        raise InputError(f"{field}: {json_path} is not JSON ({error.msg})")
     try:
-        result = from_dict(data)
+        return from_dict(data)
     except (ValueError, TypeError, KeyError) as error:
-        raise InputError(f"report: {json_path}: {error}")
+        raise InputError(f"{field}: {json_path}: {error}")
+
+
+def render(json_path: Path, directory: Path | None = None) -> tuple[BenchResult, dict[str, Path]]:
+    """Re-render bench.md and bench.html from a bench.json."""
+    result = read_result(json_path)
     return result, write(result, Path(directory) if directory else Path(json_path).parent)
 
 
@@ -213,8 +218,26 @@ def _bench_variant(kube, spec, target, vr, repeat, levels, requests, duration, i
     with console.status(f"{name}: image sizes"):
         vr.image_size, notes = measure.image_size(kube, vr.node, target.image, cache=_GZIP_CACHE)
     vr.notes += notes
-    with console.status(f"{name}: idle memory (kubelet stats summary)"):
-        vr.memory["idle"], note = measure.wait_memory(kube, vr.node, target.namespace, pod.metadata.name, timeout=30)
+    # Cold starts first: the pod they leave is fresh (it has answered only the probes and the
+    # first GET), so "idle" means the same thing for every variant and every run.
+    touched.append(target)
+    for index in range(repeat):
+        kind = "first" if index == 0 else "repeat"
+        with console.status(f"{name}: cold start {index + 1}/{repeat}"):
+            outcome = measure.cold_start(kube, target, index, kind, path=path)
+        vr.cold_start.append(outcome)
+        _print_run(outcome)
+        if outcome.error:
+            break
+    try:
+        pod = measure.running_pod(kube, target, timeout=60)
+    except LabError as error:
+        vr.notes.append(f"no pod after the cold starts: {error}")
+        return
+
+    with console.status(f"{name}: idle memory of the fresh pod (waiting for a kubelet sample)"):
+        vr.memory["idle"], note = measure.wait_memory(kube, vr.node, target.namespace, pod.metadata.name,
+                                                      not_before=time.time(), timeout=40)
     if note:
         vr.notes.append(f"idle memory: {note}")
 
@@ -230,16 +253,6 @@ def _bench_variant(kube, spec, target, vr, repeat, levels, requests, duration, i
                                                             not_before=time.time() - 1, timeout=40)
     if note:
         vr.notes.append(f"memory after load: {note}")
-
-    touched.append(target)
-    for index in range(repeat):
-        kind = "first" if index == 0 else "repeat"
-        with console.status(f"{name}: cold start {index + 1}/{repeat}"):
-            outcome = measure.cold_start(kube, target, index, kind, path=path)
-        vr.cold_start.append(outcome)
-        _print_run(outcome)
-        if outcome.error:
-            break
 
     if image_removed:
         reason = _cannot_remove(spec, vr.node, target.image)

@@ -278,8 +278,8 @@ def html(result: BenchResult) -> str:
                 "timed apart and the start after it includes any first-start compilation.",
         "memory": "workingSetBytes of the pod from <code>/api/v1/nodes/&lt;node&gt;/proxy/stats/summary</code>; idle "
                   "before any load, then the first kubelet sample taken after the load ended (the kubelet "
-                  "refreshes every 10–15 s). For a wasm shim the pod's cgroup holds the wasm instance; "
-                  "the shim process itself is counted only where the runtime puts it in the pod's cgroup.",
+                  "refreshes every 10–15 s). For a wasm shim the pod's cgroup holds the wasm instance; the "
+                  "shims' own processes stay in containerd's cgroup, as runc's shim does for the other pods.",
         "size": f"In the node: containerd's size from the node's CRI image list. Compressed: "
                 f"<code>docker save | gzip -6</code> of the host's image. Published: "
                 f"{escape(str(result.published.get('source')))}, in {escape(str(result.published.get('unit')))}.",
