@@ -82,23 +82,26 @@ def sources_for(runtimes: tuple[str, ...]) -> list[str]:
     return sorted({item["source"] for rt in runtimes for item in table[rt]["files"] + table[rt].get("bundles", [])})
 
 
-def kit_artifact_names(runtimes: tuple[str, ...], with_node_image: bool) -> list[str]:
+def kit_artifact_names(runtimes: tuple[str, ...], provider: str | None) -> list[str]:
+    """The kit artifacts a lab needs: its runtimes' files, and its provider's node image and tools
+    (provider None: none of those, e.g. when only runtimes are installed)."""
     mapping = catalog()["kit"]
     names = {mapping[s]["artifact"] for s in sources_for(runtimes)}
-    if with_node_image:
-        names.add(mapping["node-image"])
+    if provider in mapping["node-image"]:
+        names.add(mapping["node-image"][provider])
+    names.update(mapping["tools"].get(provider, []))
     return sorted(names)
 
 
-def resolve(runtimes: tuple[str, ...], source: str, with_node_image: bool) -> Artifacts:
+def resolve(runtimes: tuple[str, ...], source: str, provider: str | None) -> Artifacts:
     if source == "kit":
-        return _from_kit(runtimes, with_node_image)
-    return _from_upstream(runtimes, with_node_image)
+        return _from_kit(runtimes, provider)
+    return _from_upstream(runtimes, provider)
 
 
-def _from_kit(runtimes, with_node_image) -> Artifacts:
+def _from_kit(runtimes, provider) -> Artifacts:
     mapping = catalog()["kit"]
-    kit.build(kit_artifact_names(runtimes, with_node_image))
+    kit.build(kit_artifact_names(runtimes, provider))
     files = {}
     for source in sources_for(runtimes):
         entry = kit.artifact(mapping[source]["artifact"])
@@ -109,18 +112,20 @@ def _from_kit(runtimes, with_node_image) -> Artifacts:
         if relative not in entry["files"]:
             raise LabError(f"kit artifact {entry['name']} has no {relative}; rebuild it (invoke kit.build --force --only {entry['name']})")
         files[source] = LocalFile(Path(entry["path"]) / relative, entry["files"][relative])
-    node_image = kit.artifact(mapping["node-image"])["image"]["ref"] if with_node_image else None
+    node_artifact = mapping["node-image"].get(provider)
+    node_image = kit.artifact(node_artifact)["image"]["ref"] if node_artifact else None
     return Artifacts("kit", node_image, files)
 
 
-def _from_upstream(runtimes, with_node_image) -> Artifacts:
+def _from_upstream(runtimes, provider) -> Artifacts:
     pins = catalog()["upstream"]
     files = {}
     for source in sources_for(runtimes):
         if source not in pins:
             raise LabError(f"{source}: no upstream pin in lab/defaults/artifacts.yaml; use the offline kit (--offline)")
         files[source] = download(source, pins[source])
-    return Artifacts("upstream", pins["node-image"]["ref"] if with_node_image else None, files)
+    node_image = (pins["node-image"].get(provider) or {}).get("ref")
+    return Artifacts("upstream", node_image, files)
 
 
 def download(name: str, pin: dict) -> LocalFile:

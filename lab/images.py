@@ -206,12 +206,12 @@ def build(variants: list[str] | None = None, use_kit: bool | None = None, log: P
     return [build_variant(v, bases, client, log) for v in dict.fromkeys(wanted)]
 
 
-def wasm_bytes(ref: str, client=None) -> bytes:
-    """The .wasm file inside an image (exported from a stopped container)."""
+def file_from_image(ref: str, path: str, client=None) -> bytes:
+    """One file inside an image (exported from a container that is created, never started)."""
     client = client or _client()
     container = client.containers.create(ref, entrypoint=["/nothing"], command=[])
     try:
-        stream, _ = container.get_archive(WASM_PATH)
+        stream, _ = container.get_archive(path)
         archive = io.BytesIO(b"".join(stream))
     finally:
         container.remove(force=True)
@@ -219,8 +219,13 @@ def wasm_bytes(ref: str, client=None) -> bytes:
         member = tar.getmembers()[0]
         handle = tar.extractfile(member)
         if handle is None:
-            raise ImageBuildError(f"{ref}: {WASM_PATH} is not a file")
+            raise ImageBuildError(f"{ref}: {path} is not a file")
         return handle.read()
+
+
+def wasm_bytes(ref: str, client=None) -> bytes:
+    """The .wasm file inside an image."""
+    return file_from_image(ref, WASM_PATH, client)
 
 
 def wasm_sha256(ref: str, client=None) -> str:

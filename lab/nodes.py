@@ -9,6 +9,7 @@ import io
 import shlex
 import subprocess
 import tarfile
+import tempfile
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -85,19 +86,25 @@ class DockerNode(Node):
 
 
 class SshNode(Node):
-    """A minikube node: commands over `minikube ssh` (its remote shell needs each argument quoted)."""
+    """A minikube node: commands over `minikube ssh` (its remote shell needs each argument
+    quoted), files over `minikube cp`."""
 
-    def __init__(self, profile: str, node: str):
-        self.name, self.profile = node, profile
+    def __init__(self, profile: str, node: str, binary: str = "minikube"):
+        self.name, self.profile, self.binary = node, profile, binary
 
     def exec(self, argv, input=None):
-        command = ["minikube", "-p", self.profile, "ssh", "-n", self.name, "--", "sudo"] + [shlex.quote(a) for a in argv]
+        command = [self.binary, "-p", self.profile, "ssh", "-n", self.name, "--", "sudo"] + [shlex.quote(a) for a in argv]
         done = subprocess.run(command, input=input, capture_output=True)
         return Result(done.returncode, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace"))
 
     def put_file(self, path, content, mode=0o644):
         staging = f"/tmp/wasm-lab-{PurePosixPath(path).name}"
-        self.run(["tee", staging], input=content)
+        with tempfile.NamedTemporaryFile(prefix="wasm-lab-") as local:
+            local.write(content)
+            local.flush()
+            argv = [self.binary, "-p", self.profile, "cp", local.name, f"{self.name}:{staging}"]
+            done = subprocess.run(argv, capture_output=True)
+        if done.returncode != 0:
+            raise CommandFailed(argv, done.returncode, done.stderr.decode(errors="replace").splitlines())
         self.run(["install", "-D", "-m", f"{mode:o}", staging, path])
         self.run(["rm", "-f", staging])
-

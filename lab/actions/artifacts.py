@@ -10,9 +10,8 @@ class ResolveArtifacts:
 
     def execute(self, ctx):
         source = artifacts.choose_source(ctx.spec.offline)
-        needs_node_image = ctx.spec.provider == "kind"
         runtimes = ctx.spec.runtimes if self.with_runtimes else ()
-        ctx.artifacts = artifacts.resolve(runtimes, source, needs_node_image)
+        ctx.artifacts = artifacts.resolve(runtimes, source, ctx.spec.provider)
         ctx.state.set("artifact_source", source)
         files = ", ".join(f"{name} {getattr(f, 'sha256', None) or f.digest}"[:len(name) + 13]
                           for name, f in sorted(ctx.artifacts.files.items()))  # a LocalBundle has a digest

@@ -7,10 +7,14 @@ minikube runs, so ~/.kube/config is never touched) and the variants' NodePorts p
 like kind's. Nodes are reached over `minikube ssh`/`minikube cp` (lab.nodes.SshNode), images with
 `minikube image load`.
 
-minikube rewrites containerd's config on every `minikube start`, so a restarted profile has lost
-the wasm runtimes: `lab.up` always runs the shim installer after the cluster step, which finds
-its block missing, re-adds it, restarts containerd and re-checks `containerd config dump`.
-After a `minikube start` of your own, run `invoke lab.up` again."""
+minikube edits containerd's config on every `minikube start` (sandbox image, cgroup driver, …)
+and restarts it, so `lab.up` always runs the shim installer after the cluster step: it re-checks
+its block, re-adds what is missing and verifies `containerd config dump`. After a `minikube
+start` of your own, run `invoke lab.up` again.
+
+Offline, the kit supplies minikube itself (built from its Go module) and a base image made from
+the kit node (`--base-image`), and minikube is told to fetch nothing: no preload, no image cache,
+no addons, and the kit's pod network (podnet) as a custom CNI manifest instead of kindnet."""
 from __future__ import annotations
 
 import json
@@ -28,20 +32,46 @@ POOL_LABEL, POOL_VALUE = "wasm-lab.dev/pool", "wasm"
 TAINT = {"key": "wasm-lab.dev/wasm", "value": "true", "effect": "NoSchedule"}
 
 
+# Where the kit's minikube-node image keeps its pod network manifest (see its Dockerfile).
+KIT_CNI_MANIFEST = "/etc/wasm-lab/minikube-cni.yaml"
+
+
 def minikube_binary() -> str:
+    """minikube from PATH, else the one the kit built (invoke kit.build --only minikube)."""
     path = shutil.which("minikube")
-    if path is None:
-        raise LabError("minikube is not installed (Debian has no package; see https://minikube.sigs.k8s.io), "
-                       "or use provider kind")
-    return path
+    if path is not None:
+        return path
+    try:
+        from lab import kit
+
+        entry = kit.artifact("minikube")
+        built = Path(entry["path"]) / "bin" / "minikube"
+        if built.is_file():
+            return str(built)
+    except (KeyError, OSError, RuntimeError, ValueError):
+        pass
+    raise LabError("minikube is not installed (Debian has no package; see https://minikube.sigs.k8s.io); "
+                   "build it with `invoke kit.build --only minikube`, or use provider kind")
 
 
-def start_argv(spec, binary: str = "minikube") -> list[str]:
+def start_argv(spec, binary: str = "minikube", base_image: str | None = None, cni_manifest: Path | None = None,
+               as_root: bool = False) -> list[str]:
     """The `minikube start` command for a spec (pure: unit-tested)."""
     argv = [binary, "start", "-p", spec.name, "--driver=docker", "--container-runtime=containerd",
             f"--kubernetes-version={spec.kubernetes}", f"--nodes={1 + spec.workers}", "--embed-certs",
-            "--wait=apiserver,system_pods,node_ready", "--keep-context"]
+            "--wait=apiserver,system_pods,node_ready", "--keep-context", "--interactive=false"]
     argv += [f"--ports=127.0.0.1:{spec.host_port(v)}:{spec.host_port(v)}" for v in ALL_VARIANTS]
+    if base_image:
+        # The kit's base image: everything is inside it. --cache-images=false matters: minikube
+        # would otherwise remove preloaded images it cannot find in its (empty) cache.
+        argv += [f"--base-image={base_image}", "--preload=false", "--cache-images=false",
+                 "--install-addons=false"]
+        if cni_manifest:
+            argv.append(f"--cni={cni_manifest}")
+    if base_image or as_root:
+        # minikube refuses root with the docker driver, and a Kubernetes newer than it knows
+        # (the kit's) after asking GitHub for the list of releases; --force lets it go on.
+        argv.append("--force")
     return argv
 
 
@@ -58,11 +88,15 @@ def worker_names(profile: str, names: list[str]) -> list[str]:
 class MinikubeProvider(Provider):
     name = "minikube"
 
-    def __init__(self, runner=run, logged_runner=run_logged, kube_factory=None):
+    def __init__(self, runner=run, logged_runner=run_logged, kube_factory=None, file_from_image=None):
         self._run, self._run_logged, self._kube_factory = runner, logged_runner, kube_factory
+        if file_from_image is None:
+            from lab.images import file_from_image
+        self._file_from_image = file_from_image
 
     def _env(self, kubeconfig: Path) -> dict:
-        return {**os.environ, "KUBECONFIG": str(kubeconfig), "MINIKUBE_IN_STYLE": "false"}
+        return {**os.environ, "KUBECONFIG": str(kubeconfig), "MINIKUBE_IN_STYLE": "false",
+                "MINIKUBE_WANTUPDATENOTIFICATION": "false"}
 
     def profiles(self) -> list[str]:
         done = self._run([minikube_binary(), "profile", "list", "-o", "json"], check=False)
@@ -89,21 +123,27 @@ class MinikubeProvider(Provider):
         state_dir.mkdir(parents=True, exist_ok=True)
         kubeconfig = state_dir / "kubeconfig"
         created = not self.exists(spec)
+        binary = minikube_binary()
         if created or self.status(spec) != "Running":
-            # also after a stop: minikube start rewrites containerd's config; InstallShims re-applies it
-            self._run_logged(start_argv(spec, minikube_binary()), label=f"minikube: starting profile {spec.name}",
+            # also after a stop: minikube start edits containerd's config; InstallShims re-checks it
+            cni = None
+            if node_image:
+                cni = state_dir / "minikube-cni.yaml"
+                cni.write_bytes(self._file_from_image(node_image, KIT_CNI_MANIFEST))
+            argv = start_argv(spec, binary, node_image, cni, as_root=os.geteuid() == 0)
+            self._run_logged(argv, label=f"minikube: starting profile {spec.name}",
                              log=state_dir / "minikube-start.log", env=self._env(kubeconfig))
         else:
-            self._run([minikube_binary(), "update-context", "-p", spec.name], env=self._env(kubeconfig))
-        names = parse_node_list(self._run([minikube_binary(), "node", "list", "-p", spec.name]).stdout)
+            self._run([binary, "update-context", "-p", spec.name], env=self._env(kubeconfig))
+        names = parse_node_list(self._run([binary, "node", "list", "-p", spec.name]).stdout)
         workers = worker_names(spec.name, names)
         if not workers:
             raise LabError(f"minikube profile {spec.name} has no worker node; delete it (invoke lab.down) and "
                            "run lab.up with workers >= 1")
         self._label_pool(kubeconfig, spec.name, workers)
         return Cluster(name=spec.name, kubeconfig=kubeconfig, context=spec.name, created_by_lab=created,
-                       nodes=[SshNode(spec.name, n) for n in names],
-                       wasm_nodes=[SshNode(spec.name, n) for n in workers])
+                       nodes=[SshNode(spec.name, n, binary) for n in names],
+                       wasm_nodes=[SshNode(spec.name, n, binary) for n in workers])
 
     def _label_pool(self, kubeconfig: Path, context: str, workers: list[str]) -> None:
         if self._kube_factory is not None:

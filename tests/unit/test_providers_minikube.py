@@ -2,6 +2,7 @@
 answers like minikube would (no minikube binary is run: none can be installed offline here,
 see docs/providers.md). The API side (labels, taints) goes to a FAKE CoreV1Api."""
 import json
+import os
 from pathlib import Path
 from types import SimpleNamespace as NS
 
@@ -59,7 +60,8 @@ def provider(monkeypatch):
     monkeypatch.setattr(minikube, "minikube_binary", lambda: "minikube")
     runner, core = FakeRunner(), FakeCore()
     made = minikube.MinikubeProvider(runner=runner.run, logged_runner=runner.run_logged,
-                                     kube_factory=lambda kubeconfig, context: NS(core=core))
+                                     kube_factory=lambda kubeconfig, context: NS(core=core),
+                                     file_from_image=lambda ref, path: f"# {path} from {ref}\n".encode())
     return made, runner, core
 
 
@@ -71,11 +73,29 @@ def test_start_command_docker_driver_containerd_profile_ports(lab):
     assert "--ports=127.0.0.1:30080:30080" in argv and "--ports=127.0.0.1:30085:30085" in argv
 
 
+def test_start_command_with_the_kit_base_image_fetches_nothing(lab, tmp_path):
+    argv = minikube.start_argv(lab, base_image="wasm-lab-kit/minikube-node:v1.34.2", cni_manifest=tmp_path / "cni.yaml")
+    for flag in ("--base-image=wasm-lab-kit/minikube-node:v1.34.2", "--preload=false", "--cache-images=false",
+                 "--install-addons=false", f"--cni={tmp_path / 'cni.yaml'}", "--force"):
+        assert flag in argv
+    assert "--force" not in minikube.start_argv(lab, as_root=False)
+    assert "--force" in minikube.start_argv(lab, as_root=True)
+
+
+def test_kit_profile_gets_the_pod_network_manifest_from_the_base_image(lab, provider, tmp_path):
+    made, runner, core = provider
+    made.ensure(lab, "wasm-lab-kit/minikube-node:v1.34.2", NS(dir=tmp_path))
+    (argv, env), = runner.logged
+    manifest = tmp_path / "minikube-cni.yaml"
+    assert f"--cni={manifest}" in argv and env["MINIKUBE_WANTUPDATENOTIFICATION"] == "false"
+    assert manifest.read_text() == f"# {minikube.KIT_CNI_MANIFEST} from wasm-lab-kit/minikube-node:v1.34.2\n"
+
+
 def test_new_profile_is_started_with_its_kubeconfig_in_the_state_folder(lab, provider, tmp_path):
     made, runner, core = provider
     cluster = made.ensure(lab, None, NS(dir=tmp_path))
     (argv, env), = runner.logged
-    assert argv == minikube.start_argv(lab)
+    assert argv == minikube.start_argv(lab, as_root=os.geteuid() == 0)
     assert env["KUBECONFIG"] == str(tmp_path / "kubeconfig")
     assert cluster.created_by_lab and cluster.context == "lab"
     assert [type(n) for n in cluster.wasm_nodes] == [SshNode] and cluster.wasm_nodes[0].name == "lab-m02"
