@@ -64,10 +64,11 @@ def _privileged():
     tarfile.open(fileobj=empty, mode="w").close()
     image = "wasm-lab/doctor-empty:1"
     client.api.import_image_from_data(empty.getvalue(), repository=image.split(":")[0], tag="1")
+    container = None
     try:
-        client.containers.run(image, ["/nonexistent"], privileged=True, remove=True)
-    except docker.errors.ContainerError as error:
-        return True, f"privileged containers start ({str(error)[:60]}…)"
+        # created and started apart: a start that fails leaves a container run(remove=True) keeps
+        container = client.containers.create(image, ["/nonexistent"], privileged=True)
+        container.start()
     except docker.errors.APIError as error:
         if CAPS_ERROR in str(error):
             return False, PRIVILEGED_FIX
@@ -75,6 +76,8 @@ def _privileged():
             return True, "privileged containers start"
         raise
     finally:
+        if container is not None:
+            container.remove(force=True)
         client.images.remove(image, force=True)
     return True, "privileged containers start"
 

@@ -94,8 +94,11 @@ class SshNode(Node):
 
     def exec(self, argv, input=None):
         command = [self.binary, "-p", self.profile, "ssh", "-n", self.name, "--", "sudo"] + [shlex.quote(a) for a in argv]
-        done = subprocess.run(command, input=input, capture_output=True)
-        return Result(done.returncode, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace"))
+        done = subprocess.run(command, input=input, stdin=None if input is not None else subprocess.DEVNULL,
+                              capture_output=True)
+        # minikube's SSH client always asks for a terminal, which ends lines with \r\n
+        return Result(done.returncode, *(stream.decode(errors="replace").replace("\r\n", "\n")
+                                         for stream in (done.stdout, done.stderr)))
 
     def put_file(self, path, content, mode=0o644):
         staging = f"/tmp/wasm-lab-{PurePosixPath(path).name}"

@@ -8,6 +8,7 @@ class EnsureCluster:
     def execute(self, ctx):
         cluster = ctx.provider.ensure(ctx.spec, ctx.artifacts.node_image, ctx.state)
         ctx.state.set("kubeconfig", str(cluster.kubeconfig))
+        ctx.state.set("check_host", cluster.check_host)  # where lab.bench reaches the NodePorts
         ctx.cluster = cluster
         ctx.kube = Kube(cluster.kubeconfig, cluster.context)
         ctx.kube.wait_nodes_ready()

@@ -7,6 +7,7 @@ bench.json (schema: lab.bench.results), bench.md and bench.html. However it ends
 Deployment it scaled is put back to its applied replicas and waited for."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -149,7 +150,8 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
         unknown = [v for v in wanted if v not in found]
         if unknown:
             raise InputError(f"variant: {unknown[0]!r} is not deployed; choose from: {', '.join(found)}")
-        targets = [found[v] for v in wanted]
+        host = State(spec.name).get("check_host") or "127.0.0.1"
+        targets = [dataclasses.replace(found[v], host=host) for v in wanted]
         result = BenchResult(
             lab=spec.name, started=_now(),
             settings={"variants": wanted, "repeat": repeat, "concurrencies": list(levels), "requests": requests,
@@ -203,7 +205,7 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
 def _bench_variant(kube, spec, target, vr, repeat, levels, requests, duration, image_removed, path, stop,
                    touched, unloaded):
     name = target.variant
-    console.print(f"[bold]▶ {name}[/bold] ({target.deployment}, 127.0.0.1:{target.port}, {target.image})")
+    console.print(f"[bold]▶ {name}[/bold] ({target.deployment}, {target.host}:{target.port}, {target.image})")
     if target.port is None:
         vr.notes.append("its Service has no NodePort: skipped")
         return
@@ -243,7 +245,7 @@ def _bench_variant(kube, spec, target, vr, repeat, levels, requests, duration, i
 
     for level in levels:
         with console.status(f"{name}: {level} concurrent, at most {requests} requests or {duration:g}s"):
-            outcome = load.run_level(target.port, level, requests, duration, path=path, stop=stop)
+            outcome = load.run_level(target.port, level, requests, duration, path=path, stop=stop, host=target.host)
         vr.load.append(outcome)
         lat = outcome.latency_ms
         console.print(f"  {level:>3} concurrent: {outcome.throughput:8.0f} req/s  p50 {report.ms(lat['p50'])} ms  "

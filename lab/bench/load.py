@@ -4,7 +4,8 @@ Why threads + http.client: both are in the standard library, a blocking socket c
 GIL so a few dozen threads keep that many requests in flight, and one persistent connection per
 thread is exactly "N concurrent keep-alive clients". Every run is bounded twice: a total request
 count shared by the threads and a wall-clock deadline; each request also has its own timeout.
-Only 127.0.0.1 is ever a target."""
+The only target is the lab's own NodePort address: 127.0.0.1 for kind, the first node's address
+on minikube's network, a node's InternalIP on an existing cluster (recorded by lab.up)."""
 from __future__ import annotations
 
 import http.client
@@ -16,7 +17,7 @@ from lab.bench import stats
 from lab.bench.results import LoadLevel
 from lab.errors import InputError
 
-TARGET_HOST = "127.0.0.1"
+LOCALHOST = "127.0.0.1"
 REQUEST_TIMEOUT = 5.0
 
 
@@ -44,14 +45,14 @@ class _Budget:
             return True
 
 
-def _worker(port: int, path: str, budget: _Budget, latencies: list, errors: list) -> None:
+def _worker(host: str, port: int, path: str, budget: _Budget, latencies: list, errors: list) -> None:
     connection = None
     try:
         while budget.take():
             started = time.perf_counter()
             try:
                 if connection is None:
-                    connection = http.client.HTTPConnection(TARGET_HOST, port, timeout=REQUEST_TIMEOUT)
+                    connection = http.client.HTTPConnection(host, port, timeout=REQUEST_TIMEOUT)
                     connection.connect()
                     # No Nagle delay on small requests: latency should be the server's, not TCP's.
                     connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -77,8 +78,8 @@ def _worker(port: int, path: str, budget: _Budget, latencies: list, errors: list
 
 
 def run_level(port: int, concurrency: int, requests: int, duration: float, path: str = "/get",
-              warmup: int = 20, stop: threading.Event | None = None) -> LoadLevel:
-    """`requests` GETs of `path` on 127.0.0.1:`port` from `concurrency` threads, at most `duration` s."""
+              warmup: int = 20, stop: threading.Event | None = None, host: str = LOCALHOST) -> LoadLevel:
+    """`requests` GETs of `path` on `host`:`port` from `concurrency` threads, at most `duration` s."""
     if not 1 <= concurrency <= 256:
         raise InputError(f"concurrency: {concurrency} is outside 1..256")
     if requests < 1 or duration <= 0:
@@ -86,11 +87,11 @@ def run_level(port: int, concurrency: int, requests: int, duration: float, path:
     stop = stop or threading.Event()
     if warmup:
         warm = _Budget(warmup, time.monotonic() + min(duration, 10), stop)
-        _worker(port, path, warm, [], [])
+        _worker(host, port, path, warm, [], [])
     latencies: list[float] = []
     errors: list[str] = []
     budget = _Budget(requests, time.monotonic() + duration, stop)
-    threads = [threading.Thread(target=_worker, args=(port, path, budget, latencies, errors), daemon=True,
+    threads = [threading.Thread(target=_worker, args=(host, port, path, budget, latencies, errors), daemon=True,
                                 name=f"bench-load-{i}") for i in range(concurrency)]
     started = time.monotonic()
     for thread in threads:

@@ -41,6 +41,7 @@ class Target:
     image: str
     runtime_class: str | None
     replicas: int   # as applied; restored at the end
+    host: str = "127.0.0.1"  # where the NodePort is reached (lab.up records it per provider)
 
 
 def wait_until(check, timeout: float, what: str, interval: float = 0.5):
@@ -137,9 +138,9 @@ def restore(kube, targets, timeout: float = 180) -> list[str]:
 
 # ----------------------------------------------------------------------------- cold start
 
-def http_ok(port: int, path: str = "/get") -> bool:
-    """One GET on 127.0.0.1:port on a fresh connection: True for HTTP 200."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=PROBE_TIMEOUT)
+def http_ok(port: int, path: str = "/get", host: str = "127.0.0.1") -> bool:
+    """One GET on host:port on a fresh connection: True for HTTP 200."""
+    connection = http.client.HTTPConnection(host, port, timeout=PROBE_TIMEOUT)
     try:
         connection.request("GET", path)
         response = connection.getresponse()
@@ -239,9 +240,9 @@ def cold_start(kube, target: Target, index: int, kind: str, timeout: float = 180
         def answered():
             if watcher.problem:
                 raise LabError(f"pod of {target.deployment} cannot start: {watcher.problem}")
-            return http_ok(target.port, path)
+            return http_ok(target.port, path, target.host)
 
-        wait_until(answered, timeout, f"{target.variant} never answered HTTP 200 on 127.0.0.1:{target.port}",
+        wait_until(answered, timeout, f"{target.variant} never answered HTTP 200 on {target.host}:{target.port}",
                    interval=PROBE_INTERVAL)
         first_200 = time.monotonic()
         # The watch may lag the first answer by a few milliseconds; it ends at Ready or its timeout.

@@ -137,7 +137,7 @@ TITLES = {
     "cold": "Cold start: seconds after the pod was created — median of the repeats (min–max)",
     "memory": "Memory: the pod's working set from the kubelet's stats summary",
     "size": "Image size",
-    "requests": "Requests through 127.0.0.1",
+    "requests": "Requests through the NodePort",
 }
 
 
@@ -284,7 +284,7 @@ def html(result: BenchResult) -> str:
                 f"<code>docker save | gzip -6</code> of the host's image. Published: "
                 f"{escape(str(result.published.get('source')))}, in {escape(str(result.published.get('unit')))}.",
         "requests": "The bench's own client (threads, one keep-alive http.client connection each) through "
-                    "127.0.0.1 and the NodePort; the client shares the machine's cores with the cluster. "
+                    "the NodePort on 127.0.0.1 (kind) or the node's address; the client shares the machine's cores with the cluster. "
                     "Latencies of HTTP 200 answers only; errors counted apart.",
     }
     for key, (header, rows) in tables(result).items():

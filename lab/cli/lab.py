@@ -40,7 +40,7 @@ def up(c, runtime=None, config=None, name=None, offline=False, workers=None, pro
         ctx = lifecycle.up(spec)
     total = sum(ctx.timings.values())
     stdout.print(f"[bold green]lab {spec.name} is up[/bold green] in {total:.0f}s: "
-                 + ", ".join(f"{v} → http://127.0.0.1:{spec.host_port(v)}" for v in spec.variants))
+                 + ", ".join(f"{v} → http://{ctx.cluster.check_host}:{spec.host_port(v)}" for v in spec.variants))
 
 
 @task(help={**SPEC_HELP, **PROVIDER_HELP})

@@ -15,6 +15,7 @@ class Cluster:
     created_by_lab: bool = False
     nodes: list[Node] = field(default_factory=list)
     wasm_nodes: list[Node] = field(default_factory=list)
+    check_host: str = "127.0.0.1"  # where the host reaches the NodePorts
 
 
 class Provider:

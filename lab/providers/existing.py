@@ -18,7 +18,6 @@ import atexit
 import base64
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -159,11 +158,6 @@ def registry_ref(registry: str, ref: str) -> str:
     return f"{registry.rstrip('/')}/{name}"
 
 
-@dataclass
-class ExistingCluster(Cluster):
-    check_host: str = "127.0.0.1"  # where the Check action reaches the NodePorts
-
-
 class ExistingProvider(Provider):
     name = "existing"
 
@@ -241,7 +235,7 @@ class ExistingProvider(Provider):
         wasm_nodes = [self._installer_node(kube, n.metadata.name, spec) for n in chosen]
         for node in wasm_nodes:
             self._refuse_rancher_files(node)
-        return ExistingCluster(name=spec.context, kubeconfig=kubeconfig, context=spec.context, created_by_lab=False,
+        return Cluster(name=spec.context, kubeconfig=kubeconfig, context=spec.context, created_by_lab=False,
                                nodes=wasm_nodes, wasm_nodes=wasm_nodes, check_host=_internal_ip(chosen[0]))
 
     def _installer_node(self, kube, name: str, spec) -> installer.InstallerPodNode:

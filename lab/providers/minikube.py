@@ -2,8 +2,10 @@
 
 `minikube start -p <name> --driver=docker --container-runtime=containerd --nodes=1+workers`
 creates it, with its kubeconfig written to the lab's state folder (KUBECONFIG points there while
-minikube runs, so ~/.kube/config is never touched) and the variants' NodePorts published on
-127.0.0.1 (`--ports`). The workers (<name>-m02, …) become the wasm pool: labelled and tainted
+minikube runs, so ~/.kube/config is never touched). The checks reach the NodePorts at the first
+node's address on minikube's Docker network: `--ports` cannot be used, since minikube publishes
+them on every node and the second node's container then fails ("port is already allocated").
+The workers (<name>-m02, …) become the wasm pool: labelled and tainted
 like kind's. Nodes are reached over `minikube ssh`/`minikube cp` (lab.nodes.SshNode), images with
 `minikube image load`.
 
@@ -26,7 +28,6 @@ from lab.errors import LabError
 from lab.nodes import SshNode
 from lab.proc import run, run_logged
 from lab.providers.base import Cluster, Provider
-from lab.spec import ALL_VARIANTS
 
 POOL_LABEL, POOL_VALUE = "wasm-lab.dev/pool", "wasm"
 TAINT = {"key": "wasm-lab.dev/wasm", "value": "true", "effect": "NoSchedule"}
@@ -60,7 +61,6 @@ def start_argv(spec, binary: str = "minikube", base_image: str | None = None, cn
     argv = [binary, "start", "-p", spec.name, "--driver=docker", "--container-runtime=containerd",
             f"--kubernetes-version={spec.kubernetes}", f"--nodes={1 + spec.workers}", "--embed-certs",
             "--wait=apiserver,system_pods,node_ready", "--keep-context", "--interactive=false"]
-    argv += [f"--ports=127.0.0.1:{spec.host_port(v)}:{spec.host_port(v)}" for v in ALL_VARIANTS]
     if base_image:
         # The kit's base image: everything is inside it. --cache-images=false matters: minikube
         # would otherwise remove preloaded images it cannot find in its (empty) cache.
@@ -75,9 +75,9 @@ def start_argv(spec, binary: str = "minikube", base_image: str | None = None, cn
     return argv
 
 
-def parse_node_list(text: str) -> list[str]:
-    """`minikube node list` prints "name<TAB>ip" per node."""
-    return [line.split()[0] for line in text.splitlines() if line.strip()]
+def parse_node_list(text: str) -> dict[str, str]:
+    """`minikube node list` prints "name<TAB>ip" per node, the first node first."""
+    return dict(line.split()[:2] for line in text.splitlines() if len(line.split()) >= 2)
 
 
 def worker_names(profile: str, names: list[str]) -> list[str]:
@@ -131,11 +131,17 @@ class MinikubeProvider(Provider):
                 cni = state_dir / "minikube-cni.yaml"
                 cni.write_bytes(self._file_from_image(node_image, KIT_CNI_MANIFEST))
             argv = start_argv(spec, binary, node_image, cni, as_root=os.geteuid() == 0)
+            if created:
+                state.set("cluster_creating", True)  # lab.down deletes a profile whose start failed
             self._run_logged(argv, label=f"minikube: starting profile {spec.name}",
                              log=state_dir / "minikube-start.log", env=self._env(kubeconfig))
+            if created:
+                state.set("cluster_creating", False)
+                state.set("cluster_created", True)
         else:
             self._run([binary, "update-context", "-p", spec.name], env=self._env(kubeconfig))
-        names = parse_node_list(self._run([binary, "node", "list", "-p", spec.name]).stdout)
+        addresses = parse_node_list(self._run([binary, "node", "list", "-p", spec.name]).stdout)
+        names = list(addresses)
         workers = worker_names(spec.name, names)
         if not workers:
             raise LabError(f"minikube profile {spec.name} has no worker node; delete it (invoke lab.down) and "
@@ -143,7 +149,8 @@ class MinikubeProvider(Provider):
         self._label_pool(kubeconfig, spec.name, workers)
         return Cluster(name=spec.name, kubeconfig=kubeconfig, context=spec.name, created_by_lab=created,
                        nodes=[SshNode(spec.name, n, binary) for n in names],
-                       wasm_nodes=[SshNode(spec.name, n, binary) for n in workers])
+                       wasm_nodes=[SshNode(spec.name, n, binary) for n in workers],
+                       check_host=addresses[spec.name])
 
     def _label_pool(self, kubeconfig: Path, context: str, workers: list[str]) -> None:
         if self._kube_factory is not None:

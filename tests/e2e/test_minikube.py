@@ -41,7 +41,7 @@ def minikube_objects(client, name):
 def lab_env(tmp_path_factory, kit_complete):
     folder = tmp_path_factory.mktemp("minikube")
     config = folder / "lab.yaml"
-    config.write_text(f"name: {NAME}\nprovider: minikube\nhost_port_base: 33080\nresults_dir: {folder / 'results'}\n"
+    config.write_text(f"name: {NAME}\nprovider: minikube\nhost_port_base: 31280\nresults_dir: {folder / 'results'}\n"
                       f"runtimes: [{', '.join(RUNTIMES)}]\noffline: 'true'\n")
     env = {**os.environ, "WASM_LAB_STATE_DIR": str(folder / "state"), "MINIKUBE_HOME": str(folder / "minikube"),
            "COLUMNS": "160"}

@@ -73,7 +73,7 @@ def test_cold_start_times_each_phase_after_creation(monkeypatch):
     FakeWatch.events = [pod(), pod(node="w"), pod(node="w", running=True), pod(node="w", running=True, ready=True)]
     monkeypatch.setattr(measure.watch, "Watch", FakeWatch)
     answered_after = time.monotonic() + 0.15
-    monkeypatch.setattr(measure, "http_ok", lambda port, path="/get": time.monotonic() >= answered_after)
+    monkeypatch.setattr(measure, "http_ok", lambda port, path="/get", host="127.0.0.1": time.monotonic() >= answered_after)
     kube = FakeKube(pod(node="w", running=True, ready=True))
     loaded = []
     run = measure.cold_start(kube, TARGET, 1, "repeat", timeout=10, before_start=lambda: loaded.append(1) or 2.5)
@@ -90,7 +90,7 @@ def test_cold_start_times_each_phase_after_creation(monkeypatch):
 def test_cold_start_stops_early_when_the_pod_cannot_start(monkeypatch):
     FakeWatch.events = [pod(), pod(node="w", waiting="ErrImagePull")]
     monkeypatch.setattr(measure.watch, "Watch", FakeWatch)
-    monkeypatch.setattr(measure, "http_ok", lambda port, path="/get": False)
+    monkeypatch.setattr(measure, "http_ok", lambda port, path="/get", host="127.0.0.1": False)
     kube = FakeKube(pod(node="w", waiting="ErrImagePull"))
     started = time.monotonic()
     run = measure.cold_start(kube, TARGET, 0, "first", timeout=20)
@@ -102,6 +102,6 @@ def test_cold_start_stops_early_when_the_pod_cannot_start(monkeypatch):
 def test_cold_start_gives_up_after_its_timeout(monkeypatch):
     FakeWatch.events = [pod()]
     monkeypatch.setattr(measure.watch, "Watch", FakeWatch)
-    monkeypatch.setattr(measure, "http_ok", lambda port, path="/get": False)
+    monkeypatch.setattr(measure, "http_ok", lambda port, path="/get", host="127.0.0.1": False)
     run = measure.cold_start(FakeKube(pod()), TARGET, 0, "first", timeout=0.3)
     assert "never answered HTTP 200 on 127.0.0.1:30080" in run.error

@@ -29,8 +29,9 @@ def faked(monkeypatch, tmp_path, isolated_state):
     monkeypatch.setattr(measure, "image_size", lambda kube, node, ref, cache: (ImageSize(ref=ref, node_bytes=1), []))
     monkeypatch.setattr(measure, "wait_memory", lambda *a, **k: (None, "no numbers"))
 
-    def run_level(port, concurrency, requests, duration, path, stop):
+    def run_level(port, concurrency, requests, duration, path, stop, host):
         calls["levels"].append(concurrency)
+        calls.setdefault("hosts", set()).add(host)
         return LoadLevel(concurrency=concurrency, requests=1, ok=1, errors=0, seconds=1, throughput=1,
                          latency_ms={"p50": 1, "p95": 1, "p99": 1, "min": 1, "max": 1, "mean": 1}, stopped_by="count")
 
@@ -55,7 +56,7 @@ def test_run_measures_each_variant_and_restores_it(faked, monkeypatch):
     result, paths = bench.run(spec, repeat=3, concurrencies=[1, 2], requests=10, duration=1, image_removed=False)
     assert list(result.variants) == ["native", "runtime-wasmedge"]
     assert [r.kind for r in result.variants["native"].cold_start] == ["first", "repeat", "repeat"]
-    assert calls["levels"] == [1, 2, 1, 2]
+    assert calls["levels"] == [1, 2, 1, 2] and calls["hosts"] == {"127.0.0.1"}  # no check_host in state: kind
     assert calls["restore"] == [["native"], ["runtime-wasmedge"], ["native", "runtime-wasmedge"]]
     data = json.loads(paths["json"].read_text())
     assert data["interrupted"] is False and data["finished"]

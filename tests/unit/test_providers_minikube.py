@@ -50,6 +50,19 @@ class FakeCore:
         self.patches.append((name, body))
 
 
+class FakeState:
+    """FAKE lab.state.State: a dict, in memory."""
+
+    def __init__(self, directory):
+        self.dir, self.data = directory, {}
+
+    def get(self, key, default=None):
+        return self.data.get(key, default)
+
+    def set(self, key, value):
+        self.data[key] = value
+
+
 @pytest.fixture
 def lab(empty_cwd):
     return lab_spec.load(overrides={"provider": "minikube", "name": "lab", "workers": 1})
@@ -65,12 +78,13 @@ def provider(monkeypatch):
     return made, runner, core
 
 
-def test_start_command_docker_driver_containerd_profile_ports(lab):
+def test_start_command_docker_driver_containerd_profile_no_published_ports(lab):
     argv = minikube.start_argv(lab)
     assert argv[:4] == ["minikube", "start", "-p", "lab"]
     assert "--driver=docker" in argv and "--container-runtime=containerd" in argv
     assert "--kubernetes-version=v1.34.2" in argv and "--nodes=2" in argv
-    assert "--ports=127.0.0.1:30080:30080" in argv and "--ports=127.0.0.1:30085:30085" in argv
+    # minikube would publish them on every node: the second node's container could not start
+    assert not [a for a in argv if a.startswith("--ports")]
 
 
 def test_start_command_with_the_kit_base_image_fetches_nothing(lab, tmp_path):
@@ -84,7 +98,7 @@ def test_start_command_with_the_kit_base_image_fetches_nothing(lab, tmp_path):
 
 def test_kit_profile_gets_the_pod_network_manifest_from_the_base_image(lab, provider, tmp_path):
     made, runner, core = provider
-    made.ensure(lab, "wasm-lab-kit/minikube-node:v1.34.2", NS(dir=tmp_path))
+    made.ensure(lab, "wasm-lab-kit/minikube-node:v1.34.2", FakeState(tmp_path))
     (argv, env), = runner.logged
     manifest = tmp_path / "minikube-cni.yaml"
     assert f"--cni={manifest}" in argv and env["MINIKUBE_WANTUPDATENOTIFICATION"] == "false"
@@ -93,9 +107,12 @@ def test_kit_profile_gets_the_pod_network_manifest_from_the_base_image(lab, prov
 
 def test_new_profile_is_started_with_its_kubeconfig_in_the_state_folder(lab, provider, tmp_path):
     made, runner, core = provider
-    cluster = made.ensure(lab, None, NS(dir=tmp_path))
+    state = FakeState(tmp_path)
+    cluster = made.ensure(lab, None, state)
     (argv, env), = runner.logged
     assert argv == minikube.start_argv(lab, as_root=os.geteuid() == 0)
+    assert state.data == {"cluster_creating": False, "cluster_created": True}
+    assert cluster.check_host == "192.168.49.2"  # the first node, on minikube's network
     assert env["KUBECONFIG"] == str(tmp_path / "kubeconfig")
     assert cluster.created_by_lab and cluster.context == "lab"
     assert [type(n) for n in cluster.wasm_nodes] == [SshNode] and cluster.wasm_nodes[0].name == "lab-m02"
@@ -108,7 +125,7 @@ def test_new_profile_is_started_with_its_kubeconfig_in_the_state_folder(lab, pro
 def test_running_profile_is_reused_without_a_start(lab, provider, tmp_path):
     made, runner, _ = provider
     runner.profiles = ["lab"]
-    cluster = made.ensure(lab, None, NS(dir=tmp_path))
+    cluster = made.ensure(lab, None, FakeState(tmp_path))
     assert runner.logged == [] and not cluster.created_by_lab
     assert ["minikube", "update-context", "-p", "lab"] in runner.calls
 
@@ -116,7 +133,7 @@ def test_running_profile_is_reused_without_a_start(lab, provider, tmp_path):
 def test_stopped_profile_is_started_again_and_shims_are_reapplied_by_the_pipeline(lab, provider, tmp_path):
     made, runner, _ = provider
     runner.profiles, runner.host = ["lab"], "Stopped"
-    cluster = made.ensure(lab, None, NS(dir=tmp_path))
+    cluster = made.ensure(lab, None, FakeState(tmp_path))
     assert runner.logged[0][0][:2] == ["minikube", "start"] and not cluster.created_by_lab
 
 
@@ -126,7 +143,7 @@ def test_images_load_and_delete(lab, provider, tmp_path):
     assert made.load_images(cluster, ["wasm-lab/httpbin:native"]) == ["wasm-lab/httpbin:native"]
     assert runner.logged[-1][0] == ["minikube", "-p", "lab", "image", "load", "wasm-lab/httpbin:native"]
     runner.profiles = ["lab"]
-    assert made.delete(lab, NS(dir=tmp_path)) == ["minikube profile lab"]
+    assert made.delete(lab, FakeState(tmp_path)) == ["minikube profile lab"]
     assert runner.logged[-1][0] == ["minikube", "delete", "-p", "lab"]
 
 
@@ -138,3 +155,21 @@ def test_ssh_node_quotes_arguments_and_uses_sudo(monkeypatch):
     SshNode("lab", "lab-m02").run(["sh", "-c", "ls /etc/containerd/*.toml"])
     assert seen[0][:8] == ["minikube", "-p", "lab", "ssh", "-n", "lab-m02", "--", "sudo"]
     assert seen[0][-1] == "'ls /etc/containerd/*.toml'"
+
+
+def test_ssh_node_turns_the_terminal_line_ends_back(monkeypatch):
+    import subprocess
+
+    monkeypatch.setattr(subprocess, "run", lambda argv, **kw: NS(returncode=0, stdout=b"version = 2\r\n[plugins]\r\n",
+                                                                   stderr=b""))
+    assert SshNode("lab", "lab-m02").read_file("/etc/containerd/config.toml") == "version = 2\n[plugins]\n"
+
+
+def test_ssh_node_copies_files_with_minikube_cp(monkeypatch):
+    import subprocess
+
+    seen = []
+    monkeypatch.setattr(subprocess, "run", lambda argv, **kw: seen.append(argv) or NS(returncode=0, stdout=b"", stderr=b""))
+    SshNode("lab", "lab-m02", "/kit/minikube").put_file("/usr/local/bin/shim", b"\x7fELF", mode=0o755)
+    assert seen[0][:4] == ["/kit/minikube", "-p", "lab", "cp"] and seen[0][5] == "lab-m02:/tmp/wasm-lab-shim"
+    assert seen[1][-5:] == ["install", "-D", "-m", "755", "/tmp/wasm-lab-shim", "/usr/local/bin/shim"][-5:]
