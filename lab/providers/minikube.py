@@ -88,11 +88,20 @@ def worker_names(profile: str, names: list[str]) -> list[str]:
 class MinikubeProvider(Provider):
     name = "minikube"
 
-    def __init__(self, runner=run, logged_runner=run_logged, kube_factory=None, file_from_image=None):
+    def __init__(self, runner=run, logged_runner=run_logged, kube_factory=None, file_from_image=None,
+                 docker_client=None):
         self._run, self._run_logged, self._kube_factory = runner, logged_runner, kube_factory
+        self._docker_client = docker_client
         if file_from_image is None:
             from lab.images import file_from_image
         self._file_from_image = file_from_image
+
+    def _docker(self):
+        if self._docker_client is None:
+            import docker
+
+            self._docker_client = docker.from_env()
+        return self._docker_client
 
     def _env(self, kubeconfig: Path) -> dict:
         return {**os.environ, "KUBECONFIG": str(kubeconfig), "MINIKUBE_IN_STYLE": "false",
@@ -180,4 +189,16 @@ class MinikubeProvider(Provider):
             return []
         self._run_logged([minikube_binary(), "delete", "-p", spec.name], label=f"minikube: deleting {spec.name}",
                          log=state_dir / "minikube-delete.log", env=self._env(state_dir / "kubeconfig"))
-        return [f"minikube profile {spec.name}"]
+        return [f"minikube profile {spec.name}"] + self._remove_network(spec.name)
+
+    def _remove_network(self, profile: str) -> list[str]:
+        """The profile's Docker network, when `minikube delete` left it (it does with Debian's
+        docker.io: its `network inspect` template fails there, so it believes the network gone)."""
+        client = self._docker()
+        label = f"name.minikube.sigs.k8s.io={profile}"
+        removed = []
+        for network in client.networks.list(filters={"label": label}):
+            if network.name == profile and not network.attrs.get("Containers"):
+                network.remove()
+                removed.append(f"Docker network {profile}")
+        return removed

@@ -50,6 +50,17 @@ class FakeCore:
         self.patches.append((name, body))
 
 
+class FakeNetworks:
+    """FAKE docker networks: the profile's network, left behind by `minikube delete`."""
+
+    def __init__(self):
+        self.removed = []
+
+    def list(self, filters):
+        name = filters["label"].split("=", 1)[1]
+        return [NS(name=name, attrs={"Containers": {}}, remove=lambda: self.removed.append(name))]
+
+
 class FakeState:
     """FAKE lab.state.State: a dict, in memory."""
 
@@ -74,7 +85,8 @@ def provider(monkeypatch):
     runner, core = FakeRunner(), FakeCore()
     made = minikube.MinikubeProvider(runner=runner.run, logged_runner=runner.run_logged,
                                      kube_factory=lambda kubeconfig, context: NS(core=core),
-                                     file_from_image=lambda ref, path: f"# {path} from {ref}\n".encode())
+                                     file_from_image=lambda ref, path: f"# {path} from {ref}\n".encode(),
+                                     docker_client=NS(networks=FakeNetworks()))
     return made, runner, core
 
 
@@ -143,7 +155,7 @@ def test_images_load_and_delete(lab, provider, tmp_path):
     assert made.load_images(cluster, ["wasm-lab/httpbin:native"]) == ["wasm-lab/httpbin:native"]
     assert runner.logged[-1][0] == ["minikube", "-p", "lab", "image", "load", "wasm-lab/httpbin:native"]
     runner.profiles = ["lab"]
-    assert made.delete(lab, FakeState(tmp_path)) == ["minikube profile lab"]
+    assert made.delete(lab, FakeState(tmp_path)) == ["minikube profile lab", "Docker network lab"]
     assert runner.logged[-1][0] == ["minikube", "delete", "-p", "lab"]
 
 
