@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lab.bench.report import memory_bytes
 from lab.bench.results import PHASES, BenchResult
 
 
@@ -43,10 +44,7 @@ def cold_start(base: BenchResult, other: BenchResult) -> list[PhaseComparison]:
 
 
 def _idle_mib(variant) -> float | None:
-    sample = variant.memory.get("idle")
-    if sample is None:
-        return None
-    value = sample.pod_working_set_bytes or sum(c.get("working_set_bytes") or 0 for c in sample.containers.values())
+    value = memory_bytes(variant, "idle")
     return value / 2**20 if value else None
 
 

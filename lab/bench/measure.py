@@ -331,12 +331,16 @@ def wait_memory(kube, node: str, namespace: str, pod_name: str, not_before: floa
                 c["working_set_bytes"] for c in sample.containers.values()):
             return None
         latest = sample
+        if not sample.pod_working_set_bytes:
+            return None  # a new pod: the kubelet has container numbers before its pod total
         taken = _epoch(sample.time)
         return sample if not_before is None or (taken is not None and taken >= not_before) else None
 
     try:
         return wait_until(fresh, timeout, "", interval=interval), None
     except LabError:
+        if latest is not None and not latest.pod_working_set_bytes:
+            return latest, f"the kubelet had no pod total within {timeout:.0f}s; the containers' sum is shown"
         if latest is not None:
             return latest, f"no sample newer than the load's end within {timeout:.0f}s; kept the sample of {latest.time}"
         return None, (f"the kubelet's stats summary had no memory above 0 for pod {pod_name} within {timeout:.0f}s; "

@@ -48,11 +48,11 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _memory(variant, key) -> int | None:
+def memory_bytes(variant, key) -> int | None:
     sample = variant.memory.get(key)
     if sample is None:
         return None
-    if sample.pod_working_set_bytes is not None:
+    if sample.pod_working_set_bytes:  # 0: the kubelet had no pod total yet
         return sample.pod_working_set_bytes
     values = [c.get("working_set_bytes") for c in sample.containers.values() if c.get("working_set_bytes") is not None]
     return sum(values) if values else None
@@ -69,7 +69,7 @@ def headline(v) -> dict:
     top = max(v.load, key=lambda level: level.concurrency, default=None)
     single = next((level for level in v.load if level.concurrency == 1), None)
     return {"image": v.image_size.node_bytes if v.image_size else None, "start": repeat.get("median"),
-            "memory": _memory(v, "idle"), "throughput": top.throughput if top else None,
+            "memory": memory_bytes(v, "idle"), "throughput": top.throughput if top else None,
             "concurrency": top.concurrency if top else None,
             "p50": single.latency_ms.get("p50") if single else None}
 
@@ -108,7 +108,7 @@ def tables(result: BenchResult) -> dict[str, tuple[list[str], list[list[str]]]]:
 
     rows = []
     for name, v in result.variants.items():
-        rows.append([name, mib(_memory(v, "idle")), mib(_memory(v, "after_load"))])
+        rows.append([name, mib(memory_bytes(v, "idle")), mib(memory_bytes(v, "after_load"))])
     out["memory"] = (["variant", "idle working set (MiB)", "after load (MiB)"], rows)
 
     rows = []
@@ -219,8 +219,8 @@ def charts(result: BenchResult) -> dict[str, list[str]]:
                                      axis="seconds (s)", note="image load is timed apart, before the pod is created"))
     values = {}
     for name, v in result.variants.items():
-        values[(name, "idle")] = None if _memory(v, "idle") is None else _memory(v, "idle") / MIB
-        values[(name, "after load")] = None if _memory(v, "after_load") is None else _memory(v, "after_load") / MIB
+        values[(name, "idle")] = None if memory_bytes(v, "idle") is None else memory_bytes(v, "idle") / MIB
+        values[(name, "after load")] = None if memory_bytes(v, "after_load") is None else memory_bytes(v, "after_load") / MIB
     out["memory"].append(svg.bar_chart("Working set per pod", variants, ["idle", "after load"], values,
                                        axis="working set (MiB)", digits=1))
     values = {}

@@ -7,7 +7,7 @@ from types import SimpleNamespace as NS
 
 import pytest
 
-from lab.bench import check_settings, load, measure
+from lab.bench import check_settings, load, measure, report
 from lab.errors import InputError, LabError
 from lab.nodes import Result
 
@@ -240,3 +240,14 @@ def test_a_working_set_of_zero_is_no_measurement(monkeypatch):
     monkeypatch.setattr(measure, "stats_summary", lambda kube, node: zero)
     sample, note = measure.wait_memory(None, "w", "wasm-lab", "p", timeout=0.1, interval=0.01)
     assert sample is None and "outside the pod's cgroup" in note
+
+
+def test_a_new_pod_without_a_pod_total_falls_back_to_its_containers(monkeypatch):
+    # What the kubelet shows for a pod created seconds ago: container numbers, a pod total of 0.
+    young = {"pods": [{"podRef": {"name": "p", "namespace": "wasm-lab"},
+                       "memory": {"time": "2026-11-21T20:00:05Z", "workingSetBytes": 0},
+                       "containers": [{"name": "httpbin", "memory": {"workingSetBytes": 499712}}]}]}
+    monkeypatch.setattr(measure, "stats_summary", lambda kube, node: young)
+    sample, note = measure.wait_memory(None, "w", "wasm-lab", "p", timeout=0.1, interval=0.01)
+    assert sample.containers["httpbin"]["working_set_bytes"] == 499712 and "containers' sum" in note
+    assert report.memory_bytes(NS(memory={"idle": sample}), "idle") == 499712
