@@ -44,13 +44,18 @@ class Target:
     host: str = "127.0.0.1"  # where the NodePort is reached (lab.up records it per provider)
 
 
+def _worth_retrying(error: BaseException) -> bool:
+    # tenacity hands over BaseExceptions too: Ctrl-C must end the wait, not be retried
+    return isinstance(error, Exception) and not isinstance(error, LabError)
+
+
 def wait_until(check, timeout: float, what: str, interval: float = 0.5):
     """Call `check` until it returns something truthy; LabError naming `what` after `timeout` s.
 
     A LabError from `check` ends the wait at once; other exceptions (an API hiccup) are retried."""
     retrying = Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(interval),
                         retry=retry_if_result(lambda value: not value)
-                        | retry_if_exception(lambda error: not isinstance(error, LabError)))
+                        | retry_if_exception(_worth_retrying))
     try:
         return retrying(check)
     except RetryError as error:

@@ -276,8 +276,9 @@ def html(result: BenchResult) -> str:
                 "and kube-proxy. <em>After image removal</em>: the image was deleted from the node's containerd "
                 "and loaded back with <code>kind load</code> (there is no registry to pull from); the load is "
                 "timed apart and the start after it includes any first-start compilation.",
-        "memory": "workingSetBytes of the pod from <code>/api/v1/nodes/&lt;node&gt;/proxy/stats/summary</code>; idle "
-                  "before any load, then the first kubelet sample taken after the load ended (the kubelet "
+        "memory": "workingSetBytes of the pod from <code>/api/v1/nodes/&lt;node&gt;/proxy/stats/summary</code>; idle: "
+                  "the fresh pod the cold starts leave, before any load; then the first kubelet sample taken "
+                  "after the load ended (the kubelet "
                   "refreshes every 10–15 s). For a wasm shim the pod's cgroup holds the wasm instance; the "
                   "shims' own processes stay in containerd's cgroup, as runc's shim does for the other pods.",
         "size": f"In the node: containerd's size from the node's CRI image list. Compressed: "

@@ -251,3 +251,15 @@ def test_a_new_pod_without_a_pod_total_falls_back_to_its_containers(monkeypatch)
     sample, note = measure.wait_memory(None, "w", "wasm-lab", "p", timeout=0.1, interval=0.01)
     assert sample.containers["httpbin"]["working_set_bytes"] == 499712 and "containers' sum" in note
     assert report.memory_bytes(NS(memory={"idle": sample}), "idle") == 499712
+
+
+def test_ctrl_c_ends_a_wait_instead_of_being_retried():
+    calls = []
+
+    def interrupted():
+        calls.append(1)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        measure.wait_until(interrupted, timeout=5, what="x", interval=0.01)
+    assert calls == [1]
