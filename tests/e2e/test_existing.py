@@ -19,12 +19,14 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import docker
 import pytest
 import yaml
 
 from lab import kit
+from lab.providers.kind import host_cgroup_v1
 
 pytestmark = [pytest.mark.cluster, pytest.mark.kit, pytest.mark.docker]
 
@@ -130,6 +132,13 @@ def kind_config(gateway: str | None) -> dict:
         config["containerdConfigPatches"] = [
             f'[plugins."io.containerd.grpc.v1.cri".registry.mirrors."localhost:{REGISTRY_PORT}"]\n'
             f'  endpoint = ["http://{gateway}:{REGISTRY_PORT}"]\n']
+    if host_cgroup_v1():
+        # As a platform team's cluster on cgroup v1 would have to be for runwasi: the cgroupfs
+        # driver (docs/bench.md, "Memory"). With systemd, runwasi's pods land outside their pod
+        # cgroup, and once the host has a hugetlb hierarchy their sandboxes die and restart.
+        patches = yaml.safe_load((Path(REPO) / "clusters" / "kind.yaml").read_text())["cgroupfsOnV1"]
+        config["kubeadmConfigPatches"] = [patches["kubeadmConfigPatch"]]
+        config.setdefault("containerdConfigPatches", []).append(patches["containerdConfigPatch"])
     return config
 
 

@@ -1,4 +1,4 @@
-"""lab.up → checks → idempotent re-run → lab.down, for real: kind, the kit's node image, the
+"""lab.up → checks → a short lab.bench → idempotent re-run → lab.down, for real: kind, the kit's node image, the
 kit's shims, the workload images. Runs only when every kit artifact is built and current, so it
 never starts a long kit build; it says which artifact is missing otherwise."""
 import json
@@ -44,6 +44,17 @@ def test_up_check_rerun_down(lab_env, capsys):
     assert results["failures"] == 0
     assert set(results["results"]) == {"native", "embed-wasmedge", "runtime-wasmedge", "embed-wasmtime",
                                        "runtime-wasmtime", "runtime-crun-wasmedge"}
+
+    # A short lab.bench on the fresh lab (test_bench_on_lab.py needs a lab already up).
+    bench, _ = invoke("lab.bench", "--config", str(config), "--variant", "native", "--variant", "runtime-wasmtime",
+                      "--repeat", "2", "--concurrency", "2", "--requests", "200", "--duration", "3",
+                      "--no-image-removed", "--output", str(folder / "bench"), env=env)
+    assert bench.returncode == 0, bench.stdout[-4000:] + bench.stderr[-4000:]
+    measured = json.loads((folder / "bench" / "bench.json").read_text())
+    assert measured["interrupted"] is False and set(measured["variants"]) == {"native", "runtime-wasmtime"}
+    for variant in measured["variants"].values():
+        assert [run["error"] for run in variant["cold_start"]] == [None, None]
+        assert variant["memory"]["idle"] and variant["load"][0]["ok"] > 0
 
     again, again_seconds = invoke("lab.up", "--config", str(config), env=env)
     assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]
