@@ -138,7 +138,8 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
             kube = Kube(kubeconfig)
         except Exception as error:
             raise LabError(f"cannot use the kubeconfig {kubeconfig}: {error.__class__.__name__}: {error}")
-        namespace = State(spec.name).get("namespace", spec.namespace)
+        state = State(spec.name)
+        namespace = state.get("namespace", spec.namespace)
         try:
             found = measure.discover(kube, namespace)
         except Exception as error:
@@ -150,7 +151,7 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
         unknown = [v for v in wanted if v not in found]
         if unknown:
             raise InputError(f"variant: {unknown[0]!r} is not deployed; choose from: {', '.join(found)}")
-        host = State(spec.name).get("check_host") or "127.0.0.1"
+        host = state.get("check_host") or "127.0.0.1"
         targets = [dataclasses.replace(found[v], host=host) for v in wanted]
         result = BenchResult(
             lab=spec.name, started=_now(),

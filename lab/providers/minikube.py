@@ -92,9 +92,17 @@ class MinikubeProvider(Provider):
                  docker_client=None):
         self._run, self._run_logged, self._kube_factory = runner, logged_runner, kube_factory
         self._docker_client = docker_client
+        self._binary = None
         if file_from_image is None:
             from lab.images import file_from_image
         self._file_from_image = file_from_image
+
+    @property
+    def binary(self) -> str:
+        # resolved once: the kit's copy is checksummed on every lookup
+        if self._binary is None:
+            self._binary = minikube_binary()
+        return self._binary
 
     def _docker(self):
         if self._docker_client is None:
@@ -108,7 +116,7 @@ class MinikubeProvider(Provider):
                 "MINIKUBE_WANTUPDATENOTIFICATION": "false"}
 
     def profiles(self) -> list[str]:
-        done = self._run([minikube_binary(), "profile", "list", "-o", "json"], check=False)
+        done = self._run([self.binary, "profile", "list", "-o", "json"], check=False)
         try:
             data = json.loads(done.stdout or "{}")
         except json.JSONDecodeError:
@@ -119,7 +127,7 @@ class MinikubeProvider(Provider):
         return spec.name in self.profiles()
 
     def status(self, spec) -> str:
-        done = self._run([minikube_binary(), "status", "-p", spec.name, "-o", "json"], check=False)
+        done = self._run([self.binary, "status", "-p", spec.name, "-o", "json"], check=False)
         try:
             data = json.loads(done.stdout or "{}")
         except json.JSONDecodeError:
@@ -132,7 +140,7 @@ class MinikubeProvider(Provider):
         state_dir.mkdir(parents=True, exist_ok=True)
         kubeconfig = state_dir / "kubeconfig"
         created = not self.exists(spec)
-        binary = minikube_binary()
+        binary = self.binary
         if created or self.status(spec) != "Running":
             # also after a stop: minikube start edits containerd's config; InstallShims re-checks it
             cni = None
@@ -179,7 +187,7 @@ class MinikubeProvider(Provider):
 
     def load_images(self, cluster, refs):
         for ref in refs:
-            self._run_logged([minikube_binary(), "-p", cluster.name, "image", "load", ref],
+            self._run_logged([self.binary, "-p", cluster.name, "image", "load", ref],
                              label=f"minikube: loading {ref}", log=cluster.kubeconfig.parent / "minikube-load.log")
         return list(refs)
 
@@ -187,7 +195,7 @@ class MinikubeProvider(Provider):
         state_dir = state.dir
         if not self.exists(spec):
             return []
-        self._run_logged([minikube_binary(), "delete", "-p", spec.name], label=f"minikube: deleting {spec.name}",
+        self._run_logged([self.binary, "delete", "-p", spec.name], label=f"minikube: deleting {spec.name}",
                          log=state_dir / "minikube-delete.log", env=self._env(state_dir / "kubeconfig"))
         return [f"minikube profile {spec.name}"] + self._remove_network(spec.name)
 
