@@ -1,11 +1,12 @@
-# The two commands of the README. Both install what they need first (hack/setup-host).
+# The two commands of the README. Both install what they need first (hack/setup-host), the
+# Python packages into the project's own virtualenv (.venv).
 .PHONY: up test
 
 RUNTIME ?= wasmedge
 
 up:
 	bash hack/setup-host
-	invoke lab.up --runtime $(RUNTIME)
+	.venv/bin/invoke lab.up --runtime $(RUNTIME)
 
 test:
 	bash hack/setup-host
