@@ -1,32 +1,64 @@
-"""Resolve what the lab installs: upstream pins (sha256-checked downloads) or the offline kit.
+"""One store for everything the lab installs or builds from: node image, shims, bundles, base images.
 
-One code path either way: every artifact ends up as a local file with a known sha256, or an
-image reference, before anything is installed."""
+Each artifact has an ordered list of origins (lab/defaults/artifacts.yaml): a pinned upstream
+download or pull (through the lab's mirrors), an image built here from pinned inputs, a kit recipe.
+The mode picks which origins count (`--online`, `--offline`, or `auto`, which falls back to the next
+origin with one line when one cannot be reached or verified). Nothing is used before its sha256 or
+digest matched the pin: lab.lock's when the lab has one, the catalog's otherwise."""
 from __future__ import annotations
 
 import hashlib
-import io
+import os
+import platform
+import re
+import shutil
 import socket
 import tarfile
+import tempfile
+import urllib.error
+import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
 
-from lab import kit
-from lab.errors import LabError
+from lab import REPO_ROOT, kit
+from lab.errors import InputError, LabError
 from lab.kit.store import sha256_file
-from lab.proc import console
+from lab.lock import LockFile
+from lab.mirrors import ImageRef, Mirrors
+from lab.proc import console, run
 
 DEFAULTS = Path(__file__).parent / "defaults"
-DOWNLOADS = Path.home() / ".cache" / "wasm-lab" / "downloads"
+ARCHES = ("x86_64", "aarch64")
+ARCH_ALIASES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
+# Which origins each mode may use (spec.offline: "auto", "false" = --online, "true" = --offline).
+MODE_ORIGINS = {
+    "auto": ("release", "registry", "build", "debian", "kit", "default"),
+    "false": ("release", "registry", "build", "debian", "default"),
+    "true": ("debian", "kit", "default"),
+}
+MODE_NAMES = {"auto": "auto", "false": "online", "true": "offline"}
+# httpbin Dockerfile build arg -> the artifact that gives its base image
+BASE_IMAGE_ARTIFACTS = {"RUST_IMAGE": "base-rust", "WASMEDGE_IMAGE": "base-wasmedge", "WASMTIME_IMAGE": "base-wasmtime"}
+PROBE_SECONDS = 3.0
+DOWNLOAD_SECONDS = 60
+
+
+def downloads_dir() -> Path:
+    return Path.home() / ".cache" / "wasm-lab" / "downloads"
+
+
+class Unavailable(LabError):
+    """An origin could not be reached or verified; in auto mode the next origin is tried."""
 
 
 @dataclass(frozen=True)
 class LocalFile:
     path: Path
     sha256: str
+    needs: tuple[str, ...] = ()         # bundles this file needs on the node (per origin)
 
 
 @dataclass(frozen=True)
@@ -40,11 +72,32 @@ class LocalBundle:
         return hashlib.sha256("".join(f"{k}={v}\n" for k, v in sorted(self.files.items())).encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class LocalImage:
+    ref: str                            # what docker build / kind use
+    digest: str = ""                    # registry digest (kit images are pinned by the kit manifest)
+
+
 @dataclass
 class Artifacts:
-    source: str                         # "upstream" or "kit"
-    node_image: str | None
+    mode: str
+    node_image: str | None = None
     files: dict[str, LocalFile | LocalBundle] = field(default_factory=dict)
+    images: dict[str, LocalImage] = field(default_factory=dict)
+    origins: dict[str, str] = field(default_factory=dict)   # artifact -> origin it came from
+
+    def bundles_for(self, definition: dict) -> list[dict]:
+        """The bundles a runtime needs on a node: its own, and those its files' origins need."""
+        names = list(definition.get("bundles") or [])
+        for item in definition.get("files", []):
+            local = self.files.get(item["source"])
+            names += list(getattr(local, "needs", ()))
+        placement = catalog()["bundles"]
+        return [{"source": name, **placement[name]} for name in dict.fromkeys(names)]
+
+    @property
+    def base_images(self) -> dict[str, str]:
+        return {arg: self.images[name].ref for arg, name in BASE_IMAGE_ARTIFACTS.items() if name in self.images}
 
 
 def catalog() -> dict:
@@ -55,99 +108,370 @@ def runtimes_catalog() -> dict:
     return yaml.safe_load((DEFAULTS / "runtimes.yaml").read_text())
 
 
-def upstream_reachable(probes: list[str], timeout: float = 3.0) -> tuple[bool, str]:
-    for probe in probes:
-        host, port = probe.rsplit(":", 1)
-        try:
-            socket.create_connection((host, int(port)), timeout=timeout).close()
-        except OSError as error:
-            return False, f"{host}: {error.strerror or error}"
-    return True, ""
+def host_arch() -> str:
+    machine = platform.machine()
+    if machine not in ARCH_ALIASES:
+        raise InputError(f"architecture: {machine} is not supported; wasm-lab runs on {' and '.join(ARCHES)}")
+    return ARCH_ALIASES[machine]
 
 
-def choose_source(offline: str) -> str:
-    if offline == "true":
-        return "kit"
-    if offline == "false":
-        return "upstream"
-    reachable, why = upstream_reachable(catalog()["upstream"]["probe"])
-    if reachable:
-        return "upstream"
-    console.print(f"upstream artifacts unreachable ({why}); using the offline kit, building what is missing")
-    return "kit"
+def version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"\d+", version)[:3])
 
 
-def sources_for(runtimes: tuple[str, ...]) -> list[str]:
+def installed_kind_version() -> str | None:
+    binary = shutil.which("kind")
+    if binary is None:
+        return None
+    found = re.search(r"v\d+\.\d+\.\d+", run([binary, "version"]).stdout)
+    return found.group(0) if found else None
+
+
+def may_need_bundles(runtime: str) -> bool:
+    """Whether a runtime can need a bundle on the node: its own, or through one of its files' origins."""
+    definition = runtimes_catalog().get(runtime, {})
+    if definition.get("bundles"):
+        return True
+    table = catalog()["artifacts"]
+    return any(origin.get("needs") for item in definition.get("files", []) for origin in table[item["source"]])
+
+
+def needed(runtimes: tuple[str, ...], provider: str | None, variants: tuple[str, ...] = ()) -> list[str]:
+    """The artifacts a lab asks for directly (bundles and build inputs follow from their origins)."""
+    from lab import images
+
+    names = ["node-image"] if provider in catalog()["artifacts"]["node-image"] else []
     table = runtimes_catalog()
-    return sorted({item["source"] for rt in runtimes for item in table[rt]["files"] + table[rt].get("bundles", [])})
+    for runtime in runtimes:
+        names += [item["source"] for item in table[runtime]["files"]] + list(table[runtime].get("bundles") or [])
+    for variant in variants:
+        base = images.IMAGE_OF_FLAVOR.get(variant, variant)
+        names += [BASE_IMAGE_ARTIFACTS[arg] for arg in images.NEEDS[base]]
+    return list(dict.fromkeys(names))
 
 
-def kit_artifact_names(runtimes: tuple[str, ...], provider: str | None) -> list[str]:
-    """The kit artifacts a lab needs: its runtimes' files, and its provider's node image and tools
-    (provider None: none of those, e.g. when only runtimes are installed)."""
-    mapping = catalog()["kit"]
-    names = {mapping[s]["artifact"] for s in sources_for(runtimes)}
-    if provider in mapping["node-image"]:
-        names.add(mapping["node-image"][provider])
-    names.update(mapping["tools"].get(provider, []))
-    return sorted(names)
+class Resolver:
+    """Walks each artifact's origins in order; fetches, verifies and remembers what it used."""
 
+    def __init__(self, mode: str, mirrors: Mirrors, lock: LockFile, arch: str, provider: str | None = None,
+                 kubernetes: str = "v1.34.2", kind_version: str | None = None):
+        self.mode, self.mirrors, self.lock, self.arch = mode, mirrors, lock, arch
+        self.provider, self.kubernetes = provider, kubernetes
+        self._kind_version = kind_version
+        self.catalog = catalog()
+        self.resolved: dict[str, tuple[dict, object]] = {}
+        self._reachable: dict[str, str] = {}     # host:port -> "" (reached) or why not
 
-def resolve(runtimes: tuple[str, ...], source: str, provider: str | None) -> Artifacts:
-    if source == "kit":
-        return _from_kit(runtimes, provider)
-    return _from_upstream(runtimes, provider)
+    # -- origins and pins (no side effects) -------------------------------------------------------
+    def origins(self, name: str) -> list[dict]:
+        entry = self.catalog["artifacts"].get(name)
+        if entry is None:
+            raise LabError(f"{name}: not an artifact of lab/defaults/artifacts.yaml")
+        if isinstance(entry, dict):
+            entry = entry.get(self.provider) or []
+        allowed = MODE_ORIGINS[self.mode]
+        return [o for o in entry if o["origin"] in allowed and self.arch in o.get("arches", ARCHES)]
 
+    def release_pin(self, name: str, origin: dict) -> tuple[str, str, str]:
+        """(canonical URL, lock key, sha256 to expect) for a release origin."""
+        url = origin["url"].format(arch=self.arch)
+        key = f"{name}@{self.arch}"
+        built_in = (origin.get("sha256") or {}).get(self.arch) or ""
+        locked = self.lock.pin(key, url)
+        return url, key, (locked or {}).get("sha256") or built_in
 
-def _from_kit(runtimes, provider) -> Artifacts:
-    mapping = catalog()["kit"]
-    kit.build(kit_artifact_names(runtimes, provider))
-    files = {}
-    for source in sources_for(runtimes):
-        entry = kit.artifact(mapping[source]["artifact"])
-        if "dir" in mapping[source]:
-            files[source] = LocalBundle(Path(entry["path"]), entry["files"])
-            continue
-        relative = mapping[source]["file"]
+    def registry_pin(self, name: str, origin: dict) -> tuple[ImageRef, str]:
+        """(canonical reference without digest, digest to expect) for a registry origin."""
+        ref = ImageRef.parse(self.kind_node_ref() if origin.get("from") == "kind-node-images" else origin["ref"])
+        bare = replace(ref, digest="")
+        locked = self.lock.pin(name, str(bare))
+        return bare, (locked or {}).get("digest") or ref.digest
+
+    def kind_node_ref(self) -> str:
+        table = self.catalog["kind-node-images"]
+        oldest, newest = self.catalog["oldest-kind"], max(table, key=version_tuple)
+        version = self._kind_version or installed_kind_version() or newest
+        if version_tuple(version) < version_tuple(oldest):
+            raise LabError(f"kind {version} is too old: the lab's node images need kind >= {oldest}; "
+                           f"install kind {newest}")
+        release = max((v for v in table if version_tuple(v) <= version_tuple(version)), key=version_tuple)
+        minor = "v" + ".".join(self.kubernetes.lstrip("v").split(".")[:2])
+        if minor not in table[release]:
+            raise Unavailable(f"kind {release} publishes no node image for Kubernetes {minor} "
+                              f"(it has {', '.join(sorted(table[release]))})")
+        return table[release][minor]
+
+    # -- resolution -------------------------------------------------------------------------------
+    def get(self, name: str):
+        if name in self.resolved:
+            return self.resolved[name][1]
+        origins = self.origins(name)
+        if not origins:
+            raise LabError(f"{name}: nothing can provide it{self.mode_phrase()} on {self.arch}"
+                           + ("; drop --offline" if self.mode == "true" else "; drop --online to use the offline kit"))
+        for index, origin in enumerate(origins):
+            try:
+                value = getattr(self, f"_fetch_{origin['origin']}")(name, origin)
+            except Unavailable as why:
+                if self.mode == "auto" and index + 1 < len(origins):
+                    console.print(f"{name}: {why}; using {describe(origins[index + 1])} instead")
+                    continue
+                hint = "; without --online the lab falls back to the offline kit" if self.mode == "false" else ""
+                raise LabError(f"{name}: {why}{hint}")
+            self.resolved[name] = (origin, value)
+            for need in getattr(value, "needs", ()):
+                self.get(need)
+            return value
+
+    def mode_phrase(self) -> str:
+        return {"auto": "", "false": " online", "true": " offline"}[self.mode]
+
+    def probe(self, host: str, port: int) -> None:
+        """auto only: fail fast (Unavailable) when an origin's host cannot be reached at all."""
+        if self.mode != "auto":
+            return
+        key = f"{host}:{port}"
+        if key not in self._reachable:
+            try:
+                socket.create_connection((host, port), timeout=PROBE_SECONDS).close()
+                self._reachable[key] = ""
+            except OSError as error:
+                self._reachable[key] = error.strerror or str(error)
+        if self._reachable[key]:
+            raise Unavailable(f"{key} unreachable ({self._reachable[key]})")
+
+    def _fetch_release(self, name: str, origin: dict) -> LocalFile:
+        url, key, sha256 = self.release_pin(name, origin)
+        if not sha256:
+            raise Unavailable(f"no sha256 is pinned for {url}")
+        archive = downloads_dir() / sha256 / Path(urllib.parse.unquote(url)).name
+        if not (archive.exists() and sha256_file(archive) == sha256):
+            mirrored = self.mirrors.url(url)
+            parsed = urllib.parse.urlsplit(mirrored)
+            self.probe(parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80))
+            data = http_get(mirrored)
+            actual = hashlib.sha256(data).hexdigest()
+            if actual != sha256:
+                raise Unavailable(f"sha256 mismatch for {mirrored}: got {actual}, pinned {sha256}; not used")
+            atomic_write(archive, data)
+        member = origin["member"].format(arch=self.arch)
+        binary = archive.parent / Path(member).name
+        if not binary.exists():
+            atomic_write(binary, extract_member(archive, member), mode=0o755)
+        self.lock.record(key, {"origin": "release", "source": url, "version": origin.get("version", ""),
+                               "sha256": sha256, "size": archive.stat().st_size})
+        return LocalFile(binary, sha256_file(binary))
+
+    def _fetch_registry(self, name: str, origin: dict) -> LocalImage:
+        import docker
+
+        bare, digest = self.registry_pin(name, origin)
+        if not digest:
+            raise Unavailable(f"no digest is pinned for {bare}")
+        source = self.mirrors.image(replace(bare, tag="", digest=digest))
+        local = str(source)
+        client = docker.from_env()
+        try:
+            client.images.get(local)
+        except docker.errors.ImageNotFound:
+            registry = self.catalog["registry-hosts"].get(source.registry, source.registry)
+            host, _, port = registry.partition(":")
+            self.probe(host, int(port or 443))
+            pull(client, source.repository, digest)
+        self.lock.record(name, {"origin": "registry", "source": str(bare), "digest": digest})
+        return LocalImage(local, digest)
+
+    def _fetch_build(self, name: str, origin: dict) -> LocalImage:
+        import docker
+
+        inputs = {key: self.get(dep) for key, dep in origin["inputs"].items()}
+        dockerfile = REPO_ROOT / origin["dockerfile"]
+        digest = hashlib.sha256(dockerfile.read_bytes())
+        for key, value in sorted(inputs.items()):
+            digest.update(f"{key}={getattr(value, 'sha256', '') or getattr(value, 'digest', '') or value.ref}\0".encode())
+        tag = f"{origin['tag']}:{digest.hexdigest()[:16]}"
+        client = docker.from_env()
+        try:
+            client.images.get(tag)
+            return LocalImage(tag)
+        except docker.errors.ImageNotFound:
+            pass
+        with tempfile.TemporaryDirectory(prefix="wasm-lab-build-") as context:
+            shutil.copy(dockerfile, Path(context) / "Dockerfile")
+            buildargs = {}
+            for key, value in inputs.items():
+                if isinstance(value, LocalFile):
+                    shutil.copy(value.path, Path(context) / key)
+                else:
+                    buildargs[key] = value.ref
+            with console.status(f"{name}: building {tag}"):
+                for chunk in client.api.build(path=context, tag=tag, buildargs=buildargs, pull=False, rm=True,
+                                              forcerm=True, decode=True):
+                    if "error" in chunk:
+                        raise LabError(f"{name}: building {tag} failed: {chunk['error'].strip()}")
+        return LocalImage(tag)
+
+    def _fetch_kit(self, name: str, origin: dict):
+        kit.build([origin["artifact"], *origin.get("tools", [])])
+        entry = kit.artifact(origin["artifact"])
+        if "image" in entry:
+            return LocalImage(entry["image"]["ref"])
+        if "dir" in origin:
+            return LocalBundle(Path(entry["path"]), entry["files"])
+        relative = origin["file"]
         if relative not in entry["files"]:
-            raise LabError(f"kit artifact {entry['name']} has no {relative}; rebuild it (invoke kit.build --force --only {entry['name']})")
-        files[source] = LocalFile(Path(entry["path"]) / relative, entry["files"][relative])
-    node_artifact = mapping["node-image"].get(provider)
-    node_image = kit.artifact(node_artifact)["image"]["ref"] if node_artifact else None
-    return Artifacts("kit", node_image, files)
+            raise LabError(f"kit artifact {entry['name']} has no {relative}; rebuild it "
+                           f"(invoke kit.build --force --only {entry['name']})")
+        return LocalFile(Path(entry["path"]) / relative, entry["files"][relative], tuple(origin.get("needs", ())))
+
+    _fetch_debian = _fetch_kit
+
+    def _fetch_default(self, name: str, origin: dict):
+        return None
+
+    # -- the plan: what would happen, without fetching --------------------------------------------
+    def plan(self, name: str, rows: list[dict]) -> None:
+        """Append one row per artifact (and per input or bundle it brings) to `rows`."""
+        if any(r["artifact"] == name and r["arch"] == self.arch for r in rows):
+            return
+        origins = self.origins(name)
+        notes = []
+        for index, origin in enumerate(origins):
+            row = {"artifact": name, "arch": self.arch, "origin": describe(origin), "source": "", "pin": "",
+                   "note": ""}
+            try:
+                self._describe(name, origin, row)
+            except Unavailable as why:
+                notes.append(str(why))
+                if self.mode == "auto" and index + 1 < len(origins):
+                    continue
+                row["note"] = "; ".join(notes) + ": FAILS"
+                rows.append(row)
+                return
+            row["note"] = "; ".join(notes + ([row["note"]] if row["note"] else []))
+            rows.append(row)
+            for dep in list(origin.get("inputs", {}).values()) + list(origin.get("needs", [])):
+                self.plan(dep, rows)
+            return
+        rows.append({"artifact": name, "arch": self.arch, "origin": "-", "source": "", "pin": "",
+                     "note": f"nothing can provide it{self.mode_phrase()}: FAILS"})
+
+    def _describe(self, name: str, origin: dict, row: dict) -> None:
+        kind = origin["origin"]
+        if kind == "release":
+            url, key, sha256 = self.release_pin(name, origin)
+            row["source"], row["pin"] = self.mirrors.url(url), sha256 and f"sha256:{sha256}"
+            if not sha256:
+                raise Unavailable(f"no sha256 pinned for {url}")
+            if key in self.lock.entries:
+                row["note"] = "locked"
+            if (downloads_dir() / sha256 / Path(urllib.parse.unquote(url)).name).exists():
+                row["note"] = (row["note"] + ", " if row["note"] else "") + "downloaded already"
+                return
+            parsed = urllib.parse.urlsplit(row["source"])
+            self.probe(parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80))
+        elif kind == "registry":
+            bare, digest = self.registry_pin(name, origin)
+            source = self.mirrors.image(replace(bare, digest=digest))
+            row["source"], row["pin"] = str(source), digest
+            if not digest:
+                raise Unavailable(f"no digest pinned for {bare}")
+            if name in self.lock.entries:
+                row["note"] = "locked"
+            registry = self.catalog["registry-hosts"].get(source.registry, source.registry)
+            host, _, port = registry.partition(":")
+            self.probe(host, int(port or 443))
+        elif kind == "build":
+            row["source"] = f"{origin['dockerfile']} from " + ", ".join(origin["inputs"].values())
+            row["pin"] = "its inputs' pins"
+        elif kind in ("kit", "debian"):
+            row["source"] = f"kit recipe images/kit/{origin['artifact']}"
+            row["pin"] = origin.get("packages") or "kit manifest (sha256 per file)"
+            row["note"] = "built here from Debian's packages, about a minute" if kind == "debian" \
+                else "built here from package registries (the first build can take long)"
+        else:
+            row["source"], row["pin"], row["note"] = f"{self.provider}'s own default", "pinned by the provider", ""
 
 
-def _from_upstream(runtimes, provider) -> Artifacts:
-    pins = catalog()["upstream"]
-    files = {}
-    for source in sources_for(runtimes):
-        if source not in pins:
-            raise LabError(f"{source}: no upstream pin in lab/defaults/artifacts.yaml; use the offline kit (--offline)")
-        files[source] = download(source, pins[source])
-    node_image = (pins["node-image"].get(provider) or {}).get("ref")
-    return Artifacts("upstream", node_image, files)
+def describe(origin: dict) -> str:
+    kind = origin["origin"]
+    if kind == "release":
+        return f"release {origin.get('version', '')}".strip()
+    if kind in ("kit", "debian"):
+        return f"{'kit' if kind == 'kit' else 'Debian packages via kit'} recipe {origin['artifact']}"
+    return {"registry": "registry image", "build": "local build", "default": "provider default"}[kind]
 
 
-def download(name: str, pin: dict) -> LocalFile:
-    """Fetch a pinned release asset once, check its sha256, and return the member binary."""
-    expected = pin.get("sha256")
-    if not expected:
-        raise LabError(f"{name}: no sha256 is pinned for {pin['url']} in lab/defaults/artifacts.yaml, so it is "
-                       "not installed; pin it, or use the offline kit (--offline)")
-    archive = DOWNLOADS / expected / Path(pin["url"]).name
-    if not archive.exists() or sha256_file(archive) != expected:
-        archive.parent.mkdir(parents=True, exist_ok=True)
-        with console.status(f"downloading {pin['url']}"):
-            data = urllib.request.urlopen(pin["url"], timeout=60).read()
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != expected:
-            raise LabError(f"{name}: sha256 mismatch for {pin['url']}: got {actual}, pinned {expected}; nothing installed")
-        archive.write_bytes(data)
-    binary = archive.parent / pin["member"]
-    if not binary.exists():
-        with tarfile.open(fileobj=io.BytesIO(archive.read_bytes())) as tar:
-            member = tar.extractfile(pin["member"])
-            if member is None:
-                raise LabError(f"{name}: {pin['member']} is not in {archive.name}")
-            binary.write_bytes(member.read())
-    return LocalFile(binary, sha256_file(binary))
+def resolve(spec, runtimes: tuple[str, ...], variants: tuple[str, ...] = (), provider: str | None = None,
+            arch: str | None = None) -> Artifacts:
+    """Everything the lab needs for these runtimes, variants and provider, fetched and verified."""
+    resolver = Resolver(spec.offline, spec.mirrors, LockFile.load(Path(spec.lock)), arch or host_arch(),
+                        provider, spec.kubernetes)
+    artifacts = Artifacts(MODE_NAMES[spec.offline])
+    for name in needed(runtimes, provider, variants):
+        value = resolver.get(name)
+        if name == "node-image":
+            artifacts.node_image = value.ref if value else None
+        elif isinstance(value, LocalImage):
+            artifacts.images[name] = value
+    for name, (origin, value) in resolver.resolved.items():
+        artifacts.origins[name] = describe(origin)
+        if isinstance(value, (LocalFile, LocalBundle)):
+            artifacts.files[name] = value
+    if resolver.lock.save():
+        console.print(f"wrote {resolver.lock.path}: the pins of {len(resolver.lock.entries)} upstream artifact(s)")
+    return artifacts
+
+
+def plan(spec, runtimes: tuple[str, ...], variants: tuple[str, ...], provider: str | None,
+         arches: tuple[str, ...]) -> list[dict]:
+    """What resolve() would fetch or build, from where, with which pin, per architecture."""
+    lock = LockFile.load(Path(spec.lock))
+    rows: list[dict] = []
+    for arch in arches:
+        resolver = Resolver(spec.offline, spec.mirrors, lock, arch, provider, spec.kubernetes)
+        for name in needed(runtimes, provider, variants):
+            resolver.plan(name, rows)
+    return rows
+
+
+def http_get(url: str) -> bytes:
+    try:
+        with console.status(f"downloading {url}"):
+            with urllib.request.urlopen(url, timeout=DOWNLOAD_SECONDS) as response:
+                return response.read()
+    except urllib.error.HTTPError as error:
+        raise Unavailable(f"{url} answered HTTP {error.code}")
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", None) or error
+        raise Unavailable(f"{url} could not be fetched ({getattr(reason, 'strerror', None) or reason})")
+
+
+def pull(client, repository: str, digest: str) -> None:
+    import docker
+
+    try:
+        with console.status(f"pulling {repository}@{digest}"):
+            for chunk in client.api.pull(repository, tag=digest, stream=True, decode=True):
+                if "error" in chunk:
+                    raise Unavailable(f"pulling {repository}@{digest} failed: {chunk['error'].strip()}")
+    except docker.errors.APIError as error:
+        raise Unavailable(f"pulling {repository}@{digest} failed: {error.explanation or error}")
+
+
+def extract_member(archive: Path, member: str) -> bytes:
+    with tarfile.open(archive, "r:*") as tar:
+        for info in tar.getmembers():
+            if info.isfile() and info.name.removeprefix("./") == member:
+                return tar.extractfile(info).read()
+    raise Unavailable(f"{member} is not in {archive.name}")
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+

@@ -2,7 +2,7 @@
 
 One Dockerfile, one target per variant; the embed and runtime images of an engine copy the same
 file out of the shared `build` stage, so they carry byte-identical .wasm. Base images come from
-upstream by default or from the offline kit (wasm-lab-kit/...) when it has them.
+resolved by lab.artifacts (pinned upstream images, or the offline kit's).
 """
 from __future__ import annotations
 
@@ -28,12 +28,9 @@ WASM_PATH = "/httpbin.wasm"
 ENGINE = {"embed-wasmedge": "wasmedge", "runtime-wasmedge": "wasmedge",
           "embed-wasmtime": "wasmtime", "runtime-wasmtime": "wasmtime"}
 
-# Build arg -> (upstream default, kit artifact). None upstream: no upstream image exists.
-BASE_ARGS = {
-    "RUST_IMAGE": ("rust:1-bookworm", "rust-builder"),
-    "WASMEDGE_IMAGE": ("wasmedge/slim-runtime:0.14.1", "wasmedge-cli"),
-    "WASMTIME_IMAGE": (None, "wasmtime-cli"),
-}
+# The base images are build args; lab.artifacts resolves each (BASE_IMAGE_ARTIFACTS) from its
+# origins: a pinned upstream image, one built here from pinned inputs, or the kit's.
+BASE_ARGS = ("RUST_IMAGE", "WASMEDGE_IMAGE", "WASMTIME_IMAGE")
 # Which base images each target needs; the others are replaced by `scratch` so the legacy
 # builder (which builds every stage before the target) never needs an image it does not use.
 NEEDS = {
@@ -51,20 +48,16 @@ class ImageBuildError(RuntimeError):
 
 @dataclass
 class BaseImages:
-    images: dict[str, str | None]
+    images: dict[str, str]                        # build arg -> image reference
     origins: dict[str, str] = field(default_factory=dict)
 
     def buildargs(self, variant: str) -> dict[str, str]:
         args = {}
         for arg in BASE_ARGS:
             if arg in NEEDS[variant]:
-                ref = self.images.get(arg)
-                if not ref:
-                    artifact = BASE_ARGS[arg][1]
-                    raise ImageBuildError(
-                        f"{variant} needs {arg}, which has no upstream image; build the kit's "
-                        f"(invoke kit.build --only {artifact}) and use --kit")
-                args[arg] = ref
+                if not self.images.get(arg):
+                    raise ImageBuildError(f"{variant} needs {arg}, which was not resolved")
+                args[arg] = self.images[arg]
             else:
                 args[arg] = "scratch"
         return args
@@ -94,42 +87,6 @@ def exists(ref: str, client=None) -> bool:
         return True
     except docker.errors.ImageNotFound:
         return False
-
-
-def _kit_image(artifact: str, client=None) -> str | None:
-    """The kit's image for an artifact: the manifest's entry, else (a hand-built kit image) the
-    tag its recipe would give when that image is present; None when neither exists."""
-    try:
-        from lab import kit
-        entry = kit.artifact(artifact)
-        ref = (entry.get("image") or {}).get("ref")
-        if ref:
-            return ref
-    except (KeyError, ImportError, RuntimeError, OSError, ValueError):
-        pass
-    try:
-        from lab.kit.recipes import RECIPES_DIR, image_tag, load_recipe, load_versions, render
-        recipe = load_recipe(RECIPES_DIR / artifact)
-        ref = image_tag(recipe, render(recipe.version_template, load_versions()))
-        (client or _client()).images.get(ref)
-        return ref
-    except Exception:
-        return None
-
-
-def base_images(use_kit: bool | None = None) -> BaseImages:
-    """Base images for the build. use_kit True: the kit's (missing ones are an error at build time
-    for the variants that need them); False: upstream; None: the kit's where built, else upstream."""
-    images, origins = {}, {}
-    for arg, (upstream, artifact) in BASE_ARGS.items():
-        kit_ref = _kit_image(artifact) if use_kit is not False else None
-        if kit_ref:
-            images[arg], origins[arg] = kit_ref, f"kit:{artifact}"
-        elif use_kit:
-            images[arg], origins[arg] = None, f"kit:{artifact} (not built)"
-        else:
-            images[arg], origins[arg] = upstream, "upstream" if upstream else "none"
-    return BaseImages(images, origins)
 
 
 def extra_ca_certs() -> str:
@@ -195,13 +152,11 @@ def build_variant(variant: str, bases: BaseImages, client=None, log: Path | None
     return built
 
 
-def build(variants: list[str] | None = None, use_kit: bool | None = None, log: Path | None = None,
-          bases: BaseImages | None = None) -> list[BuiltImage]:
-    """Build the given variants (all by default), in order; returns tag, id, size, build time."""
+def build(variants: list[str] | None, bases: BaseImages, log: Path | None = None) -> list[BuiltImage]:
+    """Build the given variants (all when None), in order; returns tag, id, size, build time."""
     wanted = [IMAGE_OF_FLAVOR.get(v, v) for v in (variants or VARIANTS)]
     for v in wanted:
         tag(v)
-    bases = bases or base_images(use_kit)
     client = _client()
     return [build_variant(v, bases, client, log) for v in dict.fromkeys(wanted)]
 

@@ -44,10 +44,11 @@ class InstallReport:
 BUNDLE_MARK = ".wasm-lab-digest"
 
 
-def place_bundles(node: Node, definition: dict, files: dict[str, LocalBundle]) -> list[str]:
-    """Copy each bundle directory and run its install script, unless this very bundle is installed."""
+def place_bundles(node: Node, bundles: list[dict], files: dict[str, LocalBundle]) -> list[str]:
+    """Copy each bundle directory (source, dest, install) and run its install script, unless this
+    very bundle is installed."""
     done = []
-    for item in definition.get("bundles", []):
+    for item in bundles:
         bundle = files[item["source"]]
         mark = f"{item['dest']}/{BUNDLE_MARK}"
         if (node.read_file(mark) or "").strip() == bundle.digest:
@@ -137,10 +138,10 @@ def configure(node: Node, entry: containerd.RuntimeEntry, report: InstallReport)
         raise
 
 
-def install(node: Node, definition: dict, files: dict[str, LocalFile]) -> InstallReport:
+def install(node: Node, definition: dict, files: dict[str, LocalFile], bundles: list[dict] = ()) -> InstallReport:
     entry = runtime_entry(definition)
     report = InstallReport(node.name, entry.handler)
-    report.copied = place_bundles(node, definition, files) + place_files(node, definition, files)
+    report.copied = place_bundles(node, list(bundles), files) + place_files(node, definition, files)
     configure(node, entry, report)
     return report
 

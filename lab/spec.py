@@ -7,7 +7,9 @@ from pathlib import Path
 
 import yaml
 
+from lab import mirrors as lab_mirrors
 from lab.errors import InputError
+from lab.mirrors import Mirrors
 
 DEFAULTS_FILE = Path(__file__).parent / "defaults" / "lab.yaml"
 PROVIDERS = ("kind", "minikube", "existing")
@@ -44,6 +46,8 @@ class LabSpec:
     selector: str = ""         # provider existing: which nodes get the runtimes ("" = pool label, else all workers)
     registry: str = ""         # provider existing: where images are pushed for the nodes to pull
     installer_image: str = ""  # provider existing: image of the installer pod ("" = the node's own tools)
+    mirrors: Mirrors = Mirrors()  # upstream URL prefixes and registries -> company or local mirrors
+    lock: str = "lab.lock"     # pins of what was fetched upstream, beside the lab's config
 
     @property
     def variants(self) -> tuple[str, ...]:
@@ -98,8 +102,18 @@ def validate(raw: dict) -> LabSpec:
         host_port_base=_integer("host_port_base", raw["host_port_base"], 30000, 32767 - len(ALL_VARIANTS)),
         namespace=_pattern("namespace", raw["namespace"], NAME_PATTERN, "a Kubernetes namespace name"),
         results_dir=str(raw["results_dir"]),
+        mirrors=lab_mirrors.parse(raw.get("mirrors")),
+        lock=_lock_path(raw.get("lock")),
         **_cluster_settings(raw),
     )
+
+
+def _lock_path(value) -> str:
+    if value is None:
+        return "lab.lock"
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"lock: {value!r} is not a file path")
+    return value
 
 
 def _cluster_settings(raw: dict) -> dict:
@@ -116,9 +130,11 @@ def _cluster_settings(raw: dict) -> dict:
 
 
 def load(config: str | None = None, overrides: dict | None = None) -> LabSpec:
-    """Defaults ⊕ lab.yaml (the given file, else ./lab.yaml when present) ⊕ overrides (None = unset)."""
+    """Defaults ⊕ lab.yaml (the given file, else ./lab.yaml when present) ⊕ overrides (None = unset).
+    lab.lock lives beside the lab.yaml in use (the current folder without one) unless `lock` says."""
     raw = yaml.safe_load(DEFAULTS_FILE.read_text())
     path = Path(config) if config else Path("lab.yaml")
+    raw["lock"] = str(path.absolute().parent / "lab.lock")
     if config or path.exists():
         try:
             from_file = yaml.safe_load(path.read_text()) or {}

@@ -8,8 +8,9 @@ from lab.actions.images import BuildImages, LoadImages
 from lab.actions.runtimeclasses import CreateRuntimeClasses
 from lab.actions.shims import InstallShims
 
-CLUSTER = [ResolveArtifacts(with_runtimes=False), EnsureCluster()]
-SHIMS = [ResolveArtifacts(), EnsureCluster(), InstallShims(), CreateRuntimeClasses()]
+CLUSTER = [ResolveArtifacts(with_runtimes=False, with_images=False), EnsureCluster()]
+SHIMS = [ResolveArtifacts(with_images=False), EnsureCluster(), InstallShims(), CreateRuntimeClasses()]
 WORKLOADS = [ResolveArtifacts(with_runtimes=False), EnsureCluster(), BuildImages(), LoadImages(), Deploy()]
 CHECK = [Check()]
-UP = SHIMS + [BuildImages(), LoadImages(), Deploy(), Check()]
+UP = [ResolveArtifacts(), EnsureCluster(), InstallShims(), CreateRuntimeClasses(),
+      BuildImages(), LoadImages(), Deploy(), Check()]

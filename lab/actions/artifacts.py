@@ -3,16 +3,19 @@ from lab import artifacts
 
 class ResolveArtifacts:
     name = "artifacts"
-    title = "pick upstream pins or the offline kit, and get every artifact checksummed"
+    title = "every artifact from its first origin that answers and verifies (lab.lock pins, mirrors, the kit)"
 
-    def __init__(self, with_runtimes: bool = True):
+    def __init__(self, with_runtimes: bool = True, with_images: bool = True):
         self.with_runtimes = with_runtimes  # cluster.create needs only the node image
+        self.with_images = with_images
 
     def execute(self, ctx):
-        source = artifacts.choose_source(ctx.spec.offline)
-        runtimes = ctx.spec.runtimes if self.with_runtimes else ()
-        ctx.artifacts = artifacts.resolve(runtimes, source, ctx.spec.provider)
-        ctx.state.set("artifact_source", source)
-        files = ", ".join(f"{name} {getattr(f, 'sha256', None) or f.digest}"[:len(name) + 13]
-                          for name, f in sorted(ctx.artifacts.files.items()))  # a LocalBundle has a digest
-        return f"{source}: node image {ctx.artifacts.node_image or '(not needed)'}; {files or 'no runtime files'}"
+        spec = ctx.spec
+        ctx.artifacts = artifacts.resolve(spec, spec.runtimes if self.with_runtimes else (),
+                                          spec.variants if self.with_images else (), spec.provider)
+        ctx.state.set("artifact_origins", ctx.artifacts.origins)
+        by_origin: dict[str, list[str]] = {}
+        for name, origin in sorted(ctx.artifacts.origins.items()):
+            by_origin.setdefault(origin, []).append(name)
+        return f"{ctx.artifacts.mode}: " + "; ".join(f"{', '.join(names)} from {origin}"
+                                                     for origin, names in by_origin.items())

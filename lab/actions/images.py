@@ -1,10 +1,4 @@
-from lab import images, kit
-
-
-def kit_base_artifacts(variants) -> list[str]:
-    """The kit artifacts whose images the given variants are built from."""
-    wanted = {images.IMAGE_OF_FLAVOR.get(v, v) for v in variants}
-    return sorted({images.BASE_ARGS[arg][1] for v in wanted for arg in images.NEEDS[v]})
+from lab import images
 
 
 class BuildImages:
@@ -12,9 +6,6 @@ class BuildImages:
     title = "build the workload images (multi-stage, docker SDK; cached layers make re-runs quick)"
 
     def execute(self, ctx):
-        use_kit = ctx.artifacts.source == "kit"
-        if use_kit:
-            kit.build(kit_base_artifacts(ctx.spec.variants))
         ctx.images = {v: images.tag(v) for v in ctx.spec.variants}
         # Claim only the tags this lab brings into being (recorded before building, so an
         # interrupted build is still cleaned up); tags that were there before belong to
@@ -23,7 +14,8 @@ class BuildImages:
             ctx.state.add("images_used", ref)
             if not images.exists(ref):
                 ctx.state.add("images", ref)
-        built = images.build(list(ctx.spec.variants), use_kit=use_kit, log=ctx.state.dir / "images-build.log")
+        bases = images.BaseImages(ctx.artifacts.base_images)
+        built = images.build(list(ctx.spec.variants), bases, log=ctx.state.dir / "images-build.log")
         return ", ".join(f"{b.tag} {b.size / 1e6:.1f} MB" for b in built)
 
 

@@ -11,7 +11,7 @@ class InstallShims:
         for runtime in ctx.spec.runtimes:
             definition = catalog[runtime]
             for node in ctx.cluster.wasm_nodes:
-                report = shims.install(node, definition, ctx.artifacts.files)
+                report = shims.install(node, definition, ctx.artifacts.files, ctx.artifacts.bundles_for(definition))
                 label = shims.INSTALLED_LABEL.format(handler=definition["handler"])
                 ctx.kube.core.patch_node(node.name, {"metadata": {"labels": {label: "installed"}}})
                 ctx.state.add("runtimes_installed", runtime)

@@ -3,17 +3,17 @@ from invoke import Collection, task
 
 from lab import lifecycle, providers
 from lab.actions import CLUSTER
-from lab.cli.common import fail_on_errors
-from lab.cli.lab import SPEC_HELP, load_spec
+from lab.cli.common import fail_on_errors, mode_override
+from lab.cli.lab import MODE_HELP, SPEC_HELP, load_spec
 from lab.proc import stdout
 from lab.state import State
 
 
-@task(help={**SPEC_HELP, "offline": "use the offline kit's node image even when upstream is reachable"})
-def create(c, config=None, name=None, offline=False):
+@task(help={**SPEC_HELP, **MODE_HELP})
+def create(c, config=None, name=None, offline=False, online=False):
     """Create the lab's cluster (or reuse it) and wait for its nodes."""
     with fail_on_errors():
-        lifecycle.run(load_spec(config, name=name, offline="true" if offline else None), CLUSTER)
+        lifecycle.run(load_spec(config, name=name, offline=mode_override(offline, online)), CLUSTER)
 
 
 @task(help=SPEC_HELP)

@@ -21,6 +21,13 @@ def fail_on_errors():
         raise Exit(f"error: {message}", code=1)
 
 
+def mode_override(offline: bool, online: bool) -> str | None:
+    """--offline / --online as the spec's `offline` setting (None: lab.yaml or the default decides)."""
+    if offline and online:
+        raise InputError("offline: --offline and --online exclude each other; give one")
+    return "true" if offline else "false" if online else None
+
+
 def human_bytes(size):
     if size is None:
         return ""

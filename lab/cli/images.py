@@ -1,26 +1,34 @@
 """invoke images.build: the httpbin workload's images, one per variant."""
 from invoke import Collection, task
+from invoke.exceptions import Exit
 from rich.table import Table
 
-from lab import images
-from lab.cli.common import fail_on_errors, human_bytes, print_table
+from lab import artifacts, images
+from lab.errors import InputError
+from lab.cli.common import fail_on_errors, human_bytes, mode_override, print_table
+from lab.cli.lab import MODE_HELP, SPEC_HELP, load_spec
 
 
 @task(iterable=["variant"], help={
+    "config": SPEC_HELP["config"],
+    **MODE_HELP,
     "variant": f"build only this variant; may be repeated ({', '.join(images.VARIANTS)})",
-    "kit": "base images from the offline kit where it has them (default); --no-kit: upstream only",
     "log": "append the full docker build output to this file",
 })
-def build(c, variant=None, kit=True, log=None):
+def build(c, variant=None, config=None, offline=False, online=False, log=None):
     """Build wasm-lab/httpbin:<variant> images and show each one's size and build time."""
     with fail_on_errors():
+        spec = load_spec(config, offline=mode_override(offline, online))
+        variants = tuple(variant or images.VARIANTS)
+        unknown = [v for v in variants if v not in images.VARIANTS]
+        if unknown:
+            raise InputError(f"variant: {unknown[0]!r} is not allowed; choose one of: {', '.join(images.VARIANTS)}")
+        resolved = artifacts.resolve(spec, (), variants)
+        for arg, ref in resolved.base_images.items():
+            print_table(f"[dim]{arg}: {ref} ({resolved.origins[artifacts.BASE_IMAGE_ARTIFACTS[arg]]})[/dim]")
         try:
-            bases = images.base_images(None if kit else False)
-            for arg, origin in bases.origins.items():
-                print_table(f"[dim]{arg}: {bases.images.get(arg) or '-'} ({origin})[/dim]")
-            built = images.build(variant or None, bases=bases, log=log)
+            built = images.build(list(variants), images.BaseImages(resolved.base_images), log=log)
         except (images.ImageBuildError, ValueError) as error:
-            from invoke.exceptions import Exit
             raise Exit(f"error: {error}", code=1)
     table = Table("variant", "id", "size", "build time", ".wasm sha256",
                   title=f"images.build ({images.REPOSITORY}:<variant>)")

@@ -6,8 +6,9 @@ from invoke import Collection, task
 from invoke.exceptions import Exit
 from rich.table import Table
 
-from lab import doctor as checkup, lifecycle, spec as lab_spec
-from lab.cli.common import fail_on_errors, print_table
+from lab import artifacts as lab_artifacts, doctor as checkup, lifecycle, spec as lab_spec
+from lab.cli.common import fail_on_errors, mode_override, print_table
+from lab.errors import InputError
 from lab.proc import stdout
 
 RUNTIME_HELP = "wasmedge, wasmtime or crun-wasmedge; may be repeated (default: wasmedge)"
@@ -15,6 +16,11 @@ SPEC_HELP = {
     "config": "a lab.yaml with settings (default: ./lab.yaml when present)",
     "name": "lab name: cluster, kubeconfig and state folder",
 }
+MODE_HELP = {
+    "offline": "only the offline kit (built here from package registries), never upstream",
+    "online": "only pinned upstream artifacts (through mirrors), never the kit's long builds",
+}
+MIRROR_HELP = {"mirror": "FROM=TO: https://github.com=URL or docker.io=HOST[:PORT][/PATH]; may be repeated"}
 PROVIDER_HELP = {
     "provider": "kind (default), minikube, or existing: a cluster you already have (docs/providers.md)",
     "context": "provider existing: the kubeconfig context of that cluster",
@@ -25,22 +31,59 @@ def load_spec(config=None, **overrides):
     return lab_spec.load(config, overrides)
 
 
-@task(iterable=["runtime"], help={
+@task(iterable=["runtime", "mirror"], help={
     **SPEC_HELP,
     **PROVIDER_HELP,
+    **MODE_HELP,
+    **MIRROR_HELP,
     "runtime": RUNTIME_HELP,
-    "offline": "use the offline kit even when upstream artifacts are reachable",
     "workers": "number of wasm worker nodes",
 })
-def up(c, runtime=None, config=None, name=None, offline=False, workers=None, provider=None, context=None):
+def up(c, runtime=None, config=None, name=None, offline=False, online=False, mirror=None, workers=None,
+       provider=None, context=None):
     """Create the lab: cluster, wasm runtimes, workload variants, and a verified comparison."""
     with fail_on_errors():
-        spec = load_spec(config, runtimes=runtime, name=name, workers=workers, offline="true" if offline else None,
-                         provider=provider, context=context)
+        spec = load_spec(config, runtimes=runtime, name=name, workers=workers, offline=mode_override(offline, online),
+                         mirrors=mirror, provider=provider, context=context)
         ctx = lifecycle.up(spec)
     total = sum(ctx.timings.values())
     stdout.print(f"[bold green]lab {spec.name} is up[/bold green] in {total:.0f}s: "
                  + ", ".join(f"{v} → http://{ctx.cluster.check_host}:{spec.host_port(v)}" for v in spec.variants))
+
+
+@task(iterable=["runtime", "mirror", "arch"], help={
+    **SPEC_HELP,
+    **MODE_HELP,
+    **MIRROR_HELP,
+    "runtime": RUNTIME_HELP,
+    "provider": PROVIDER_HELP["provider"],
+    "arch": "x86_64 or aarch64; may be repeated (default: this machine's)",
+})
+def plan(c, runtime=None, config=None, name=None, offline=False, online=False, mirror=None, provider=None,
+         arch=None):
+    """What lab.up would fetch or build, from where, with which pin, and why; changes nothing."""
+    with fail_on_errors():
+        spec = load_spec(config, runtimes=runtime, name=name, offline=mode_override(offline, online),
+                         mirrors=mirror, provider=provider)
+        rows = lab_artifacts.plan(spec, spec.runtimes, spec.variants, spec.provider, _arches(arch))
+    mode = lab_artifacts.MODE_NAMES[spec.offline]
+    table = Table("artifact", "arch", "origin", "from", "pin", "note",
+                  title=f"lab.plan ({mode}; lock {spec.lock})")
+    for row in rows:
+        table.add_row(row["artifact"], row["arch"], row["origin"], row["source"], row["pin"], row["note"])
+    print_table(table)
+    failing = [f"{r['artifact']}@{r['arch']}" for r in rows if r["note"].endswith("FAILS")]
+    if failing:
+        raise Exit(f"lab.up would fail on: {', '.join(failing)}", code=1)
+
+
+def _arches(values) -> tuple[str, ...]:
+    if not values:
+        return (lab_artifacts.host_arch(),)
+    unknown = [a for a in values if a not in lab_artifacts.ARCH_ALIASES]
+    if unknown:
+        raise InputError(f"arch: {unknown[0]!r} is not allowed; choose one of: {', '.join(lab_artifacts.ARCHES)}")
+    return tuple(dict.fromkeys(lab_artifacts.ARCH_ALIASES[a] for a in values))
 
 
 @task(help={**SPEC_HELP, **PROVIDER_HELP})
@@ -157,4 +200,4 @@ def bench_compare(c, base, other):
     stdout.print(f"all {len(rows)} cold-start phases agree within the reported spreads")
 
 
-ns = Collection("lab", up, down, status, doctor, diagnose, bench, bench_compare)
+ns = Collection("lab", up, plan, down, status, doctor, diagnose, bench, bench_compare)

@@ -3,16 +3,16 @@ from invoke import Collection, task
 
 from lab import lifecycle
 from lab.actions import SHIMS
-from lab.cli.common import fail_on_errors
-from lab.cli.lab import RUNTIME_HELP, SPEC_HELP, load_spec
+from lab.cli.common import fail_on_errors, mode_override
+from lab.cli.lab import MODE_HELP, RUNTIME_HELP, SPEC_HELP, load_spec
 from lab.proc import stdout
 
 
-@task(iterable=["runtime"], help={**SPEC_HELP, "runtime": RUNTIME_HELP, "offline": "use the offline kit"})
-def install(c, runtime=None, config=None, name=None, offline=False):
+@task(iterable=["runtime"], help={**SPEC_HELP, "runtime": RUNTIME_HELP, **MODE_HELP})
+def install(c, runtime=None, config=None, name=None, offline=False, online=False):
     """Install, register and verify the runtimes (idempotent), and create their RuntimeClasses."""
     with fail_on_errors():
-        lifecycle.run(load_spec(config, runtimes=runtime, name=name, offline="true" if offline else None), SHIMS)
+        lifecycle.run(load_spec(config, runtimes=runtime, name=name, offline=mode_override(offline, online)), SHIMS)
 
 
 @task(iterable=["runtime"], help={**SPEC_HELP, "runtime": RUNTIME_HELP})

@@ -136,8 +136,7 @@ def refuse_foreign_bundles(node, runtimes) -> None:
     """Runtimes with a bundle dpkg-install Debian trixie packages on the node: only on trixie nodes."""
     from lab import artifacts
 
-    catalog = artifacts.runtimes_catalog()
-    bundled = [r for r in runtimes if catalog.get(r, {}).get("bundles")]
+    bundled = [r for r in runtimes if artifacts.may_need_bundles(r)]
     info = node.status.node_info if node.status else None
     os_image = (getattr(info, "os_image", "") or "") if info else ""
     if bundled and "trixie" not in os_image.lower():

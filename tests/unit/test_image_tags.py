@@ -7,6 +7,7 @@ import pytest
 
 from lab import images, lifecycle, providers
 from lab.actions.images import BuildImages
+from lab.artifacts import Artifacts
 from lab.pipeline import Context
 from lab.state import State
 from tests.unit.test_cluster_and_workloads import lab_spec
@@ -51,7 +52,7 @@ def store(monkeypatch, tmp_path):
     monkeypatch.setattr(providers, "get", lambda name: NoProvider())
     monkeypatch.setattr(lifecycle.artifacts, "runtimes_catalog", lambda: {})
 
-    def build(variants, use_kit=None, log=None):
+    def build(variants, bases, log=None):
         store.present.update(images.tag(v) for v in variants)
         return []
     monkeypatch.setattr(images, "build", build)
@@ -61,7 +62,7 @@ def store(monkeypatch, tmp_path):
 def build_for(name, runtimes):
     spec = lab_spec(name=name, runtimes=runtimes)
     ctx = Context(spec=spec, state=State(name), provider=NoProvider())
-    ctx.artifacts = type("Artifacts", (), {"source": "upstream"})()
+    ctx.artifacts = Artifacts("online")
     BuildImages().execute(ctx)
     return spec
 

@@ -98,11 +98,11 @@ def test_bundle_is_copied_and_installed_once(shim_file, tmp_path):
     (tmp_path / "debs" / "crun.deb").write_bytes(b"deb")
     (tmp_path / "install.sh").write_text("dpkg -i debs/*.deb\n")
     bundle = LocalBundle(tmp_path, {"debs/crun.deb": "x", "install.sh": "y"})
-    definition = {**WASMEDGE, "bundles": [{"source": "libs", "dest": "/opt/wasm-lab/libs", "install": "install.sh"}]}
+    bundles = [{"source": "libs", "dest": "/opt/wasm-lab/libs", "install": "install.sh"}]
     node = FakeNode()
-    report = shims.install(node, definition, {**shim_file, "libs": bundle})
+    report = shims.install(node, WASMEDGE, {**shim_file, "libs": bundle}, bundles)
     assert report.copied[0] == "/opt/wasm-lab/libs"
     assert node.files["/opt/wasm-lab/libs/debs/crun.deb"] == b"deb"
     assert node.installs == ["/opt/wasm-lab/libs/install.sh"]
-    shims.install(node, definition, {**shim_file, "libs": bundle})
+    shims.install(node, WASMEDGE, {**shim_file, "libs": bundle}, bundles)
     assert node.installs == ["/opt/wasm-lab/libs/install.sh"]
