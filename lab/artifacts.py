@@ -214,7 +214,7 @@ class Resolver:
                 value = getattr(self, f"_fetch_{origin['origin']}")(name, origin)
             except Unavailable as why:
                 if self.mode == "auto" and index + 1 < len(origins):
-                    console.print(f"{name}: {why}; using {describe(origins[index + 1])} instead")
+                    console.print(f"{name}: {why}; using {describe(origins[index + 1])} instead", soft_wrap=True)
                     continue
                 hint = "; without --online the lab falls back to the offline kit" if self.mode == "false" else ""
                 raise LabError(f"{name}: {why}{hint}")

@@ -1,0 +1,256 @@
+"""The artifact store: origins in order, pins from the catalog or lab.lock, mirrors, fallback.
+
+Downloads go through the real code path to a real HTTP server on 127.0.0.1 laid out like GitHub
+releases. The kit origin is a fake here (kit.build/kit.artifact replaced, and it says so); the
+real kit path is covered by tests/e2e."""
+import hashlib
+import http.server
+import io
+import tarfile
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lab import artifacts, kit
+from lab.errors import InputError, LabError
+from lab.lock import LockFile
+from lab.mirrors import ImageRef, Mirrors, parse as parse_mirrors
+from lab.spec import load as load_spec
+
+RELEASE_PATH = "containerd/runwasi/releases/download/containerd-shim-wasmtime%2Fv0.6.1"
+UPSTREAM = "https://github.com/" + RELEASE_PATH + "/containerd-shim-wasmtime-{arch}-linux-musl.tar.gz"
+
+
+def runwasi_tarball(content: bytes) -> bytes:
+    """A tarball with runwasi's layout: ./containerd-shim-wasmtime-v1 plus its .sig and .pem."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in (("./containerd-shim-wasmtime-v1", content), ("./containerd-shim-wasmtime-v1.sig", b"s"),
+                           ("./containerd-shim-wasmtime-v1.pem", b"p")):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o755
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def release_server(tmp_path):
+    """A plain HTTP file server on 127.0.0.1 serving tmp_path/www like github.com."""
+    root = tmp_path / "www"
+    (root / RELEASE_PATH.replace("%2F", "/")).mkdir(parents=True)
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server, root / RELEASE_PATH.replace("%2F", "/")
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def shim_catalog(monkeypatch):
+    """A catalog with one release artifact followed by a kit origin (fake kit, see below)."""
+    def with_pin(sha256: str):
+        table = {
+            "artifacts": {"shim-wasmtime": [
+                {"origin": "release", "version": "v0.6.1", "url": UPSTREAM, "member": "containerd-shim-wasmtime-v1",
+                 "sha256": {"x86_64": sha256, "aarch64": ""}},
+                {"origin": "kit", "artifact": "shims", "file": "bin/containerd-shim-wasmtime-v1"},
+            ], "node-image": {}},
+            "kind-node-images": {}, "oldest-kind": "v0.32.0", "registry-hosts": {}, "bundles": {},
+        }
+        monkeypatch.setattr(artifacts, "catalog", lambda: table)
+    return with_pin
+
+
+@pytest.fixture
+def fake_kit(monkeypatch, tmp_path):
+    """FAKE kit: records what would be built and answers with a file of its own."""
+    built = []
+    path = tmp_path / "kit-shims"
+    (path / "bin").mkdir(parents=True)
+    (path / "bin" / "containerd-shim-wasmtime-v1").write_bytes(b"kit shim")
+    sha = hashlib.sha256(b"kit shim").hexdigest()
+    monkeypatch.setattr(kit, "build", lambda names: built.extend(names))
+    monkeypatch.setattr(kit, "artifact", lambda name: {"name": name, "path": str(path),
+                                                       "files": {"bin/containerd-shim-wasmtime-v1": sha}})
+    return built
+
+
+def resolver(mode, server=None, lock_path=None, mirrors=None):
+    if mirrors is None and server:
+        mirrors = parse_mirrors({"https://github.com": f"http://127.0.0.1:{server.server_address[1]}"})
+    return artifacts.Resolver(mode, mirrors or Mirrors(), LockFile.load(lock_path or Path("/nonexistent/lab.lock")),
+                              "x86_64")
+
+
+def test_release_is_fetched_through_the_mirror_verified_and_locked(release_server, shim_catalog, home, tmp_path):
+    server, folder = release_server
+    tarball = runwasi_tarball(b"upstream shim")
+    (folder / "containerd-shim-wasmtime-x86_64-linux-musl.tar.gz").write_bytes(tarball)
+    shim_catalog(hashlib.sha256(tarball).hexdigest())
+    lock_path = tmp_path / "lab.lock"
+    r = resolver("false", server, lock_path)
+    local = r.get("shim-wasmtime")
+    assert local.path.read_bytes() == b"upstream shim" and local.needs == ()
+    assert r.lock.save()
+    entry = yaml.safe_load(lock_path.read_text())["artifacts"]["shim-wasmtime@x86_64"]
+    assert entry == {"origin": "release", "source": UPSTREAM.format(arch="x86_64"), "version": "v0.6.1",
+                     "sha256": hashlib.sha256(tarball).hexdigest(), "size": len(tarball)}
+
+    # a later run needs no network: the verified download is cached
+    server.shutdown()
+    again = resolver("false", None, lock_path, Mirrors())
+    assert again.get("shim-wasmtime").path.read_bytes() == b"upstream shim"
+
+
+def test_tampered_download_is_refused_online_in_one_line(release_server, shim_catalog, home, fake_kit):
+    server, folder = release_server
+    (folder / "containerd-shim-wasmtime-x86_64-linux-musl.tar.gz").write_bytes(runwasi_tarball(b"evil"))
+    shim_catalog(hashlib.sha256(runwasi_tarball(b"good")).hexdigest())
+    with pytest.raises(LabError) as error:
+        resolver("false", server).get("shim-wasmtime")
+    assert "sha256 mismatch" in str(error.value) and "\n" not in str(error.value)
+    assert fake_kit == []
+    assert not list((home / ".cache" / "wasm-lab" / "downloads").rglob("*.tar.gz"))
+
+
+def test_auto_falls_back_to_the_kit_saying_why(release_server, shim_catalog, home, fake_kit, capsys):
+    server, folder = release_server
+    shim_catalog(hashlib.sha256(b"whatever").hexdigest())  # the server has no such file: HTTP 404
+    local = resolver("auto", server).get("shim-wasmtime")
+    assert local.path.read_bytes() == b"kit shim" and fake_kit == ["shims"]
+    assert "answered HTTP 404; using kit recipe shims instead" in capsys.readouterr().err
+
+
+def test_auto_with_the_mirror_down_falls_back_without_waiting(shim_catalog, home, fake_kit, capsys):
+    shim_catalog(hashlib.sha256(b"whatever").hexdigest())
+    mirrors = parse_mirrors({"https://github.com": "http://127.0.0.1:9"})  # discard port: nothing listens
+    resolver("auto", mirrors=mirrors).get("shim-wasmtime")
+    assert fake_kit == ["shims"]
+    assert "127.0.0.1:9 unreachable (Connection refused); using kit recipe shims" in capsys.readouterr().err
+
+
+def test_offline_never_tries_upstream(shim_catalog, home, fake_kit):
+    shim_catalog("")
+    assert resolver("true").origins("shim-wasmtime") == [artifacts.catalog()["artifacts"]["shim-wasmtime"][1]]
+    resolver("true").get("shim-wasmtime")
+    assert fake_kit == ["shims"]
+
+
+def test_missing_pin_is_refused_online(shim_catalog, home):
+    shim_catalog("")
+    with pytest.raises(LabError, match="no sha256 is pinned for https://github.com/.*without --online"):
+        resolver("false").get("shim-wasmtime")
+
+
+def test_the_lock_pin_wins_and_a_changed_source_is_drift(release_server, shim_catalog, home, tmp_path, capsys):
+    server, folder = release_server
+    tarball = runwasi_tarball(b"mirror rebuilt it")
+    (folder / "containerd-shim-wasmtime-x86_64-linux-musl.tar.gz").write_bytes(tarball)
+    shim_catalog("0" * 64)
+    lock_path = tmp_path / "lab.lock"
+    lock = LockFile(lock_path)
+    lock.record("shim-wasmtime@x86_64", {"origin": "release", "source": UPSTREAM.format(arch="x86_64"),
+                                         "sha256": hashlib.sha256(tarball).hexdigest()})
+    lock.save()
+    assert resolver("false", server, lock_path).get("shim-wasmtime").path.read_bytes() == b"mirror rebuilt it"
+
+    lock.entries["shim-wasmtime@x86_64"]["source"] = "https://github.com/old/release.tar.gz"
+    lock.changed = True
+    lock.save()
+    with pytest.raises(LabError, match="locks shim-wasmtime@x86_64 to https://github.com/old/release.tar.gz"):
+        resolver("false", server, lock_path).get("shim-wasmtime")
+
+
+def test_a_corrupt_lock_is_bad_input(tmp_path):
+    (tmp_path / "lab.lock").write_text("version: 7\n")
+    with pytest.raises(InputError, match="is not a wasm-lab lock file"):
+        LockFile.load(tmp_path / "lab.lock")
+
+
+def test_kind_node_image_follows_the_installed_kind_release(monkeypatch):
+    def node_ref(kind_version, kubernetes="v1.34.2"):
+        r = artifacts.Resolver("false", Mirrors(), LockFile(Path("x")), "x86_64", "kind", kubernetes, kind_version)
+        return r.kind_node_ref()
+
+    assert node_ref("v0.33.0").startswith("kindest/node:v1.34.11@sha256:44e222ee")
+    assert node_ref("v0.32.4").startswith("kindest/node:v1.34.8@sha256:02722c2d")
+    assert node_ref("v0.34.0").startswith("kindest/node:v1.34.11@")  # newer kind: the newest known images
+    with pytest.raises(LabError, match="kind v0.31.0 is too old.*install kind v0.33.0"):
+        node_ref("v0.31.0")
+    with pytest.raises(artifacts.Unavailable, match="no node image for Kubernetes v1.30"):
+        node_ref("v0.33.0", "v1.30.1")
+
+
+def test_every_upstream_pin_is_a_real_sha256():
+    """No empty-file sha256 (e3b0c442…) and no malformed digest slipped into the catalog."""
+    empty = hashlib.sha256(b"").hexdigest()
+    table = artifacts.catalog()
+    pins = []
+    for origins in table["artifacts"].values():
+        for origin in (origins if isinstance(origins, list) else sum(origins.values(), [])):
+            pins += [v for v in (origin.get("sha256") or {}).values() if v]
+            if origin.get("ref"):
+                pins.append(ImageRef.parse(origin["ref"]).digest.removeprefix("sha256:"))
+    pins += [ImageRef.parse(ref).digest.removeprefix("sha256:") for images in table["kind-node-images"].values()
+             for ref in images.values()]
+    assert pins and all(len(p) == 64 and int(p, 16) >= 0 and p != empty for p in pins)
+
+
+def test_image_refs_and_registry_mirrors():
+    assert str(ImageRef.parse("rust:1-bookworm@sha256:ab")) == "docker.io/library/rust:1-bookworm@sha256:ab"
+    assert ImageRef.parse("127.0.0.1:5000/kindest/node:v1").registry == "127.0.0.1:5000"
+    mirrors = parse_mirrors(["docker.io=harbor.corp/hub", "https://github.com=http://127.0.0.1:8080/gh/"])
+    assert str(mirrors.image(ImageRef.parse("kindest/node@sha256:ab"))) == "harbor.corp/hub/kindest/node@sha256:ab"
+    assert mirrors.url("https://github.com/a/b.tar.gz") == "http://127.0.0.1:8080/gh/a/b.tar.gz"
+    assert mirrors.url("https://example.org/a") == "https://example.org/a"
+
+
+@pytest.mark.parametrize("value, field", [
+    (["github.com"], "mirror"),
+    ({"https://github.com": "ftp://x"}, "mirrors"),
+    ({"docker.io": "http://harbor"}, "mirrors"),
+    ("docker.io", "mirrors"),
+])
+def test_bad_mirrors_are_one_line_naming_the_field(value, field):
+    with pytest.raises(InputError, match=f"^{field}: "):
+        parse_mirrors(value)
+
+
+def test_the_lock_lives_beside_the_config(tmp_path, monkeypatch):
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "lab.yaml").write_text("mirrors: {docker.io: 127.0.0.1:5000}\n")
+    monkeypatch.chdir(tmp_path)
+    spec = load_spec(str(tmp_path / "ci" / "lab.yaml"))
+    assert spec.lock == str(tmp_path / "ci" / "lab.lock")
+    assert spec.mirrors.registries == (("docker.io", "127.0.0.1:5000"),)
+    assert load_spec().lock == str(tmp_path / "lab.lock")
+
+
+def test_plan_lists_a_pin_for_every_artifact_of_the_connected_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = load_spec(None, {"offline": "false", "runtimes": ["wasmedge", "wasmtime", "crun-wasmedge"]})
+    rows = artifacts.plan(spec, spec.runtimes, spec.variants, "kind", ("x86_64", "aarch64"))
+    names = {r["artifact"] for r in rows}
+    assert {"node-image", "shim-wasmedge", "shim-wasmtime", "wasmedge-libs", "base-rust", "base-wasmedge",
+            "base-wasmtime", "wasmtime-release", "base-debian"} <= names
+    missing = [f"{r['artifact']}@{r['arch']}" for r in rows if not r["pin"]]
+    # runwasi publishes no checksum file and no public record of this one could be cross-checked
+    assert missing == ["shim-wasmedge@aarch64"]
+    assert not (tmp_path / "lab.lock").exists()
