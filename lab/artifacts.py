@@ -47,7 +47,13 @@ DOWNLOAD_SECONDS = 60
 
 
 def downloads_dir() -> Path:
-    return Path.home() / ".cache" / "wasm-lab" / "downloads"
+    """Verified downloads, one folder per sha256 ($WASM_LAB_DOWNLOAD_DIR, e.g. a CI cache)."""
+    value = os.environ.get("WASM_LAB_DOWNLOAD_DIR")
+    if value is None:
+        return Path.home() / ".cache" / "wasm-lab" / "downloads"
+    if not value.strip():
+        raise InputError("WASM_LAB_DOWNLOAD_DIR: empty; unset it or name a folder")
+    return Path(value).expanduser()
 
 
 class Unavailable(LabError):
@@ -190,7 +196,7 @@ class Resolver:
     def kind_node_ref(self) -> str:
         table = self.catalog["kind-node-images"]
         oldest, newest = self.catalog["oldest-kind"], max(table, key=version_tuple)
-        version = self._kind_version or installed_kind_version() or newest
+        version = self._kind_version = self._kind_version or installed_kind_version() or newest
         if version_tuple(version) < version_tuple(oldest):
             raise LabError(f"kind {version} is too old: the lab's node images need kind >= {oldest}; "
                            f"install kind {newest}")
@@ -240,10 +246,16 @@ class Resolver:
         if self._reachable[key]:
             raise Unavailable(f"{key} unreachable ({self._reachable[key]})")
 
+    def note_lock_override(self, name: str, built_in: str | None, locked: str) -> None:
+        if built_in and built_in.removeprefix("sha256:") != locked.removeprefix("sha256:"):
+            console.print(f"{name}: using lab.lock's pin {locked[:19]}…, not the lab's built-in {built_in[:19]}…",
+                          soft_wrap=True)
+
     def _fetch_release(self, name: str, origin: dict) -> LocalFile:
         url, key, sha256 = self.release_pin(name, origin)
         if not sha256:
             raise Unavailable(f"no sha256 is pinned for {url}")
+        self.note_lock_override(name, (origin.get("sha256") or {}).get(self.arch), sha256)
         archive = downloads_dir() / sha256 / Path(urllib.parse.unquote(url)).name
         if not (archive.exists() and sha256_file(archive) == sha256):
             mirrored = self.mirrors.url(url)
@@ -268,6 +280,7 @@ class Resolver:
         bare, digest = self.registry_pin(name, origin)
         if not digest:
             raise Unavailable(f"no digest is pinned for {bare}")
+        self.note_lock_override(name, ImageRef.parse(origin.get("ref") or self.kind_node_ref()).digest, digest)
         source = self.mirrors.image(replace(bare, tag="", digest=digest))
         local = str(source)
         client = docker.from_env()
@@ -284,7 +297,12 @@ class Resolver:
     def _fetch_build(self, name: str, origin: dict) -> LocalImage:
         import docker
 
-        inputs = {key: self.get(dep) for key, dep in origin["inputs"].items()}
+        try:
+            inputs = {key: self.get(dep) for key, dep in origin["inputs"].items()}
+        except Unavailable:
+            raise
+        except LabError as error:
+            raise Unavailable(str(error))
         dockerfile = REPO_ROOT / origin["dockerfile"]
         digest = hashlib.sha256(dockerfile.read_bytes())
         for key, value in sorted(inputs.items()):

@@ -27,6 +27,7 @@ import yaml
 
 from lab import kit
 from lab.providers.kind import host_cgroup_v1
+from tests.e2e import standins
 
 pytestmark = [pytest.mark.cluster, pytest.mark.kit, pytest.mark.docker]
 
@@ -93,33 +94,15 @@ class Relay:
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
     """Debian's distribution registry on 127.0.0.1:5001 plus a relay on the bridge gateway; None without it."""
-    binary = shutil.which("docker-registry")
-    if binary is None:
+    if shutil.which("docker-registry") is None:
         yield None
         return
-    folder = tmp_path_factory.mktemp("registry")
-    config = folder / "config.yml"
-    config.write_text(yaml.safe_dump({
-        "version": 0.1, "log": {"level": "warn"},
-        "storage": {"filesystem": {"rootdirectory": str(folder / "data")}, "delete": {"enabled": True}},
-        "http": {"addr": f"127.0.0.1:{REGISTRY_PORT}"}}))
-    process = subprocess.Popen([binary, "serve", str(config)], stdout=open(folder / "log", "w"),
-                               stderr=subprocess.STDOUT)
-    relay = None
-    try:
-        for _ in range(50):
-            try:
-                socket.create_connection(("127.0.0.1", REGISTRY_PORT), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
+    with standins.registry(tmp_path_factory.mktemp("registry"), REGISTRY_PORT):
         relay = Relay(bridge_gateway(), REGISTRY_PORT)
-        yield f"localhost:{REGISTRY_PORT}"
-    finally:
-        if relay:
+        try:
+            yield f"localhost:{REGISTRY_PORT}"
+        finally:
             relay.close()
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def kind_config(gateway: str | None) -> dict:

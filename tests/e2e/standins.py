@@ -1,0 +1,116 @@
+"""Local stand-ins for upstream services, on 127.0.0.1 only: Debian's distribution registry (the
+CNCF `docker-registry`) and a plain HTTP file server laid out like GitHub release downloads."""
+import contextlib
+import http.server
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+
+def wait_listening(port: int, what: str, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {seconds:.0f}s")
+
+
+class Registry:
+    """Debian's registry serving from `folder`, on 127.0.0.1:port; stop() ends it."""
+
+    def __init__(self, folder: Path, port: int):
+        binary = shutil.which("docker-registry")
+        if binary is None:
+            pytest.skip("Debian's docker-registry is not installed (bash hack/setup-host installs it)")
+        folder.mkdir(parents=True, exist_ok=True)
+        config = folder / "config.yml"
+        config.write_text(yaml.safe_dump({
+            "version": 0.1, "log": {"level": "warn"},
+            "storage": {"filesystem": {"rootdirectory": str(folder / "data")}, "delete": {"enabled": True}},
+            "http": {"addr": f"127.0.0.1:{port}"}}))
+        with open(folder / "log", "w") as log:
+            self.process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
+        self.host = f"127.0.0.1:{port}"
+        try:
+            wait_listening(port, "docker-registry")
+        except RuntimeError:
+            self.stop()
+            raise
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+
+
+@contextlib.contextmanager
+def registry(folder: Path, port: int):
+    """A Registry for the length of a with-block; yields "127.0.0.1:port"."""
+    running = Registry(folder, port)
+    try:
+        yield running.host
+    finally:
+        running.stop()
+
+
+class FileServer:
+    """http.server over a folder, on 127.0.0.1 (an ephemeral port); stop() and start() again."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.port = 0
+        self.server = None
+
+    def start(self):
+        root = self.root
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, directory=str(root), **kwargs)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self):
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def push(client, local_ref: str, registry_host: str, repository: str, tag: str) -> str:
+    """Tag a local image into the stand-in registry, push it, and return the registry's digest."""
+    image = client.images.get(local_ref)
+    image.tag(f"{registry_host}/{repository}", tag)
+    digest = ""
+    for chunk in client.api.push(f"{registry_host}/{repository}", tag=tag, stream=True, decode=True):
+        if "error" in chunk:
+            raise RuntimeError(f"push {repository}:{tag}: {chunk['error']}")
+        digest = (chunk.get("aux") or {}).get("Digest", digest)
+    if not digest:
+        raise RuntimeError(f"push {repository}:{tag}: the registry reported no digest")
+    # Forget the pushed names, so a pull by digest really goes to the registry.
+    for ref in (f"{registry_host}/{repository}:{tag}", f"{registry_host}/{repository}@{digest}"):
+        try:
+            client.images.remove(ref)
+        except Exception:
+            pass
+    return digest
