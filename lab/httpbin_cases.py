@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 ANY = object()
 """In an expected JSON subset: the key must be present, any value."""
@@ -187,6 +188,7 @@ class Result:
     normalised: Any = None
     body_sha256: str | None = None
     headers: dict = field(default_factory=dict)
+    retried: int = 0                     # connection attempts that failed before this answer
 
     @property
     def name(self) -> str:
@@ -287,22 +289,30 @@ def check(case: Case, status: int, headers: dict, body: bytes, seconds: float) -
     return result
 
 
-def run_case(base_url: str, case: Case, session: requests.Session | None = None, timeout: float = 20) -> Result:
+def run_case(base_url: str, case: Case, session: requests.Session | None = None, timeout: float = 20,
+             connect_retries: int = 0) -> Result:
+    """One case; a connection that could not be made is tried again up to `connect_retries` times
+    (a second apart) before it counts as failed, and the result says how many were needed."""
     session = session or requests.Session()
     started = time.monotonic()
+    attempts = Retrying(stop=stop_after_attempt(connect_retries + 1), wait=wait_fixed(1), reraise=True,
+                        retry=retry_if_exception_type(requests.ConnectionError))
     try:
-        response = session.request(case.method, base_url.rstrip("/") + case.path, headers=case.headers,
-                                    data=case.body, timeout=timeout, allow_redirects=False)
+        response = attempts(session.request, case.method, base_url.rstrip("/") + case.path, headers=case.headers,
+                            data=case.body, timeout=timeout, allow_redirects=False)
     except requests.RequestException as error:
         return Result(case=case, ok=False, problems=[f"request failed: {error.__class__.__name__}: {error}"],
-                      seconds=time.monotonic() - started)
-    return check(case, response.status_code, dict(response.headers), response.content, time.monotonic() - started)
+                      seconds=time.monotonic() - started, retried=attempts.statistics.get("attempt_number", 1) - 1)
+    result = check(case, response.status_code, dict(response.headers), response.content, time.monotonic() - started)
+    result.retried = attempts.statistics.get("attempt_number", 1) - 1
+    return result
 
 
-def run_cases(base_url: str, cases: list[Case] | None = None, timeout: float = 20) -> list[Result]:
+def run_cases(base_url: str, cases: list[Case] | None = None, timeout: float = 20,
+              connect_retries: int = 0) -> list[Result]:
     """Run every case against one server; never raises for a failing server."""
     with requests.Session() as session:
-        return [run_case(base_url, case, session, timeout) for case in (CASES if cases is None else cases)]
+        return [run_case(base_url, case, session, timeout, connect_retries) for case in (CASES if cases is None else cases)]
 
 
 def _normalise_url(url: str) -> str:

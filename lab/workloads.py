@@ -1,9 +1,12 @@
 """Kubernetes objects for the lab, built from the YAML files under workloads/httpbin/k8s."""
 from __future__ import annotations
 
+import requests
 import yaml
+from tenacity import RetryError, retry, retry_if_result, stop_after_delay, wait_fixed
 
 from lab import REPO_ROOT
+from lab.errors import LabError
 
 MANIFESTS = REPO_ROOT / "workloads" / "httpbin" / "k8s"
 # crun chooses its wasm handler from this annotation; compat-smart runs .wasm entrypoints as wasm.
@@ -45,3 +48,25 @@ def variant_objects(variant: str, image: str, namespace: str, node_port: int) ->
 def namespace_object(namespace: str) -> dict:
     return {"apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": namespace, "labels": {"app.kubernetes.io/managed-by": "wasm-lab"}}}
+
+
+def wait_answering(base_url: str, flavor: str, timeout: float = 90) -> None:
+    """Ready means answering: GET /version through the address the checks use returns this
+    variant's flavor (a Ready pod can precede the NodePort route by seconds)."""
+    last = {"why": "no answer yet"}
+
+    @retry(stop=stop_after_delay(timeout), wait=wait_fixed(0.5), retry=retry_if_result(lambda ok: not ok))
+    def answered() -> bool:
+        try:
+            response = requests.get(f"{base_url}/version", timeout=3)
+            answer = response.json() if response.status_code == 200 else {}
+        except (requests.RequestException, ValueError) as error:
+            last["why"] = f"{error.__class__.__name__}"
+            return False
+        last["why"] = f"HTTP {response.status_code}, flavor {answer.get('flavor')!r}"
+        return answer.get("flavor") == flavor
+
+    try:
+        answered()
+    except RetryError:
+        raise LabError(f"{flavor} never answered on {base_url}/version within {timeout:.0f}s (last: {last['why']})")

@@ -2,12 +2,18 @@ from pathlib import Path
 
 from lab import httpbin_cases, report
 from lab.errors import LabError
+from lab.proc import console
+
+
+# A connection refused or reset is tried again this many times, a second apart, before the case
+# fails; the report lists the cases that needed it.
+CONNECT_RETRIES = 3
 
 
 def as_row(result) -> dict:
     """One case's outcome as JSON-ready data; `comparable` is what must match across variants."""
     return {"case": result.name, "passed": result.ok, "status": result.status, "seconds": round(result.seconds, 4),
-            "detail": "; ".join(result.problems), "comparable": result.comparable()}
+            "detail": "; ".join(result.problems), "comparable": result.comparable(), "retried": result.retried}
 
 
 class Check:
@@ -18,9 +24,13 @@ class Check:
         results = {}
         for variant in ctx.spec.variants:
             base_url = f"http://{ctx.cluster.check_host}:{ctx.spec.host_port(variant)}"
-            results[variant] = [as_row(r) for r in httpbin_cases.run_cases(base_url)]
+            results[variant] = [as_row(r) for r in httpbin_cases.run_cases(base_url, connect_retries=CONNECT_RETRIES)]
         ctx.results = results
         report.show(results)
+        retried = [f"{v}/{r['case']}" for v, rows in results.items() for r in rows if r["retried"]]
+        if retried:
+            console.print(f"{len(retried)} case(s) answered only after reconnecting: {', '.join(retried)}",
+                          soft_wrap=True)
         json_path, junit_path = report.write(results, Path(ctx.spec.results_dir), {
             "lab": ctx.spec.name, "runtimes": list(ctx.spec.runtimes), "timings": ctx.timings})
         failed = report.failures(results)

@@ -3,7 +3,7 @@ from lab import workloads
 
 class Deploy:
     name = "deploy"
-    title = "a Deployment and NodePort Service per variant, server-side applied, waited for"
+    title = "a Deployment and NodePort Service per variant, server-side applied, waited for until it answers"
 
     def execute(self, ctx):
         spec = ctx.spec
@@ -14,4 +14,6 @@ class Deploy:
                 ctx.kube.apply(obj)
         for variant in spec.variants:
             ctx.kube.wait_deployment_ready(f"httpbin-{variant}", spec.namespace)
-        return f"{len(spec.variants)} variants ready in namespace {spec.namespace}"
+        for variant in spec.variants:
+            workloads.wait_answering(f"http://{ctx.cluster.check_host}:{spec.host_port(variant)}", variant)
+        return f"{len(spec.variants)} variants ready and answering in namespace {spec.namespace}"
