@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 from lab import REPO_ROOT, kit
-from lab.errors import InputError, LabError
+from lab.errors import InputError, LabError, folder_from_env
 from lab.kit.store import sha256_file
 from lab.lock import LockFile
 from lab.mirrors import ImageRef, Mirrors
@@ -48,12 +48,7 @@ DOWNLOAD_SECONDS = 60
 
 def downloads_dir() -> Path:
     """Verified downloads, one folder per sha256 ($WASM_LAB_DOWNLOAD_DIR, e.g. a CI cache)."""
-    value = os.environ.get("WASM_LAB_DOWNLOAD_DIR")
-    if value is None:
-        return Path.home() / ".cache" / "wasm-lab" / "downloads"
-    if not value.strip():
-        raise InputError("WASM_LAB_DOWNLOAD_DIR: empty; unset it or name a folder")
-    return Path(value).expanduser()
+    return folder_from_env("WASM_LAB_DOWNLOAD_DIR", Path.home() / ".cache" / "wasm-lab" / "downloads")
 
 
 class Unavailable(LabError):

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import docker
 
 from lab import artifacts, providers, shims, workloads
 from lab.actions import UP
 from lab.kube import Kube
+from lab.lock import LockFile
 from lab.pipeline import Context, run_actions
 from lab.proc import console
 from lab.spec import LabSpec
@@ -15,6 +17,7 @@ from lab.state import State
 
 
 def run(spec: LabSpec, actions) -> Context:
+    LockFile.load(Path(spec.lock))  # a corrupt lab.lock is bad input: said before anything is created
     provider = providers.get(spec.provider)
     provider.preflight(spec)  # e.g. an unknown --context: said before any artifact is built
     state = State(spec.name)

@@ -67,7 +67,7 @@ def _choice(field: str, value, allowed) -> str:
 
 
 def _integer(field: str, value, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not re.fullmatch(r"[0-9]+", str(value)):
         raise InputError(f"{field}: {value!r} is not a whole number from {low} to {high}")
     number = int(value)
     if not low <= number <= high:
@@ -137,9 +137,15 @@ def load(config: str | None = None, overrides: dict | None = None) -> LabSpec:
     raw["lock"] = str(path.absolute().parent / "lab.lock")
     if config or path.exists():
         try:
-            from_file = yaml.safe_load(path.read_text()) or {}
+            from_file = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except FileNotFoundError:
             raise InputError(f"config: {path} does not exist")
+        except IsADirectoryError:
+            raise InputError(f"config: {path} is a folder; name a lab.yaml file")
+        except UnicodeDecodeError:
+            raise InputError(f"config: {path} is not UTF-8 text")
+        except OSError as error:
+            raise InputError(f"config: {path} cannot be read ({error.strerror or error})")
         except yaml.YAMLError as error:
             raise InputError(f"config: {path} is not valid YAML ({error.__class__.__name__})")
         if not isinstance(from_file, dict):

@@ -9,16 +9,24 @@ import os
 import tempfile
 from pathlib import Path
 
+from lab.errors import LabError, folder_from_env
+
 
 def state_root() -> Path:
-    return Path(os.environ.get("WASM_LAB_STATE_DIR", Path.home() / ".local" / "state" / "wasm-lab")).expanduser()
+    return folder_from_env("WASM_LAB_STATE_DIR", Path.home() / ".local" / "state" / "wasm-lab")
 
 
 class State:
     def __init__(self, name: str, root: Path | None = None):
         self.dir = (root or state_root()) / name
         self.path = self.dir / "state.json"
-        self.data = json.loads(self.path.read_text()) if self.path.exists() else {}
+        try:
+            self.data = json.loads(self.path.read_text()) if self.path.exists() else {}
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            raise LabError(f"state: {self.path} cannot be read ({error.__class__.__name__}); move it away to start "
+                           "afresh (what it recorded will then not be removed by lab.down)")
+        if not isinstance(self.data, dict):
+            raise LabError(f"state: {self.path} is not a wasm-lab state file; move it away to start afresh")
 
     def get(self, key, default=None):
         return self.data.get(key, default)

@@ -1,5 +1,7 @@
 """Helpers shared by the invoke collections: error reporting, sizes, tables."""
 import contextlib
+import os
+import traceback
 
 from invoke.exceptions import Exit
 
@@ -7,18 +9,47 @@ from lab.errors import InputError, LabError
 from lab.kit.recipes import RecipeError
 from lab.kit.store import ChecksumMismatch
 from lab.proc import CommandFailed, stdout
+from lab.state import state_root
 
 
 @contextlib.contextmanager
 def fail_on_errors():
-    """Turn the lab's known failures into one red line and the right exit status."""
+    """Every failure as one line and an exit status: 2 bad input, 1 failure, 130 interrupted.
+    Anything longer (a command's output, an unexpected error's trace) goes to a file the line
+    names; WASM_LAB_DEBUG=1 lets an unexpected error through with its trace."""
     try:
         yield
+    except Exit:
+        raise
     except (InputError, RecipeError) as error:
-        raise Exit(f"error: {error}", code=2)
+        raise Exit(f"error: {one_line(error)}", code=2)
     except (LabError, CommandFailed, ChecksumMismatch, KeyError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        raise Exit(f"error: {message}", code=1)
+        message = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+        raise Exit(f"error: {one_line(message, error)}", code=1)
+    except KeyboardInterrupt:
+        raise Exit("interrupted; run the same command again to finish", code=130)
+    except Exception as error:
+        if os.environ.get("WASM_LAB_DEBUG"):
+            raise
+        raise Exit(f"error: {one_line(f'{error.__class__.__name__}: {error}', error, unexpected=True)}", code=1)
+
+
+def one_line(message, error: BaseException | None = None, unexpected: bool = False) -> str:
+    """The first line of a message; the whole of it (and the trace of an unexpected error) goes
+    to last-error.log in the state folder, which the line names."""
+    text = str(message).strip()
+    first = text.splitlines()[0] if text else "(no message)"
+    if not (unexpected or "\n" in text):
+        return first
+    try:
+        root = state_root()
+        root.mkdir(parents=True, exist_ok=True)
+        path = root / "last-error.log"
+        details = "".join(traceback.format_exception(error)) if error is not None else text
+        path.write_text(text + "\n\n" + details)
+    except (OSError, InputError):
+        return first
+    return f"{first} (details: {path})"
 
 
 def mode_override(offline: bool, online: bool) -> str | None:

@@ -9,12 +9,14 @@ import os
 import tempfile
 from pathlib import Path
 
+from lab.errors import folder_from_env
+
 MANIFEST_SCHEMA = 1
 DEFAULT_KIT_DIR = Path.home() / ".cache" / "wasm-lab" / "kit"
 
 
 def kit_dir() -> Path:
-    return Path(os.environ.get("WASM_LAB_KIT_DIR", DEFAULT_KIT_DIR)).expanduser()
+    return folder_from_env("WASM_LAB_KIT_DIR", DEFAULT_KIT_DIR)
 
 
 def sha256_file(path: Path) -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from lab import installer
-from lab.errors import LabError
+from lab.errors import InputError, LabError
 from lab.proc import console
 from lab.providers.base import Cluster, Provider
 
@@ -73,7 +73,7 @@ def minified_kubeconfig(context: str, files: list[Path] | None = None) -> dict:
     _, ctx = _named(docs, "contexts", context)
     if ctx is None:
         known = ", ".join(contexts(files)) or "none"
-        raise LabError(f"context {context!r} is not in {os.pathsep.join(map(str, files))} (contexts: {known})")
+        raise InputError(f"context: {context!r} is not in {os.pathsep.join(map(str, files))} (contexts: {known})")
     cluster_path, cluster = _named(docs, "clusters", ctx["context"]["cluster"])
     user_path, user = _named(docs, "users", ctx["context"].get("user", ""))
     if cluster is None:
@@ -203,7 +203,11 @@ class ExistingProvider(Provider):
             kubeconfig = Path(folder) / "kubeconfig"
             kubeconfig.write_text(yaml.safe_dump(minified_kubeconfig(spec.context)))
             try:
-                self.kube(kubeconfig, spec.context).core.list_node(limit=1, _request_timeout=15)
+                kube = self.kube(kubeconfig, spec.context)
+            except Exception as error:
+                raise InputError(f"context: {spec.context!r} cannot be used ({error.__class__.__name__})")
+            try:
+                kube.core.list_node(limit=1, _request_timeout=15)
             except Exception as error:
                 raise LabError(f"context {spec.context}: the cluster's API server does not answer "
                                f"({error.__class__.__name__}: {str(error).splitlines()[0][:160]})")

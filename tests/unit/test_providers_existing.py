@@ -202,7 +202,7 @@ def test_preflight_names_an_unknown_context_before_anything_is_built(tmp_path, m
     config.write_text(yaml.safe_dump({"contexts": [{"name": "a", "context": {"cluster": "a"}}],
                                       "clusters": [{"name": "a", "cluster": {"server": "https://127.0.0.1:1"}}]}))
     monkeypatch.setenv("KUBECONFIG", str(config))
-    with pytest.raises(LabError, match="context 'nope' is not in .*contexts: a"):
+    with pytest.raises(LabError, match="^context: 'nope' is not in .*contexts: a"):
         existing.ExistingProvider().preflight(NS(context="nope"))
 
     def refused(*args, **kwargs):
