@@ -42,8 +42,16 @@ class Node:
         return result
 
     def read_file(self, path: str) -> str | None:
-        result = self.run(["cat", path], check=False)
-        return result.stdout if result.returncode == 0 else None
+        """The file's text, None when it does not exist; a file that exists but cannot be read is
+        an error, never "absent" (a rollback must not delete what it could not read)."""
+        result = self.run(["sh", "-c", 'if [ -e "$1" ]; then exec cat "$1"; else exit 3; fi', "read", path],
+                          check=False)
+        if result.returncode == 3:
+            return None
+        if result.returncode != 0:
+            raise CommandFailed([f"{self.name}:", "cat", path], result.returncode,
+                                (result.stdout + result.stderr).splitlines())
+        return result.stdout
 
     def sha256(self, path: str) -> str | None:
         result = self.run(["sha256sum", path], check=False)
@@ -74,15 +82,18 @@ class DockerNode(Node):
         return Result(code, (out or b"").decode(errors="replace"), (err or b"").decode(errors="replace"))
 
     def put_file(self, path, content, mode=0o644):
+        """Written beside the target, then renamed over it: a reader sees the old or the new file."""
         target = PurePosixPath(path)
+        staging = f".{target.name}.wasm-lab-new"
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w") as tar:
-            info = tarfile.TarInfo(target.name)
+            info = tarfile.TarInfo(staging)
             info.size, info.mode = len(content), mode
             tar.addfile(info, io.BytesIO(content))
         self.run(["mkdir", "-p", str(target.parent)])
         if not self.container.put_archive(str(target.parent), buffer.getvalue()):
             raise CommandFailed(["docker cp", path], 1, [f"could not copy {path} into {self.name}"])
+        self.run(["mv", "-f", str(target.parent / staging), path])
 
 
 class SshNode(Node):

@@ -120,20 +120,24 @@ def configure(node: Node, entry: containerd.RuntimeEntry, report: InstallReport)
     for path, original in originals.items():
         if original is not None:
             node.put_file(path + BACKUP_SUFFIX, original.encode())
-    for path, text in changes.items():
-        node.put_file(path, text.encode())
+            if node.read_file(path + BACKUP_SUFFIX) != original:
+                raise LabError(f"{node.name}: the backup {path}{BACKUP_SUFFIX} does not read back as written; "
+                               "nothing was changed")
     report.config_changed = report.restarted = True
     try:
+        for path, text in changes.items():
+            node.put_file(path, text.encode())
         restart_containerd(node)
         if not registered(node, entry):
             raise LabError(f"{node.name}: `containerd config dump` does not show runtime {entry.handler} "
                            f"({entry.runtime_type}) after the restart")
-    except Exception:
+    except BaseException:
+        # also on Ctrl-C or SIGTERM: the node gets its previous config back from the backup on it
         for path, original in originals.items():
             if original is None:
                 node.run(["rm", "-f", path])
             else:
-                node.put_file(path, original.encode())
+                node.put_file(path, node.read_file(path + BACKUP_SUFFIX).encode())
         restart_containerd(node)
         raise
 

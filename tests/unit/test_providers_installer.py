@@ -81,9 +81,12 @@ class FakeHost:
     def node(self, argv, stdin):
         if argv == ["true"]:
             return Result(0, "")
-        if argv[0] == "cat":
+        if argv[0] == "cat":  # the restart guard's status file
             data = self.files.get(argv[1])
             return Result(0, data.decode()) if data is not None else Result(1, "", "No such file")
+        if argv[:2] == ["sh", "-c"] and argv[3] == "read":  # Node.read_file: exit 3 means absent
+            data = self.files.get(argv[4])
+            return Result(0, data.decode()) if data is not None else Result(3, "")
         if argv[0] == "sha256sum":
             data = self.files.get(argv[1])
             return Result(0, hashlib.sha256(data).hexdigest() + "  f\n") if data is not None else Result(1, "")
@@ -180,7 +183,7 @@ def test_first_command_creates_namespace_and_pod_and_borrows_the_node_nsenter():
     assert installer.NAMESPACE in core.namespaces
     pod = core.pods[installer.pod_name("kind-worker")]
     assert pod["spec"]["containers"][0]["image"] == "registry.k8s.io/pause:3.10.1"
-    assert host.commands[-1][-2:] == ["cat", shims.MAIN_CONFIG]
+    assert host.commands[-1][-2:] == ["read", shims.MAIN_CONFIG]
     assert node.delete() and core.deleted == [installer.pod_name("kind-worker")]
 
 

@@ -28,9 +28,9 @@ class FakeNode(Node):
         self.restart_fails = restart_fails
 
     def exec(self, argv, input=None):
-        if argv[:2] == ["cat", argv[1]] and argv[0] == "cat":
-            data = self.files.get(argv[1])
-            return Result(0, data.decode()) if data is not None else Result(1, "", "No such file")
+        if argv[:2] == ["sh", "-c"] and argv[3] == "read":  # Node.read_file: exit 3 means absent
+            data = self.files.get(argv[4])
+            return Result(0, data.decode()) if data is not None else Result(3, "")
         if argv[0] == "sha256sum":
             data = self.files.get(argv[1])
             return Result(0, hashlib.sha256(data).hexdigest() + "  x\n") if data is not None else Result(1, "")
