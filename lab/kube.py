@@ -11,6 +11,20 @@ from lab.errors import LabError
 
 FIELD_MANAGER = "wasm-lab"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "wasm-lab"}
+OWNER = "wasm-lab.dev/owner"          # annotation: the lab that created (or adopted) an object
+# what the API server adds to an object; left out of a backup so it can be applied again
+SERVER_FIELDS = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "selfLink")
+
+
+def owner_of(obj: dict | None) -> str | None:
+    return ((obj or {}).get("metadata", {}).get("annotations") or {}).get(OWNER)
+
+
+def as_backup(obj: dict) -> dict:
+    """An object as it was, without status and server-set fields, ready to be applied again."""
+    backup = {k: v for k, v in obj.items() if k != "status"}
+    backup["metadata"] = {k: v for k, v in obj["metadata"].items() if k not in SERVER_FIELDS and v is not None}
+    return backup
 
 
 class Kube:
@@ -35,6 +49,44 @@ class Kube:
                                             field_manager=FIELD_MANAGER, force_conflicts=True)
         return result.to_dict()
 
+    def read(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict | None:
+        resource = self.dynamic.resources.get(api_version=api_version, kind=kind)
+        try:
+            return resource.get(name=name, namespace=namespace).to_dict()
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def apply_owned(self, body: dict, lab: str, adopt: bool = False, shared: bool = False) -> tuple[str, dict | None]:
+        """Apply an object the lab owns, marked with its name. Returns what happened ("created",
+        "updated", "adopted" with the backup of what was there, or "shared": another lab's object,
+        left untouched when `shared` allows it). An object that carries no lab's mark is refused in
+        one line unless `adopt`; another lab's is refused unless `shared`."""
+        meta = body["metadata"]
+        what = f"{body['kind']} {meta.get('namespace') + '/' if meta.get('namespace') else ''}{meta['name']}"
+        current = self.read(body["apiVersion"], body["kind"], meta["name"], meta.get("namespace"))
+        owner = owner_of(current)
+        backup = None
+        if current is not None and owner != lab:
+            if owner:
+                if shared:
+                    return "shared", None
+                raise LabError(f"{what} belongs to lab {owner}; give this lab another namespace or name")
+            if not adopt:
+                raise LabError(f"{what} exists and was not made by wasm-lab, so the lab leaves it alone; rename or "
+                               "remove it, or pass --adopt to let the lab take it over (lab.down restores it)")
+            backup = as_backup(current)
+        marked = {**body, "metadata": {**meta, "annotations": {**(meta.get("annotations") or {}), OWNER: lab}}}
+        self.apply(marked)
+        return ("adopted" if backup else "updated" if current is not None else "created"), backup
+
+    def delete_owned(self, api_version: str, kind: str, name: str, lab: str, namespace: str | None = None) -> bool:
+        """Delete an object only while it carries this lab's mark."""
+        if owner_of(self.read(api_version, kind, name, namespace)) != lab:
+            return False
+        return self.delete(api_version, kind, name, namespace)
+
     def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
         resource = self.dynamic.resources.get(api_version=api_version, kind=kind)
         try:
@@ -44,6 +96,12 @@ class Kube:
             if error.status == 404:
                 return False
             raise
+
+    def wait_gone(self, api_version: str, kind: str, name: str, namespace: str | None = None,
+                  timeout: float = 180) -> None:
+        """Wait until a deleted object is gone (a namespace terminates asynchronously)."""
+        self._wait(lambda: [name] if self.read(api_version, kind, name, namespace) is not None else [],
+                   timeout, f"{kind} still terminating; run lab.down again")
 
     def wait_nodes_ready(self, timeout: float = 300) -> list[str]:
         def not_ready():

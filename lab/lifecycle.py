@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
-import docker
 
-from lab import artifacts, providers, shims, workloads
+from lab import ownership, providers
+from lab.actions import images as image_records, shims as shim_records
 from lab.actions import UP
+from lab.actions.cluster import made_by_lab
+from lab.actions.runtimeclasses import CreateRuntimeClasses
+from lab.actions.shims import InstallShims
 from lab.kube import Kube
 from lab.lock import LockFile
 from lab.pipeline import Context, run_actions
-from lab.proc import console
-from lab.spec import LabSpec
+from lab.spec import RUNTIMES, LabSpec
 from lab.state import State
 
 
@@ -21,9 +24,10 @@ def run(spec: LabSpec, actions) -> Context:
     provider = providers.get(spec.provider)
     provider.preflight(spec)  # e.g. an unknown --context: said before any artifact is built
     state = State(spec.name)
-    state.set("spec", {"provider": spec.provider, "namespace": spec.namespace})
-    ctx = Context(spec=spec, state=state, provider=provider)
-    run_actions(ctx, actions)
+    with state.lock(" ".join(a.name for a in actions)):
+        state.set("spec", {"provider": spec.provider, "namespace": spec.namespace})
+        ctx = Context(spec=spec, state=state, provider=provider)
+        run_actions(ctx, actions)
     return ctx
 
 
@@ -31,52 +35,55 @@ def up(spec: LabSpec) -> Context:
     return run(spec, UP)
 
 
+IN_CLUSTER_RECORDS = (ownership.OWNED, ownership.ADOPTED, shim_records.RECORD, shim_records.LABELS,
+                      image_records.LOADED)
+
+
+def connect(ctx: Context) -> bool:
+    """Reach the lab's cluster again for an undo (never creates one); False when it is gone."""
+    if not ctx.provider.exists(ctx.spec):
+        return False
+    recorded = tuple(r for r in RUNTIMES if r in ctx.state.get("runtimes_installed", []))
+    # the runtimes the lab installed, whatever --runtime says now (a node check must not refuse them)
+    spec = replace(ctx.spec, runtimes=recorded or ctx.spec.runtimes)
+    ctx.cluster = ctx.provider.ensure(spec, None, ctx.state)
+    ctx.kube = Kube(ctx.cluster.kubeconfig, ctx.cluster.context)
+    return True
+
+
 def uninstall_runtimes(spec: LabSpec) -> list[str]:
-    """Take the spec's runtimes off the wasm nodes: containerd config restored, files, labels, RuntimeClass."""
+    """Take the spec's runtimes off the nodes the lab installed them on: containerd config
+    restored, files, labels, and the RuntimeClasses the lab made."""
     state = State(spec.name)
-    provider = providers.get(spec.provider)
-    if not provider.exists(spec):
-        return []
-    cluster = provider.ensure(spec, None, state)
-    kube = Kube(cluster.kubeconfig, cluster.context)
-    catalog = artifacts.runtimes_catalog()
-    removed = []
-    for runtime in spec.runtimes:
-        definition = catalog[runtime]
-        for node in cluster.wasm_nodes:
-            if shims.uninstall(node, definition):
-                removed.append(f"{runtime} from {node.name}")
-            label = shims.INSTALLED_LABEL.format(handler=definition["handler"])
-            kube.core.patch_node(node.name, {"metadata": {"labels": {label: None}}})
-        if kube.delete("node.k8s.io/v1", "RuntimeClass", definition["handler"]):
-            removed.append(f"RuntimeClass {definition['handler']}")
-        state.set("runtimes_installed", [r for r in state.get("runtimes_installed", []) if r != runtime])
-    return removed
+    with state.lock("shims.uninstall"):
+        ctx = Context(spec=spec, state=state, provider=providers.get(spec.provider))
+        if not connect(ctx):
+            return []
+        return CreateRuntimeClasses().undo(ctx, spec.runtimes) + InstallShims().undo(ctx, spec.runtimes)
 
 
 def down(spec: LabSpec) -> list[str]:
-    """Remove what the state says the lab created: the cluster, its kubeconfig, its image tags."""
+    """The pipeline backwards: each action takes back what it recorded, and only that. A cluster
+    the lab made goes whole; in any other, the lab's objects, runtimes and images are undone."""
     state = State(spec.name)
     removed = []
-    provider = providers.get(spec.provider)
-    removed += provider.teardown(spec, state, artifacts.runtimes_catalog())
-    if state.get("cluster_created") or state.get("cluster_creating"):
-        removed += provider.delete(spec, state)
-    client = docker.from_env()
-    users = {ref: other for other in state.others() for ref in other.get("images_used", [])}
-    for tag in state.get("images", []):
-        if tag in users:
-            users[tag].add("images", tag)  # the last lab using a tag removes it
-            console.print(f"kept image tag {tag}: lab {users[tag].dir.name} uses it")
-            continue
-        try:
-            client.images.remove(tag)
-            removed.append(f"image tag {tag}")
-        except docker.errors.ImageNotFound:
-            pass
-    if state.dir.exists():
-        shutil.rmtree(state.dir)
-        removed.append(f"state and kubeconfig in {state.dir}")
+    with state.lock("lab.down"):
+        ctx = Context(spec=spec, state=state, provider=providers.get(spec.provider))
+        cluster_goes = ctx.provider.creates_clusters and made_by_lab(state)
+        # nothing recorded inside the cluster: no need to reach it
+        reachable = None if any(state.get(key) for key in IN_CLUSTER_RECORDS) else False
+        for action in reversed(UP):
+            if action.in_cluster:
+                if cluster_goes:
+                    continue
+                if reachable is None:
+                    reachable = connect(ctx)
+                if not reachable:
+                    continue
+            removed += action.undo(ctx)
+        if (state.dir / "state.json").is_file():
+            shutil.rmtree(state.dir)
+            removed.append(f"state and kubeconfig in {state.dir}")
     return removed
 
 

@@ -62,12 +62,30 @@ def place_bundles(node: Node, bundles: list[dict], files: dict[str, LocalBundle]
     return done
 
 
-def place_files(node: Node, definition: dict, files: dict[str, LocalFile]) -> list[str]:
+def foreign_files(node: Node, definition: dict, files: dict[str, LocalFile]) -> list[str]:
+    """Files at the runtime's destinations that are not the ones the lab would place there."""
+    return [item["dest"] for item in definition["files"]
+            if node.sha256(item["dest"]) not in (None, files[item["source"]].sha256)]
+
+
+def present(node: Node, definition: dict, files: dict[str, LocalFile]) -> bool:
+    """The runtime is there already, as the lab would install it (another lab's, or a user's)."""
+    return not foreign_files(node, definition, files) \
+        and all(node.sha256(item["dest"]) for item in definition["files"]) \
+        and registered(node, runtime_entry(definition))
+
+
+def place_files(node: Node, definition: dict, files: dict[str, LocalFile], keep_foreign: bool = False) -> list[str]:
+    """Copy each file unless its sha256 already matches; with keep_foreign, a different file that
+    is there first is kept beside it (BACKUP_SUFFIX) for uninstall() to put back."""
     copied = []
     for item in definition["files"]:
         local = files[item["source"]]
-        if node.sha256(item["dest"]) == local.sha256:
+        current = node.sha256(item["dest"])
+        if current == local.sha256:
             continue
+        if current is not None and keep_foreign and node.sha256(item["dest"] + BACKUP_SUFFIX) is None:
+            node.run(["cp", "-p", item["dest"], item["dest"] + BACKUP_SUFFIX])
         node.put_file(item["dest"], local.path.read_bytes(), 0o755)
         if node.sha256(item["dest"]) != local.sha256:
             raise LabError(f"{node.name}: {item['dest']} does not match sha256 {local.sha256} after copying")
@@ -142,10 +160,11 @@ def configure(node: Node, entry: containerd.RuntimeEntry, report: InstallReport)
         raise
 
 
-def install(node: Node, definition: dict, files: dict[str, LocalFile], bundles: list[dict] = ()) -> InstallReport:
+def install(node: Node, definition: dict, files: dict[str, LocalFile], bundles: list[dict] = (),
+            keep_foreign: bool = False) -> InstallReport:
     entry = runtime_entry(definition)
     report = InstallReport(node.name, entry.handler)
-    report.copied = place_bundles(node, list(bundles), files) + place_files(node, definition, files)
+    report.copied = place_bundles(node, list(bundles), files) + place_files(node, definition, files, keep_foreign)
     configure(node, entry, report)
     return report
 
@@ -163,7 +182,9 @@ def uninstall(node: Node, definition: dict) -> bool:
         else:
             node.put_file(path, text.encode())
     for item in definition["files"]:
-        node.run(["rm", "-f", item["dest"]])
+        # a file the lab adopted goes back; one it brought goes away
+        node.run(["sh", "-c", 'if [ -e "$1$2" ]; then mv -f "$1$2" "$1"; else rm -f "$1"; fi', "restore",
+                  item["dest"], BACKUP_SUFFIX])
     if changes:  # bundles stay: another runtime may share them, and their packages may predate the lab
         restart_containerd(node)
     return bool(changes)

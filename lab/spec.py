@@ -48,6 +48,7 @@ class LabSpec:
     installer_image: str = ""  # provider existing: image of the installer pod ("" = the node's own tools)
     mirrors: Mirrors = Mirrors()  # upstream URL prefixes and registries -> company or local mirrors
     lock: str = "lab.lock"     # pins of what was fetched upstream, beside the lab's config
+    adopt: bool = False        # take over a same-named cluster, RuntimeClass or shim file (backed up, restored)
 
     @property
     def variants(self) -> tuple[str, ...]:
@@ -104,8 +105,15 @@ def validate(raw: dict) -> LabSpec:
         results_dir=str(raw["results_dir"]),
         mirrors=lab_mirrors.parse(raw.get("mirrors")),
         lock=_lock_path(raw.get("lock")),
+        adopt=_boolean("adopt", raw.get("adopt", False)),
         **_cluster_settings(raw),
     )
+
+
+def _boolean(field: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise InputError(f"{field}: {value!r} is not allowed; choose one of: true, false")
+    return value
 
 
 def _lock_path(value) -> str:

@@ -4,45 +4,100 @@ Lives outside the repo in $WASM_LAB_STATE_DIR (default ~/.local/state/wasm-lab/<
 re-run resumes and `lab.down` removes exactly what the lab created."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import tempfile
 from pathlib import Path
 
+from tenacity import RetryError, retry, retry_if_exception_type, stop_after_delay, wait_fixed
+
 from lab.errors import LabError, folder_from_env
+from lab.proc import console
 
 
 def state_root() -> Path:
     return folder_from_env("WASM_LAB_STATE_DIR", Path.home() / ".local" / "state" / "wasm-lab")
 
 
+LOCK_WAIT_SECONDS = 3 * 3600
+
+
 class State:
+    """Every change re-reads the file first and writes it atomically (0600, in a 0700 folder), so
+    two State objects of one lab never overwrite each other with stale copies."""
+
     def __init__(self, name: str, root: Path | None = None):
         self.dir = (root or state_root()) / name
         self.path = self.dir / "state.json"
+        self.data = self._read()
+
+    def _read(self) -> dict:
         try:
-            self.data = json.loads(self.path.read_text()) if self.path.exists() else {}
+            data = json.loads(self.path.read_text()) if self.path.exists() else {}
         except (OSError, UnicodeDecodeError, ValueError) as error:
             raise LabError(f"state: {self.path} cannot be read ({error.__class__.__name__}); move it away to start "
                            "afresh (what it recorded will then not be removed by lab.down)")
-        if not isinstance(self.data, dict):
+        if not isinstance(data, dict):
             raise LabError(f"state: {self.path} is not a wasm-lab state file; move it away to start afresh")
+        return data
 
     def get(self, key, default=None):
         return self.data.get(key, default)
 
     def set(self, key, value) -> None:
-        self.data[key] = value
+        self.data = {**self._read(), key: value}
         self.save()
 
     def add(self, key, item) -> None:
         """Remember one more created thing under `key` (a sorted list without duplicates)."""
-        items = set(self.data.get(key, []))
+        items = set(self._read().get(key, []))
         items.add(item)
         self.set(key, sorted(items))
 
+    def remove(self, key, item) -> None:
+        items = [i for i in self._read().get(key, []) if i != item]
+        self.set(key, items)
+
+    @contextlib.contextmanager
+    def lock(self, what: str):
+        """One mutating run per lab name at a time, across processes; a second one waits, saying
+        which process holds the lab."""
+        root = self.dir.parent
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = root / f".{self.dir.name}.lock"
+        with open(path, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                console.print(f"lab {self.dir.name} is busy ({holder}); waiting for it to finish", soft_wrap=True)
+
+                @retry(stop=stop_after_delay(LOCK_WAIT_SECONDS), wait=wait_fixed(1),
+                       retry=retry_if_exception_type(BlockingIOError))
+                def acquire():
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+                try:
+                    acquire()
+                except RetryError:
+                    raise LabError(f"lab {self.dir.name} was still busy ({holder}) after {LOCK_WAIT_SECONDS}s")
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{what}, pid {os.getpid()}")
+            handle.flush()
+            self.data = self._read()  # what the run before this one left
+            try:
+                yield
+            finally:
+                handle.seek(0)
+                handle.truncate()
+
     def save(self) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.dir.chmod(0o700)
         fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".state.")
         with os.fdopen(fd, "w") as f:
             json.dump(self.data, f, indent=2, sort_keys=True)

@@ -4,6 +4,7 @@ from lab import artifacts
 class ResolveArtifacts:
     name = "artifacts"
     title = "every artifact from its first origin that answers and verifies (lab.lock pins, mirrors, the kit)"
+    in_cluster = False
 
     def __init__(self, with_runtimes: bool = True, with_images: bool = True):
         self.with_runtimes = with_runtimes  # cluster.create needs only the node image
@@ -19,3 +20,6 @@ class ResolveArtifacts:
             by_origin.setdefault(origin, []).append(name)
         return f"{ctx.artifacts.mode}: " + "; ".join(f"{', '.join(names)} from {origin}"
                                                      for origin, names in by_origin.items())
+
+    def undo(self, ctx) -> list[str]:
+        return []  # verified downloads, kit artifacts and lab.lock are caches and the user's file: they stay

@@ -19,6 +19,7 @@ def as_row(result) -> dict:
 class Check:
     name = "check"
     title = "the same requests against every variant through its NodePort, answers compared"
+    in_cluster = False
 
     def execute(self, ctx):
         results = {}
@@ -37,3 +38,6 @@ class Check:
         if failed:
             raise LabError(f"{failed} check(s) failed; details in {json_path} and {junit_path}")
         return f"all checks passed on {len(results)} variants; {json_path}, {junit_path}"
+
+    def undo(self, ctx) -> list[str]:
+        return []  # the results in results_dir are the user's

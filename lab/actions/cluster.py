@@ -1,16 +1,56 @@
+from lab.errors import LabError
 from lab.kube import Kube
+
+
+def made_by_lab(state) -> bool:
+    return bool(state.get("cluster_created") or state.get("cluster_creating"))
 
 
 class EnsureCluster:
     name = "cluster"
     title = "create the cluster (or reuse it) and wait for every node to be Ready"
+    in_cluster = False
 
     def execute(self, ctx):
-        cluster = ctx.provider.ensure(ctx.spec, ctx.artifacts.node_image, ctx.state)
-        ctx.state.set("kubeconfig", str(cluster.kubeconfig))
-        ctx.state.set("check_host", cluster.check_host)  # where lab.bench reaches the NodePorts
+        provider, spec, state = ctx.provider, ctx.spec, ctx.state
+        if provider.creates_clusters and provider.exists(spec):
+            self.refuse_foreign(provider, spec, state)
+        cluster = provider.ensure(spec, ctx.artifacts.node_image, state)
+        if cluster.created_by_lab:
+            state.set("cluster_id", provider.identity(spec))
+        state.set("kubeconfig", str(cluster.kubeconfig))
+        state.set("check_host", cluster.check_host)  # where lab.bench reaches the NodePorts
         ctx.cluster = cluster
         ctx.kube = Kube(cluster.kubeconfig, cluster.context)
         ctx.kube.wait_nodes_ready()
-        verb = "created" if cluster.created_by_lab else "reused"
-        return f"{verb} {ctx.provider.name} cluster {cluster.name}: {len(cluster.nodes)} nodes Ready, kubeconfig {cluster.kubeconfig}"
+        verb = "created" if cluster.created_by_lab else "adopted" if state.get("cluster_adopted") else "reused"
+        return f"{verb} {provider.name} cluster {cluster.name}: {len(cluster.nodes)} nodes Ready, kubeconfig {cluster.kubeconfig}"
+
+    @staticmethod
+    def refuse_foreign(provider, spec, state) -> None:
+        """A cluster of the lab's name that this lab did not make (or that was made again by hand
+        since) is the user's: used only with --adopt, and then never deleted."""
+        what = f"{provider.name} cluster {spec.name}"
+        if made_by_lab(state):
+            recorded = state.get("cluster_id")
+            if recorded and provider.identity(spec) != recorded:
+                raise LabError(f"{what} was made again outside the lab since lab.up created it; the lab leaves it "
+                               "alone: choose another --name, or remove the lab's state folder and pass --adopt")
+            return
+        if state.get("cluster_adopted"):
+            return
+        if not spec.adopt:
+            raise LabError(f"{what} exists and was not created by this lab; the lab leaves it alone: choose another "
+                           "--name, or pass --adopt to install into it (lab.down then leaves the cluster)")
+        state.set("cluster_adopted", True)
+
+    def undo(self, ctx) -> list[str]:
+        """The cluster goes when the lab made it (and it is still the one it made); otherwise only
+        what the provider added around the lab (labels, installer pods) is taken back."""
+        provider, spec, state = ctx.provider, ctx.spec, ctx.state
+        if not made_by_lab(state):
+            return provider.release(spec, state)
+        recorded = state.get("cluster_id")
+        if recorded and provider.exists(spec) and provider.identity(spec) != recorded:
+            return []  # made again by hand since: not the lab's any more
+        return provider.delete(spec, state)

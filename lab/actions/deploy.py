@@ -1,19 +1,26 @@
-from lab import workloads
+from lab import ownership, workloads
+
+WORKLOAD_KINDS = ("Deployment", "Service", "Namespace")
 
 
 class Deploy:
     name = "deploy"
     title = "a Deployment and NodePort Service per variant, server-side applied, waited for until it answers"
+    in_cluster = True
 
     def execute(self, ctx):
         spec = ctx.spec
-        ctx.kube.apply(workloads.namespace_object(spec.namespace))
+        namespace = ownership.claim(ctx, workloads.namespace_object(spec.namespace))
         ctx.state.set("namespace", spec.namespace)
         for variant in spec.variants:
             for obj in workloads.variant_objects(variant, ctx.images[variant], spec.namespace, spec.host_port(variant)):
-                ctx.kube.apply(obj)
+                ownership.claim(ctx, obj)
         for variant in spec.variants:
             ctx.kube.wait_deployment_ready(f"httpbin-{variant}", spec.namespace)
         for variant in spec.variants:
             workloads.wait_answering(f"http://{ctx.cluster.check_host}:{spec.host_port(variant)}", variant)
-        return f"{len(spec.variants)} variants ready and answering in namespace {spec.namespace}"
+        return f"{len(spec.variants)} variants ready and answering in namespace {spec.namespace} ({namespace})"
+
+    def undo(self, ctx) -> list[str]:
+        """The variants first, then the namespace: deleted when the lab made it, restored when adopted."""
+        return ownership.release(ctx, ("Deployment", "Service")) + ownership.release(ctx, ("Namespace",))

@@ -1,9 +1,16 @@
+import docker
+
 from lab import images
+from lab.mirrors import ImageRef
+from lab.proc import console
+
+LOADED = "images_on_nodes"       # "containerd name@node" the lab brought onto a node
 
 
 class BuildImages:
     name = "images"
     title = "build the workload images (multi-stage, docker SDK; cached layers make re-runs quick)"
+    in_cluster = False
 
     def execute(self, ctx):
         ctx.images = {v: images.tag(v) for v in ctx.spec.variants}
@@ -18,15 +25,56 @@ class BuildImages:
         built = images.build(list(ctx.spec.variants), bases, log=ctx.state.dir / "images-build.log")
         return ", ".join(f"{b.tag} {b.size / 1e6:.1f} MB" for b in built)
 
+    def undo(self, ctx) -> list[str]:
+        """The local tags this lab made; one that another lab still uses is handed over to it."""
+        client = docker.from_env()
+        users = {ref: other for other in ctx.state.others() for ref in other.get("images_used", [])}
+        removed = []
+        for tag in ctx.state.get("images", []):
+            if tag in users:
+                users[tag].add("images", tag)  # the last lab using a tag removes it
+                console.print(f"kept image tag {tag}: lab {users[tag].dir.name} uses it")
+                continue
+            try:
+                client.images.remove(tag)
+                removed.append(f"image tag {tag}")
+            except docker.errors.ImageNotFound:
+                pass
+        return removed
+
+
+def names_on_node(node) -> set[str]:
+    return set(node.run(["ctr", "-n", "k8s.io", "images", "ls", "-q"], check=False).stdout.split())
+
 
 class LoadImages:
     name = "load"
     title = "make the images available to the wasm nodes"
+    in_cluster = True
 
     def execute(self, ctx):
         refs = sorted(set(ctx.images.values()))
+        # what each node lacks is the lab's to remove later; recorded before it is brought
+        names = [str(ImageRef.parse(ref)) for ref in refs] + [str(ImageRef.parse(r))
+                                                               for r in ctx.provider.pulled_names(ctx.spec, refs)]
+        for node in ctx.cluster.wasm_nodes:
+            there = names_on_node(node)
+            for name in names:
+                if name not in there:
+                    ctx.state.add(LOADED, f"{name}@{node.name}")
         loaded = ctx.provider.load_images(ctx.cluster, refs)
         # a provider that pushes to a registry returns the refs the nodes pull, in the same order
         renamed = dict(zip(refs, loaded))
         ctx.images = {v: renamed.get(ref, ref) for v, ref in ctx.images.items()}
         return f"{len(loaded)} image(s) on {', '.join(n.name for n in ctx.cluster.wasm_nodes)}"
+
+    def undo(self, ctx) -> list[str]:
+        nodes = {node.name: node for node in ctx.cluster.wasm_nodes}
+        removed = []
+        for mark in ctx.state.get(LOADED, []):
+            name, _, node_name = mark.rpartition("@")
+            if node_name in nodes:
+                if nodes[node_name].run(["ctr", "-n", "k8s.io", "images", "rm", name], check=False).returncode == 0:
+                    removed.append(f"image {name} from {node_name}")
+            ctx.state.remove(LOADED, mark)
+        return removed

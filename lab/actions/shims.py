@@ -1,26 +1,76 @@
 from lab import artifacts, shims
+from lab.errors import LabError
+
+RECORD = "runtimes_on_nodes"     # "runtime@node" the lab installed (recorded before it changes the node)
+LABELS = "labels_on_nodes"       # "label@node" the lab added
 
 
 class InstallShims:
     name = "shims"
     title = "install each runtime on the wasm nodes, register it with containerd, verify"
+    in_cluster = True
 
     def execute(self, ctx):
         catalog = artifacts.runtimes_catalog()
         lines = []
         for runtime in ctx.spec.runtimes:
             definition = catalog[runtime]
+            label = shims.INSTALLED_LABEL.format(handler=definition["handler"])
             for node in ctx.cluster.wasm_nodes:
-                report = shims.install(node, definition, ctx.artifacts.files, ctx.artifacts.bundles_for(definition))
-                label = shims.INSTALLED_LABEL.format(handler=definition["handler"])
-                ctx.kube.core.patch_node(node.name, {"metadata": {"labels": {label: "installed"}}})
+                mark = f"{runtime}@{node.name}"
+                ours = mark in ctx.state.get(RECORD, [])
+                if not ours and shims.present(node, definition, ctx.artifacts.files):
+                    lines.append(f"{runtime}@{node.name}: there already (not the lab's to remove), verified")
+                    self._label(ctx, node.name, label)
+                    continue
+                foreign = [] if ours else shims.foreign_files(node, definition, ctx.artifacts.files)
+                if foreign and not ctx.spec.adopt:
+                    raise LabError(f"{node.name}: {', '.join(foreign)} exists and is not the lab's, so the lab leaves "
+                                   f"it alone; remove it, or pass --adopt to keep it aside and put it back on lab.down")
+                ctx.state.add(RECORD, mark)
+                report = shims.install(node, definition, ctx.artifacts.files, ctx.artifacts.bundles_for(definition),
+                                       keep_foreign=bool(foreign))
+                self._label(ctx, node.name, label)
                 ctx.state.add("runtimes_installed", runtime)
                 what = []
                 if report.copied:
-                    what.append(f"copied {len(report.copied)} file(s)")
+                    what.append(f"copied {len(report.copied)} file(s)" + (" (the previous kept aside)" if foreign else ""))
                 if report.config_changed:
                     what.append("containerd config updated")
                 if report.restarted:
                     what.append("containerd restarted")
                 lines.append(f"{runtime}@{node.name}: {', '.join(what) or 'already installed'}, verified")
         return "; ".join(lines)
+
+    @staticmethod
+    def _label(ctx, node: str, label: str) -> None:
+        labels = ctx.kube.core.read_node(node).metadata.labels or {}
+        if labels.get(label) != "installed":
+            ctx.state.add(LABELS, f"{label}@{node}")
+            ctx.kube.core.patch_node(node, {"metadata": {"labels": {label: "installed"}}})
+
+    def undo(self, ctx, runtimes: tuple[str, ...] | None = None) -> list[str]:
+        """Take off each runtime the lab installed, on the nodes it installed it on, and its labels."""
+        catalog = artifacts.runtimes_catalog()
+        nodes = {node.name: node for node in ctx.cluster.wasm_nodes}
+        removed, touched = [], set()
+        for mark in ctx.state.get(RECORD, []):
+            runtime, _, node_name = mark.partition("@")
+            if (runtimes is not None and runtime not in runtimes) or node_name not in nodes:
+                continue
+            definition = catalog[runtime]
+            node = nodes[node_name]
+            touched.add(node_name)
+            if shims.uninstall(node, definition):
+                removed.append(f"{runtime} from {node_name} (containerd config restored)")
+            label = f"{shims.INSTALLED_LABEL.format(handler=definition['handler'])}@{node_name}"
+            if label in ctx.state.get(LABELS, []):
+                ctx.kube.core.patch_node(node_name, {"metadata": {"labels": {label.partition("@")[0]: None}}})
+                ctx.state.remove(LABELS, label)
+            ctx.state.remove(RECORD, mark)
+        left = ctx.state.get(RECORD, [])
+        ctx.state.set("runtimes_installed", sorted({m.partition("@")[0] for m in left}))
+        for node_name in touched:
+            if not any(m.endswith(f"@{node_name}") for m in left):  # the config backup of the lab's edits
+                nodes[node_name].run(["rm", "-f", shims.MAIN_CONFIG + shims.BACKUP_SUFFIX])
+        return removed

@@ -38,13 +38,14 @@ def load_spec(config=None, **overrides):
     **MIRROR_HELP,
     "runtime": RUNTIME_HELP,
     "workers": "number of wasm worker nodes",
+    "adopt": "take over a same-named cluster, RuntimeClass or shim file the lab did not create (backed up first)",
 })
 def up(c, runtime=None, config=None, name=None, offline=False, online=False, mirror=None, workers=None,
-       provider=None, context=None):
+       provider=None, context=None, adopt=False):
     """Create the lab: cluster, wasm runtimes, workload variants, and a verified comparison."""
     with fail_on_errors():
         spec = load_spec(config, runtimes=runtime, name=name, workers=workers, offline=mode_override(offline, online),
-                         mirrors=mirror, provider=provider, context=context)
+                         mirrors=mirror, provider=provider, context=context, adopt=adopt or None)
         ctx = lifecycle.up(spec)
     total = sum(ctx.timings.values())
     stdout.print(f"[bold green]lab {spec.name} is up[/bold green] in {total:.0f}s: "

@@ -20,6 +20,7 @@ class Cluster:
 
 class Provider:
     name = "base"
+    creates_clusters = True   # False: the provider only works inside a cluster someone else made
 
     def ensure(self, spec, node_image: str | None, state) -> Cluster:
         """Create the cluster when missing (or reuse it), and return it with its nodes.
@@ -41,6 +42,15 @@ class Provider:
     def preflight(self, spec) -> None:
         """Refuse early (LabError) what cannot work, before any artifact is built."""
 
-    def teardown(self, spec, state, catalog: dict) -> list[str]:
-        """Undo what lab.up did inside a cluster the lab did not create; return what was removed."""
+    def identity(self, spec) -> str | None:
+        """What tells this cluster from another one made later under the same name."""
+        return None
+
+    def pulled_names(self, spec, refs: list[str]) -> list[str]:
+        """Other names under which the nodes will hold the loaded images (a registry's)."""
+        return []
+
+    def release(self, spec, state) -> list[str]:
+        """Undo what ensure() added around the lab in a cluster it did not create (labels, helper
+        pods); return what was removed."""
         return []

@@ -5,9 +5,10 @@ setting; by default the nodes labelled wasm-lab.dev/pool=wasm, else every worker
 through an installer pod (lab/installer.py) to install and verify the shims exactly as on kind,
 and labels the nodes. Images reach the nodes through the registry you name (`registry:
 host:port`, pushed with your Docker engine), or, without one, are imported straight into each
-wasm node's containerd (`ctr -n k8s.io images import`, the way `kind load` does it). `teardown`
-undoes all of it: containerd config restored byte for byte, shim files, labels, RuntimeClasses,
-the namespace, imported images and the installer pods.
+wasm node's containerd (`ctr -n k8s.io images import`, the way `kind load` does it). lab.down
+undoes what the lab did and nothing else: each action takes back what it recorded (containerd
+config restored byte for byte, shim files, labels, RuntimeClasses, the namespace, imported images),
+and `release` the pool labels and installer pods.
 
 Refused, with the reason: nodes whose runtime is not containerd, and k3s/rke2 nodes (their
 containerd config is regenerated from config.toml.tmpl under /var/lib/rancher/<k3s|rke2>/agent/etc/
@@ -159,6 +160,7 @@ def registry_ref(registry: str, ref: str) -> str:
 
 class ExistingProvider(Provider):
     name = "existing"
+    creates_clusters = False
 
     def __init__(self, kube_factory=None, docker_client=None):
         self._kube_factory = kube_factory
@@ -308,49 +310,30 @@ class ExistingProvider(Provider):
         return removed
 
     def delete(self, spec, state) -> list[str]:
-        return []  # never deletes a cluster it did not create; see teardown
+        return []  # never deletes a cluster it did not create; see release
 
-    def teardown(self, spec, state, catalog: dict) -> list[str]:
-        """Undo lab.up on an existing cluster: shims and their config, labels, RuntimeClasses,
-        namespace, imported images, installer pods. Returns what was removed."""
-        from lab import shims
+    def pulled_names(self, spec, refs: list[str]) -> list[str]:
+        return [registry_ref(spec.registry, ref) for ref in refs] if spec.registry else []
 
+    def release(self, spec, state) -> list[str]:
+        """What ensure() and load_images() added around the lab: pool labels it put on nodes, the
+        installer pods and their namespace, the local tags made for pushing. (The lab's objects,
+        runtimes and images inside the cluster are undone by the actions that made them.)"""
         state_dir = state.dir
-        if not (state_dir / "kubeconfig").exists() and not self.exists(spec):
+        if not (state_dir / "kubeconfig").exists() or not self.exists(spec):
             return []
-        cluster = self.ensure(spec, None, state)
-        kube = self.kube(cluster.kubeconfig, cluster.context)
+        kubeconfig = state_dir / "kubeconfig"
+        kube = self.kube(kubeconfig, spec.context)
         record = self._record(state_dir)
-        # every image the lab put in the nodes (or pushed), whether or not it made the local tag
-        deployed = state.get("images_used", state.get("images", []))
         removed = []
-        # the workloads go first: their wasm containers need the shims to be stopped
-        namespace = state.get("namespace")
-        if namespace and kube.delete("v1", "Namespace", namespace):
-            _wait_gone(lambda: kube.core.read_namespace(namespace), f"namespace {namespace}")
-            removed.append(f"namespace {namespace}")
-        for handler in state.get("runtimeclasses", []):
-            if kube.delete("node.k8s.io/v1", "RuntimeClass", handler):
-                removed.append(f"RuntimeClass {handler}")
-        runtimes = [r for r in catalog if r in set(state.get("runtimes_installed", [])) | set(spec.runtimes)]
-        for node in cluster.wasm_nodes:
-            for runtime in runtimes:
-                definition = catalog[runtime]
-                if shims.uninstall(node, definition):
-                    removed.append(f"{runtime} from {node.name} (containerd config restored)")
-                node.run(["rm", "-f", shims.MAIN_CONFIG + shims.BACKUP_SUFFIX])
-                label = shims.INSTALLED_LABEL.format(handler=definition["handler"])
-                kube.core.patch_node(node.name, {"metadata": {"labels": {label: None}}})
-            for ref in deployed:
-                names = [containerd_name(ref)] + ([registry_ref(spec.registry, ref)] if spec.registry else [])
-                node.run(["ctr", "-n", "k8s.io", "images", "rm", *names], check=False)
+        for name in record.get("pool_labelled", []):
+            kube.core.patch_node(name, {"metadata": {"labels": {POOL_LABEL: None}}})
+            removed.append(f"label {POOL_LABEL} from {name}")
+        for node in self._pods:
             node.run(["rmdir", IMPORT_DIR, os.path.dirname(IMPORT_DIR)], check=False)
-            if node.name in record.get("pool_labelled", []):
-                kube.core.patch_node(node.name, {"metadata": {"labels": {POOL_LABEL: None}}})
-                removed.append(f"label {POOL_LABEL} from {node.name}")
         removed += self.remove_installer_pods()
         if spec.registry:  # the local tags made for pushing (the registry keeps its copies)
-            removed += self._untag([registry_ref(spec.registry, ref) for ref in deployed])
+            removed += self._untag(self.pulled_names(spec, state.get("images_used", [])))
         if installer.delete_namespace(kube.core):
             _wait_gone(lambda: kube.core.read_namespace(installer.NAMESPACE), f"namespace {installer.NAMESPACE}")
             removed.append(f"namespace {installer.NAMESPACE}")
@@ -362,14 +345,6 @@ def _internal_ip(node) -> str:
         if address.type == "InternalIP":
             return address.address
     return "127.0.0.1"
-
-
-def containerd_name(ref: str) -> str:
-    """The name containerd gives a Docker image reference (docker.io/ and library/ made explicit)."""
-    first, _, rest = ref.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        return ref
-    return f"docker.io/{ref}" if rest else f"docker.io/library/{ref}"
 
 
 def _wait_gone(read, what: str, timeout: float = 180) -> None:

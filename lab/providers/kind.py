@@ -94,6 +94,12 @@ class KindProvider(Provider):
         return Cluster(name=spec.name, kubeconfig=kubeconfig, context=f"kind-{spec.name}", created_by_lab=created,
                        nodes=[n for n, _ in nodes], wasm_nodes=[n for n, role in nodes if role == "worker"])
 
+    def identity(self, spec) -> str | None:
+        try:
+            return docker.from_env().containers.get(f"{spec.name}-control-plane").id
+        except docker.errors.NotFound:
+            return None
+
     def nodes(self, spec) -> list[tuple[DockerNode, str]]:
         names = run([kind_binary(), "get", "nodes", "--name", spec.name]).stdout.split()
         found = []

@@ -185,6 +185,14 @@ class MinikubeProvider(Provider):
                 body["spec"] = {"taints": taints + [TAINT]}
             kube.core.patch_node(name, body)
 
+    def identity(self, spec) -> str | None:
+        import docker
+
+        try:
+            return self._docker().containers.get(spec.name).id  # the profile's first node
+        except docker.errors.NotFound:
+            return None
+
     def load_images(self, cluster, refs):
         for ref in refs:
             self._run_logged([self.binary, "-p", cluster.name, "image", "load", ref],

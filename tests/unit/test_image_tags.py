@@ -9,6 +9,7 @@ from lab import images, lifecycle, providers
 from lab.actions.images import BuildImages
 from lab.artifacts import Artifacts
 from lab.pipeline import Context
+from lab.providers.base import Provider
 from lab.state import State
 from tests.unit.test_cluster_and_workloads import lab_spec
 
@@ -35,9 +36,12 @@ class FakeClient:
         self.images = store
 
 
-class NoProvider:
-    def teardown(self, spec, state, catalog):
-        return []
+class NoProvider(Provider):
+    """FAKE provider: no cluster at all."""
+    name = "none"
+
+    def exists(self, spec):
+        return False
 
     def delete(self, spec, state):
         return []
@@ -50,7 +54,6 @@ def store(monkeypatch, tmp_path):
     monkeypatch.setattr(images, "_client", lambda: FakeClient(store))
     monkeypatch.setattr(docker, "from_env", lambda **kw: FakeClient(store))
     monkeypatch.setattr(providers, "get", lambda name: NoProvider())
-    monkeypatch.setattr(lifecycle.artifacts, "runtimes_catalog", lambda: {})
 
     def build(variants, bases, log=None):
         store.present.update(images.tag(v) for v in variants)

@@ -11,6 +11,7 @@ import yaml
 
 from lab import spec as lab_spec
 from lab.errors import InputError, LabError
+from lab.mirrors import ImageRef
 from lab.nodes import Node, Result
 from lab.providers import existing
 
@@ -98,9 +99,9 @@ def test_bad_registry_and_selector_are_refused(empty_cwd, setting, value):
 def test_image_names():
     assert existing.registry_ref("localhost:5001", "wasm-lab/httpbin:abc") == "localhost:5001/wasm-lab/httpbin:abc"
     assert existing.registry_ref("reg:5000/team", "quay.io/x/y:1") == "reg:5000/team/x/y:1"
-    assert existing.containerd_name("wasm-lab/httpbin:abc") == "docker.io/wasm-lab/httpbin:abc"
-    assert existing.containerd_name("busybox:1") == "docker.io/library/busybox:1"
-    assert existing.containerd_name("localhost:5001/a:1") == "localhost:5001/a:1"
+    assert str(ImageRef.parse("wasm-lab/httpbin:abc")) == "docker.io/wasm-lab/httpbin:abc"
+    assert str(ImageRef.parse("busybox:1")) == "docker.io/library/busybox:1"
+    assert str(ImageRef.parse("localhost:5001/a:1")) == "localhost:5001/a:1"
 
 
 class RecordingNode(Node):
@@ -153,11 +154,10 @@ def test_with_registry_images_are_pushed_and_the_registry_refs_returned():
     assert tagged == pushed == [("localhost:5001/wasm-lab/httpbin", "native")]
 
 
-def test_teardown_removes_workloads_first_then_runtimes_labels_and_installer(monkeypatch, tmp_path):
-    """FAKE kube and nodes; shims.uninstall replaced by a recorder: checks order and completeness."""
+def test_release_takes_back_only_the_pool_labels_it_added_and_the_installer(monkeypatch, tmp_path):
+    """FAKE kube and nodes: release() undoes what ensure() added around the lab, nothing else
+    (the lab's objects, runtimes and images are undone by the actions, tests/unit/test_ownership.py)."""
     from kubernetes.client.exceptions import ApiException
-
-    from lab import shims
 
     events = []
 
@@ -171,30 +171,18 @@ def test_teardown_removes_workloads_first_then_runtimes_labels_and_installer(mon
         def delete_namespace(self, name):
             events.append(("delete-namespace", name))
 
-    kube = NS(core=FakeKubeCore(), delete=lambda api, kind, name, namespace=None: events.append((kind, name)) or True)
+    kube = NS(core=FakeKubeCore())
     node = RecordingNode("w1")
     node.delete = lambda: True
     provider = existing.ExistingProvider(kube_factory=lambda kubeconfig, context: kube)
-    monkeypatch.setattr(provider, "ensure", lambda spec, image, state_dir: NS(
-        kubeconfig=tmp_path / "kubeconfig", context="c", wasm_nodes=[node]))
-    monkeypatch.setattr(shims, "uninstall", lambda n, definition: events.append(("uninstall", definition["handler"])) or True)
+    monkeypatch.setattr(existing, "contexts", lambda files=None: ["c"])
     provider._pods = [node]
     existing.ExistingProvider._save(tmp_path, {"pool_labelled": ["w1"]})
     (tmp_path / "kubeconfig").write_text("{}")
-    state = NS(dir=tmp_path, get=lambda key, default=None: {
-        "runtimes_installed": ["wasmedge"], "runtimeclasses": ["wasmedge"], "namespace": "wasm-lab",
-        "images_used": ["wasm-lab/httpbin:native"]}.get(key, default))
-    spec = NS(registry="", runtimes=("wasmedge",), context="c")
-    catalog = {"wasmedge": {"handler": "wasmedge"}, "wasmtime": {"handler": "wasmtime"}}
-    removed = provider.teardown(spec, state, catalog)
-    kinds = [e[0] for e in events]
-    assert kinds.index("Namespace") < kinds.index("RuntimeClass") < kinds.index("uninstall")
-    assert ("uninstall", "wasmtime") not in events  # only what the lab installed or was asked for
-    assert ("label", "w1", {"wasm-lab.dev/pool": None}) in events
-    assert ("label", "w1", {"wasm-lab.dev/runtime-wasmedge": None}) in events
-    assert ["ctr", "-n", "k8s.io", "images", "rm", "docker.io/wasm-lab/httpbin:native"] in node.commands
-    assert ("delete-namespace", "wasm-lab-installer") in events
-    assert "installer pod on w1" in removed and "namespace wasm-lab" in removed
+    state = NS(dir=tmp_path, get=lambda key, default=None: {"images_used": ["wasm-lab/httpbin:native"]}.get(key, default))
+    removed = provider.release(NS(registry="", runtimes=("wasmedge",), context="c"), state)
+    assert events == [("label", "w1", {"wasm-lab.dev/pool": None}), ("delete-namespace", "wasm-lab-installer")]
+    assert removed == ["label wasm-lab.dev/pool from w1", "installer pod on w1", "namespace wasm-lab-installer"]
 
 
 def test_preflight_names_an_unknown_context_before_anything_is_built(tmp_path, monkeypatch):

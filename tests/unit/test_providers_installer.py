@@ -84,6 +84,13 @@ class FakeHost:
         if argv[0] == "cat":  # the restart guard's status file
             data = self.files.get(argv[1])
             return Result(0, data.decode()) if data is not None else Result(1, "", "No such file")
+        if argv[:2] == ["sh", "-c"] and argv[3] == "restore":  # shims.uninstall: the kept file back, or none
+            path, suffix = argv[4], argv[5]
+            kept = self.files.pop(path + suffix, None)
+            self.files.pop(path, None)
+            if kept is not None:
+                self.files[path] = kept
+            return Result(0, "")
         if argv[:2] == ["sh", "-c"] and argv[3] == "read":  # Node.read_file: exit 3 means absent
             data = self.files.get(argv[4])
             return Result(0, data.decode()) if data is not None else Result(3, "")

@@ -28,6 +28,13 @@ class FakeNode(Node):
         self.restart_fails = restart_fails
 
     def exec(self, argv, input=None):
+        if argv[:2] == ["sh", "-c"] and argv[3] == "restore":  # shims.uninstall: the kept file back, or none
+            path, suffix = argv[4], argv[5]
+            kept = self.files.pop(path + suffix, None)
+            self.files.pop(path, None)
+            if kept is not None:
+                self.files[path] = kept
+            return Result(0, "")
         if argv[:2] == ["sh", "-c"] and argv[3] == "read":  # Node.read_file: exit 3 means absent
             data = self.files.get(argv[4])
             return Result(0, data.decode()) if data is not None else Result(3, "")
