@@ -55,6 +55,9 @@ class FakeNode(Node):
         if argv[:2] == ["rm", "-f"]:
             self.files.pop(argv[2], None)
             return Result(0, "")
+        if argv[:2] == ["cp", "-p"]:
+            self.files[argv[3]] = self.files[argv[2]]
+            return Result(0, "")
         raise AssertionError(f"unexpected command {argv}")
 
     def put_file(self, path, content, mode=0o644):

@@ -1,0 +1,253 @@
+"""The user's things are sacred: what the lab refuses to take over, what it records, what its
+undo takes back. A FAKE Kubernetes API (FakeKube keeps objects in a dict; only the API calls are
+replaced, the ownership logic of lab.kube runs as is) and a FAKE node (tests/unit/test_shims_install);
+tests/faults runs the same scenarios on real kit clusters."""
+import copy
+import hashlib
+from types import SimpleNamespace as NS
+
+import pytest
+
+from lab import ownership, workloads
+from lab.actions.deploy import Deploy
+from lab.actions.runtimeclasses import CreateRuntimeClasses
+from lab.actions.shims import InstallShims
+from lab.artifacts import Artifacts, LocalFile
+from lab.errors import LabError
+from lab.kube import OWNER, Kube
+from lab.pipeline import Context
+from lab.state import State
+from tests.unit.test_cluster_and_workloads import lab_spec
+from tests.unit.test_shims_install import FakeNode
+
+
+class FakeCore:
+    def __init__(self):
+        self.labels = {}
+
+    def read_node(self, name):
+        return NS(metadata=NS(labels=dict(self.labels.get(name, {}))))
+
+    def patch_node(self, name, body):
+        labels = self.labels.setdefault(name, {})
+        for key, value in body["metadata"]["labels"].items():
+            if value is None:
+                labels.pop(key, None)
+            else:
+                labels[key] = value
+
+
+class FakeKube(Kube):
+    """FAKE API server: objects by (kind, namespace, name); server-side apply replaces them."""
+
+    def __init__(self):
+        self.objects, self.core = {}, FakeCore()
+
+    @staticmethod
+    def key(kind, name, namespace):
+        return kind, namespace or "", name
+
+    def read(self, api_version, kind, name, namespace=None):
+        obj = self.objects.get(self.key(kind, name, namespace))
+        return copy.deepcopy(obj) if obj else None
+
+    def apply(self, body):
+        meta = body["metadata"]
+        stored = copy.deepcopy(body)
+        stored["metadata"]["uid"] = "uid-1"
+        self.objects[self.key(body["kind"], meta["name"], meta.get("namespace"))] = stored
+        return stored
+
+    def delete(self, api_version, kind, name, namespace=None):
+        return self.objects.pop(self.key(kind, name, namespace), None) is not None
+
+    def wait_gone(self, *args, **kwargs):
+        pass
+
+    def wait_deployment_ready(self, name, namespace, timeout=300):
+        pass
+
+
+@pytest.fixture
+def ctx(isolated_state, monkeypatch):
+    monkeypatch.setattr(workloads, "wait_answering", lambda url, flavor, timeout=90: None)
+
+    def make(adopt=False, namespace="wasm-lab", runtimes=("wasmedge",), kube=None, node=None):
+        spec = lab_spec(name="lab1", runtimes=list(runtimes), namespace=namespace, adopt=adopt)
+        context = Context(spec=spec, state=State("lab1"), provider=None)
+        context.kube = kube or FakeKube()
+        context.cluster = NS(check_host="127.0.0.1", wasm_nodes=[node or FakeNode()])
+        context.images = {v: f"wasm-lab/httpbin:{v}" for v in spec.variants}
+        return context
+    return make
+
+
+def user_object(kind, name, namespace=None, api_version="v1", **extra):
+    meta = {"name": name, "labels": {"team": "dev"}}
+    if namespace:
+        meta["namespace"] = namespace
+    return {"apiVersion": api_version, "kind": kind, "metadata": meta, **extra}
+
+
+def test_a_users_namespace_is_refused_then_adopted_and_restored_never_deleted(ctx):
+    kube = FakeKube()
+    kube.apply(user_object("Namespace", "dev"))
+    kube.apply(user_object("ConfigMap", "precious", "dev", data={"k": "v"}))
+    with pytest.raises(LabError, match="^Namespace dev exists and was not made by wasm-lab.*--adopt"):
+        Deploy().execute(ctx(namespace="dev", kube=kube))
+    assert kube.read("v1", "Namespace", "dev")["metadata"].get("annotations") is None
+
+    adopted = ctx(adopt=True, namespace="dev", kube=kube)
+    Deploy().execute(adopted)
+    assert kube.read("v1", "Namespace", "dev")["metadata"]["annotations"][OWNER] == "lab1"
+    assert kube.read("apps/v1", "Deployment", "httpbin-native", "dev") is not None
+    removed = Deploy().undo(adopted)
+    assert "Namespace dev (restored as it was before the lab adopted it)" in removed
+    assert kube.read("v1", "Namespace", "dev")["metadata"] == {"name": "dev", "labels": {"team": "dev"}, "uid": "uid-1"}
+    assert kube.read("v1", "ConfigMap", "precious", "dev")["data"] == {"k": "v"}
+    assert kube.read("apps/v1", "Deployment", "httpbin-native", "dev") is None
+
+
+def test_the_labs_own_namespace_goes_with_its_variants(ctx):
+    c = ctx()
+    Deploy().execute(c)
+    assert {k[0] for k in c.kube.objects} == {"Namespace", "Deployment", "Service"}
+    Deploy().undo(c)
+    assert c.kube.objects == {}
+    assert c.state.get(ownership.OWNED) == []
+
+
+def test_another_labs_runtimeclass_is_shared_and_left_a_users_is_refused(ctx):
+    kube = FakeKube()
+    theirs = workloads.runtime_class("wasmedge")
+    theirs["metadata"]["annotations"] = {OWNER: "lab0"}
+    kube.apply(theirs)
+    kube.apply(user_object("RuntimeClass", "wasmtime", api_version="node.k8s.io/v1", handler="wasmtime"))
+    c = ctx(kube=kube)
+    assert CreateRuntimeClasses().execute(c) == "wasmedge shared"
+    assert CreateRuntimeClasses().undo(c) == [] and kube.read("node.k8s.io/v1", "RuntimeClass", "wasmedge")
+    with pytest.raises(LabError, match="^RuntimeClass wasmtime exists and was not made by wasm-lab"):
+        CreateRuntimeClasses().execute(ctx(kube=kube, runtimes=("wasmtime",)))
+    adopted = ctx(kube=kube, runtimes=("wasmtime",), adopt=True)
+    assert CreateRuntimeClasses().execute(adopted) == "wasmtime adopted"
+    assert kube.read("node.k8s.io/v1", "RuntimeClass", "wasmtime")["scheduling"]
+    CreateRuntimeClasses().undo(adopted)
+    restored = kube.read("node.k8s.io/v1", "RuntimeClass", "wasmtime")
+    assert "scheduling" not in restored and restored["metadata"]["labels"] == {"team": "dev"}
+
+
+@pytest.fixture
+def shim(tmp_path):
+    path = tmp_path / "containerd-shim-wasmedge-v1"
+    path.write_bytes(b"\x7fELF lab shim")
+    return {"shim-wasmedge": LocalFile(path, hashlib.sha256(path.read_bytes()).hexdigest())}
+
+
+def with_artifacts(context, files):
+    context.artifacts = Artifacts("offline", files=files)
+    return context
+
+
+def test_a_users_shim_file_is_refused_then_kept_aside_and_put_back(ctx, shim):
+    node = FakeNode()
+    node.files["/usr/local/bin/containerd-shim-wasmedge-v1"] = b"the user's own shim"
+    with pytest.raises(LabError, match="containerd-shim-wasmedge-v1 exists and is not the lab's.*--adopt"):
+        InstallShims().execute(with_artifacts(ctx(node=node), shim))
+    assert node.restarts == 0 and node.files["/usr/local/bin/containerd-shim-wasmedge-v1"] == b"the user's own shim"
+
+    adopted = with_artifacts(ctx(node=node, adopt=True), shim)
+    InstallShims().execute(adopted)
+    assert node.files["/usr/local/bin/containerd-shim-wasmedge-v1"] == b"\x7fELF lab shim"
+    assert adopted.kube.core.labels["fake-worker"] == {"wasm-lab.dev/runtime-wasmedge": "installed"}
+    InstallShims().undo(adopted)
+    assert node.files["/usr/local/bin/containerd-shim-wasmedge-v1"] == b"the user's own shim"
+    assert adopted.kube.core.labels["fake-worker"] == {}
+    assert b"wasmedge" not in node.files["/etc/containerd/config.toml"]
+
+
+def test_a_runtime_another_lab_installed_is_verified_and_left_to_it(ctx, shim):
+    node = FakeNode()
+    first = with_artifacts(ctx(node=node), shim)
+    InstallShims().execute(first)
+    config = node.files["/etc/containerd/config.toml"]
+    second = with_artifacts(ctx(node=node), shim)
+    second.state = State("lab2")
+    second.kube.core.labels = first.kube.core.labels
+    assert "there already (not the lab's to remove)" in InstallShims().execute(second)
+    assert InstallShims().undo(second) == []
+    assert node.files["/etc/containerd/config.toml"] == config
+    assert node.files["/usr/local/bin/containerd-shim-wasmedge-v1"] == b"\x7fELF lab shim"
+
+
+class FakeProvider:
+    """FAKE provider: a cluster that exists, with an identity the test sets."""
+    name, creates_clusters = "kind", True
+
+    def __init__(self, identity):
+        self.current = identity
+
+    def exists(self, spec):
+        return True
+
+    def identity(self, spec):
+        return self.current
+
+
+def test_a_same_named_cluster_the_lab_did_not_make_is_refused_unless_adopted(ctx):
+    from lab.actions.cluster import EnsureCluster
+
+    c = ctx()
+    with pytest.raises(LabError, match="^kind cluster lab1 exists and was not created by this lab.*--adopt"):
+        EnsureCluster.refuse_foreign(FakeProvider("abc"), c.spec, c.state)
+    EnsureCluster.refuse_foreign(FakeProvider("abc"), ctx(adopt=True).spec, c.state)
+    assert c.state.get("cluster_adopted") is True
+
+
+def test_a_cluster_made_again_by_hand_is_not_the_labs(ctx):
+    from lab.actions.cluster import EnsureCluster
+
+    c = ctx()
+    c.state.set("cluster_created", True)
+    c.state.set("cluster_id", "first")
+    EnsureCluster.refuse_foreign(FakeProvider("first"), c.spec, c.state)
+    with pytest.raises(LabError, match="was made again outside the lab"):
+        EnsureCluster.refuse_foreign(FakeProvider("second"), c.spec, c.state)
+    c.provider = FakeProvider("second")
+    assert EnsureCluster().undo(c) == []  # lab.down leaves it
+
+
+def test_one_lab_name_runs_one_command_at_a_time(isolated_state, monkeypatch, capsys):
+    import threading
+
+    from lab import state as state_module
+
+    monkeypatch.setattr(state_module, "LOCK_WAIT_SECONDS", 1)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        with State("lab1").lock("lab.up"):
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    holding.wait(10)
+    try:
+        with pytest.raises(LabError, match=r"^lab lab1 was still busy \(lab.up, pid \d+\) after 1s"):
+            with State("lab1").lock("lab.down"):
+                pass
+        assert "lab lab1 is busy (lab.up, pid" in capsys.readouterr().err
+    finally:
+        release.set()
+        thread.join()
+    with State("lab1").lock("lab.down"):
+        pass
+
+
+def test_state_writes_merge_instead_of_overwriting(isolated_state):
+    a, b = State("lab1"), State("lab1")
+    a.set("kubeconfig", "k")
+    b.add("images", "x")
+    assert State("lab1").data == {"kubeconfig": "k", "images": ["x"]}
+    assert oct(State("lab1").path.stat().st_mode & 0o777) == "0o600"
+    assert oct(State("lab1").dir.stat().st_mode & 0o777) == "0o700"
