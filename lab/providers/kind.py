@@ -90,6 +90,7 @@ class KindProvider(Provider):
         else:
             self._start_stopped_nodes(spec)
             kubeconfig.write_text(run([kind_binary(), "get", "kubeconfig", "--name", spec.name]).stdout)
+        kubeconfig.chmod(0o600)  # the cluster's admin credentials
         nodes = self.nodes(spec)
         return Cluster(name=spec.name, kubeconfig=kubeconfig, context=f"kind-{spec.name}", created_by_lab=created,
                        nodes=[n for n, _ in nodes], wasm_nodes=[n for n, role in nodes if role == "worker"])

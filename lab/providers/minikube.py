@@ -157,6 +157,8 @@ class MinikubeProvider(Provider):
                 state.set("cluster_created", True)
         else:
             self._run([binary, "update-context", "-p", spec.name], env=self._env(kubeconfig))
+        if kubeconfig.exists():
+            kubeconfig.chmod(0o600)  # the cluster's admin credentials
         addresses = parse_node_list(self._run([binary, "node", "list", "-p", spec.name]).stdout)
         names = list(addresses)
         workers = worker_names(spec.name, names)
