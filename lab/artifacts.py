@@ -155,9 +155,9 @@ class Resolver:
     """Walks each artifact's origins in order; fetches, verifies and remembers what it used."""
 
     def __init__(self, mode: str, mirrors: Mirrors, lock: LockFile, arch: str, provider: str | None = None,
-                 kubernetes: str = "v1.34.2", kind_version: str | None = None):
+                 kubernetes: str = "v1.34.2", kind_version: str | None = None, node_containerd: str = "2"):
         self.mode, self.mirrors, self.lock, self.arch = mode, mirrors, lock, arch
-        self.provider, self.kubernetes = provider, kubernetes
+        self.provider, self.kubernetes, self.node_containerd = provider, kubernetes, node_containerd
         self._kind_version = kind_version
         self.catalog = catalog()
         self.resolved: dict[str, tuple[dict, object]] = {}
@@ -215,7 +215,7 @@ class Resolver:
                 value = getattr(self, f"_fetch_{origin['origin']}")(name, origin)
             except Unavailable as why:
                 if self.mode == "auto" and index + 1 < len(origins):
-                    console.print(f"{name}: {why}; using {describe(origins[index + 1])} instead", soft_wrap=True)
+                    console.print(f"{name}: {why}; using {self.describe(origins[index + 1])} instead", soft_wrap=True)
                     continue
                 hint = "; without --online the lab falls back to the offline kit" if self.mode == "false" else ""
                 raise LabError(f"{name}: {why}{hint}")
@@ -324,9 +324,20 @@ class Resolver:
                         raise LabError(f"{name}: building {tag} failed: {chunk['error'].strip()}")
         return LocalImage(tag)
 
+    def describe(self, origin: dict) -> str:
+        kind = origin["origin"]
+        if kind == "release":
+            return f"release {origin.get('version', '')}".strip()
+        if kind in ("kit", "debian"):
+            return f"{'kit' if kind == 'kit' else 'Debian packages via kit'} recipe {self.kit_artifact(origin)}"
+        return {"registry": "registry image", "build": "local build", "default": "provider default"}[kind]
+
+    def kit_artifact(self, origin: dict) -> str:
+        return (origin.get("by-containerd") or {}).get(self.node_containerd, origin["artifact"])
+
     def _fetch_kit(self, name: str, origin: dict):
-        kit.build([origin["artifact"], *origin.get("tools", [])])
-        entry = kit.artifact(origin["artifact"])
+        kit.build([self.kit_artifact(origin), *origin.get("tools", [])])
+        entry = kit.artifact(self.kit_artifact(origin))
         if "image" in entry:
             return LocalImage(entry["image"]["ref"])
         if "dir" in origin:
@@ -350,7 +361,7 @@ class Resolver:
         origins = self.origins(name)
         notes = []
         for index, origin in enumerate(origins):
-            row = {"artifact": name, "arch": self.arch, "origin": describe(origin), "source": "", "pin": "",
+            row = {"artifact": name, "arch": self.arch, "origin": self.describe(origin), "source": "", "pin": "",
                    "note": ""}
             try:
                 self._describe(name, origin, row)
@@ -398,7 +409,7 @@ class Resolver:
             row["source"] = f"{origin['dockerfile']} from " + ", ".join(origin["inputs"].values())
             row["pin"] = "its inputs' pins"
         elif kind in ("kit", "debian"):
-            row["source"] = f"kit recipe images/kit/{origin['artifact']}"
+            row["source"] = f"kit recipe images/kit/{self.kit_artifact(origin)}"
             row["pin"] = origin.get("packages") or "kit manifest (sha256 per file)"
             row["note"] = "built here from Debian's packages, about a minute" if kind == "debian" \
                 else "built here from package registries (the first build can take long)"
@@ -406,20 +417,11 @@ class Resolver:
             row["source"], row["pin"], row["note"] = f"{self.provider}'s own default", "pinned by the provider", ""
 
 
-def describe(origin: dict) -> str:
-    kind = origin["origin"]
-    if kind == "release":
-        return f"release {origin.get('version', '')}".strip()
-    if kind in ("kit", "debian"):
-        return f"{'kit' if kind == 'kit' else 'Debian packages via kit'} recipe {origin['artifact']}"
-    return {"registry": "registry image", "build": "local build", "default": "provider default"}[kind]
-
-
 def resolve(spec, runtimes: tuple[str, ...], variants: tuple[str, ...] = (), provider: str | None = None,
             arch: str | None = None) -> Artifacts:
     """Everything the lab needs for these runtimes, variants and provider, fetched and verified."""
     resolver = Resolver(spec.offline, spec.mirrors, LockFile.load(Path(spec.lock)), arch or host_arch(),
-                        provider, spec.kubernetes)
+                        provider, spec.kubernetes, node_containerd=spec.node_containerd)
     artifacts = Artifacts(MODE_NAMES[spec.offline])
     for name in needed(runtimes, provider, variants):
         value = resolver.get(name)
@@ -428,7 +430,7 @@ def resolve(spec, runtimes: tuple[str, ...], variants: tuple[str, ...] = (), pro
         elif isinstance(value, LocalImage):
             artifacts.images[name] = value
     for name, (origin, value) in resolver.resolved.items():
-        artifacts.origins[name] = describe(origin)
+        artifacts.origins[name] = resolver.describe(origin)
         if isinstance(value, (LocalFile, LocalBundle)):
             artifacts.files[name] = value
     if resolver.lock.save():
@@ -442,7 +444,8 @@ def plan(spec, runtimes: tuple[str, ...], variants: tuple[str, ...], provider: s
     lock = LockFile.load(Path(spec.lock))
     rows: list[dict] = []
     for arch in arches:
-        resolver = Resolver(spec.offline, spec.mirrors, lock, arch, provider, spec.kubernetes)
+        resolver = Resolver(spec.offline, spec.mirrors, lock, arch, provider, spec.kubernetes,
+                            node_containerd=spec.node_containerd)
         for name in needed(runtimes, provider, variants):
             resolver.plan(name, rows)
     return rows

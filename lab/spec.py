@@ -15,6 +15,7 @@ DEFAULTS_FILE = Path(__file__).parent / "defaults" / "lab.yaml"
 PROVIDERS = ("kind", "minikube", "existing")
 RUNTIMES = ("wasmedge", "wasmtime", "crun-wasmedge")
 OFFLINE_MODES = ("auto", "true", "false")
+NODE_CONTAINERDS = ("2", "1.7")
 NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 KUBERNETES_PATTERN = re.compile(r"^v1\.\d+\.\d+$")
 # provider existing: a label selector naming the wasm nodes, a registry the nodes pull from (host[:port][/path]).
@@ -48,6 +49,7 @@ class LabSpec:
     installer_image: str = ""  # provider existing: image of the installer pod ("" = the node's own tools)
     mirrors: Mirrors = Mirrors()  # upstream URL prefixes and registries -> company or local mirrors
     lock: str = "lab.lock"     # pins of what was fetched upstream, beside the lab's config
+    node_containerd: str = "2"  # the kit's kind node: containerd 2.x (as kindest/node) or 1.7
     adopt: bool = False        # take over a same-named cluster, RuntimeClass or shim file (backed up, restored)
 
     @property
@@ -106,6 +108,7 @@ def validate(raw: dict) -> LabSpec:
         mirrors=lab_mirrors.parse(raw.get("mirrors")),
         lock=_lock_path(raw.get("lock")),
         adopt=_boolean("adopt", raw.get("adopt", False)),
+        node_containerd=_choice("node_containerd", raw.get("node_containerd", "2"), NODE_CONTAINERDS),
         **_cluster_settings(raw),
     )
 

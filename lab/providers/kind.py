@@ -50,7 +50,7 @@ def cluster_config(spec, host_cgroup_v1: bool = False) -> dict:
         config.setdefault("kubeadmConfigPatches", []).append(cgroup_patch)
     if host_cgroup_v1:
         config.setdefault("kubeadmConfigPatches", []).append(cgroupfs["kubeadmConfigPatch"])
-        config.setdefault("containerdConfigPatches", []).append(cgroupfs["containerdConfigPatch"])
+        config.setdefault("containerdConfigPatches", []).extend(cgroupfs["containerdConfigPatches"])
     return config
 
 

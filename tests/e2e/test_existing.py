@@ -10,7 +10,6 @@ and the test cluster's containerd maps localhost:5001 to that relay), otherwise 
 fallback: `ctr images import` on each wasm node via its installer pod.
 
 Runs only when the kit is complete (so it never starts a long kit build) and skips saying why."""
-import hashlib
 import json
 import os
 import shutil
@@ -121,7 +120,7 @@ def kind_config(gateway: str | None) -> dict:
         # cgroup, and once the host has a hugetlb hierarchy their sandboxes die and restart.
         patches = yaml.safe_load((Path(REPO) / "clusters" / "kind.yaml").read_text())["cgroupfsOnV1"]
         config["kubeadmConfigPatches"] = [patches["kubeadmConfigPatch"]]
-        config.setdefault("containerdConfigPatches", []).append(patches["containerdConfigPatch"])
+        config.setdefault("containerdConfigPatches", []).extend(patches["containerdConfigPatches"])
     return config
 
 

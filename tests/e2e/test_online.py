@@ -2,7 +2,7 @@
 
 A plain HTTP file server on 127.0.0.1 serves runwasi-layout tarballs (the kit's shims under
 runwasi's member names) and a wasmtime-layout release tarball (the kit's wasmtime binary). Debian's
-`docker-registry` on 127.0.0.1 holds the kit's node image as kindest/node, its rust builder as
+`docker-registry` on 127.0.0.1 holds the kit's containerd 2 node image as kindest/node, its rust builder as
 library/rust and its Debian image as library/debian. The lab reaches them only through its
 `mirrors:` setting, and a lab.lock with the stand-ins' own sha256s and digests pins them: the real
 download, pull, verify and lock code runs; no socket, DNS or download is patched.
@@ -94,7 +94,7 @@ def standin(tmp_path_factory, kit_complete, kind_cli):
     files = standins.FileServer(www).start()
     registry = standins.Registry(folder / "registry", REGISTRY_PORT)
     client = docker.from_env()
-    pushes = {"node-image": ("node", "kindest/node", "v1.34.11"),
+    pushes = {"node-image": ("node-containerd2", "kindest/node", "v1.34.11"),
               "base-rust": ("rust-builder", "library/rust", "1-bookworm"),
               "base-debian": ("debian-trixie", "library/debian", "bookworm-slim")}
     env = {**os.environ, "PWD": str(folder), "COLUMNS": "200", "WASM_LAB_STATE_DIR": str(folder / "state"),

@@ -31,9 +31,12 @@ def test_cgroup_v1_hosts_get_the_cgroupfs_driver_in_kubelet_and_containerd_alike
     assert "containerdConfigPatches" not in cluster_config(lab_spec(), host_cgroup_v1=False)
     config = cluster_config(lab_spec(), host_cgroup_v1=True)
     assert any("cgroupDriver: cgroupfs" in p for p in config["kubeadmConfigPatches"])
-    patch = tomlkit.parse(config["containerdConfigPatches"][0])
-    for cri_plugin in ("io.containerd.grpc.v1.cri", "io.containerd.cri.v1.runtime"):
-        assert patch["plugins"][cri_plugin]["containerd"]["runtimes"]["runc"]["options"]["SystemdCgroup"] is False
+    # one patch per config version, tagged, so kind applies only the one matching the node's file
+    patches = {tomlkit.parse(p)["version"]: tomlkit.parse(p) for p in config["containerdConfigPatches"]}
+    for version, cri_plugin in ((2, "io.containerd.grpc.v1.cri"), (3, "io.containerd.cri.v1.runtime")):
+        assert list(patches[version]["plugins"]) == [cri_plugin]
+        runc = patches[version]["plugins"][cri_plugin]["containerd"]["runtimes"]["runc"]
+        assert runc["options"]["SystemdCgroup"] is False
 
 
 def test_variant_objects_pick_runtime_class_annotation_and_listen_address():
