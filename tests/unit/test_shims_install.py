@@ -13,6 +13,7 @@ from lab import shims
 from lab.artifacts import LocalBundle, LocalFile
 from lab.errors import LabError
 from lab.nodes import Node, Result
+from tests.unit import fake_node_files
 
 KIND_CONFIG = (Path(__file__).parent / "fixtures" / "containerd" / "kind-v2.toml").read_text()
 WASMEDGE = {"handler": "wasmedge", "runtime_type": "io.containerd.wasmedge.v1",
@@ -28,19 +29,9 @@ class FakeNode(Node):
         self.restart_fails = restart_fails
 
     def exec(self, argv, input=None):
-        if argv[:2] == ["sh", "-c"] and argv[3] == "restore":  # shims.uninstall: the kept file back, or none
-            path, suffix = argv[4], argv[5]
-            kept = self.files.pop(path + suffix, None)
-            self.files.pop(path, None)
-            if kept is not None:
-                self.files[path] = kept
-            return Result(0, "")
-        if argv[:2] == ["sh", "-c"] and argv[3] == "read":  # Node.read_file: exit 3 means absent
-            data = self.files.get(argv[4])
-            return Result(0, data.decode()) if data is not None else Result(3, "")
-        if argv[0] == "sha256sum":
-            data = self.files.get(argv[1])
-            return Result(0, hashlib.sha256(data).hexdigest() + "  x\n") if data is not None else Result(1, "")
+        answered = fake_node_files.answer(self.files, argv)
+        if answered is not None:
+            return answered
         if argv == ["systemctl", "restart", "containerd"]:
             self.restarts += 1
             broken = self.restart_fails and b"wasmedge" in self.files[shims.MAIN_CONFIG]
