@@ -20,6 +20,13 @@ def owner_of(obj: dict | None) -> str | None:
     return ((obj or {}).get("metadata", {}).get("annotations") or {}).get(OWNER)
 
 
+def legacy_lab_object(obj: dict | None) -> bool:
+    """Made by a lab before objects carried the owner annotation: only the managed-by label."""
+    labels = (obj or {}).get("metadata", {}).get("labels") or {}
+    return owner_of(obj) is None and labels.get("app.kubernetes.io/managed-by") == MANAGED_BY[
+        "app.kubernetes.io/managed-by"]
+
+
 def as_backup(obj: dict) -> dict:
     """An object as it was, without status and server-set fields, ready to be applied again."""
     backup = {k: v for k, v in obj.items() if k != "status"}
@@ -66,7 +73,7 @@ class Kube:
         meta = body["metadata"]
         what = f"{body['kind']} {meta.get('namespace') + '/' if meta.get('namespace') else ''}{meta['name']}"
         current = self.read(body["apiVersion"], body["kind"], meta["name"], meta.get("namespace"))
-        owner = owner_of(current)
+        owner = lab if legacy_lab_object(current) else owner_of(current)
         backup = None
         if current is not None and owner != lab:
             if owner:

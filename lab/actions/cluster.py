@@ -16,7 +16,7 @@ class EnsureCluster:
         if provider.creates_clusters and provider.exists(spec):
             self.refuse_foreign(provider, spec, state)
         cluster = provider.ensure(spec, ctx.artifacts.node_image, state)
-        if cluster.created_by_lab:
+        if cluster.created_by_lab or (made_by_lab(state) and not state.get("cluster_id")):
             state.set("cluster_id", provider.identity(spec))
         state.set("kubeconfig", str(cluster.kubeconfig))
         state.set("check_host", cluster.check_host)  # where lab.bench reaches the NodePorts

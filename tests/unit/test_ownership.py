@@ -251,3 +251,13 @@ def test_state_writes_merge_instead_of_overwriting(isolated_state):
     assert State("lab1").data == {"kubeconfig": "k", "images": ["x"]}
     assert oct(State("lab1").path.stat().st_mode & 0o777) == "0o600"
     assert oct(State("lab1").dir.stat().st_mode & 0o777) == "0o700"
+
+
+def test_objects_of_a_lab_from_before_the_owner_mark_are_still_its_own(ctx):
+    kube = FakeKube()
+    legacy = workloads.namespace_object("wasm-lab")  # labelled managed-by wasm-lab, no owner annotation
+    kube.apply(legacy)
+    c = ctx(kube=kube)
+    Deploy().execute(c)
+    assert kube.read("v1", "Namespace", "wasm-lab")["metadata"]["annotations"][OWNER] == "lab1"
+    assert c.state.get(ownership.ADOPTED, {}) == {}
