@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 
-from lab import ownership, providers
+from lab import artifacts, ownership, providers
 from lab.actions import images as image_records, shims as shim_records
 from lab.actions import UP
 from lab.actions.cluster import made_by_lab
@@ -20,7 +20,9 @@ from lab.state import State
 
 
 def run(spec: LabSpec, actions) -> Context:
-    LockFile.load(Path(spec.lock))  # a corrupt lab.lock is bad input: said before anything is created
+    # said before anything is created: a corrupt lab.lock, an architecture upstream does not build for
+    LockFile.load(Path(spec.lock))
+    artifacts.host_arch()
     provider = providers.get(spec.provider)
     provider.preflight(spec)  # e.g. an unknown --context: said before any artifact is built
     state = State(spec.name)

@@ -131,3 +131,12 @@ def test_lab_yaml_with_every_setting_wrong_names_the_first(cli, tmp_path):
     code, err = cli(["lab.up"])
     assert code == 2 and err.startswith("error: runtime: 'spin' is not allowed")
     assert sorted(os.listdir(tmp_path)) == ["kubeconfig", "lab.yaml"]
+
+
+def test_an_architecture_upstream_does_not_build_for_is_refused_first(cli, tmp_path, monkeypatch):
+    import platform
+
+    monkeypatch.setattr(platform, "machine", lambda: "riscv64")
+    code, err = cli(["lab.up"])
+    assert code == 2 and err.strip() == "error: architecture: riscv64 is not supported; wasm-lab runs on x86_64 and aarch64"
+    assert sorted(os.listdir(tmp_path)) == ["kubeconfig"]
