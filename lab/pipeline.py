@@ -1,7 +1,8 @@
 """The lab as a list of small named actions run in order (the way kind creates a cluster).
 
 Each action takes the context, does one thing, is safe to run twice and returns a line saying
-what it changed. The state file records finished actions so `lab.status` can tell, and what
+what it changed. It declares what it needs from the context and what it gives (`needs`,
+`gives`), whether its undo needs the cluster (`in_cluster`), and how it is undone (`undo`). The state file records finished actions so `lab.status` can tell, and what
 was created so `lab.down` removes exactly that."""
 from __future__ import annotations
 
@@ -26,7 +27,18 @@ class Context:
     timings: dict = field(default_factory=dict)
 
 
+def check_sequence(actions) -> None:
+    """Every action's needs are given by an action before it (a sequence that fails this is a bug)."""
+    given: set[str] = set()
+    for action in actions:
+        missing = [need for need in action.needs if need not in given]
+        if missing:
+            raise RuntimeError(f"action {action.name} needs {', '.join(missing)}, which no earlier action gives")
+        given.update(action.gives)
+
+
 def run_actions(ctx: Context, actions) -> None:
+    check_sequence(actions)
     for action in actions:
         start = time.monotonic()
         console.print(f"[bold]▶ {action.name}[/bold] — {action.title}")

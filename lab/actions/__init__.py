@@ -2,7 +2,7 @@
 cluster/shims/workloads collections, which run a prefix of the same pipeline."""
 from lab.actions.artifacts import ResolveArtifacts
 from lab.actions.check import Check
-from lab.actions.cluster import EnsureCluster
+from lab.actions.cluster import AttachCluster, EnsureCluster
 from lab.actions.deploy import Deploy
 from lab.actions.images import BuildImages, LoadImages
 from lab.actions.runtimeclasses import CreateRuntimeClasses
@@ -11,6 +11,6 @@ from lab.actions.shims import InstallShims
 CLUSTER = [ResolveArtifacts(with_runtimes=False, with_images=False), EnsureCluster()]
 SHIMS = [ResolveArtifacts(with_images=False), EnsureCluster(), InstallShims(), CreateRuntimeClasses()]
 WORKLOADS = [ResolveArtifacts(with_runtimes=False), EnsureCluster(), BuildImages(), LoadImages(), Deploy()]
-CHECK = [Check()]
+CHECK = [AttachCluster(), Check()]
 UP = [ResolveArtifacts(), EnsureCluster(), InstallShims(), CreateRuntimeClasses(),
       BuildImages(), LoadImages(), Deploy(), Check()]

@@ -5,6 +5,7 @@ class ResolveArtifacts:
     name = "artifacts"
     title = "every artifact from its first origin that answers and verifies (lab.lock pins, mirrors, the kit)"
     in_cluster = False
+    needs, gives = (), ('artifacts',)
 
     def __init__(self, with_runtimes: bool = True, with_images: bool = True):
         self.with_runtimes = with_runtimes  # cluster.create needs only the node image

@@ -20,6 +20,7 @@ class Check:
     name = "check"
     title = "the same requests against every variant through its NodePort, answers compared"
     in_cluster = False
+    needs, gives = ('cluster',), ('results',)
 
     def execute(self, ctx):
         results = {}

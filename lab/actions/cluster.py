@@ -1,5 +1,8 @@
+from pathlib import Path
+
 from lab.errors import LabError
 from lab.kube import Kube
+from lab.providers.base import Cluster
 
 
 def made_by_lab(state) -> bool:
@@ -10,6 +13,7 @@ class EnsureCluster:
     name = "cluster"
     title = "create the cluster (or reuse it) and wait for every node to be Ready"
     in_cluster = False
+    needs, gives = ('artifacts',), ('cluster', 'kube')
 
     def execute(self, ctx):
         provider, spec, state = ctx.provider, ctx.spec, ctx.state
@@ -54,3 +58,23 @@ class EnsureCluster:
         if recorded and provider.exists(spec) and provider.identity(spec) != recorded:
             return []  # made again by hand since: not the lab's any more
         return provider.delete(spec, state)
+
+
+class AttachCluster:
+    """Reach the running lab's cluster without changing anything (workloads.check)."""
+    name = "attach"
+    title = "reach the lab's cluster as lab.up left it (read-only)"
+    in_cluster = False
+    needs, gives = (), ("cluster", "kube")
+
+    def execute(self, ctx):
+        kubeconfig = ctx.state.get("kubeconfig")
+        if not kubeconfig or not Path(kubeconfig).exists() or not ctx.provider.exists(ctx.spec):
+            raise LabError(f"lab {ctx.spec.name} is not up; run invoke lab.up first")
+        ctx.cluster = Cluster(name=ctx.spec.name, kubeconfig=Path(kubeconfig), context="",
+                              check_host=ctx.state.get("check_host", "127.0.0.1"))
+        ctx.kube = Kube(Path(kubeconfig))
+        return f"{ctx.provider.name} cluster {ctx.spec.name}, NodePorts on {ctx.cluster.check_host}"
+
+    def undo(self, ctx) -> list[str]:
+        return []

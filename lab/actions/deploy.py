@@ -7,6 +7,7 @@ class Deploy:
     name = "deploy"
     title = "a Deployment and NodePort Service per variant, server-side applied, waited for until it answers"
     in_cluster = True
+    needs, gives = ('cluster', 'kube', 'images'), ()
 
     def execute(self, ctx):
         spec = ctx.spec

@@ -11,6 +11,7 @@ class BuildImages:
     name = "images"
     title = "build the workload images (multi-stage, docker SDK; cached layers make re-runs quick)"
     in_cluster = False
+    needs, gives = ("artifacts",), ("images",)
 
     def execute(self, ctx):
         ctx.images = {v: images.tag(v) for v in ctx.spec.variants}
@@ -51,6 +52,7 @@ class LoadImages:
     name = "load"
     title = "make the images available to the wasm nodes"
     in_cluster = True
+    needs, gives = ("cluster", "images"), ("images",)
 
     def execute(self, ctx):
         refs = sorted(set(ctx.images.values()))

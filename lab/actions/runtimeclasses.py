@@ -5,6 +5,7 @@ class CreateRuntimeClasses:
     name = "runtimeclasses"
     title = "one RuntimeClass per runtime, scheduled onto the nodes that have it"
     in_cluster = True
+    needs, gives = ('kube',), ()
 
     def execute(self, ctx):
         catalog = artifacts.runtimes_catalog()

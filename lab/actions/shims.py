@@ -9,6 +9,7 @@ class InstallShims:
     name = "shims"
     title = "install each runtime on the wasm nodes, register it with containerd, verify"
     in_cluster = True
+    needs, gives = ('artifacts', 'cluster', 'kube'), ()
 
     def execute(self, ctx):
         catalog = artifacts.runtimes_catalog()

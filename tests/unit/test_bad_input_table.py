@@ -140,3 +140,8 @@ def test_an_architecture_upstream_does_not_build_for_is_refused_first(cli, tmp_p
     code, err = cli(["lab.up"])
     assert code == 2 and err.strip() == "error: architecture: riscv64 is not supported; wasm-lab runs on x86_64 and aarch64"
     assert sorted(os.listdir(tmp_path)) == ["kubeconfig"]
+
+
+def test_checking_a_lab_that_is_not_up_is_one_line(cli):
+    code, err = cli(["workloads.check"])
+    assert code == 1 and err.strip() == "error: lab wasm-lab is not up; run invoke lab.up first"

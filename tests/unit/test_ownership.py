@@ -261,3 +261,4 @@ def test_objects_of_a_lab_from_before_the_owner_mark_are_still_its_own(ctx):
     Deploy().execute(c)
     assert kube.read("v1", "Namespace", "wasm-lab")["metadata"]["annotations"][OWNER] == "lab1"
     assert c.state.get(ownership.ADOPTED, {}) == {}
+
