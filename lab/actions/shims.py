@@ -13,7 +13,7 @@ class InstallShims:
 
     def execute(self, ctx):
         catalog = artifacts.runtimes_catalog()
-        lines = []
+        lines, restarted = [], set()
         for runtime in ctx.spec.runtimes:
             definition = catalog[runtime]
             label = shims.INSTALLED_LABEL.format(handler=definition["handler"])
@@ -33,6 +33,8 @@ class InstallShims:
                                        keep_foreign=bool(foreign))
                 self._label(ctx, node.name, label)
                 ctx.state.add("runtimes_installed", runtime)
+                if report.restarted:
+                    restarted.add(node.name)
                 what = []
                 if report.copied:
                     what.append(f"copied {len(report.copied)} file(s)" + (" (the previous kept aside)" if foreign else ""))
@@ -41,6 +43,8 @@ class InstallShims:
                 if report.restarted:
                     what.append("containerd restarted")
                 lines.append(f"{runtime}@{node.name}: {', '.join(what) or 'already installed'}, verified")
+        for node_name in sorted(restarted):  # a containerd restart re-creates runwasi pods' sandboxes
+            ctx.kube.wait_node_pods_ready(node_name)
         return "; ".join(lines)
 
     @staticmethod
@@ -54,7 +58,7 @@ class InstallShims:
         """Take off each runtime the lab installed, on the nodes it installed it on, and its labels."""
         catalog = artifacts.runtimes_catalog()
         nodes = {node.name: node for node in ctx.cluster.wasm_nodes}
-        removed, touched = [], set()
+        removed, touched, restarted = [], set(), set()
         for mark in ctx.state.get(RECORD, []):
             runtime, _, node_name = mark.partition("@")
             if (runtimes is not None and runtime not in runtimes) or node_name not in nodes:
@@ -64,6 +68,7 @@ class InstallShims:
             touched.add(node_name)
             if shims.uninstall(node, definition):
                 removed.append(f"{runtime} from {node_name} (containerd config restored)")
+                restarted.add(node_name)
             label = f"{shims.INSTALLED_LABEL.format(handler=definition['handler'])}@{node_name}"
             if label in ctx.state.get(LABELS, []):
                 ctx.kube.core.patch_node(node_name, {"metadata": {"labels": {label.partition("@")[0]: None}}})
@@ -74,4 +79,6 @@ class InstallShims:
         for node_name in touched:
             if not any(m.endswith(f"@{node_name}") for m in left):  # the config backup of the lab's edits
                 nodes[node_name].run(["rm", "-f", shims.MAIN_CONFIG + shims.BACKUP_SUFFIX])
+        for node_name in sorted(restarted):  # what others run there is left as it was: running
+            ctx.kube.wait_node_pods_ready(node_name)
         return removed

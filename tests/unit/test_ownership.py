@@ -41,7 +41,7 @@ class FakeKube(Kube):
     """FAKE API server: objects by (kind, namespace, name); server-side apply replaces them."""
 
     def __init__(self):
-        self.objects, self.core = {}, FakeCore()
+        self.objects, self.core, self.settled = {}, FakeCore(), []
 
     @staticmethod
     def key(kind, name, namespace):
@@ -66,6 +66,9 @@ class FakeKube(Kube):
 
     def wait_deployment_ready(self, name, namespace, timeout=300):
         pass
+
+    def wait_node_pods_ready(self, node, timeout=180, settle=3):
+        self.settled.append(node)
 
 
 @pytest.fixture
@@ -160,6 +163,7 @@ def test_a_users_shim_file_is_refused_then_kept_aside_and_put_back(ctx, shim):
     assert node.files["/usr/local/bin/containerd-shim-wasmedge-v1"] == b"\x7fELF lab shim"
     assert adopted.kube.core.labels["fake-worker"] == {"wasm-lab.dev/runtime-wasmedge": "installed"}
     InstallShims().undo(adopted)
+    assert adopted.kube.settled == ["fake-worker", "fake-worker"]  # after the restart of install and of undo
     assert node.files["/usr/local/bin/containerd-shim-wasmedge-v1"] == b"the user's own shim"
     assert adopted.kube.core.labels["fake-worker"] == {}
     assert b"wasmedge" not in node.files["/etc/containerd/config.toml"]
