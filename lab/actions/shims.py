@@ -58,7 +58,7 @@ class InstallShims:
         """Take off each runtime the lab installed, on the nodes it installed it on, and its labels."""
         catalog = artifacts.runtimes_catalog()
         nodes = {node.name: node for node in ctx.cluster.wasm_nodes}
-        removed, touched, restarted = [], set(), set()
+        removed, touched, restarted, handlers = [], set(), set(), set()
         for mark in ctx.state.get(RECORD, []):
             runtime, _, node_name = mark.partition("@")
             if (runtimes is not None and runtime not in runtimes) or node_name not in nodes:
@@ -69,6 +69,7 @@ class InstallShims:
             if shims.uninstall(node, definition):
                 removed.append(f"{runtime} from {node_name} (containerd config restored)")
                 restarted.add(node_name)
+                handlers.add(definition["handler"])
             label = f"{shims.INSTALLED_LABEL.format(handler=definition['handler'])}@{node_name}"
             if label in ctx.state.get(LABELS, []):
                 ctx.kube.core.patch_node(node_name, {"metadata": {"labels": {label.partition("@")[0]: None}}})
@@ -80,5 +81,5 @@ class InstallShims:
             if not any(m.endswith(f"@{node_name}") for m in left):  # the config backup of the lab's edits
                 nodes[node_name].run(["rm", "-f", shims.MAIN_CONFIG + shims.BACKUP_SUFFIX])
         for node_name in sorted(restarted):  # what others run there is left as it was: running
-            ctx.kube.wait_node_pods_ready(node_name)
+            ctx.kube.wait_node_pods_ready(node_name, without=tuple(sorted(handlers)))
         return removed
