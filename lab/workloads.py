@@ -12,6 +12,7 @@ MANIFESTS = REPO_ROOT / "workloads" / "httpbin" / "k8s"
 # crun chooses its wasm handler from this annotation; compat-smart runs .wasm entrypoints as wasm.
 CRUN_WASM_ANNOTATION = {"module.wasm.image/variant": "compat-smart"}
 WASMTIME_LISTEN_ENV = "WASMTIME_HTTP_PROXY_SOCKET_ADDR"
+RUNTIMES_AT = "wasm-lab.dev/runtimes-changed-at"
 
 
 def _fill(text: str, **values) -> list[dict]:
@@ -29,7 +30,10 @@ def variant_runtime_class(variant: str) -> str | None:
     return variant.removeprefix("runtime-") if variant.startswith("runtime-") else None
 
 
-def variant_objects(variant: str, image: str, namespace: str, node_port: int) -> list[dict]:
+def variant_objects(variant: str, image: str, namespace: str, node_port: int, runtimes_at: str = "") -> list[dict]:
+    """A variant's Deployment and Service. `runtimes_at` (when the lab last changed a runtime on
+    the nodes) goes into the pod template of the RuntimeClass variants, so a change rolls them onto
+    fresh sandboxes instead of leaving a pod in the kubelet's back-off."""
     deployment, service = _fill((MANIFESTS / "variant.yaml").read_text(), VARIANT=variant, IMAGE=image)
     for obj in (deployment, service):
         obj["metadata"]["namespace"] = namespace
@@ -37,8 +41,10 @@ def variant_objects(variant: str, image: str, namespace: str, node_port: int) ->
     handler = variant_runtime_class(variant)
     if handler:
         pod["spec"]["runtimeClassName"] = handler
+        if runtimes_at:
+            pod["metadata"].setdefault("annotations", {})[RUNTIMES_AT] = runtimes_at
     if handler == "crun-wasmedge":
-        pod["metadata"]["annotations"] = dict(CRUN_WASM_ANNOTATION)
+        pod["metadata"].setdefault("annotations", {}).update(CRUN_WASM_ANNOTATION)
     if handler == "wasmtime":
         pod["spec"]["containers"][0]["env"].append({"name": WASMTIME_LISTEN_ENV, "value": "0.0.0.0:3000"})
     service["spec"]["ports"][0]["nodePort"] = node_port

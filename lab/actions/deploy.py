@@ -1,4 +1,5 @@
 from lab import ownership, workloads
+from lab.actions.shims import CHANGED_AT
 
 WORKLOAD_KINDS = ("Deployment", "Service", "Namespace")
 
@@ -13,8 +14,10 @@ class Deploy:
         spec = ctx.spec
         namespace = ownership.claim(ctx, workloads.namespace_object(spec.namespace))
         ctx.state.set("namespace", spec.namespace)
+        runtimes_at = ctx.state.get(CHANGED_AT, "")
         for variant in spec.variants:
-            for obj in workloads.variant_objects(variant, ctx.images[variant], spec.namespace, spec.host_port(variant)):
+            for obj in workloads.variant_objects(variant, ctx.images[variant], spec.namespace, spec.host_port(variant),
+                                                 runtimes_at):
                 ownership.claim(ctx, obj)
         for variant in spec.variants:
             ctx.kube.wait_deployment_ready(f"httpbin-{variant}", spec.namespace)

@@ -1,6 +1,9 @@
+import time
+
 from lab import artifacts, shims
 from lab.errors import LabError
 
+CHANGED_AT = "runtimes_changed_at"  # when the lab last changed a runtime on a node (a containerd restart)
 RECORD = "runtimes_on_nodes"     # "runtime@node" the lab installed (recorded before it changes the node)
 LABELS = "labels_on_nodes"       # "label@node" the lab added
 
@@ -13,14 +16,15 @@ class InstallShims:
 
     def execute(self, ctx):
         catalog = artifacts.runtimes_catalog()
-        lines, restarted = [], set()
+        lines, restarted, installed = [], set(), {}
         for runtime in ctx.spec.runtimes:
             definition = catalog[runtime]
             label = shims.INSTALLED_LABEL.format(handler=definition["handler"])
             for node in ctx.cluster.wasm_nodes:
                 mark = f"{runtime}@{node.name}"
                 ours = mark in ctx.state.get(RECORD, [])
-                if not ours and shims.present(node, definition, ctx.artifacts.files):
+                there = shims.present(node, definition, ctx.artifacts.files)
+                if not ours and there:
                     lines.append(f"{runtime}@{node.name}: there already (not the lab's to remove), verified")
                     self._label(ctx, node.name, label)
                     continue
@@ -29,6 +33,11 @@ class InstallShims:
                     raise LabError(f"{node.name}: {', '.join(foreign)} exists and is not the lab's, so the lab leaves "
                                    f"it alone; remove it, or pass --adopt to keep it aside and put it back on lab.down")
                 ctx.state.add(RECORD, mark)
+                if not there:
+                    # recorded before the change, so an interrupted run still rolls the lab's wasm
+                    # pods onto fresh sandboxes (deploy) instead of leaving them in back-off
+                    ctx.state.set(CHANGED_AT, f"{time.time():.0f}")
+                    installed.setdefault(node.name, set()).add(definition["handler"])
                 report = shims.install(node, definition, ctx.artifacts.files, ctx.artifacts.bundles_for(definition),
                                        keep_foreign=bool(foreign))
                 self._label(ctx, node.name, label)
@@ -43,8 +52,8 @@ class InstallShims:
                 if report.restarted:
                     what.append("containerd restarted")
                 lines.append(f"{runtime}@{node.name}: {', '.join(what) or 'already installed'}, verified")
-        for node_name in sorted(restarted):  # a containerd restart re-creates runwasi pods' sandboxes
-            ctx.kube.wait_node_pods_ready(node_name)
+        for node_name in sorted(restarted):  # what else runs there is left as it was: running
+            ctx.kube.wait_node_pods_ready(node_name, without=tuple(sorted(installed.get(node_name, ()))))
         return "; ".join(lines)
 
     @staticmethod

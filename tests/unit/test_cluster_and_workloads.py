@@ -71,3 +71,11 @@ def test_report_flags_differences_and_writes_junit(tmp_path):
     suites = ElementTree.parse(junit_path).getroot()
     assert [s.get("failures") for s in suites] == ["0", "1", "1"]
     assert '"failures": 2' in json_path.read_text()
+
+
+def test_a_runtime_change_rolls_only_the_runtimeclass_variants():
+    native, _ = workloads.variant_objects("native", "img", "ns", 30080, runtimes_at="1796000000")
+    crun, _ = workloads.variant_objects("runtime-crun-wasmedge", "img", "ns", 30085, runtimes_at="1796000000")
+    assert "annotations" not in native["spec"]["template"]["metadata"]
+    assert crun["spec"]["template"]["metadata"]["annotations"] == {
+        "wasm-lab.dev/runtimes-changed-at": "1796000000", "module.wasm.image/variant": "compat-smart"}
