@@ -107,6 +107,15 @@ def registered(node: Node, entry: containerd.RuntimeEntry) -> bool:
     return dump.returncode == 0 and containerd.dump_has_runtime(dump.stdout, entry)
 
 
+def loaded(node: Node, paths: list[str]) -> bool:
+    """Whether the running containerd started after the config files were last written.
+    `containerd config dump` reads the files, not the daemon: a run killed between writing the
+    config and restarting containerd leaves a runtime the dump shows and the CRI does not know."""
+    script = ('started=$(date -d "$(systemctl show -p ExecMainStartTimestamp --value containerd)" +%s) || exit 3; '
+              'newest=$(stat -c %Y "$@" | sort -n | tail -n 1); [ "$started" -ge "$newest" ]')
+    return node.run(["sh", "-c", script, "loaded", *paths], check=False).returncode == 0
+
+
 def restart_containerd(node: Node, timeout: float = 60) -> None:
     node.run(["systemctl", "restart", "containerd"])
 
@@ -124,9 +133,10 @@ def configure(node: Node, entry: containerd.RuntimeEntry, report: InstallReport)
     main_text = node.read_file(MAIN_CONFIG)
     if main_text is None:
         raise LabError(f"{node.name}: {MAIN_CONFIG} not found; is this node running containerd?")
-    changes = containerd.plan_install(MAIN_CONFIG, main_text, entry, read_drop_ins(node, main_text))
+    drop_ins = read_drop_ins(node, main_text)
+    changes = containerd.plan_install(MAIN_CONFIG, main_text, entry, drop_ins)
     if not changes:
-        if registered(node, entry):
+        if registered(node, entry) and loaded(node, [MAIN_CONFIG, *drop_ins]):
             return
         report.restarted = True
         restart_containerd(node)

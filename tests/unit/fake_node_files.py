@@ -17,6 +17,8 @@ def answer(files: dict[str, bytes], argv: list[str]) -> Result | None:
     if argv[:2] == ["sh", "-c"] and argv[3] == "read":  # exit 3 means absent
         data = files.get(argv[4])
         return Result(0, data.decode()) if data is not None else Result(3, "")
+    if argv[:2] == ["sh", "-c"] and argv[3] == "loaded":  # containerd started after the config's last write
+        return Result(0, "")
     if argv[0] == "sha256sum":
         data = files.get(argv[1])
         return Result(0, hashlib.sha256(data).hexdigest() + "  f\n") if data is not None else Result(1, "")

@@ -27,13 +27,17 @@ class FakeNode(Node):
         self.restarts = 0
         self.installs = []
         self.restart_fails = restart_fails
+        self.unloaded = False      # a config written after containerd's last start
 
     def exec(self, argv, input=None):
+        if argv[:2] == ["sh", "-c"] and argv[3] == "loaded":
+            return Result(1 if self.unloaded else 0, "")
         answered = fake_node_files.answer(self.files, argv)
         if answered is not None:
             return answered
         if argv == ["systemctl", "restart", "containerd"]:
             self.restarts += 1
+            self.unloaded = False
             broken = self.restart_fails and b"wasmedge" in self.files[shims.MAIN_CONFIG]
             return Result(1 if broken else 0, "", "job failed" if broken else "")
         if argv == ["ctr", "version"]:
@@ -107,3 +111,13 @@ def test_bundle_is_copied_and_installed_once(shim_file, tmp_path):
     assert node.installs == ["/opt/wasm-lab/libs/install.sh"]
     shims.install(node, WASMEDGE, {**shim_file, "libs": bundle}, bundles)
     assert node.installs == ["/opt/wasm-lab/libs/install.sh"]
+
+
+def test_a_config_written_but_never_loaded_is_loaded_on_the_next_run(shim_file):
+    """A run killed between writing the config and restarting containerd: the dump (which reads the
+    file) shows the runtime, the running containerd does not know it."""
+    node = FakeNode()
+    shims.install(node, WASMEDGE, shim_file)
+    node.unloaded = True
+    again = shims.install(node, WASMEDGE, shim_file)
+    assert again.restarted and not again.config_changed and node.restarts == 2
