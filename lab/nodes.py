@@ -10,6 +10,7 @@ import shlex
 import subprocess
 import tarfile
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -88,7 +89,7 @@ class DockerNode(Node):
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w") as tar:
             info = tarfile.TarInfo(staging)
-            info.size, info.mode = len(content), mode
+            info.size, info.mode, info.mtime = len(content), mode, int(time.time())
             tar.addfile(info, io.BytesIO(content))
         self.run(["mkdir", "-p", str(target.parent)])
         if not self.container.put_archive(str(target.parent), buffer.getvalue()):

@@ -108,11 +108,12 @@ def registered(node: Node, entry: containerd.RuntimeEntry) -> bool:
 
 
 def loaded(node: Node, paths: list[str]) -> bool:
-    """Whether the running containerd started after the config files were last written.
+    """Whether the running containerd started after the config files were last changed (their
+    ctime, which no copy tool sets back, unlike the mtime a tar archive carries).
     `containerd config dump` reads the files, not the daemon: a run killed between writing the
     config and restarting containerd leaves a runtime the dump shows and the CRI does not know."""
     script = ('started=$(date -d "$(systemctl show -p ExecMainStartTimestamp --value containerd)" +%s) || exit 3; '
-              'newest=$(stat -c %Y "$@" | sort -n | tail -n 1); [ "$started" -ge "$newest" ]')
+              'newest=$(stat -c %Z "$@" | sort -n | tail -n 1); [ "$started" -ge "$newest" ]')
     return node.run(["sh", "-c", script, "loaded", *paths], check=False).returncode == 0
 
 
