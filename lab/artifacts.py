@@ -37,7 +37,7 @@ ARCH_ALIASES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "ar
 MODE_ORIGINS = {
     "auto": ("release", "registry", "build", "debian", "kit", "default"),
     "false": ("release", "registry", "build", "debian", "default"),
-    "true": ("debian", "kit", "default"),
+    "true": ("debian", "kit"),
 }
 MODE_NAMES = {"auto": "auto", "false": "online", "true": "offline"}
 # httpbin Dockerfile build arg -> the artifact that gives its base image
@@ -351,6 +351,9 @@ class Resolver:
     _fetch_debian = _fetch_kit
 
     def _fetch_default(self, name: str, origin: dict):
+        if origin.get("probe"):  # where the provider fetches its default from
+            host, _, port = origin["probe"].partition(":")
+            self.probe(host, int(port or 443))
         return None
 
     # -- the plan: what would happen, without fetching --------------------------------------------
@@ -415,6 +418,9 @@ class Resolver:
                 else "built here from package registries (the first build can take long)"
         else:
             row["source"], row["pin"], row["note"] = f"{self.provider}'s own default", "pinned by the provider", ""
+            if origin.get("probe"):
+                host, _, port = origin["probe"].partition(":")
+                self.probe(host, int(port or 443))
 
 
 def resolve(spec, runtimes: tuple[str, ...], variants: tuple[str, ...] = (), provider: str | None = None,

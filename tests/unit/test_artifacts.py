@@ -254,3 +254,14 @@ def test_plan_lists_a_pin_for_every_artifact_of_the_connected_path(tmp_path, mon
     # runwasi publishes no checksum file and no public record of this one could be cross-checked
     assert missing == ["shim-wasmedge@aarch64"]
     assert not (tmp_path / "lab.lock").exists()
+
+
+def test_minikube_offline_takes_the_kits_base_image_and_auto_probes_its_default():
+    offline = artifacts.Resolver("true", Mirrors(), LockFile(Path("x")), "x86_64", "minikube")
+    assert [o["origin"] for o in offline.origins("node-image")] == ["kit"]
+    auto = artifacts.Resolver("auto", Mirrors(), LockFile(Path("x")), "x86_64", "minikube")
+    assert auto.catalog["artifacts"]["node-image"]["minikube"][0]["probe"] == "gcr.io:443"
+    auto.catalog["artifacts"]["node-image"]["minikube"][0]["probe"] = "127.0.0.1:9"  # where nothing listens
+    rows = []
+    auto.plan("node-image", rows)
+    assert rows[0]["origin"] == "kit recipe minikube-node" and "127.0.0.1:9 unreachable" in rows[0]["note"]
