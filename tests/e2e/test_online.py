@@ -173,5 +173,4 @@ def test_online_lab_from_mirrors_then_tampered_then_mirror_down(standin, capsys)
         print(f"\nonline e2e: pushes to the stand-in registry {standin['push_seconds']:.0f}s, lab.up --online "
               f"{up_seconds:.0f}s, auto with the mirrors down {fallback_seconds:.0f}s")
         print("refused: " + error_lines[0])
-        print("fell back:\n" + "\n".join(line for line in " ".join(fallback.stderr.split("\n")).split("  ")
-                                           if "instead" in line))
+        print("fell back:\n" + "\n".join(line for line in fallback.stderr.splitlines() if "instead" in line))
