@@ -69,10 +69,13 @@ def foreign_files(node: Node, definition: dict, files: dict[str, LocalFile]) -> 
 
 
 def present(node: Node, definition: dict, files: dict[str, LocalFile]) -> bool:
-    """The runtime is there already, as the lab would install it (another lab's, or a user's)."""
-    return not foreign_files(node, definition, files) \
-        and all(node.sha256(item["dest"]) for item in definition["files"]) \
-        and registered(node, runtime_entry(definition))
+    """The runtime is there already and live, as the lab would install it (another lab's, a user's,
+    or this lab's from a run that got as far as loading it)."""
+    if foreign_files(node, definition, files) or not all(node.sha256(item["dest"]) for item in definition["files"]):
+        return False
+    main_text = node.read_file(MAIN_CONFIG)
+    return main_text is not None and registered(node, runtime_entry(definition)) \
+        and loaded(node, [MAIN_CONFIG, *read_drop_ins(node, main_text)])
 
 
 def place_files(node: Node, definition: dict, files: dict[str, LocalFile], keep_foreign: bool = False) -> list[str]:

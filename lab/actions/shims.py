@@ -53,7 +53,8 @@ class InstallShims:
                     what.append("containerd restarted")
                 lines.append(f"{runtime}@{node.name}: {', '.join(what) or 'already installed'}, verified")
         for node_name in sorted(restarted):  # what else runs there is left as it was: running
-            ctx.kube.wait_node_pods_ready(node_name, without=tuple(sorted(installed.get(node_name, ()))))
+            ctx.kube.wait_node_pods_ready(node_name, without=tuple(sorted(installed.get(node_name, ()))),
+                                          own_namespace=ctx.spec.namespace)
         return "; ".join(lines)
 
     @staticmethod
@@ -90,5 +91,5 @@ class InstallShims:
             if not any(m.endswith(f"@{node_name}") for m in left):  # the config backup of the lab's edits
                 nodes[node_name].run(["rm", "-f", shims.MAIN_CONFIG + shims.BACKUP_SUFFIX])
         for node_name in sorted(restarted):  # what others run there is left as it was: running
-            ctx.kube.wait_node_pods_ready(node_name, without=tuple(sorted(handlers)))
+            ctx.kube.wait_node_pods_ready(node_name, without=tuple(sorted(handlers)), own_namespace=ctx.spec.namespace)
         return removed

@@ -67,7 +67,7 @@ class FakeKube(Kube):
     def wait_deployment_ready(self, name, namespace, timeout=300):
         pass
 
-    def wait_node_pods_ready(self, node, timeout=180, settle=3, without=()):
+    def wait_node_pods_ready(self, node, timeout=180, settle=3, without=(), own_namespace=None):
         self.settled.append(node)
 
 
