@@ -6,6 +6,7 @@ nodes of an existing cluster through a short-lived privileged installer pod (see
 from __future__ import annotations
 
 import io
+import re
 import shlex
 import subprocess
 import tarfile
@@ -109,8 +110,10 @@ class SshNode(Node):
         done = subprocess.run(command, input=input, stdin=None if input is not None else subprocess.DEVNULL,
                               capture_output=True)
         # minikube's SSH client always asks for a terminal, which ends lines with \r\n
-        return Result(done.returncode, *(stream.decode(errors="replace").replace("\r\n", "\n")
-                                         for stream in (done.stdout, done.stderr)))
+        out, err = (stream.decode(errors="replace").replace("\r\n", "\n") for stream in (done.stdout, done.stderr))
+        # and exits 1 for any failure, naming the remote command's own status on stderr
+        remote = re.search(r"Process exited with status (\d+)", err + out) if done.returncode == 1 else None
+        return Result(int(remote.group(1)) if remote else done.returncode, out, err)
 
     def put_file(self, path, content, mode=0o644):
         staging = f"/tmp/wasm-lab-{PurePosixPath(path).name}"

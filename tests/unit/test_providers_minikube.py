@@ -185,3 +185,14 @@ def test_ssh_node_copies_files_with_minikube_cp(monkeypatch):
     SshNode("lab", "lab-m02", "/kit/minikube").put_file("/usr/local/bin/shim", b"\x7fELF", mode=0o755)
     assert seen[0][:4] == ["/kit/minikube", "-p", "lab", "cp"] and seen[0][5] == "lab-m02:/tmp/wasm-lab-shim"
     assert seen[1][-5:] == ["install", "-D", "-m", "755", "/tmp/wasm-lab-shim", "/usr/local/bin/shim"][-5:]
+
+
+def test_a_remote_commands_own_exit_status_comes_through_minikube_ssh(monkeypatch):
+    """FAKE minikube binary answer: `minikube ssh` exits 1 and names the remote status."""
+    import subprocess
+
+    from lab.nodes import SshNode
+
+    done = subprocess.CompletedProcess([], 1, b"", b"ssh: Process exited with status 3\r\n")
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: done)
+    assert SshNode("p", "p-m02").read_file("/absent") is None
