@@ -51,6 +51,10 @@ def downloads_dir() -> Path:
     return folder_from_env("WASM_LAB_DOWNLOAD_DIR", Path.home() / ".cache" / "wasm-lab" / "downloads")
 
 
+def download_path(url: str, sha256: str) -> Path:
+    return downloads_dir() / sha256 / Path(urllib.parse.unquote(url)).name
+
+
 class Unavailable(LabError):
     """An origin could not be reached or verified; in auto mode the next origin is tried."""
 
@@ -241,6 +245,15 @@ class Resolver:
         if self._reachable[key]:
             raise Unavailable(f"{key} unreachable ({self._reachable[key]})")
 
+    def probe_url(self, url: str) -> None:
+        parsed = urllib.parse.urlsplit(url)
+        self.probe(parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80))
+
+    def probe_address(self, address: str) -> None:
+        """host[:port] (443 without one), a registry's host mapped to where its pulls go."""
+        host, _, port = self.catalog["registry-hosts"].get(address, address).partition(":")
+        self.probe(host, int(port or 443))
+
     def note_lock_override(self, name: str, built_in: str | None, locked: str) -> None:
         if built_in and built_in.removeprefix("sha256:") != locked.removeprefix("sha256:"):
             console.print(f"{name}: using lab.lock's pin {locked[:19]}…, not the lab's built-in {built_in[:19]}…",
@@ -251,11 +264,10 @@ class Resolver:
         if not sha256:
             raise Unavailable(f"no sha256 is pinned for {url}")
         self.note_lock_override(name, (origin.get("sha256") or {}).get(self.arch), sha256)
-        archive = downloads_dir() / sha256 / Path(urllib.parse.unquote(url)).name
+        archive = download_path(url, sha256)
         if not (archive.exists() and sha256_file(archive) == sha256):
             mirrored = self.mirrors.url(url)
-            parsed = urllib.parse.urlsplit(mirrored)
-            self.probe(parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80))
+            self.probe_url(mirrored)
             data = http_get(mirrored)
             actual = hashlib.sha256(data).hexdigest()
             if actual != sha256:
@@ -282,9 +294,7 @@ class Resolver:
         try:
             client.images.get(local)
         except docker.errors.ImageNotFound:
-            registry = self.catalog["registry-hosts"].get(source.registry, source.registry)
-            host, _, port = registry.partition(":")
-            self.probe(host, int(port or 443))
+            self.probe_address(source.registry)
             pull(client, source.repository, digest)
         self.lock.record(name, {"origin": "registry", "source": str(bare), "digest": digest})
         return LocalImage(local, digest)
@@ -352,8 +362,7 @@ class Resolver:
 
     def _fetch_default(self, name: str, origin: dict):
         if origin.get("probe"):  # where the provider fetches its default from
-            host, _, port = origin["probe"].partition(":")
-            self.probe(host, int(port or 443))
+            self.probe_address(origin["probe"])
         return None
 
     # -- the plan: what would happen, without fetching --------------------------------------------
@@ -392,11 +401,10 @@ class Resolver:
                 raise Unavailable(f"no sha256 pinned for {url}")
             if key in self.lock.entries:
                 row["note"] = "locked"
-            if (downloads_dir() / sha256 / Path(urllib.parse.unquote(url)).name).exists():
+            if download_path(url, sha256).exists():
                 row["note"] = (row["note"] + ", " if row["note"] else "") + "downloaded already"
                 return
-            parsed = urllib.parse.urlsplit(row["source"])
-            self.probe(parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80))
+            self.probe_url(row["source"])
         elif kind == "registry":
             bare, digest = self.registry_pin(name, origin)
             source = self.mirrors.image(replace(bare, digest=digest))
@@ -405,9 +413,7 @@ class Resolver:
                 raise Unavailable(f"no digest pinned for {bare}")
             if name in self.lock.entries:
                 row["note"] = "locked"
-            registry = self.catalog["registry-hosts"].get(source.registry, source.registry)
-            host, _, port = registry.partition(":")
-            self.probe(host, int(port or 443))
+            self.probe_address(source.registry)
         elif kind == "build":
             row["source"] = f"{origin['dockerfile']} from " + ", ".join(origin["inputs"].values())
             row["pin"] = "its inputs' pins"
@@ -419,8 +425,7 @@ class Resolver:
         else:
             row["source"], row["pin"], row["note"] = f"{self.provider}'s own default", "pinned by the provider", ""
             if origin.get("probe"):
-                host, _, port = origin["probe"].partition(":")
-                self.probe(host, int(port or 443))
+                self.probe_address(origin["probe"])
 
 
 def resolve(spec, runtimes: tuple[str, ...], variants: tuple[str, ...] = (), provider: str | None = None,
