@@ -1,7 +1,10 @@
 """The installer pod: how the lab reaches the nodes of a cluster it did not create.
 
 One short-lived privileged pod per selected node (hostPID, hostNetwork, the node's / mounted at
-/host, pinned to the node by nodeName, tolerating every taint). Every command runs in the
+/host, pinned to the node by nodeName, tolerating every taint), in the lab's own installer
+namespace and named after the lab. A pod exists only while an action changes its node: it is
+made on first use and deleted when the action ends (`close`), and one a killed run left behind
+ends itself after `POD_DEADLINE`. Every command runs in the
 node's own namespaces through `nsenter -t 1 -m -u -i -n -p --`, so `cat`, `sha256sum`,
 `containerd config dump` and `systemctl` are the node's own programs, exactly as on a kind node.
 `InstallerPodNode` is a `lab.nodes.Node`, so `lab.shims` installs, verifies and rolls back
@@ -28,10 +31,12 @@ import time
 from kubernetes.client.exceptions import ApiException
 
 from lab.errors import LabError
+from lab.kube import OWNER
 from lab.nodes import Node, Result
+from lab.waits import wait_until
 
-NAMESPACE = "wasm-lab-installer"
 APP = "wasm-lab-installer"
+POD_DEADLINE = 1800  # seconds: the longest one action may need a node (importing every image)
 HOST = "/host"
 NSENTER_ARGS = ["-t", "1", "-m", "-u", "-i", "-n", "-p", "--"]
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -48,14 +53,23 @@ IMAGE_PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", 
                        "CreateContainerError", "CreateContainerConfigError", "RunContainerError")
 
 
-def pod_name(node_name: str) -> str:
-    name = re.sub(r"[^a-z0-9-]", "-", f"{APP}-{node_name}".lower()).strip("-")
+def namespace_name(lab: str) -> str:
+    return f"{APP}-{lab}"  # lab names have at most 32 characters
+
+
+def pod_name(lab: str, node_name: str) -> str:
+    name = re.sub(r"[^a-z0-9-]", "-", f"{lab}-installer-{node_name}".lower()).strip("-")
     if len(name) <= 63:
         return name
     return f"{name[:50].rstrip('-')}-{hashlib.sha256(node_name.encode()).hexdigest()[:12]}"
 
 
-def pod_manifest(node_name: str, image: str, borrow_host_tools: bool) -> dict:
+def marks(lab: str) -> dict:
+    return {"labels": {"app.kubernetes.io/name": APP, "app.kubernetes.io/managed-by": "wasm-lab"},
+            "annotations": {OWNER: lab}}
+
+
+def pod_manifest(lab: str, node_name: str, image: str, borrow_host_tools: bool) -> dict:
     """The installer pod for one node (pure: unit-tested)."""
     container = {
         "name": "installer",
@@ -72,16 +86,16 @@ def pod_manifest(node_name: str, image: str, borrow_host_tools: bool) -> dict:
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": pod_name(node_name), "namespace": NAMESPACE,
-                     "labels": {"app.kubernetes.io/name": APP, "app.kubernetes.io/managed-by": "wasm-lab"},
-                     "annotations": {"wasm-lab.dev/node": node_name}},
+        "metadata": {"name": pod_name(lab, node_name), "namespace": namespace_name(lab),
+                     "labels": marks(lab)["labels"],
+                     "annotations": {**marks(lab)["annotations"], "wasm-lab.dev/node": node_name}},
         "spec": {
             "nodeName": node_name,
             "hostPID": True,
             "hostNetwork": True,
             "restartPolicy": "Never",
             "terminationGracePeriodSeconds": 0,
-            "activeDeadlineSeconds": 3600,  # a leftover pod (lab interrupted) ends itself within the hour
+            "activeDeadlineSeconds": POD_DEADLINE,  # a pod a killed run left behind ends itself
             "automountServiceAccountToken": False,
             "enableServiceLinks": False,
             "tolerations": [{"operator": "Exists"}],
@@ -91,10 +105,10 @@ def pod_manifest(node_name: str, image: str, borrow_host_tools: bool) -> dict:
     }
 
 
-def namespace_manifest() -> dict:
+def namespace_manifest(lab: str) -> dict:
     return {"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": NAMESPACE, "labels": {
-                "app.kubernetes.io/managed-by": "wasm-lab",
+            "metadata": {"name": namespace_name(lab), "annotations": marks(lab)["annotations"], "labels": {
+                **marks(lab)["labels"],
                 # privileged pods must be admitted even where Pod Security enforces a baseline
                 "pod-security.kubernetes.io/enforce": "privileged"}}}
 
@@ -159,19 +173,21 @@ def _exit_code(status_text: str) -> int:
 
 
 class InstallerPodNode(Node):
-    """A node of an existing cluster, reached through its installer pod (created on first use)."""
+    """A node of an existing cluster, reached through the lab's installer pod on it: made on
+    first use, deleted by `close` once the action that needed the node is done."""
 
-    def __init__(self, core, node_name: str, image: str | None = None, exec_fn=websocket_exec,
+    def __init__(self, core, lab: str, node_name: str, image: str | None = None, exec_fn=websocket_exec,
                  pod_timeout: float = 180, exec_timeout: float = 600, restart_timeout: float = 120):
         self.name = node_name
         self.core = core
+        self.lab = lab
+        self.namespace = namespace_name(lab)
         self.image = image  # None: the node's pause image and the node's own tools
         self.exec_fn = exec_fn
         self.pod_timeout, self.exec_timeout, self.restart_timeout = pod_timeout, exec_timeout, restart_timeout
-        self.pod = pod_name(node_name)
+        self.pod = pod_name(lab, node_name)
         self._prefix: list[str] | None = None
         self._guarded: dict[str, bool] = {}  # config path -> whether it existed before the lab wrote it
-        self.created = False
 
     # ------------------------------------------------------------------ the pod
     def ensure_pod(self) -> None:
@@ -179,36 +195,31 @@ class InstallerPodNode(Node):
             return
         borrow = self.image is None
         image = self.image or self._sandbox_image()
-        _ensure_namespace(self.core)
-        for attempt in range(2):
-            try:
-                self.core.create_namespaced_pod(NAMESPACE, pod_manifest(self.name, image, borrow))
-                self.created = True
-                break
-            except ApiException as error:
-                if error.status != 409:
-                    raise LabError(f"{self.name}: cannot create the installer pod ({error.status} {error.reason}); "
-                                   "the lab needs rights to create privileged pods in namespace " + NAMESPACE)
-            if attempt == 0 and not self._leftover_replaced():
-                break  # a running pod from an earlier lab.up: use it
+        _ensure_namespace(self.core, self.lab)
+        try:
+            self.core.create_namespaced_pod(self.namespace, pod_manifest(self.lab, self.name, image, borrow))
+        except ApiException as error:
+            if error.status != 409:
+                raise LabError(f"{self.name}: cannot create the installer pod ({error.status} {error.reason}); "
+                               "the lab needs rights to create privileged pods in namespace " + self.namespace)
+            self._replace_leftover(image, borrow)
         self._wait_running()
         self._prefix = self._find_prefix(borrow)
 
-    def _leftover_replaced(self) -> bool:
-        """A pod of an interrupted run that has ended (its deadline passed) is deleted so it can be made anew."""
-        pod = self.core.read_namespaced_pod(self.pod, NAMESPACE)
-        if pod.status and pod.status.phase in ("Failed", "Succeeded"):
-            self.delete()
-            deadline = time.monotonic() + self.pod_timeout
-            while time.monotonic() < deadline:
-                try:
-                    self.core.read_namespaced_pod(self.pod, NAMESPACE)
-                except ApiException as error:
-                    if error.status == 404:
-                        return True
-                    raise
-                time.sleep(1)
-        return False
+    def _replace_leftover(self, image: str, borrow: bool) -> None:
+        """A pod a killed run left behind: deleted and made anew, so each action starts on a fresh one."""
+        self._delete_pod()
+        wait_until(lambda: self._pod() is None, self.pod_timeout,
+                   f"{self.name}: the installer pod {self.pod} a killed run left behind is still terminating", 1)
+        self.core.create_namespaced_pod(self.namespace, pod_manifest(self.lab, self.name, image, borrow))
+
+    def _pod(self):
+        try:
+            return self.core.read_namespaced_pod(self.pod, self.namespace)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
 
     def _sandbox_image(self) -> str:
         image = sandbox_image(self.core.read_node(self.name))
@@ -217,24 +228,23 @@ class InstallerPodNode(Node):
                            "set installer_image to an image with nsenter that the node can pull")
         return image
 
+    def _running(self) -> bool:
+        pod = self._pod()
+        phase = pod.status.phase if pod is not None and pod.status else None
+        for status in (pod.status.container_statuses or []) if phase else []:
+            waiting = status.state.waiting if status.state else None
+            if waiting is not None and waiting.reason in IMAGE_PULL_FAILURES:
+                raise LabError(f"{self.name}: installer pod cannot start ({waiting.reason}: "
+                               f"{(waiting.message or '')[:200]})")
+            if status.state and status.state.running and phase == "Running":
+                return True
+        if phase in ("Failed", "Succeeded"):
+            self._delete_pod()
+            raise LabError(f"{self.name}: installer pod ended ({phase}); run lab.up again to replace it")
+        return False
+
     def _wait_running(self) -> None:
-        deadline = time.monotonic() + self.pod_timeout
-        while True:
-            pod = self.core.read_namespaced_pod(self.pod, NAMESPACE)
-            phase = pod.status.phase if pod.status else None
-            for status in (pod.status.container_statuses or []) if pod.status else []:
-                waiting = status.state.waiting if status.state else None
-                if waiting is not None and waiting.reason in IMAGE_PULL_FAILURES:
-                    raise LabError(f"{self.name}: installer pod cannot start ({waiting.reason}: "
-                                   f"{(waiting.message or '')[:200]})")
-                if status.state and status.state.running and phase == "Running":
-                    return
-            if phase in ("Failed", "Succeeded"):
-                self.delete()
-                raise LabError(f"{self.name}: installer pod ended ({phase}); run lab.up again to replace it")
-            if time.monotonic() > deadline:
-                raise LabError(f"{self.name}: installer pod not running after {self.pod_timeout:.0f}s (phase {phase})")
-            time.sleep(1)
+        wait_until(self._running, self.pod_timeout, f"{self.name}: installer pod {self.pod} never ran", 1)
 
     def _find_prefix(self, borrow: bool) -> list[str]:
         if not borrow:
@@ -253,9 +263,9 @@ class InstallerPodNode(Node):
         raise LabError(f"{self.name}: found no dynamic loader and nsenter on the node to borrow; "
                        "set installer_image to an image with nsenter (util-linux)")
 
-    def delete(self) -> bool:
+    def _delete_pod(self) -> bool:
         try:
-            self.core.delete_namespaced_pod(self.pod, NAMESPACE, grace_period_seconds=0)
+            self.core.delete_namespaced_pod(self.pod, self.namespace, grace_period_seconds=0)
         except ApiException as error:
             if error.status == 404:
                 return False
@@ -264,9 +274,13 @@ class InstallerPodNode(Node):
             self._prefix = None
         return True
 
+    def close(self) -> bool:
+        """The action is done with this node: its installer pod goes (True when there was one)."""
+        return self._delete_pod()
+
     # ------------------------------------------------------------------ Node
     def _raw(self, command: list[str], stdin: bytes | None = None) -> Result:
-        return self.exec_fn(self.core, self.pod, NAMESPACE, command, stdin, self.exec_timeout)
+        return self.exec_fn(self.core, self.pod, self.namespace, command, stdin, self.exec_timeout)
 
     def exec(self, argv, input=None):
         self.ensure_pod()
@@ -314,35 +328,27 @@ class InstallerPodNode(Node):
                                             "/bin/sh", "-c", self.restart_script(token)])
         if started.returncode != 0:
             return started
-        deadline = time.monotonic() + self.restart_timeout
-        while time.monotonic() < deadline:
-            time.sleep(2)
+
+        def outcome() -> str:
             seen = self._raw(self._prefix + ["cat", status_file])
-            if seen.returncode != 0 or not seen.stdout.strip():
-                continue  # not written yet, or containerd (and with it exec) still restarting
-            self._raw(self._prefix + ["rm", "-f", status_file])
-            outcome = seen.stdout.strip()
-            self._guarded = {}
-            if outcome == "ok":
-                return Result(0, "containerd restarted\n")
-            return Result(1, "", "containerd did not come back after the restart; the node restored the config "
-                                 "files the lab had changed and restarted containerd on them")
-        return Result(1, "", f"no word from the containerd restart within {self.restart_timeout:.0f}s")
+            return seen.stdout.strip() if seen.returncode == 0 else ""  # not yet, or exec cut by the restart
+
+        try:
+            said = wait_until(outcome, self.restart_timeout, "no word from the containerd restart", 2)
+        except LabError as error:
+            return Result(1, "", str(error))
+        self._raw(self._prefix + ["rm", "-f", status_file])
+        self._guarded = {}
+        if said == "ok":
+            return Result(0, "containerd restarted\n")
+        return Result(1, "", "containerd did not come back after the restart; the node restored the config "
+                             "files the lab had changed and restarted containerd on them")
 
 
-def _ensure_namespace(core) -> None:
+def _ensure_namespace(core, lab: str) -> None:
     try:
-        core.create_namespace(namespace_manifest())
+        core.create_namespace(namespace_manifest(lab))
     except ApiException as error:
         if error.status != 409:
-            raise LabError(f"cannot create namespace {NAMESPACE} for the installer pods ({error.status} {error.reason})")
-
-
-def delete_namespace(core) -> bool:
-    try:
-        core.delete_namespace(NAMESPACE)
-        return True
-    except ApiException as error:
-        if error.status == 404:
-            return False
-        raise
+            raise LabError(f"cannot create namespace {namespace_name(lab)} for the installer pods "
+                           f"({error.status} {error.reason})")

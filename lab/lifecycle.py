@@ -61,7 +61,10 @@ def uninstall_runtimes(spec: LabSpec) -> list[str]:
         ctx = Context(spec=spec, state=state, provider=providers.get(spec.provider))
         if not connect(ctx):
             return []
-        return CreateRuntimeClasses().undo(ctx, spec.runtimes) + InstallShims().undo(ctx, spec.runtimes)
+        try:
+            return CreateRuntimeClasses().undo(ctx, spec.runtimes) + InstallShims().undo(ctx, spec.runtimes)
+        finally:
+            ctx.cluster.close_nodes()
 
 
 def down(spec: LabSpec) -> list[str]:
@@ -82,7 +85,11 @@ def down(spec: LabSpec) -> list[str]:
                     reachable = connect(ctx)
                 if not reachable:
                     continue
-            removed += action.undo(ctx)
+            try:
+                removed += action.undo(ctx)
+            finally:
+                if ctx.cluster is not None:
+                    ctx.cluster.close_nodes()
         if (state.dir / "state.json").is_file():
             shutil.rmtree(state.dir)
             removed.append(f"state and kubeconfig in {state.dir}")

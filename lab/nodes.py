@@ -55,6 +55,10 @@ class Node:
                                 (result.stdout + result.stderr).splitlines())
         return result.stdout
 
+    def close(self) -> bool:
+        """Let go of what reaches the node (an installer pod); True when something went."""
+        return False
+
     def sha256(self, path: str) -> str | None:
         result = self.run(["sha256sum", path], check=False)
         return result.stdout.split()[0] if result.returncode == 0 and result.stdout else None

@@ -42,7 +42,11 @@ def run_actions(ctx: Context, actions) -> None:
     for action in actions:
         start = time.monotonic()
         console.print(f"[bold]▶ {action.name}[/bold] — {action.title}")
-        outcome = action.execute(ctx)
+        try:
+            outcome = action.execute(ctx)
+        finally:
+            if ctx.cluster is not None:
+                ctx.cluster.close_nodes()
         seconds = time.monotonic() - start
         ctx.timings[action.name] = round(seconds, 1)
         console.print(f"  [green]✓[/green] {action.name}: {outcome} [dim]({seconds:.1f}s)[/dim]")

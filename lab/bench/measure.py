@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kubernetes import watch
-from tenacity import RetryError, Retrying, retry_if_exception, retry_if_result, stop_after_delay, wait_fixed
 
 from lab.bench.results import ColdStartRun, ImageSize, MemorySample
 from lab.errors import LabError
 from lab.proc import run
+from lab.waits import wait_until
 
 PART_OF = "app.kubernetes.io/part-of=wasm-lab"
 VARIANT_LABEL = "wasm-lab.dev/variant"
@@ -42,26 +42,6 @@ class Target:
     runtime_class: str | None
     replicas: int   # as applied; restored at the end
     host: str = "127.0.0.1"  # where the NodePort is reached (lab.up records it per provider)
-
-
-def _worth_retrying(error: BaseException) -> bool:
-    # tenacity hands over BaseExceptions too: Ctrl-C must end the wait, not be retried
-    return isinstance(error, Exception) and not isinstance(error, LabError)
-
-
-def wait_until(check, timeout: float, what: str, interval: float = 0.5):
-    """Call `check` until it returns something truthy; LabError naming `what` after `timeout` s.
-
-    A LabError from `check` ends the wait at once; other exceptions (an API hiccup) are retried."""
-    retrying = Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(interval),
-                        retry=retry_if_result(lambda value: not value)
-                        | retry_if_exception(_worth_retrying))
-    try:
-        return retrying(check)
-    except RetryError as error:
-        last = error.last_attempt
-        cause = f"; last error: {last.exception()}" if last.failed else ""
-        raise LabError(f"{what} (waited {timeout:.0f}s{cause})") from None
 
 
 # ----------------------------------------------------------------------------- discovery

@@ -17,6 +17,11 @@ class Cluster:
     wasm_nodes: list[Node] = field(default_factory=list)
     check_host: str = "127.0.0.1"  # where the host reaches the NodePorts
 
+    def close_nodes(self) -> None:
+        """An action is done with the nodes: nothing that reaches them outlives it."""
+        for node in self.nodes:
+            node.close()
+
 
 class Provider:
     name = "base"

@@ -244,7 +244,7 @@ class ExistingProvider(Provider):
                                nodes=wasm_nodes, wasm_nodes=wasm_nodes, check_host=_internal_ip(chosen[0]))
 
     def _installer_node(self, kube, name: str, spec) -> installer.InstallerPodNode:
-        node = installer.InstallerPodNode(kube.core, name, image=spec.installer_image or None)
+        node = installer.InstallerPodNode(kube.core, spec.name, name, image=spec.installer_image or None)
         if not self._pods:
             atexit.register(self.remove_installer_pods)
         self._pods.append(node)
@@ -255,16 +255,14 @@ class ExistingProvider(Provider):
             if node.run(["test", "-d", folder], check=False).returncode == 0:
                 raise LabError(_rancher_message(node.name, flavour, folder))
 
-    def remove_installer_pods(self) -> list[str]:
-        removed = []
+    def remove_installer_pods(self) -> None:
+        """At exit, after an interruption: the pods an action was still using."""
         for node in self._pods:
             try:
-                if node.delete():
-                    removed.append(f"installer pod on {node.name}")
-            except Exception:  # the cluster may be gone at exit; the pods end themselves within the hour
+                node.close()
+            except Exception:  # the cluster may be gone; a leftover pod ends itself (installer.POD_DEADLINE)
                 pass
         self._pods = []
-        return removed
 
     def load_images(self, cluster, refs):
         if not refs:
@@ -331,12 +329,13 @@ class ExistingProvider(Provider):
             removed.append(f"label {POOL_LABEL} from {name}")
         for node in self._pods:
             node.run(["rmdir", IMPORT_DIR, os.path.dirname(IMPORT_DIR)], check=False)
-        removed += self.remove_installer_pods()
+        self.remove_installer_pods()
         if spec.registry:  # the local tags made for pushing (the registry keeps its copies)
             removed += self._untag(self.pulled_names(spec, state.get("images_used", [])))
-        if installer.delete_namespace(kube.core):
-            _wait_gone(lambda: kube.core.read_namespace(installer.NAMESPACE), f"namespace {installer.NAMESPACE}")
-            removed.append(f"namespace {installer.NAMESPACE}")
+        namespace = installer.namespace_name(spec.name)
+        if kube.delete_owned("v1", "Namespace", namespace, spec.name):
+            kube.wait_gone("v1", "Namespace", namespace)
+            removed.append(f"namespace {namespace}")
         return removed
 
 
@@ -345,24 +344,3 @@ def _internal_ip(node) -> str:
         if address.type == "InternalIP":
             return address.address
     return "127.0.0.1"
-
-
-def _wait_gone(read, what: str, timeout: float = 180) -> None:
-    """Wait until `read` answers 404 (a deleted namespace terminates asynchronously)."""
-    from kubernetes.client.exceptions import ApiException
-    from tenacity import RetryError, retry, retry_if_result, stop_after_delay, wait_fixed
-
-    @retry(stop=stop_after_delay(timeout), wait=wait_fixed(2), retry=retry_if_result(bool))
-    def present() -> bool:
-        try:
-            read()
-        except ApiException as error:
-            if error.status == 404:
-                return False
-            raise
-        return True
-
-    try:
-        present()
-    except RetryError:
-        raise LabError(f"{what} still terminating after {timeout:.0f}s; run lab.down again")

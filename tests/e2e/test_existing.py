@@ -179,6 +179,10 @@ def test_existing_cluster_up_rerun_down_restores_every_node(cluster, registry, c
         assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-4000:]
         results = json.loads((folder / "results" / "checks.json").read_text())
         assert results["failures"] == 0
+        pods = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "get", "pods", "-A", "-l",
+                               "app.kubernetes.io/name=wasm-lab-installer", "-o", "name"],
+                              capture_output=True, text=True, check=True)
+        assert pods.stdout.strip() == "", f"installer pods outlived lab.up: {pods.stdout}"
         again, again_seconds = invoke("lab.up", "--config", str(lab_yaml), env=env)
         assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]
         assert "containerd restarted" not in again.stderr
@@ -200,7 +204,7 @@ def test_existing_cluster_up_rerun_down_restores_every_node(cluster, registry, c
     assert classes.stdout.strip() == ""
     namespaces = subprocess.run(kubectl + ["get", "ns", "-o", "name"], capture_output=True, text=True).stdout
     assert "namespace/wasm-lab" not in namespaces.split()
-    assert "namespace/wasm-lab-installer" not in namespaces.split()
+    assert "namespace/wasm-lab-installer-existing-test" not in namespaces.split()
     with capsys.disabled():
         print(f"\nexisting e2e ({'registry ' + registry if registry else 'ctr import'}): kind create "
               f"{create_seconds:.0f}s (not the lab), lab.up {up_seconds:.0f}s, re-run {again_seconds:.0f}s, "
@@ -243,7 +247,7 @@ def test_installer_node_guard_on_a_real_node(cluster):
 
     try:
         before = node_sha256(node_name)
-        node = installer.InstallerPodNode(NoPods(), node_name, exec_fn=docker_exec)
+        node = installer.InstallerPodNode(NoPods(), "existing-test", node_name, exec_fn=docker_exec)
         original = node.read_file(shims.MAIN_CONFIG)
         node.put_file(shims.MAIN_CONFIG, (original + "\n[not valid toml\n").encode())
         started = time.monotonic()

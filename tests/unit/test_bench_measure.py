@@ -227,11 +227,6 @@ def test_restore_scales_back_only_what_changed_and_reports_failures():
     assert problems == ["deployment wasm-lab/httpbin-embed never became ready"]
 
 
-def test_wait_until_names_what_never_happened():
-    with pytest.raises(LabError, match=r"the thing never came \(waited 0s\)"):
-        measure.wait_until(lambda: None, 0.05, "the thing never came", interval=0.01)
-
-
 def test_a_working_set_of_zero_is_no_measurement(monkeypatch):
     # What a runwasi pod on a cgroup-v1 node with the systemd driver shows: an empty pod cgroup.
     zero = {"pods": [{"podRef": {"name": "p", "namespace": "wasm-lab"},
@@ -251,15 +246,3 @@ def test_a_new_pod_without_a_pod_total_falls_back_to_its_containers(monkeypatch)
     sample, note = measure.wait_memory(None, "w", "wasm-lab", "p", timeout=0.1, interval=0.01)
     assert sample.containers["httpbin"]["working_set_bytes"] == 499712 and "containers' sum" in note
     assert report.memory_bytes(NS(memory={"idle": sample}), "idle") == 499712
-
-
-def test_ctrl_c_ends_a_wait_instead_of_being_retried():
-    calls = []
-
-    def interrupted():
-        calls.append(1)
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        measure.wait_until(interrupted, timeout=5, what="x", interval=0.01)
-    assert calls == [1]

@@ -157,32 +157,30 @@ def test_with_registry_images_are_pushed_and_the_registry_refs_returned():
 def test_release_takes_back_only_the_pool_labels_it_added_and_the_installer(monkeypatch, tmp_path):
     """FAKE kube and nodes: release() undoes what ensure() added around the lab, nothing else
     (the lab's objects, runtimes and images are undone by the actions, tests/unit/test_ownership.py)."""
-    from kubernetes.client.exceptions import ApiException
-
     events = []
 
     class FakeKubeCore:
-        def read_namespace(self, name):
-            raise ApiException(status=404)
-
         def patch_node(self, name, body):
             events.append(("label", name, body["metadata"]["labels"]))
 
-        def delete_namespace(self, name):
-            events.append(("delete-namespace", name))
+    def delete_owned(api_version, kind, name, lab, namespace=None):
+        events.append(("delete-owned", kind, name, lab))
+        return True
 
-    kube = NS(core=FakeKubeCore())
+    kube = NS(core=FakeKubeCore(), delete_owned=delete_owned,
+              wait_gone=lambda api_version, kind, name: events.append(("gone", name)))
     node = RecordingNode("w1")
-    node.delete = lambda: True
+    node.close = lambda: events.append(("close", "w1"))
     provider = existing.ExistingProvider(kube_factory=lambda kubeconfig, context: kube)
     monkeypatch.setattr(existing, "contexts", lambda files=None: ["c"])
     provider._pods = [node]
     existing.ExistingProvider._save(tmp_path, {"pool_labelled": ["w1"]})
     (tmp_path / "kubeconfig").write_text("{}")
     state = NS(dir=tmp_path, get=lambda key, default=None: {"images_used": ["wasm-lab/httpbin:native"]}.get(key, default))
-    removed = provider.release(NS(registry="", runtimes=("wasmedge",), context="c"), state)
-    assert events == [("label", "w1", {"wasm-lab.dev/pool": None}), ("delete-namespace", "wasm-lab-installer")]
-    assert removed == ["label wasm-lab.dev/pool from w1", "installer pod on w1", "namespace wasm-lab-installer"]
+    removed = provider.release(NS(name="ex1", registry="", runtimes=("wasmedge",), context="c"), state)
+    assert events == [("label", "w1", {"wasm-lab.dev/pool": None}), ("close", "w1"),
+                      ("delete-owned", "Namespace", "wasm-lab-installer-ex1", "ex1"), ("gone", "wasm-lab-installer-ex1")]
+    assert removed == ["label wasm-lab.dev/pool from w1", "namespace wasm-lab-installer-ex1"]
 
 
 def test_preflight_names_an_unknown_context_before_anything_is_built(tmp_path, monkeypatch):

@@ -49,6 +49,8 @@ class FakeCore:
         self.pods[body["metadata"]["name"]] = body
 
     def read_namespaced_pod(self, name, namespace):
+        if name not in self.pods:
+            raise ApiException(status=404, reason="NotFound")
         state = NS(waiting=NS(reason=self.waiting, message="pull failed"), running=None) if self.waiting \
             else NS(waiting=None, running=NS(started_at="now"))
         return NS(status=NS(phase="Pending" if self.waiting else "Running", container_statuses=[NS(state=state)]))
@@ -146,18 +148,13 @@ def shim_file(tmp_path):
 
 
 def node_for(core, host, **kw):
-    node = installer.InstallerPodNode(core, "kind-worker", exec_fn=host, **kw)
+    node = installer.InstallerPodNode(core, "lab1", "kind-worker", exec_fn=host, **kw)
     node.restart_timeout = 10
     return node
 
 
-@pytest.fixture(autouse=True)
-def no_sleep(monkeypatch):
-    monkeypatch.setattr(installer.time, "sleep", lambda s: None)
-
-
 def test_pod_is_privileged_host_pid_pinned_to_its_node_and_runs_the_pause_image():
-    pod = installer.pod_manifest("kind-worker", "registry.k8s.io/pause:3.10.1", borrow_host_tools=True)
+    pod = installer.pod_manifest("lab1", "kind-worker", "registry.k8s.io/pause:3.10.1", borrow_host_tools=True)
     spec, container = pod["spec"], pod["spec"]["containers"][0]
     assert spec["nodeName"] == "kind-worker" and spec["hostPID"] and spec["hostNetwork"]
     assert container["securityContext"] == {"privileged": True, "runAsUser": 0, "runAsGroup": 0}
@@ -165,12 +162,16 @@ def test_pod_is_privileged_host_pid_pinned_to_its_node_and_runs_the_pause_image(
     assert spec["volumes"][0]["hostPath"]["path"] == "/"
     assert spec["tolerations"] == [{"operator": "Exists"}]
     assert "command" not in container  # the pause image's own entrypoint keeps it alive
-    assert installer.pod_manifest("n", "debian:trixie", borrow_host_tools=False)["spec"]["containers"][0][
+    assert pod["metadata"]["namespace"] == "wasm-lab-installer-lab1"
+    assert pod["metadata"]["annotations"]["wasm-lab.dev/owner"] == "lab1"
+    assert pod["spec"]["activeDeadlineSeconds"] == installer.POD_DEADLINE
+    assert installer.pod_manifest("lab1", "n", "debian:trixie", borrow_host_tools=False)["spec"]["containers"][0][
         "command"] == ["sleep", "infinity"]
 
 
 def test_long_node_names_give_valid_pod_names():
-    name = installer.pod_name("ip-10-0-0-1.eu-west-1.compute.internal.very.long.example.com")
+    name = installer.pod_name("a-lab-name-of-thirty-two-letters",
+                              "ip-10-0-0-1.eu-west-1.compute.internal.very.long.example.com")
     assert len(name) <= 63 and name == name.lower() and not name.endswith("-")
 
 
@@ -178,11 +179,23 @@ def test_first_command_creates_namespace_and_pod_and_borrows_the_node_nsenter():
     core, host = FakeCore(), FakeHost()
     node = node_for(core, host)
     assert node.read_file(shims.MAIN_CONFIG) == KIND_CONFIG
-    assert installer.NAMESPACE in core.namespaces
-    pod = core.pods[installer.pod_name("kind-worker")]
+    assert core.namespaces["wasm-lab-installer-lab1"]["metadata"]["annotations"] == {"wasm-lab.dev/owner": "lab1"}
+    pod = core.pods[installer.pod_name("lab1", "kind-worker")]
     assert pod["spec"]["containers"][0]["image"] == "registry.k8s.io/pause:3.10.1"
     assert host.commands[-1][-2:] == ["read", shims.MAIN_CONFIG]
-    assert node.delete() and core.deleted == [installer.pod_name("kind-worker")]
+    assert node.close() and core.deleted == [installer.pod_name("lab1", "kind-worker")] and not core.pods
+    assert not node.close()  # nothing left to let go of
+
+
+def test_each_action_gets_a_fresh_pod_and_none_outlives_it():
+    core, host = FakeCore(), FakeHost()
+    node = node_for(core, host)
+    node.run(["true"])
+    node.close()
+    node.run(["true"])
+    assert list(core.pods) == [installer.pod_name("lab1", "kind-worker")]
+    node.close()
+    assert core.pods == {} and len(core.deleted) == 2
 
 
 def test_image_pull_failure_is_reported_with_its_reason():
@@ -230,7 +243,7 @@ def test_containerd_that_does_not_come_back_is_restored_by_the_node_then_reporte
 
 
 def test_restart_script_restores_changed_files_and_deletes_new_ones():
-    node = installer.InstallerPodNode(FakeCore(), "n", exec_fn=FakeHost())
+    node = installer.InstallerPodNode(FakeCore(), "lab1", "n", exec_fn=FakeHost())
     node._guarded = {"/etc/containerd/config.toml": True, "/etc/containerd/conf.d/99-wasm-lab.toml": False}
     script = node.restart_script("42")
     assert "systemctl restart containerd; if up; then" in script
@@ -248,9 +261,9 @@ def test_exit_codes_from_the_exec_status_channel():
     assert installer._exit_code('{"status": "Failure", "message": "exec: not found"}') == 126
 
 
-def test_an_ended_pod_of_an_interrupted_run_is_replaced():
+def test_a_pod_a_killed_run_left_behind_is_replaced():
     core, host = FakeCore(), FakeHost()
-    name = installer.pod_name("kind-worker")
+    name = installer.pod_name("lab1", "kind-worker")
     ended = {"phase": "Failed"}
     core.pods[name] = {"old": True}
     created = []
