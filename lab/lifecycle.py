@@ -37,7 +37,7 @@ def up(spec: LabSpec) -> Context:
     return run(spec, UP)
 
 
-IN_CLUSTER_RECORDS = (ownership.OWNED, ownership.ADOPTED, shim_records.RECORD, shim_records.LABELS,
+IN_CLUSTER_RECORDS = (ownership.OWNED, ownership.ADOPTED, shim_records.RECORD, shim_records.LABELS, shim_records.BUNDLES,
                       image_records.LOADED)
 
 

@@ -6,6 +6,7 @@ the previous config is restored and containerd restarted on it."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 
 from tenacity import RetryError, retry, retry_if_result, stop_after_delay, wait_fixed
 
@@ -60,6 +61,15 @@ def place_bundles(node: Node, bundles: list[dict], files: dict[str, LocalBundle]
         node.put_file(mark, bundle.digest.encode())
         done.append(item["dest"])
     return done
+
+
+def remove_bundle(node: Node, dest: str, uninstall: str | None) -> None:
+    """Take a bundle off the node: its uninstall script undoes what its install added, then the
+    directory goes (and /opt/wasm-lab with it once empty)."""
+    if uninstall:
+        node.run(["sh", "-c", 'if [ -e "$1" ]; then exec sh "$1"; fi', "uninstall", f"{dest}/{uninstall}"])
+    node.run(["rm", "-rf", dest])
+    node.run(["rmdir", "--ignore-fail-on-non-empty", str(PurePosixPath(dest).parent)], check=False)
 
 
 def foreign_files(node: Node, definition: dict, files: dict[str, LocalFile]) -> list[str]:
@@ -199,6 +209,6 @@ def uninstall(node: Node, definition: dict) -> bool:
         # a file the lab adopted goes back; one it brought goes away
         node.run(["sh", "-c", 'if [ -e "$1$2" ]; then mv -f "$1$2" "$1"; else rm -f "$1"; fi', "restore",
                   item["dest"], BACKUP_SUFFIX])
-    if changes:  # bundles stay: another runtime may share them, and their packages may predate the lab
+    if changes:  # bundles go separately, once no runtime of the lab on the node needs them
         restart_containerd(node)
     return bool(changes)

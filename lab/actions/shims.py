@@ -6,6 +6,7 @@ from lab.errors import LabError
 CHANGED_AT = "runtimes_changed_at"  # when the lab last changed a runtime on a node (a containerd restart)
 RECORD = "runtimes_on_nodes"     # "runtime@node" the lab installed (recorded before it changes the node)
 LABELS = "labels_on_nodes"       # "label@node" the lab added
+BUNDLES = "bundles_on_nodes"     # "dest@node" -> {uninstall, runtimes that need it} (recorded before placing)
 
 
 class InstallShims:
@@ -38,8 +39,9 @@ class InstallShims:
                     # pods onto fresh sandboxes (deploy) instead of leaving them in back-off
                     ctx.state.set(CHANGED_AT, f"{time.time():.0f}")
                     installed.setdefault(node.name, set()).add(definition["handler"])
-                report = shims.install(node, definition, ctx.artifacts.files, ctx.artifacts.bundles_for(definition),
-                                       keep_foreign=bool(foreign))
+                bundles = ctx.artifacts.bundles_for(definition)
+                self._record_bundles(ctx, node.name, runtime, bundles)
+                report = shims.install(node, definition, ctx.artifacts.files, bundles, keep_foreign=bool(foreign))
                 self._label(ctx, node.name, label)
                 ctx.state.add("runtimes_installed", runtime)
                 if report.restarted:
@@ -56,6 +58,31 @@ class InstallShims:
             ctx.kube.wait_node_pods_ready(node_name, without=tuple(sorted(installed.get(node_name, ()))),
                                           own_namespace=ctx.spec.namespace)
         return "; ".join(lines)
+
+    @staticmethod
+    def _record_bundles(ctx, node: str, runtime: str, bundles: list[dict]) -> None:
+        placed = dict(ctx.state.get(BUNDLES, {}))
+        for item in bundles:
+            entry = placed.get(f"{item['dest']}@{node}", {"uninstall": item.get("uninstall"), "runtimes": []})
+            placed[f"{item['dest']}@{node}"] = {**entry, "runtimes": sorted({*entry["runtimes"], runtime})}
+        ctx.state.set(BUNDLES, placed)
+
+    @staticmethod
+    def _remove_unneeded_bundles(ctx, nodes: dict, runtimes_left: list[str]) -> list[str]:
+        """Bundles no runtime the lab still has on their node needs: their packages and folder go."""
+        removed, placed = [], dict(ctx.state.get(BUNDLES, {}))
+        for key, entry in sorted(placed.items()):
+            dest, _, node_name = key.rpartition("@")
+            still = [r for r in entry["runtimes"] if f"{r}@{node_name}" in runtimes_left]
+            if still or node_name not in nodes:
+                placed[key] = {**entry, "runtimes": still} if node_name in nodes else entry
+                continue
+            shims.remove_bundle(nodes[node_name], dest, entry.get("uninstall"))
+            removed.append(f"{dest} and the packages it added from {node_name}")
+            del placed[key]
+            ctx.state.set(BUNDLES, placed)
+        ctx.state.set(BUNDLES, placed)
+        return removed
 
     @staticmethod
     def _label(ctx, node: str, label: str) -> None:
@@ -90,6 +117,7 @@ class InstallShims:
         for node_name in touched:
             if not any(m.endswith(f"@{node_name}") for m in left):  # the config backup of the lab's edits
                 nodes[node_name].run(["rm", "-f", shims.MAIN_CONFIG + shims.BACKUP_SUFFIX])
+        removed += self._remove_unneeded_bundles(ctx, nodes, left)
         for node_name in sorted(restarted):  # what others run there is left as it was: running
             ctx.kube.wait_node_pods_ready(node_name, without=tuple(sorted(handlers)), own_namespace=ctx.spec.namespace)
         return removed

@@ -12,7 +12,7 @@ from lab import ownership, workloads
 from lab.actions.deploy import Deploy
 from lab.actions.runtimeclasses import CreateRuntimeClasses
 from lab.actions.shims import InstallShims
-from lab.artifacts import Artifacts, LocalFile
+from lab.artifacts import Artifacts, LocalBundle, LocalFile
 from lab.errors import LabError
 from lab.kube import OWNER, Kube
 from lab.pipeline import Context
@@ -266,3 +266,29 @@ def test_objects_of_a_lab_from_before_the_owner_mark_are_still_its_own(ctx):
     assert kube.read("v1", "Namespace", "wasm-lab")["metadata"]["annotations"][OWNER] == "lab1"
     assert c.state.get(ownership.ADOPTED, {}) == {}
 
+
+
+def test_a_bundle_goes_with_the_last_runtime_of_the_lab_that_needs_it(ctx, tmp_path):
+    """The kit's WasmEdge shim and crun-wasmedge share the wasmedge-libs bundle (trixie .debs):
+    it stays while either is installed, then its uninstall script and folder go."""
+    (tmp_path / "bundle").mkdir()
+    (tmp_path / "bundle" / "install.sh").write_text("dpkg -i ...\n")
+    shim_path = tmp_path / "shim"
+    shim_path.write_bytes(b"\x7fELF kit shim")
+    files = {"shim-wasmedge": LocalFile(shim_path, hashlib.sha256(shim_path.read_bytes()).hexdigest(),
+                                        needs=("wasmedge-libs",)),
+             "wasmedge-libs": LocalBundle(tmp_path / "bundle", {"install.sh": "x"})}
+    node = FakeNode()
+    both = with_artifacts(ctx(node=node, runtimes=("wasmedge", "crun-wasmedge")), files)
+    InstallShims().execute(both)
+    assert node.installs == ["/opt/wasm-lab/crun-wasmedge/install.sh"]
+    assert both.state.get("bundles_on_nodes") == {"/opt/wasm-lab/crun-wasmedge@fake-worker": {
+        "uninstall": "uninstall.sh", "runtimes": ["crun-wasmedge", "wasmedge"]}}
+
+    assert not [line for line in InstallShims().undo(both, ("crun-wasmedge",)) if "packages" in line]
+    assert node.uninstalls == [] and "/opt/wasm-lab/crun-wasmedge/install.sh" in node.files
+    removed = InstallShims().undo(both)
+    assert "/opt/wasm-lab/crun-wasmedge and the packages it added from fake-worker" in removed
+    assert node.uninstalls == ["/opt/wasm-lab/crun-wasmedge/uninstall.sh"]
+    assert not [p for p in node.files if p.startswith("/opt/wasm-lab/")]
+    assert both.state.get("bundles_on_nodes") == {}

@@ -25,7 +25,7 @@ class FakeNode(Node):
         self.name = "fake-worker"
         self.files = {shims.MAIN_CONFIG: KIND_CONFIG.encode()}
         self.restarts = 0
-        self.installs = []
+        self.installs, self.uninstalls = [], []
         self.restart_fails = restart_fails
         self.unloaded = False      # a config written after containerd's last start
 
@@ -46,6 +46,15 @@ class FakeNode(Node):
             return Result(0, self.files[shims.MAIN_CONFIG].decode())
         if argv[0] == "sh" and argv[1].endswith("/install.sh"):
             self.installs.append(argv[1])
+            return Result(0, "")
+        if argv[:2] == ["sh", "-c"] and argv[3] == "uninstall":
+            self.uninstalls.append(argv[4])
+            return Result(0, "")
+        if argv[:2] == ["rm", "-rf"]:
+            for path in [p for p in self.files if p == argv[2] or p.startswith(argv[2] + "/")]:
+                del self.files[path]
+            return Result(0, "")
+        if argv[0] == "rmdir":
             return Result(0, "")
         if argv[:2] == ["rm", "-f"]:
             self.files.pop(argv[2], None)

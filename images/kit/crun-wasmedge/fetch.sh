@@ -5,6 +5,7 @@
 #   $KIT_OUT/debs/SHA256SUMS     checked again by install.sh before anything is installed
 #   $KIT_OUT/packages.txt        package=version, one per line
 #   $KIT_OUT/install.sh          what the lab runs in a trixie node (dpkg -i, then checks)
+#   $KIT_OUT/uninstall.sh        what lab.down runs there (dpkg --purge of what install.sh added)
 # libwasmedge0 serves both crun (which dlopens libwasmedge.so.0 for `module.wasm.image/variant`
 # containers) and the project's containerd-shim-wasmedge-v1, which links against it.
 set -eu
@@ -22,7 +23,7 @@ cd "$KIT_OUT/debs"
 apt-get download $(cat /tmp/pkgs)
 sha256sum *.deb > SHA256SUMS
 sort /tmp/pkgs > "$KIT_OUT/packages.txt"
-cp /recipe/install.sh "$KIT_OUT/install.sh"
-chmod 0755 "$KIT_OUT/install.sh"
+cp /recipe/install.sh /recipe/uninstall.sh "$KIT_OUT/"
+chmod 0755 "$KIT_OUT/install.sh" "$KIT_OUT/uninstall.sh"
 echo "packages:"; cat "$KIT_OUT/packages.txt"
 du -sh "$KIT_OUT/debs"
