@@ -136,3 +136,22 @@ def test_a_build_waits_while_another_holds_the_artifact(recipe_root, tmp_path):
         assert second.is_alive() and store.entry("tool") is None
     second.join(30)
     assert [r["action"] for r in rows] == ["built"]
+
+
+def test_go_recipes_verify_every_module_against_a_committed_go_sum():
+    """A Go recipe builds either `go install pkg@version` (the module's own go.sum, the module
+    checked against sum.golang.org) or a wrapper module whose go.mod/go.sum are committed and used
+    read-only; the checksum database is never switched off wholesale."""
+    root = kit_recipes.RECIPES_DIR
+    go_recipes = [p.parent for p in root.glob("*/build.sh") if '"$GO"' in p.read_text()]
+    assert len(go_recipes) >= 5
+    for recipe in go_recipes:
+        script = (recipe / "build.sh").read_text()
+        assert "GOSUMDB=off" not in script, recipe.name
+        own_module = recipe / "src" / "go.mod"
+        if '"$GO" install' in script or (own_module.is_file() and "require" not in own_module.read_text()):
+            continue  # the module's own go.sum, or the standard library only
+        assert "-mod=readonly" in script, recipe.name
+        for module in sorted(recipe.glob("module*")):
+            assert (module / "go.sum").stat().st_size > 0 and (module / "go.mod").is_file(), module
+        assert list(recipe.glob("module*/go.sum")), f"{recipe.name}: no committed go.sum"
