@@ -5,10 +5,10 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-
 from lab import artifacts, ownership, providers
-from lab.actions import images as image_records, shims as shim_records
 from lab.actions import UP
+from lab.actions import images as image_records
+from lab.actions import shims as shim_records
 from lab.actions.cluster import made_by_lab
 from lab.actions.runtimeclasses import CreateRuntimeClasses
 from lab.actions.shims import InstallShims

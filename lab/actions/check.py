@@ -4,7 +4,6 @@ from lab import httpbin_cases, report
 from lab.errors import LabError
 from lab.proc import console
 
-
 # A connection refused or reset is tried again this many times, a second apart, before the case
 # fails; the report lists the cases that needed it.
 CONNECT_RETRIES = 3

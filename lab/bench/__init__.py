@@ -23,7 +23,8 @@ from kubernetes.client.exceptions import ApiException
 from lab.bench import load, measure, report
 from lab.bench.results import BenchResult, VariantResult, from_dict
 from lab.errors import InputError, LabError
-from lab.proc import CommandFailed, console, run as run_command
+from lab.proc import CommandFailed, console
+from lab.proc import run as run_command
 from lab.state import State
 
 DEFAULT_CONCURRENCIES = (1, 4, 16)

@@ -4,9 +4,9 @@ from invoke.exceptions import Exit
 from rich.table import Table
 
 from lab import artifacts, images
-from lab.errors import InputError
 from lab.cli.common import fail_on_errors, human_bytes, mode_override, print_table
 from lab.cli.lab import MODE_HELP, SPEC_HELP, load_spec
+from lab.errors import InputError
 
 
 @task(iterable=["variant"], help={

@@ -6,7 +6,10 @@ from invoke import Collection, task
 from invoke.exceptions import Exit
 from rich.table import Table
 
-from lab import artifacts as lab_artifacts, doctor as checkup, lifecycle, spec as lab_spec
+from lab import artifacts as lab_artifacts
+from lab import doctor as checkup
+from lab import lifecycle
+from lab import spec as lab_spec
 from lab.cli.common import fail_on_errors, mode_override, print_table
 from lab.errors import InputError
 from lab.proc import stdout

@@ -16,7 +16,8 @@ import yaml
 from lab import artifacts, kit
 from lab.errors import InputError, LabError
 from lab.lock import LockFile
-from lab.mirrors import ImageRef, Mirrors, parse as parse_mirrors
+from lab.mirrors import ImageRef, Mirrors
+from lab.mirrors import parse as parse_mirrors
 from lab.spec import load as load_spec
 
 RELEASE_PATH = "containerd/runwasi/releases/download/containerd-shim-wasmtime%2Fv0.6.1"

@@ -6,8 +6,16 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from lab.bench import render, report, results, stats, svg, write
-from lab.bench.results import (BenchResult, ColdStartRun, ImageSize, LoadLevel, MemorySample, VariantResult,
-                               from_dict, validate)
+from lab.bench.results import (
+    BenchResult,
+    ColdStartRun,
+    ImageSize,
+    LoadLevel,
+    MemorySample,
+    VariantResult,
+    from_dict,
+    validate,
+)
 
 VARIANTS = ("native", "embed-wasmedge", "runtime-wasmedge")
 

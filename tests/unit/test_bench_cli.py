@@ -4,7 +4,6 @@ import subprocess
 import sys
 
 import pytest
-
 from test_bench import synthetic
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -174,7 +174,7 @@ class FakeNode:
         self.calls.append(argv)
         if argv[4] == "rm":
             removed = set(argv[6:])
-            self.listing = "\n".join(l for l in self.listing.splitlines() if l.split()[0] not in removed) + "\n"
+            self.listing = "\n".join(line for line in self.listing.splitlines() if line.split()[0] not in removed) + "\n"
         return Result(0, self.listing)
 
 

@@ -4,8 +4,9 @@ They record how long the code takes; they assert results, never a speed. Few rou
 suite stays fast; run `pytest tests/unit/test_bench_speed.py --benchmark-only` for the table."""
 import random
 
-from lab.bench import report, stats
 from test_bench import synthetic
+
+from lab.bench import report, stats
 
 
 def test_latency_summary_of_100k_samples(benchmark):

@@ -36,3 +36,25 @@ def test_every_collection_is_listed(tmp_path):
     for name in ("lab.up", "lab.down", "lab.status", "lab.doctor", "lab.diagnose", "kit.build", "kit.status",
                  "kit.clean", "images.build"):
         assert name in done.stdout
+
+
+def test_the_wasm_lab_command_runs_the_same_tasks_as_invoke():
+    from lab.cli import lab as lab_tasks
+    from lab.cli.program import namespace
+
+    ns = namespace()
+    assert ns["up"] is lab_tasks.ns["up"] and ns["down"] is lab_tasks.ns["down"]
+    assert {"kit.build", "shims.install", "workloads.check"} <= set(ns.task_names)
+
+
+def test_the_wasm_lab_command_says_bad_input_in_one_line_with_exit_2(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", "from lab.cli.program import main; main()", "up", "--runtime", "nope"],
+                          capture_output=True, text=True, cwd=tmp_path,
+                          env={**__import__("os").environ, "PYTHONPATH": str(__import__("lab").REPO_ROOT),
+                               "WASM_LAB_STATE_DIR": str(tmp_path / "state")})
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: runtime: 'nope' is not allowed; choose one of: wasmedge, wasmtime, crun-wasmedge"]
