@@ -2,10 +2,11 @@
 import json
 
 from invoke import Collection, task
-from rich.table import Table
+from rich import box
+from rich.table import Column, Table
 
 from lab import kit
-from lab.cli.common import fail_on_errors, human_bytes, print_table
+from lab.cli.common import fail_on_errors, human_bytes, print_table, stdout
 
 
 @task(iterable=["only"], help={
@@ -30,11 +31,15 @@ def status(c, json_=False):
     if json_:
         print(json.dumps(rows, indent=2))
         return
-    table = Table("artifact", "kind", "version", "state", "size", "build time", "origin", title="kit.status")
+    # what each artifact is made from needs room: on a narrow terminal it is left to --json
+    with_origin = stdout.width >= 140
+    table = Table(Column("artifact", no_wrap=True), "kind", Column("version", overflow="fold", max_width=16), "state", "size",
+                  Column("took", justify="right"), *(["origin"] if with_origin else []), title="kit.status",
+                  caption=None if with_origin else "what each is built from: kit.status --json", box=box.SIMPLE)
     for row in rows:
         seconds = row["build_seconds"]
         table.add_row(row["name"], row["kind"], row["version"], row["state"], human_bytes(row["size_bytes"]),
-                      "" if seconds is None else f"{seconds:.0f}s", row["origin"])
+                      "" if seconds is None else f"{seconds:.0f}s", *([row["origin"]] if with_origin else []))
     print_table(table)
 
 
