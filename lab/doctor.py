@@ -10,8 +10,8 @@ from pathlib import Path
 
 import docker
 
+from lab import providers
 from lab.proc import run
-from lab.providers.kind import KindProvider, kind_binary
 from lab.spec import ALL_VARIANTS, LabSpec
 from lab.state import State
 
@@ -31,10 +31,6 @@ def _check(name, fn):
 def _docker():
     version = docker.from_env().version()
     return True, f"engine {version['Version']} (API {version['ApiVersion']})"
-
-
-def _kind():
-    return True, run([kind_binary(), "version"]).stdout.strip()
 
 
 def _cgroups():
@@ -82,11 +78,23 @@ def _privileged():
     return True, "privileged containers start"
 
 
+NODE_FILES = {
+    "containerd-config-dump.toml": ["containerd", "config", "dump"],
+    "containerd.log": ["journalctl", "-u", "containerd", "--no-pager", "-n", "2000"],
+    "kubelet.log": ["journalctl", "-u", "kubelet", "--no-pager", "-n", "2000"],
+    "runtimes.txt": ["sh", "-c", "ls -l /usr/local/bin/containerd-shim-* /usr/bin/crun /opt/wasm-lab 2>&1"],
+}
+CLUSTER_FILES = {"pods.txt": ["describe", "pods"], "events.txt": ["get", "events", "--sort-by=.lastTimestamp"],
+                 "nodes.txt": ["describe", "nodes"], "runtimeclasses.yaml": ["get", "runtimeclass", "-o", "yaml"]}
+
+
 def preflight(spec: LabSpec) -> list[dict]:
-    checks = [_check("docker", _docker), _check("kind", _kind), _check("cgroups", _cgroups),
-              _check("privileged containers", _privileged)]
+    """The host's checks, then what the lab's provider needs, then the lab's ports."""
+    provider = providers.get(spec.provider)
+    checks = [_check("docker", _docker), *(_check(name, fn) for name, fn in provider.host_checks().items()),
+              _check("cgroups", _cgroups), _check("privileged containers", _privileged)]
     try:
-        running = KindProvider().exists(spec)
+        running = provider.exists(spec)
     except Exception:
         running = False
     checks.append(_check("host ports", lambda: _ports(spec, running)))
@@ -94,32 +102,29 @@ def preflight(spec: LabSpec) -> list[dict]:
 
 
 def diagnose(spec: LabSpec, output: Path) -> Path:
-    """A tarball with kind's logs, each node's containerd config dump and logs, pods and events."""
+    """A tarball with the provider's logs, each node's containerd config dump and logs, the
+    runtimes' files, and the lab's pods, events, nodes and RuntimeClasses."""
     state = State(spec.name)
+    provider = providers.get(spec.provider)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     bundle = output / f"wasm-lab-diagnose-{spec.name}-{stamp}.tar.gz"
     output.mkdir(parents=True, exist_ok=True)
     work = state.dir / f"diagnose-{stamp}"
     work.mkdir(parents=True, exist_ok=True)
-    run([kind_binary(), "export", "logs", work / "kind-logs", "--name", spec.name], check=False)
-    names = run([kind_binary(), "get", "nodes", "--name", spec.name], check=False).stdout.split()
-    for node in names:
-        container = docker.from_env().containers.get(node)
-        for filename, argv in {
-            "containerd-config-dump.toml": ["containerd", "config", "dump"],
-            "containerd.log": ["journalctl", "-u", "containerd", "--no-pager", "-n", "2000"],
-            "kubelet.log": ["journalctl", "-u", "kubelet", "--no-pager", "-n", "2000"],
-            "shims.txt": ["sh", "-c", "ls -l /usr/local/bin/containerd-shim-* /usr/local/bin/crun* 2>&1"],
-        }.items():
-            _, out = container.exec_run(argv)
-            (work / node).mkdir(exist_ok=True)
-            (work / node / filename).write_bytes(out)
-    kubeconfig = state.get("kubeconfig")
-    if kubeconfig:
-        for name, argv in {"pods.txt": ["describe", "pods"], "events.txt": ["get", "events", "--sort-by=.lastTimestamp"],
-                           "nodes.txt": ["describe", "nodes"], "runtimeclasses.yaml": ["get", "runtimeclass", "-o", "yaml"]}.items():
-            done = run(["kubectl", "--kubeconfig", kubeconfig, "-n", spec.namespace, *argv], check=False)
-            (work / name).write_text(done.stdout + done.stderr)
+    cluster = provider.attach(spec, state)
+    try:
+        provider.collect_logs(spec, work)
+        for node in cluster.nodes:
+            (work / node.name).mkdir(exist_ok=True)
+            for filename, argv in NODE_FILES.items():
+                done = node.run(argv, check=False)
+                (work / node.name / filename).write_text(done.stdout + done.stderr)
+    finally:
+        cluster.close_nodes()
+    for name, argv in CLUSTER_FILES.items():
+        done = run(["kubectl", "--kubeconfig", cluster.kubeconfig, *(["--context", cluster.context] if cluster.context else []),
+                    "-n", state.get("namespace", spec.namespace), *argv], check=False)
+        (work / name).write_text(done.stdout + done.stderr)
     with tarfile.open(bundle, "w:gz") as tar:
         tar.add(work, arcname=bundle.name.removesuffix(".tar.gz"))
     shutil.rmtree(work)

@@ -1,8 +1,5 @@
-from pathlib import Path
-
 from lab.errors import LabError
 from lab.kube import Kube
-from lab.providers.base import Cluster
 
 
 def made_by_lab(state) -> bool:
@@ -68,13 +65,9 @@ class AttachCluster:
     needs, gives = (), ("cluster", "kube")
 
     def execute(self, ctx):
-        kubeconfig = ctx.state.get("kubeconfig")
-        if not kubeconfig or not Path(kubeconfig).exists() or not ctx.provider.exists(ctx.spec):
-            raise LabError(f"lab {ctx.spec.name} is not up; run invoke lab.up first")
-        ctx.cluster = Cluster(name=ctx.spec.name, kubeconfig=Path(kubeconfig), context="",
-                              check_host=ctx.state.get("check_host", "127.0.0.1"))
-        ctx.kube = Kube(Path(kubeconfig))
-        return f"{ctx.provider.name} cluster {ctx.spec.name}, NodePorts on {ctx.cluster.check_host}"
+        ctx.cluster = ctx.provider.attach(ctx.spec, ctx.state)
+        ctx.kube = Kube(ctx.cluster.kubeconfig, ctx.cluster.context or None)
+        return f"{ctx.provider.name} cluster {ctx.cluster.name}, NodePorts on {ctx.cluster.check_host}"
 
     def undo(self, ctx) -> list[str]:
         return []

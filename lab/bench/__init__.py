@@ -12,7 +12,6 @@ import json
 import os
 import platform
 import signal
-import tempfile
 import threading
 import time
 from datetime import datetime, timezone
@@ -24,7 +23,6 @@ from lab.bench import load, measure, report
 from lab.bench.results import BenchResult, VariantResult, from_dict
 from lab.errors import InputError, LabError
 from lab.proc import CommandFailed, console
-from lab.proc import run as run_command
 from lab.state import State
 
 DEFAULT_CONCURRENCIES = (1, 4, 16)
@@ -41,24 +39,27 @@ def _loadavg():
         return None
 
 
-def kubeconfig_for(spec, scratch: Path) -> Path:
-    """The lab's kubeconfig from its state; for a kind cluster of that name without state, kind's."""
-    saved = State(spec.name).get("kubeconfig")
-    if saved and Path(saved).exists():
-        return Path(saved)
-    if spec.provider == "kind":
-        try:
-            from lab.providers.kind import kind_binary
+class LabCluster:
+    """The running lab as the bench reaches it, whatever its provider: the API, the nodes, and a
+    way to load an image back into one node."""
 
-            done = run_command([kind_binary(), "get", "kubeconfig", "--name", spec.name], check=False)
-        except LabError:
-            done = None
-        if done is not None and done.returncode == 0:
-            path = scratch / "kubeconfig"
-            path.write_text(done.stdout)
-            path.chmod(0o600)
-            return path
-    raise LabError(f"no running lab named {spec.name}: start it with `invoke lab.up` (or pass --name)")
+    def __init__(self, spec):
+        from lab import providers
+
+        self.provider = providers.get(spec.provider)
+        self.cluster = self.provider.attach(spec, State(spec.name))
+
+    def node(self, name: str):
+        return next((n for n in self.cluster.nodes if n.name == name), None)
+
+    def load_back(self, node_name: str, ref: str) -> float:
+        """Load `ref` from the host's Docker into one node the way lab.up did; the seconds it took."""
+        started = time.monotonic()
+        self.provider.load_images(dataclasses.replace(self.cluster, wasm_nodes=[self.node(node_name)]), [ref])
+        return round(time.monotonic() - started, 3)
+
+    def close(self) -> None:
+        self.cluster.close_nodes()
 
 
 def check_settings(repeat: int, concurrencies, requests: int, duration: float) -> tuple[int, ...]:
@@ -133,12 +134,12 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
     repeat, requests, duration = int(repeat), int(requests), float(duration)
     from lab.kube import Kube
 
-    with tempfile.TemporaryDirectory(prefix="wasm-lab-bench-") as scratch:
-        kubeconfig = kubeconfig_for(spec, Path(scratch))
+    lab = LabCluster(spec)
+    try:
         try:
-            kube = Kube(kubeconfig)
+            kube = Kube(lab.cluster.kubeconfig, lab.cluster.context or None)
         except Exception as error:
-            raise LabError(f"cannot use the kubeconfig {kubeconfig}: {error.__class__.__name__}: {error}")
+            raise LabError(f"cannot use the kubeconfig {lab.cluster.kubeconfig}: {error.__class__.__name__}: {error}")
         state = State(spec.name)
         namespace = state.get("namespace", spec.namespace)
         try:
@@ -152,7 +153,7 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
         unknown = [v for v in wanted if v not in found]
         if unknown:
             raise InputError(f"variant: {unknown[0]!r} is not deployed; choose from: {', '.join(found)}")
-        host = state.get("check_host") or "127.0.0.1"
+        host = state.get("check_host") or lab.cluster.check_host
         targets = [dataclasses.replace(found[v], host=host) for v in wanted]
         result = BenchResult(
             lab=spec.name, started=_now(),
@@ -170,7 +171,7 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
                     variant=target.variant, deployment=target.deployment, port=target.port, image=target.image,
                     runtime_class=target.runtime_class)
                 try:
-                    _bench_variant(kube, spec, target, result.variants[target.variant], repeat, levels, requests,
+                    _bench_variant(kube, lab, target, result.variants[target.variant], repeat, levels, requests,
                                    duration, image_removed, path, stop, touched, unloaded)
                 except (LabError, CommandFailed, ApiException) as error:
                     # One variant's failure is a note; the others are still measured.
@@ -191,7 +192,7 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
                 stop.set()
                 for node_name, ref in unloaded:
                     try:
-                        measure.load_image(spec.name, node_name, ref)
+                        lab.load_back(node_name, ref)
                     except Exception as error:
                         result.notes.append(f"could not load {ref} back into {node_name}: {error}")
                 problems = measure.restore(kube, touched)
@@ -202,9 +203,11 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
                 if problems:
                     console.print(f"[red]not restored:[/red] {'; '.join(problems)}")
         return result, paths
+    finally:
+        lab.close()
 
 
-def _bench_variant(kube, spec, target, vr, repeat, levels, requests, duration, image_removed, path, stop,
+def _bench_variant(kube, lab: LabCluster, target, vr, repeat, levels, requests, duration, image_removed, path, stop,
                    touched, unloaded):
     name = target.variant
     console.print(f"[bold]▶ {name}[/bold] ({target.deployment}, {target.host}:{target.port}, {target.image})")
@@ -259,19 +262,17 @@ def _bench_variant(kube, spec, target, vr, repeat, levels, requests, duration, i
         vr.notes.append(f"memory after load: {note}")
 
     if image_removed:
-        reason = _cannot_remove(spec, vr.node, target.image)
+        reason = _cannot_remove(lab, vr.node, target.image)
         if reason:
             vr.notes.append(f"image-removed run skipped: {reason}")
             console.print(f"  image-removed run skipped: {reason}")
             return
-        from lab.nodes import DockerNode
-
-        node = DockerNode(vr.node)
+        node = lab.node(vr.node)
 
         def reload():
             measure.remove_image(node, target.image)
             unloaded.append((vr.node, target.image))
-            seconds = measure.load_image(spec.name, vr.node, target.image)
+            seconds = lab.load_back(vr.node, target.image)
             unloaded.remove((vr.node, target.image))
             return seconds
 
@@ -284,18 +285,16 @@ def _bench_variant(kube, spec, target, vr, repeat, levels, requests, duration, i
 _GZIP_CACHE: dict = {}
 
 
-def _cannot_remove(spec, node_name, ref) -> str | None:
+def _cannot_remove(lab: LabCluster, node_name, ref) -> str | None:
     """Why the image-removed run cannot be done here, or None."""
-    if spec.provider != "kind":
-        return f"only kind clusters can load an image back (provider {spec.provider})"
+    if lab.node(node_name) is None:
+        return f"node {node_name} is not one the lab reaches"
     try:
         import docker
 
-        client = docker.from_env()
-        client.images.get(ref)
-        client.containers.get(node_name)
+        docker.from_env().images.get(ref)
     except Exception as error:
-        return f"{ref} or node {node_name} is not in the host's Docker ({error.__class__.__name__}), so it could not be loaded back"
+        return f"{ref} is not in the host's Docker ({error.__class__.__name__}), so it could not be loaded back"
     return None
 
 

@@ -17,7 +17,6 @@ from kubernetes import watch
 
 from lab.bench.results import ColdStartRun, ImageSize, MemorySample
 from lab.errors import LabError
-from lab.proc import run
 from lab.waits import wait_until
 
 PART_OF = "app.kubernetes.io/part-of=wasm-lab"
@@ -388,7 +387,7 @@ def image_size(kube, node: str | None, ref: str, docker_client=None, cache: dict
     return size, notes
 
 
-# ----------------------------------------------------------------------------- image removal (kind)
+# ----------------------------------------------------------------------------- image removal
 
 def node_image_refs(node, ref: str) -> list[str]:
     """Every name containerd (namespace k8s.io) lists for the image `ref` points to."""
@@ -406,12 +405,3 @@ def remove_image(node, ref: str) -> list[str]:
     if node_image_refs(node, ref):
         raise LabError(f"{ref} is still in node {node.name} after removing it")
     return refs
-
-
-def load_image(cluster: str, node_name: str, ref: str) -> float:
-    """`kind load docker-image` of `ref` into one node; returns the seconds it took."""
-    from lab.providers.kind import kind_binary
-
-    started = time.monotonic()
-    run([kind_binary(), "load", "docker-image", "--name", cluster, "--nodes", node_name, ref], timeout=600)
-    return round(time.monotonic() - started, 3)

@@ -118,7 +118,7 @@ def status(c, config=None, name=None, json_=False):
 
 @task(help=SPEC_HELP)
 def doctor(c, config=None, name=None):
-    """Preflight: Docker, kind, cgroups, privileged containers, free ports; with the fix for each problem."""
+    """Preflight: Docker, the provider's tools, cgroups, privileged containers, free ports; with the fix for each."""
     with fail_on_errors():
         checks = checkup.preflight(load_spec(config, name=name))
     table = Table("check", "ok", "detail", title="lab.doctor")
@@ -131,7 +131,7 @@ def doctor(c, config=None, name=None):
 
 @task(help={**SPEC_HELP, "output": "folder for the tarball"})
 def diagnose(c, config=None, name=None, output="."):
-    """Collect kind logs, containerd config dumps, shim and containerd logs, pods and events into a tarball."""
+    """Collect the provider's logs, containerd config dumps, runtime and containerd logs, pods and events into a tarball."""
     with fail_on_errors():
         bundle = checkup.diagnose(load_spec(config, name=name), Path(output))
     stdout.print(f"wrote {bundle}")

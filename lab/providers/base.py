@@ -23,6 +23,12 @@ class Cluster:
             node.close()
 
 
+def not_up(spec):
+    from lab.errors import LabError
+
+    return LabError(f"lab {spec.name} is not up ({spec.provider}); run invoke lab.up first")
+
+
 class Provider:
     name = "base"
     creates_clusters = True   # False: the provider only works inside a cluster someone else made
@@ -32,6 +38,15 @@ class Provider:
 
         Records in `state` (lab.state.State) what it created, for delete()."""
         raise NotImplementedError
+
+    def attach(self, spec, state) -> Cluster:
+        """Reach the lab's running cluster as it is (read-only, never creates anything): its
+        kubeconfig, its nodes and where the NodePorts answer. LabError when it is not up."""
+        raise NotImplementedError
+
+    def collect_logs(self, spec, folder: Path) -> list[str]:
+        """Write the provider's own logs of the cluster into `folder`; return what was written."""
+        return []
 
     def load_images(self, cluster: Cluster, refs: list[str]) -> list[str]:
         """Make local images available to the wasm nodes; return the refs actually loaded."""
@@ -46,6 +61,10 @@ class Provider:
 
     def preflight(self, spec) -> None:
         """Refuse early (LabError) what cannot work, before any artifact is built."""
+
+    def host_checks(self) -> dict:
+        """lab.doctor's checks of what this provider needs on the host: name -> () -> (ok, detail)."""
+        return {}
 
     def identity(self, spec) -> str | None:
         """What tells this cluster from another one made later under the same name."""

@@ -26,7 +26,7 @@ import yaml
 from lab import installer
 from lab.errors import InputError, LabError
 from lab.proc import console
-from lab.providers.base import Cluster, Provider
+from lab.providers.base import Cluster, Provider, not_up
 
 POOL_LABEL, POOL_VALUE = "wasm-lab.dev/pool", "wasm"
 DEFAULT_SELECTOR = f"{POOL_LABEL}={POOL_VALUE}"
@@ -242,6 +242,20 @@ class ExistingProvider(Provider):
             self._refuse_rancher_files(node)
         return Cluster(name=spec.context, kubeconfig=kubeconfig, context=spec.context, created_by_lab=False,
                                nodes=wasm_nodes, wasm_nodes=wasm_nodes, check_host=_internal_ip(chosen[0]))
+
+    def attach(self, spec, state) -> Cluster:
+        self.spec = spec
+        kubeconfig = state.dir / "kubeconfig"
+        names = self._record(state.dir).get("nodes") or []
+        if not self.exists(spec) or not kubeconfig.exists() or not names:
+            raise not_up(spec)
+        kube = self.kube(kubeconfig, spec.context)
+        chosen = [n for n in kube.core.list_node().items if n.metadata.name in names]
+        if not chosen:
+            raise LabError(f"context {spec.context}: none of the lab's nodes ({', '.join(names)}) is in the cluster any more")
+        wasm_nodes = [self._installer_node(kube, n.metadata.name, spec) for n in chosen]
+        return Cluster(name=spec.context, kubeconfig=kubeconfig, context=spec.context, created_by_lab=False,
+                       nodes=wasm_nodes, wasm_nodes=wasm_nodes, check_host=_internal_ip(chosen[0]))
 
     def _installer_node(self, kube, name: str, spec) -> installer.InstallerPodNode:
         node = installer.InstallerPodNode(kube.core, spec.name, name, image=spec.installer_image or None)

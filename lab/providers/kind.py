@@ -12,7 +12,7 @@ from lab import REPO_ROOT
 from lab.errors import LabError
 from lab.nodes import DockerNode
 from lab.proc import run, run_logged
-from lab.providers.base import Cluster, Provider
+from lab.providers.base import Cluster, Provider, not_up
 from lab.spec import ALL_VARIANTS
 
 CLUSTER_TEMPLATE = REPO_ROOT / "clusters" / "kind.yaml"
@@ -91,9 +91,29 @@ class KindProvider(Provider):
             self._start_stopped_nodes(spec)
             kubeconfig.write_text(run([kind_binary(), "get", "kubeconfig", "--name", spec.name]).stdout)
         kubeconfig.chmod(0o600)  # the cluster's admin credentials
+        return self._cluster(spec, kubeconfig, created)
+
+    def _cluster(self, spec, kubeconfig: Path, created: bool = False) -> Cluster:
         nodes = self.nodes(spec)
         return Cluster(name=spec.name, kubeconfig=kubeconfig, context=f"kind-{spec.name}", created_by_lab=created,
                        nodes=[n for n, _ in nodes], wasm_nodes=[n for n, role in nodes if role == "worker"])
+
+    def attach(self, spec, state) -> Cluster:
+        if not self.exists(spec):
+            raise not_up(spec)
+        kubeconfig = state.dir / "kubeconfig"
+        if not kubeconfig.exists():  # a cluster of the lab's name whose state folder is gone
+            state.dir.mkdir(parents=True, exist_ok=True)
+            kubeconfig.write_text(run([kind_binary(), "get", "kubeconfig", "--name", spec.name]).stdout)
+            kubeconfig.chmod(0o600)
+        return self._cluster(spec, kubeconfig)
+
+    def collect_logs(self, spec, folder: Path) -> list[str]:
+        run([kind_binary(), "export", "logs", folder / "kind-logs", "--name", spec.name], check=False)
+        return ["kind-logs"]
+
+    def host_checks(self) -> dict:
+        return {"kind": lambda: (True, run([kind_binary(), "version"]).stdout.strip())}
 
     def identity(self, spec) -> str | None:
         try:

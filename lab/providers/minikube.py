@@ -27,7 +27,7 @@ from pathlib import Path
 from lab.errors import LabError
 from lab.nodes import SshNode
 from lab.proc import run, run_logged
-from lab.providers.base import Cluster, Provider
+from lab.providers.base import Cluster, Provider, not_up
 
 POOL_LABEL, POOL_VALUE = "wasm-lab.dev/pool", "wasm"
 TAINT = {"key": "wasm-lab.dev/wasm", "value": "true", "effect": "NoSchedule"}
@@ -159,17 +159,33 @@ class MinikubeProvider(Provider):
             self._run([binary, "update-context", "-p", spec.name], env=self._env(kubeconfig))
         if kubeconfig.exists():
             kubeconfig.chmod(0o600)  # the cluster's admin credentials
-        addresses = parse_node_list(self._run([binary, "node", "list", "-p", spec.name]).stdout)
-        names = list(addresses)
-        workers = worker_names(spec.name, names)
-        if not workers:
+        cluster = self._cluster(spec, kubeconfig, created)
+        if not cluster.wasm_nodes:
             raise LabError(f"minikube profile {spec.name} has no worker node; delete it (invoke lab.down) and "
                            "run lab.up with workers >= 1")
-        self._label_pool(kubeconfig, spec.name, workers)
+        self._label_pool(kubeconfig, spec.name, [n.name for n in cluster.wasm_nodes])
+        return cluster
+
+    def _cluster(self, spec, kubeconfig: Path, created: bool = False) -> Cluster:
+        addresses = parse_node_list(self._run([self.binary, "node", "list", "-p", spec.name]).stdout)
+        names = list(addresses)
         return Cluster(name=spec.name, kubeconfig=kubeconfig, context=spec.name, created_by_lab=created,
-                       nodes=[SshNode(spec.name, n, binary) for n in names],
-                       wasm_nodes=[SshNode(spec.name, n, binary) for n in workers],
-                       check_host=addresses[spec.name])
+                       nodes=[SshNode(spec.name, n, self.binary) for n in names],
+                       wasm_nodes=[SshNode(spec.name, n, self.binary) for n in worker_names(spec.name, names)],
+                       check_host=addresses.get(spec.name, "127.0.0.1"))
+
+    def attach(self, spec, state) -> Cluster:
+        kubeconfig = state.dir / "kubeconfig"
+        if not self.exists(spec) or not kubeconfig.exists():
+            raise not_up(spec)
+        return self._cluster(spec, kubeconfig)
+
+    def collect_logs(self, spec, folder: Path) -> list[str]:
+        done = self._run([self.binary, "logs", "-p", spec.name, "--file", str(folder / "minikube.log")], check=False)
+        return ["minikube.log"] if done.returncode == 0 else []
+
+    def host_checks(self) -> dict:
+        return {"minikube": lambda: (True, self._run([self.binary, "version", "--short"]).stdout.strip())}
 
     def _label_pool(self, kubeconfig: Path, context: str, workers: list[str]) -> None:
         if self._kube_factory is not None:

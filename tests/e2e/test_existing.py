@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from pathlib import Path
@@ -183,6 +184,18 @@ def test_existing_cluster_up_rerun_down_restores_every_node(cluster, registry, c
                                "app.kubernetes.io/name=wasm-lab-installer", "-o", "name"],
                               capture_output=True, text=True, check=True)
         assert pods.stdout.strip() == "", f"installer pods outlived lab.up: {pods.stdout}"
+        # the read-only tasks and the bench reach the nodes through the provider, not through kind
+        for task in (["workloads.check"], ["lab.status", "--json"],
+                     ["lab.diagnose", "--output", str(folder / "diagnose")],
+                     ["lab.bench", "--variant", "native", "--repeat", "1", "--concurrency", "1", "--requests", "50",
+                      "--duration", "2", "--output", str(folder / "bench")]):
+            done, _ = invoke(*task, "--config", str(lab_yaml), env=env)
+            assert done.returncode == 0, f"{task}: " + done.stdout[-3000:] + done.stderr[-3000:]
+        cold = json.loads((folder / "bench" / "bench.json").read_text())["variants"]["native"]["cold_start"]
+        assert [(run["kind"], run["error"]) for run in cold] == [("first", None), ("image-removed", None)]
+        bundle = next((folder / "diagnose").glob("wasm-lab-diagnose-*.tar.gz"))
+        with tarfile.open(bundle) as tar:
+            assert any(m.endswith("/containerd-config-dump.toml") for m in tar.getnames())
         again, again_seconds = invoke("lab.up", "--config", str(lab_yaml), env=env)
         assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]
         assert "containerd restarted" not in again.stderr

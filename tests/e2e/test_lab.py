@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 import time
 
 import docker
@@ -48,13 +49,29 @@ def test_up_check_rerun_down(lab_env, capsys):
     # A short lab.bench on the fresh lab (test_bench_on_lab.py needs a lab already up).
     bench, _ = invoke("lab.bench", "--config", str(config), "--variant", "native", "--variant", "runtime-wasmtime",
                       "--repeat", "2", "--concurrency", "2", "--requests", "200", "--duration", "3",
-                      "--no-image-removed", "--output", str(folder / "bench"), env=env)
+                      "--output", str(folder / "bench"), env=env)
     assert bench.returncode == 0, bench.stdout[-4000:] + bench.stderr[-4000:]
     measured = json.loads((folder / "bench" / "bench.json").read_text())
     assert measured["interrupted"] is False and set(measured["variants"]) == {"native", "runtime-wasmtime"}
     for variant in measured["variants"].values():
-        assert [run["error"] for run in variant["cold_start"]] == [None, None]
+        assert [(run["kind"], run["error"]) for run in variant["cold_start"]] == [
+            ("first", None), ("repeat", None), ("image-removed", None)]
         assert variant["memory"]["idle"] and variant["load"][0]["ok"] > 0
+
+    # The single steps and the read-only tasks, on the running lab.
+    for task in (["workloads.check"], ["shims.install"], ["workloads.deploy"], ["lab.status", "--json"],
+                 ["lab.doctor"], ["lab.diagnose", "--output", str(folder / "diagnose")]):
+        done, _ = invoke(*task, "--config", str(config), env=env)
+        assert done.returncode == 0, f"{task}: " + done.stdout[-3000:] + done.stderr[-3000:]
+        if task[0] == "shims.install":
+            assert "containerd restarted" not in done.stderr
+        if task[0] == "lab.status":
+            status = json.loads(done.stdout)
+            assert status["cluster"] == "present" and set(status["variants"].values()) == {"1/1 ready"}
+    bundle = next((folder / "diagnose").glob("wasm-lab-diagnose-*.tar.gz"))
+    with tarfile.open(bundle) as tar:
+        dumps = [m for m in tar.getnames() if m.endswith(f"{NAME}-worker/containerd-config-dump.toml")]
+        assert dumps and b"wasmtime" in tar.extractfile(dumps[0]).read()
 
     again, again_seconds = invoke("lab.up", "--config", str(config), env=env)
     assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]

@@ -145,4 +145,4 @@ def test_an_architecture_upstream_does_not_build_for_is_refused_first(cli, tmp_p
 def test_checking_a_lab_that_is_not_up_is_one_line(cli):
     code, err = cli(["workloads.check"])
     errors = [line for line in err.splitlines() if line.startswith("error:")]
-    assert code == 1 and errors == ["error: lab wasm-lab is not up; run invoke lab.up first"]
+    assert code == 1 and errors == ["error: lab wasm-lab is not up (kind); run invoke lab.up first"]

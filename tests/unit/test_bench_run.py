@@ -12,6 +12,24 @@ from lab.bench.results import ColdStartRun, ImageSize, LoadLevel
 from lab.errors import InputError, LabError
 
 
+class FakeLab:
+    """FAKE reach of the running lab: one node, whose image loads are recorded."""
+    loads = []
+
+    def __init__(self, spec):
+        self.cluster = NS(kubeconfig="kubeconfig", context="", check_host="127.0.0.1")
+
+    def node(self, name):
+        return NS(name=name)
+
+    def load_back(self, node_name, ref):
+        self.loads.append((node_name, ref))
+        return 0.5
+
+    def close(self):
+        pass
+
+
 def make_target(variant):
     return measure.Target(variant=variant, deployment=f"httpbin-{variant}", namespace="wasm-lab",
                           selector=f"app.kubernetes.io/name=httpbin-{variant}", port=30080, image=f"img:{variant}",
@@ -21,8 +39,8 @@ def make_target(variant):
 @pytest.fixture
 def faked(monkeypatch, tmp_path, isolated_state):
     calls = {"restore": [], "cold": 0, "levels": []}
-    monkeypatch.setattr(bench, "kubeconfig_for", lambda spec, scratch: tmp_path / "kubeconfig")
-    monkeypatch.setattr(lab.kube, "Kube", lambda path: NS())
+    monkeypatch.setattr(bench, "LabCluster", FakeLab)
+    monkeypatch.setattr(lab.kube, "Kube", lambda path, context=None: NS())
     monkeypatch.setattr(measure, "discover", lambda kube, ns: {v: make_target(v) for v in ("native", "runtime-wasmedge")})
     monkeypatch.setattr(measure, "running_pod", lambda kube, target, timeout: NS(
         spec=NS(node_name="worker"), metadata=NS(name=f"{target.deployment}-1")))
