@@ -24,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from lab import REPO_ROOT, kit
+from lab import catalog as runtime_catalog
 from lab.errors import InputError, LabError, folder_from_env
 from lab.kit.store import sha256_file
 from lab.lock import LockFile
@@ -91,10 +92,11 @@ class Artifacts:
     images: dict[str, LocalImage] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)   # artifact -> origin it came from
 
-    def bundles_for(self, definition: dict) -> list[dict]:
-        """The bundles a runtime needs on a node: its own, and those its files' origins need."""
-        names = list(definition.get("bundles") or [])
-        for item in definition.get("files", []):
+    def bundles_for(self, runtime) -> list[dict]:
+        """The bundles a runtime (lab.catalog.Runtime) needs on a node: its own, and those its
+        files' origins need."""
+        names = list(runtime.bundles)
+        for item in runtime.files:
             local = self.files.get(item["source"])
             names += list(getattr(local, "needs", ()))
         placement = catalog()["bundles"]
@@ -107,10 +109,6 @@ class Artifacts:
 
 def catalog() -> dict:
     return yaml.safe_load((DEFAULTS / "artifacts.yaml").read_text())
-
-
-def runtimes_catalog() -> dict:
-    return yaml.safe_load((DEFAULTS / "runtimes.yaml").read_text())
 
 
 def host_arch() -> str:
@@ -134,11 +132,11 @@ def installed_kind_version() -> str | None:
 
 def may_need_bundles(runtime: str) -> bool:
     """Whether a runtime can need a bundle on the node: its own, or through one of its files' origins."""
-    definition = runtimes_catalog().get(runtime, {})
-    if definition.get("bundles"):
+    entry = runtime_catalog.load().runtimes[runtime]
+    if entry.bundles:
         return True
     table = catalog()["artifacts"]
-    return any(origin.get("needs") for item in definition.get("files", []) for origin in table[item["source"]])
+    return any(origin.get("needs") for item in entry.files for origin in table[item["source"]])
 
 
 def needed(runtimes: tuple[str, ...], provider: str | None, variants: tuple[str, ...] = ()) -> list[str]:
@@ -146,12 +144,11 @@ def needed(runtimes: tuple[str, ...], provider: str | None, variants: tuple[str,
     from lab import images
 
     names = ["node-image"] if provider in catalog()["artifacts"]["node-image"] else []
-    table = runtimes_catalog()
+    table = runtime_catalog.load().runtimes
     for runtime in runtimes:
-        names += [item["source"] for item in table[runtime]["files"]] + list(table[runtime].get("bundles") or [])
+        names += [item["source"] for item in table[runtime].files] + list(table[runtime].bundles)
     for variant in variants:
-        base = images.IMAGE_OF_FLAVOR.get(variant, variant)
-        names += [BASE_IMAGE_ARTIFACTS[arg] for arg in images.NEEDS[base]]
+        names += [BASE_IMAGE_ARTIFACTS[arg] for arg in images.NEEDS[images.image_of(variant)]]
     return list(dict.fromkeys(names))
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import docker
 
-from lab import providers
+from lab import catalog, providers
 from lab.proc import run
-from lab.spec import ALL_VARIANTS, LabSpec
+from lab.spec import LabSpec
 from lab.state import State
 
 CAPS_ERROR = "unable to apply caps"
@@ -42,7 +42,8 @@ def _cgroups():
 
 def _ports(spec: LabSpec, cluster_running: bool):
     busy = []
-    for variant in ALL_VARIANTS:
+    variants = catalog.load().variants
+    for variant in variants:
         port = spec.host_port(variant)
         with socket.socket() as probe:
             try:
@@ -51,7 +52,7 @@ def _ports(spec: LabSpec, cluster_running: bool):
                 busy.append(str(port))
     if busy and not cluster_running:
         return False, f"ports in use on 127.0.0.1: {', '.join(busy)} (set host_port_base in lab.yaml)"
-    return True, "the lab's cluster holds them" if busy else f"{spec.host_port_base}..{spec.host_port_base + len(ALL_VARIANTS) - 1} free"
+    return True, "the lab's cluster holds them" if busy else f"{spec.host_port_base}..{spec.host_port_base + len(variants) - 1} free"
 
 
 def _privileged():

@@ -14,19 +14,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lab import catalog
 from lab.proc import console
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTEXT = ROOT / "workloads" / "httpbin"
-DOCKERFILE = ROOT / "images" / "httpbin" / "Dockerfile"
+DOCKERFILE = catalog.DOCKERFILE
 REPOSITORY = "wasm-lab/httpbin"
-VARIANTS = ("native", "embed-wasmedge", "embed-wasmtime", "runtime-wasmedge", "runtime-wasmtime")
-# Flavors deployed from another variant's image (FLAVOR set at deploy time).
-IMAGE_OF_FLAVOR = {"runtime-crun-wasmedge": "runtime-wasmedge"}
+# The image targets the variants are deployed from (a variant may share another's image: FLAVOR
+# is set at deploy time), and the engine of each image that carries a .wasm (lab/catalog.py).
+VARIANTS = catalog.load().images
+ENGINE = {v.image: v.engine for v in catalog.load().variants.values() if v.engine}
 WASM_PATH = "/httpbin.wasm"
-# Engine of the variants that carry a .wasm.
-ENGINE = {"embed-wasmedge": "wasmedge", "runtime-wasmedge": "wasmedge",
-          "embed-wasmtime": "wasmtime", "runtime-wasmtime": "wasmtime"}
 
 # The base images are build args; lab.artifacts resolves each (BASE_IMAGE_ARTIFACTS) from its
 # origins: a pinned upstream image, one built here from pinned inputs, or the kit's.
@@ -73,8 +72,14 @@ class BuiltImage:
     wasm_sha256: str | None = None
 
 
+def image_of(variant: str) -> str:
+    """The image target a variant is deployed from (an image target names itself)."""
+    found = catalog.load().variants.get(variant)
+    return found.image if found else variant
+
+
 def tag(variant: str) -> str:
-    variant = IMAGE_OF_FLAVOR.get(variant, variant)
+    variant = image_of(variant)
     if variant not in VARIANTS:
         raise ValueError(f"unknown httpbin variant {variant!r} (one of {', '.join(VARIANTS)})")
     return f"{REPOSITORY}:{variant}"
@@ -154,7 +159,7 @@ def build_variant(variant: str, bases: BaseImages, client=None, log: Path | None
 
 def build(variants: list[str] | None, bases: BaseImages, log: Path | None = None) -> list[BuiltImage]:
     """Build the given variants (all when None), in order; returns tag, id, size, build time."""
-    wanted = [IMAGE_OF_FLAVOR.get(v, v) for v in (variants or VARIANTS)]
+    wanted = [image_of(v) for v in (variants or VARIANTS)]
     for v in wanted:
         tag(v)
     client = _client()

@@ -5,7 +5,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from lab import artifacts, ownership, providers
+from lab import artifacts, catalog, ownership, providers
 from lab.actions import UP
 from lab.actions import images as image_records
 from lab.actions import shims as shim_records
@@ -15,7 +15,7 @@ from lab.actions.shims import InstallShims
 from lab.kube import Kube
 from lab.lock import LockFile
 from lab.pipeline import Context, run_actions
-from lab.spec import RUNTIMES, LabSpec
+from lab.spec import LabSpec
 from lab.state import State
 
 
@@ -45,7 +45,7 @@ def connect(ctx: Context) -> bool:
     """Reach the lab's cluster again for an undo (never creates one); False when it is gone."""
     if not ctx.provider.exists(ctx.spec):
         return False
-    recorded = tuple(r for r in RUNTIMES if r in ctx.state.get("runtimes_installed", []))
+    recorded = tuple(r for r in catalog.load().runtimes if r in ctx.state.get("runtimes_installed", []))
     # the runtimes the lab installed, whatever --runtime says now (a node check must not refuse them)
     spec = replace(ctx.spec, runtimes=recorded or ctx.spec.runtimes)
     ctx.cluster = ctx.provider.ensure(spec, None, ctx.state)

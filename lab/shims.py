@@ -12,6 +12,7 @@ from tenacity import RetryError, retry, retry_if_result, stop_after_delay, wait_
 
 from lab import containerd
 from lab.artifacts import LocalBundle, LocalFile
+from lab.catalog import Runtime
 from lab.errors import LabError
 from lab.nodes import Node
 
@@ -20,12 +21,12 @@ BACKUP_SUFFIX = ".wasm-lab.bak"
 INSTALLED_LABEL = "wasm-lab.dev/runtime-{handler}"
 
 
-def runtime_entry(definition: dict) -> containerd.RuntimeEntry:
+def runtime_entry(runtime: Runtime) -> containerd.RuntimeEntry:
     return containerd.RuntimeEntry(
-        handler=definition["handler"],
-        runtime_type=definition["runtime_type"],
-        options=dict(definition.get("options") or {}),
-        pod_annotations=tuple(definition.get("pod_annotations") or ()),
+        handler=runtime.handler,
+        runtime_type=runtime.runtime_type,
+        options=dict(runtime.options),
+        pod_annotations=runtime.pod_annotations,
     )
 
 
@@ -72,27 +73,27 @@ def remove_bundle(node: Node, dest: str, uninstall: str | None) -> None:
     node.run(["rmdir", "--ignore-fail-on-non-empty", str(PurePosixPath(dest).parent)], check=False)
 
 
-def foreign_files(node: Node, definition: dict, files: dict[str, LocalFile]) -> list[str]:
+def foreign_files(node: Node, runtime: Runtime, files: dict[str, LocalFile]) -> list[str]:
     """Files at the runtime's destinations that are not the ones the lab would place there."""
-    return [item["dest"] for item in definition["files"]
+    return [item["dest"] for item in runtime.files
             if node.sha256(item["dest"]) not in (None, files[item["source"]].sha256)]
 
 
-def present(node: Node, definition: dict, files: dict[str, LocalFile]) -> bool:
+def present(node: Node, runtime: Runtime, files: dict[str, LocalFile]) -> bool:
     """The runtime is there already and live, as the lab would install it (another lab's, a user's,
     or this lab's from a run that got as far as loading it)."""
-    if foreign_files(node, definition, files) or not all(node.sha256(item["dest"]) for item in definition["files"]):
+    if foreign_files(node, runtime, files) or not all(node.sha256(item["dest"]) for item in runtime.files):
         return False
     main_text = node.read_file(MAIN_CONFIG)
-    return main_text is not None and registered(node, runtime_entry(definition)) \
+    return main_text is not None and registered(node, runtime_entry(runtime)) \
         and loaded(node, [MAIN_CONFIG, *read_drop_ins(node, main_text)])
 
 
-def place_files(node: Node, definition: dict, files: dict[str, LocalFile], keep_foreign: bool = False) -> list[str]:
+def place_files(node: Node, runtime: Runtime, files: dict[str, LocalFile], keep_foreign: bool = False) -> list[str]:
     """Copy each file unless its sha256 already matches; with keep_foreign, a different file that
     is there first is kept beside it (BACKUP_SUFFIX) for uninstall() to put back."""
     copied = []
-    for item in definition["files"]:
+    for item in runtime.files:
         local = files[item["source"]]
         current = node.sha256(item["dest"])
         if current == local.sha256:
@@ -184,18 +185,18 @@ def configure(node: Node, entry: containerd.RuntimeEntry, report: InstallReport)
         raise
 
 
-def install(node: Node, definition: dict, files: dict[str, LocalFile], bundles: list[dict] = (),
+def install(node: Node, runtime: Runtime, files: dict[str, LocalFile], bundles: list[dict] = (),
             keep_foreign: bool = False) -> InstallReport:
-    entry = runtime_entry(definition)
+    entry = runtime_entry(runtime)
     report = InstallReport(node.name, entry.handler)
-    report.copied = place_bundles(node, list(bundles), files) + place_files(node, definition, files, keep_foreign)
+    report.copied = place_bundles(node, list(bundles), files) + place_files(node, runtime, files, keep_foreign)
     configure(node, entry, report)
     return report
 
 
-def uninstall(node: Node, definition: dict) -> bool:
+def uninstall(node: Node, runtime: Runtime) -> bool:
     """Remove the runtime's config and files; return whether anything changed."""
-    entry = runtime_entry(definition)
+    entry = runtime_entry(runtime)
     main_text = node.read_file(MAIN_CONFIG)
     if main_text is None:
         return False
@@ -205,7 +206,7 @@ def uninstall(node: Node, definition: dict) -> bool:
             node.run(["rm", "-f", path])
         else:
             node.put_file(path, text.encode())
-    for item in definition["files"]:
+    for item in runtime.files:
         # a file the lab adopted goes back; one it brought goes away
         node.run(["sh", "-c", 'if [ -e "$1$2" ]; then mv -f "$1$2" "$1"; else rm -f "$1"; fi', "restore",
                   item["dest"], BACKUP_SUFFIX])

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import yaml
 
+from lab import catalog
 from lab import mirrors as lab_mirrors
 from lab.errors import InputError
 from lab.mirrors import Mirrors
 
 DEFAULTS_FILE = Path(__file__).parent / "defaults" / "lab.yaml"
 PROVIDERS = ("kind", "minikube", "existing")
-RUNTIMES = ("wasmedge", "wasmtime", "crun-wasmedge")
 OFFLINE_MODES = ("auto", "true", "false")
 NODE_CONTAINERDS = ("2", "1.7")
 NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
@@ -22,14 +22,6 @@ KUBERNETES_PATTERN = re.compile(r"^v1\.\d+\.\d+$")
 SELECTOR_PATTERN = re.compile(r"^[A-Za-z0-9./_-]+(=[A-Za-z0-9._-]*)?(,[A-Za-z0-9./_-]+(=[A-Za-z0-9._-]*)?)*$")
 REGISTRY_PATTERN = re.compile(r"^[a-z0-9.-]+(:\d{1,5})?(/[a-z0-9._/-]+)?$")
 
-# Which workload variants each runtime brings; `native` is always deployed as the baseline.
-RUNTIME_VARIANTS = {
-    "wasmedge": ("embed-wasmedge", "runtime-wasmedge"),
-    "wasmtime": ("embed-wasmtime", "runtime-wasmtime"),
-    "crun-wasmedge": ("runtime-crun-wasmedge",),
-}
-ALL_VARIANTS = ("native", "embed-wasmedge", "runtime-wasmedge", "embed-wasmtime", "runtime-wasmtime",
-                "runtime-crun-wasmedge")
 
 
 @dataclass(frozen=True)
@@ -54,12 +46,11 @@ class LabSpec:
 
     @property
     def variants(self) -> tuple[str, ...]:
-        wanted = {"native"} | {v for rt in self.runtimes for v in RUNTIME_VARIANTS[rt]}
-        return tuple(v for v in ALL_VARIANTS if v in wanted)
+        return catalog.load().variants_for(self.runtimes)
 
     def host_port(self, variant: str) -> int:
         """Every variant has a fixed port, so runtimes can be added to a running cluster later."""
-        return self.host_port_base + ALL_VARIANTS.index(variant)
+        return self.host_port_base + list(catalog.load().variants).index(variant)
 
 
 def _choice(field: str, value, allowed) -> str:
@@ -93,8 +84,8 @@ def validate(raw: dict) -> LabSpec:
     if isinstance(runtimes, str):
         runtimes = [runtimes]
     if not isinstance(runtimes, (list, tuple)) or not runtimes:
-        raise InputError(f"runtimes: give at least one of: {', '.join(RUNTIMES)}")
-    runtimes = tuple(dict.fromkeys(_choice("runtime", r, RUNTIMES) for r in runtimes))
+        raise InputError(f"runtimes: give at least one of: {', '.join(catalog.load().runtimes)}")
+    runtimes = tuple(dict.fromkeys(_choice("runtime", r, tuple(catalog.load().runtimes)) for r in runtimes))
     return LabSpec(
         name=_pattern("name", raw["name"], NAME_PATTERN, "lower-case letters, digits and '-', at most 32"),
         provider=_choice("provider", raw["provider"], PROVIDERS),
@@ -102,7 +93,7 @@ def validate(raw: dict) -> LabSpec:
         workers=_integer("workers", raw["workers"], 1, 5),
         runtimes=runtimes,
         offline=_choice("offline", raw["offline"], OFFLINE_MODES),
-        host_port_base=_integer("host_port_base", raw["host_port_base"], 30000, 32767 - len(ALL_VARIANTS)),
+        host_port_base=_integer("host_port_base", raw["host_port_base"], 30000, 32767 - len(catalog.load().variants)),
         namespace=_pattern("namespace", raw["namespace"], NAME_PATTERN, "a Kubernetes namespace name"),
         results_dir=str(raw["results_dir"]),
         mirrors=lab_mirrors.parse(raw.get("mirrors")),

@@ -5,13 +5,10 @@ import requests
 import yaml
 from tenacity import RetryError, retry, retry_if_result, stop_after_delay, wait_fixed
 
-from lab import REPO_ROOT
+from lab import REPO_ROOT, catalog
 from lab.errors import LabError
 
 MANIFESTS = REPO_ROOT / "workloads" / "httpbin" / "k8s"
-# crun chooses its wasm handler from this annotation; compat-smart runs .wasm entrypoints as wasm.
-CRUN_WASM_ANNOTATION = {"module.wasm.image/variant": "compat-smart"}
-WASMTIME_LISTEN_ENV = "WASMTIME_HTTP_PROXY_SOCKET_ADDR"
 RUNTIMES_AT = "wasm-lab.dev/runtimes-changed-at"
 
 
@@ -25,11 +22,6 @@ def runtime_class(handler: str) -> dict:
     return _fill((MANIFESTS / "runtimeclass.yaml").read_text(), HANDLER=handler)[0]
 
 
-def variant_runtime_class(variant: str) -> str | None:
-    """runtime-<handler> variants run through that RuntimeClass; the others on the default runc."""
-    return variant.removeprefix("runtime-") if variant.startswith("runtime-") else None
-
-
 def variant_objects(variant: str, image: str, namespace: str, node_port: int, runtimes_at: str = "") -> list[dict]:
     """A variant's Deployment and Service. `runtimes_at` (when the lab last changed a runtime on
     the nodes) goes into the pod template of the RuntimeClass variants, so a change rolls them onto
@@ -38,15 +30,14 @@ def variant_objects(variant: str, image: str, namespace: str, node_port: int, ru
     for obj in (deployment, service):
         obj["metadata"]["namespace"] = namespace
     pod = deployment["spec"]["template"]
-    handler = variant_runtime_class(variant)
-    if handler:
-        pod["spec"]["runtimeClassName"] = handler
+    entry = catalog.load().variants[variant]
+    if entry.runtime_class:
+        pod["spec"]["runtimeClassName"] = entry.runtime_class
         if runtimes_at:
             pod["metadata"].setdefault("annotations", {})[RUNTIMES_AT] = runtimes_at
-    if handler == "crun-wasmedge":
-        pod["metadata"].setdefault("annotations", {}).update(CRUN_WASM_ANNOTATION)
-    if handler == "wasmtime":
-        pod["spec"]["containers"][0]["env"].append({"name": WASMTIME_LISTEN_ENV, "value": "0.0.0.0:3000"})
+    if entry.pod_annotations:
+        pod["metadata"].setdefault("annotations", {}).update(entry.pod_annotations)
+    pod["spec"]["containers"][0]["env"] += [{"name": k, "value": v} for k, v in entry.env.items()]
     service["spec"]["ports"][0]["nodePort"] = node_port
     return [deployment, service]
 

@@ -1,6 +1,6 @@
 import time
 
-from lab import artifacts, shims
+from lab import catalog, shims
 from lab.errors import LabError
 
 CHANGED_AT = "runtimes_changed_at"  # when the lab last changed a runtime on a node (a containerd restart)
@@ -16,20 +16,19 @@ class InstallShims:
     needs, gives = ('artifacts', 'cluster', 'kube'), ()
 
     def execute(self, ctx):
-        catalog = artifacts.runtimes_catalog()
         lines, restarted, installed = [], set(), {}
         for runtime in ctx.spec.runtimes:
-            definition = catalog[runtime]
-            label = shims.INSTALLED_LABEL.format(handler=definition["handler"])
+            entry = catalog.load().runtimes[runtime]
+            label = shims.INSTALLED_LABEL.format(handler=entry.handler)
             for node in ctx.cluster.wasm_nodes:
                 mark = f"{runtime}@{node.name}"
                 ours = mark in ctx.state.get(RECORD, [])
-                there = shims.present(node, definition, ctx.artifacts.files)
+                there = shims.present(node, entry, ctx.artifacts.files)
                 if not ours and there:
                     lines.append(f"{runtime}@{node.name}: there already (not the lab's to remove), verified")
                     self._label(ctx, node.name, label)
                     continue
-                foreign = [] if ours else shims.foreign_files(node, definition, ctx.artifacts.files)
+                foreign = [] if ours else shims.foreign_files(node, entry, ctx.artifacts.files)
                 if foreign and not ctx.spec.adopt:
                     raise LabError(f"{node.name}: {', '.join(foreign)} exists and is not the lab's, so the lab leaves "
                                    f"it alone; remove it, or pass --adopt to keep it aside and put it back on lab.down")
@@ -38,10 +37,10 @@ class InstallShims:
                     # recorded before the change, so an interrupted run still rolls the lab's wasm
                     # pods onto fresh sandboxes (deploy) instead of leaving them in back-off
                     ctx.state.set(CHANGED_AT, f"{time.time():.0f}")
-                    installed.setdefault(node.name, set()).add(definition["handler"])
-                bundles = ctx.artifacts.bundles_for(definition)
+                    installed.setdefault(node.name, set()).add(entry.handler)
+                bundles = ctx.artifacts.bundles_for(entry)
                 self._record_bundles(ctx, node.name, runtime, bundles)
-                report = shims.install(node, definition, ctx.artifacts.files, bundles, keep_foreign=bool(foreign))
+                report = shims.install(node, entry, ctx.artifacts.files, bundles, keep_foreign=bool(foreign))
                 self._label(ctx, node.name, label)
                 ctx.state.add("runtimes_installed", runtime)
                 if report.restarted:
@@ -93,21 +92,20 @@ class InstallShims:
 
     def undo(self, ctx, runtimes: tuple[str, ...] | None = None) -> list[str]:
         """Take off each runtime the lab installed, on the nodes it installed it on, and its labels."""
-        catalog = artifacts.runtimes_catalog()
         nodes = {node.name: node for node in ctx.cluster.wasm_nodes}
         removed, touched, restarted, handlers = [], set(), set(), set()
         for mark in ctx.state.get(RECORD, []):
             runtime, _, node_name = mark.partition("@")
             if (runtimes is not None and runtime not in runtimes) or node_name not in nodes:
                 continue
-            definition = catalog[runtime]
+            entry = catalog.load().runtimes[runtime]
             node = nodes[node_name]
             touched.add(node_name)
-            if shims.uninstall(node, definition):
+            if shims.uninstall(node, entry):
                 removed.append(f"{runtime} from {node_name} (containerd config restored)")
                 restarted.add(node_name)
-                handlers.add(definition["handler"])
-            label = f"{shims.INSTALLED_LABEL.format(handler=definition['handler'])}@{node_name}"
+                handlers.add(entry.handler)
+            label = f"{shims.INSTALLED_LABEL.format(handler=entry.handler)}@{node_name}"
             if label in ctx.state.get(LABELS, []):
                 ctx.kube.core.patch_node(node_name, {"metadata": {"labels": {label.partition("@")[0]: None}}})
                 ctx.state.remove(LABELS, label)

@@ -7,14 +7,14 @@ from invoke.exceptions import Exit
 from rich.table import Table
 
 from lab import artifacts as lab_artifacts
+from lab import catalog, lifecycle
 from lab import doctor as checkup
-from lab import lifecycle
 from lab import spec as lab_spec
 from lab.cli.common import fail_on_errors, mode_override, print_table
 from lab.errors import InputError
 from lab.proc import stdout
 
-RUNTIME_HELP = "wasmedge, wasmtime or crun-wasmedge; may be repeated (default: wasmedge)"
+RUNTIME_HELP = f"{' or '.join(catalog.load().runtimes)}; may be repeated (default: wasmedge)"
 SPEC_HELP = {
     "config": "a lab.yaml with settings (default: ./lab.yaml when present)",
     "name": "lab name: cluster, kubeconfig and state folder",

@@ -8,12 +8,11 @@ from pathlib import Path
 import docker
 import yaml
 
-from lab import REPO_ROOT
+from lab import REPO_ROOT, catalog
 from lab.errors import LabError
 from lab.nodes import DockerNode
 from lab.proc import run, run_logged
 from lab.providers.base import Cluster, Provider, not_up
-from lab.spec import ALL_VARIANTS
 
 CLUSTER_TEMPLATE = REPO_ROOT / "clusters" / "kind.yaml"
 ROLE_LABEL = "io.x-k8s.kind.role"
@@ -43,7 +42,7 @@ def cluster_config(spec, host_cgroup_v1: bool = False) -> dict:
     control_plane["extraPortMappings"] = [
         {"containerPort": spec.host_port(v), "hostPort": spec.host_port(v), "listenAddress": "127.0.0.1",
          "protocol": "TCP"}
-        for v in ALL_VARIANTS
+        for v in catalog.load().variants
     ]
     config["nodes"] += [copy.deepcopy(worker) for _ in range(spec.workers)]
     if minor(spec.kubernetes) >= 35:

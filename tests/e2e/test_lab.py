@@ -11,7 +11,7 @@ import time
 import docker
 import pytest
 
-from lab.spec import RUNTIMES
+from lab.catalog import load as runtime_catalog
 
 pytestmark = [pytest.mark.cluster, pytest.mark.kit, pytest.mark.docker]
 
@@ -31,7 +31,7 @@ def lab_env(tmp_path_factory, kit_complete, kind_cli):
     folder = tmp_path_factory.mktemp("e2e")
     config = folder / "lab.yaml"
     config.write_text(f"name: {NAME}\nhost_port_base: 31080\nresults_dir: {folder / 'results'}\n"
-                      f"runtimes: [{', '.join(RUNTIMES)}]\noffline: 'true'\n")
+                      f"runtimes: [{', '.join(runtime_catalog().runtimes)}]\noffline: 'true'\n")
     env = {**os.environ, "WASM_LAB_STATE_DIR": str(folder / "state"), "COLUMNS": "160"}
     yield env, config, folder
     invoke("lab.down", "--config", str(config), env=env)

@@ -15,7 +15,7 @@ import time
 import docker
 import pytest
 
-from lab.spec import RUNTIMES
+from lab.catalog import load as runtime_catalog
 
 pytestmark = [pytest.mark.cluster, pytest.mark.kit, pytest.mark.docker]
 
@@ -42,7 +42,7 @@ def lab_env(tmp_path_factory, kit_complete):
     folder = tmp_path_factory.mktemp("minikube")
     config = folder / "lab.yaml"
     config.write_text(f"name: {NAME}\nprovider: minikube\nhost_port_base: 31280\nresults_dir: {folder / 'results'}\n"
-                      f"runtimes: [{', '.join(RUNTIMES)}]\noffline: 'true'\n")
+                      f"runtimes: [{', '.join(runtime_catalog().runtimes)}]\noffline: 'true'\n")
     env = {**os.environ, "WASM_LAB_STATE_DIR": str(folder / "state"), "MINIKUBE_HOME": str(folder / "minikube"),
            "COLUMNS": "160"}
     yield env, config, folder

@@ -15,13 +15,14 @@ from kubernetes.client.exceptions import ApiException
 
 from lab import installer, shims
 from lab.artifacts import LocalFile
+from lab.catalog import Runtime
 from lab.errors import LabError
 from lab.nodes import Result
 from tests.unit import fake_node_files
 
 KIND_CONFIG = (Path(__file__).parent / "fixtures" / "containerd" / "kind-v2.toml").read_text()
-WASMEDGE = {"handler": "wasmedge", "runtime_type": "io.containerd.wasmedge.v1",
-            "files": [{"source": "shim-wasmedge", "dest": "/usr/local/bin/containerd-shim-wasmedge-v1"}]}
+WASMEDGE = Runtime(name="wasmedge", handler="wasmedge", runtime_type="io.containerd.wasmedge.v1",
+                   files=({"source": "shim-wasmedge", "dest": "/usr/local/bin/containerd-shim-wasmedge-v1"},))
 LOADER = "/host/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
 
 

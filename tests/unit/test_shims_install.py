@@ -11,13 +11,14 @@ import pytest
 
 from lab import shims
 from lab.artifacts import LocalBundle, LocalFile
+from lab.catalog import Runtime
 from lab.errors import LabError
 from lab.nodes import Node, Result
 from tests.unit import fake_node_files
 
 KIND_CONFIG = (Path(__file__).parent / "fixtures" / "containerd" / "kind-v2.toml").read_text()
-WASMEDGE = {"handler": "wasmedge", "runtime_type": "io.containerd.wasmedge.v1",
-            "files": [{"source": "shim-wasmedge", "dest": "/usr/local/bin/containerd-shim-wasmedge-v1"}]}
+WASMEDGE = Runtime(name="wasmedge", handler="wasmedge", runtime_type="io.containerd.wasmedge.v1",
+                   files=({"source": "shim-wasmedge", "dest": "/usr/local/bin/containerd-shim-wasmedge-v1"},))
 
 
 class FakeNode(Node):

@@ -1,0 +1,100 @@
+"""The runtimes the lab installs and the workload variants each brings (lab/defaults/runtimes.yaml),
+loaded once, checked and typed. Everything that names a runtime or a variant asks here: the spec
+(allowed values, host ports), the installer (files, containerd entry), the RuntimeClasses, the
+images and the Deployments."""
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+CATALOG_FILE = Path(__file__).parent / "defaults" / "runtimes.yaml"
+DOCKERFILE = Path(__file__).resolve().parent.parent / "images" / "httpbin" / "Dockerfile"
+
+
+class CatalogError(ValueError):
+    """The catalog file itself is wrong (a bug in the repository, not the user's input)."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    image: str                          # the Dockerfile target it is deployed from
+    engine: str | None = None           # the wasm engine inside; None for native
+    runtime_class: str | None = None    # the RuntimeClass (= handler) it runs through; None: runc
+    pod_annotations: dict = field(default_factory=dict)
+    env: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    name: str
+    handler: str
+    runtime_type: str
+    options: dict = field(default_factory=dict)
+    pod_annotations: tuple[str, ...] = ()
+    files: tuple[dict, ...] = ()        # {source: artifact, dest: path on the node}
+    bundles: tuple[str, ...] = ()       # artifacts installed whole on the node
+    variants: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Catalog:
+    runtimes: dict[str, Runtime]
+    variants: dict[str, Variant]        # in host-port order, the baseline first
+
+    def variants_for(self, runtimes) -> tuple[str, ...]:
+        """The baseline and the variants these runtimes bring, in host-port order."""
+        wanted = {v for v, variant in self.variants.items() if variant.engine is None}
+        wanted |= {v for r in runtimes for v in self.runtimes[r].variants}
+        return tuple(v for v in self.variants if v in wanted)
+
+    @property
+    def images(self) -> tuple[str, ...]:
+        """The image targets the variants are deployed from, each once."""
+        return tuple(dict.fromkeys(v.image for v in self.variants.values()))
+
+
+def _variant(name: str, entry: dict, runtime: Runtime | None, targets: set[str]) -> Variant:
+    if entry.get("image") not in targets:
+        raise CatalogError(f"variant {name}: image {entry.get('image')!r} is not a target of {DOCKERFILE.name}")
+    if entry.get("runtime_class") and runtime is None:
+        raise CatalogError(f"variant {name}: only a runtime's variants can run through a RuntimeClass")
+    return Variant(name=name, image=entry["image"], engine=entry.get("engine"),
+                   runtime_class=runtime.handler if entry.get("runtime_class") else None,
+                   pod_annotations=dict(entry.get("pod_annotations") or {}), env=dict(entry.get("env") or {}))
+
+
+def parse(data: dict, targets: set[str]) -> Catalog:
+    """The catalog from its YAML mapping (pure: unit-tested with catalogs of its own)."""
+    variants = {name: _variant(name, entry, None, targets) for name, entry in (data.get("baseline") or {}).items()}
+    runtimes = {}
+    for name, entry in (data.get("runtimes") or {}).items():
+        missing = [key for key in ("handler", "runtime_type") if not entry.get(key)]
+        if missing:
+            raise CatalogError(f"runtime {name}: {', '.join(missing)} missing")
+        runtime = Runtime(name=name, handler=entry["handler"], runtime_type=entry["runtime_type"],
+                          options=dict(entry.get("options") or {}),
+                          pod_annotations=tuple(entry.get("pod_annotations") or ()),
+                          files=tuple(entry.get("files") or ()), bundles=tuple(entry.get("bundles") or ()),
+                          variants=tuple(entry.get("variants") or ()))
+        if not runtime.variants:
+            raise CatalogError(f"runtime {name}: no variants")
+        for variant in runtime.variants:
+            if variant in variants:
+                raise CatalogError(f"variant {variant} is named twice")
+            variants[variant] = _variant(variant, entry["variants"][variant], runtime, targets)
+        runtimes[name] = runtime
+    return Catalog(runtimes=runtimes, variants=variants)
+
+
+def dockerfile_targets(path: Path = DOCKERFILE) -> set[str]:
+    return set(re.findall(r"^FROM \S+ AS (\S+)$", path.read_text(), flags=re.MULTILINE))
+
+
+@functools.cache
+def load() -> Catalog:
+    return parse(yaml.safe_load(CATALOG_FILE.read_text()), dockerfile_targets())
