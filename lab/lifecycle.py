@@ -8,10 +8,10 @@ from pathlib import Path
 from lab import artifacts, catalog, ownership, providers
 from lab.actions import UP
 from lab.actions import images as image_records
-from lab.actions import shims as shim_records
+from lab.actions import runtimes as runtime_records
 from lab.actions.cluster import made_by_lab
 from lab.actions.runtimeclasses import CreateRuntimeClasses
-from lab.actions.shims import InstallShims
+from lab.actions.runtimes import InstallRuntimes
 from lab.kube import Kube
 from lab.lock import LockFile
 from lab.pipeline import Context, run_actions
@@ -37,7 +37,7 @@ def up(spec: LabSpec) -> Context:
     return run(spec, UP)
 
 
-IN_CLUSTER_RECORDS = (ownership.OWNED, ownership.ADOPTED, shim_records.RECORD, shim_records.LABELS, shim_records.BUNDLES,
+IN_CLUSTER_RECORDS = (ownership.OWNED, ownership.ADOPTED, runtime_records.RECORD, runtime_records.LABELS, runtime_records.BUNDLES,
                       image_records.LOADED)
 
 
@@ -57,12 +57,12 @@ def uninstall_runtimes(spec: LabSpec) -> list[str]:
     """Take the spec's runtimes off the nodes the lab installed them on: containerd config
     restored, files, labels, and the RuntimeClasses the lab made."""
     state = State(spec.name)
-    with state.lock("shims.uninstall"):
+    with state.lock("runtimes.uninstall"):
         ctx = Context(spec=spec, state=state, provider=providers.get(spec.provider))
         if not connect(ctx):
             return []
         try:
-            return CreateRuntimeClasses().undo(ctx, spec.runtimes) + InstallShims().undo(ctx, spec.runtimes)
+            return CreateRuntimeClasses().undo(ctx, spec.runtimes) + InstallRuntimes().undo(ctx, spec.runtimes)
         finally:
             ctx.cluster.close_nodes()
 

@@ -1,16 +1,16 @@
 """The actions of `lab.up`, in order, each in its own module; the shorter lists serve the
-cluster/shims/workloads collections, which run a prefix of the same pipeline."""
+cluster/runtimes/workloads collections, which run a prefix of the same pipeline."""
 from lab.actions.artifacts import ResolveArtifacts
 from lab.actions.check import Check
 from lab.actions.cluster import AttachCluster, EnsureCluster
 from lab.actions.deploy import Deploy
 from lab.actions.images import BuildImages, LoadImages
 from lab.actions.runtimeclasses import CreateRuntimeClasses
-from lab.actions.shims import InstallShims
+from lab.actions.runtimes import InstallRuntimes
 
 CLUSTER = [ResolveArtifacts(with_runtimes=False, with_images=False), EnsureCluster()]
-SHIMS = [ResolveArtifacts(with_images=False), EnsureCluster(), InstallShims(), CreateRuntimeClasses()]
+RUNTIMES = [ResolveArtifacts(with_images=False), EnsureCluster(), InstallRuntimes(), CreateRuntimeClasses()]
 WORKLOADS = [ResolveArtifacts(with_runtimes=False), EnsureCluster(), BuildImages(), LoadImages(), Deploy()]
 CHECK = [AttachCluster(), Check()]
-UP = [ResolveArtifacts(), EnsureCluster(), InstallShims(), CreateRuntimeClasses(),
+UP = [ResolveArtifacts(), EnsureCluster(), InstallRuntimes(), CreateRuntimeClasses(),
       BuildImages(), LoadImages(), Deploy(), Check()]

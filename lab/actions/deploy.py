@@ -1,5 +1,5 @@
 from lab import ownership, workloads
-from lab.actions.shims import CHANGED_AT
+from lab.actions.runtimes import CHANGED_AT
 
 WORKLOAD_KINDS = ("Deployment", "Service", "Namespace")
 

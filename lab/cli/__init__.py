@@ -1,6 +1,6 @@
 """invoke collections, one module each; tasks.py adds them in this order."""
-from lab.cli import cluster, images, kit, lab, shims, workloads
+from lab.cli import cluster, images, kit, lab, runtimes, workloads
 
 
 def collections():
-    return [module.ns for module in (lab, cluster, shims, images, workloads, kit)]
+    return [module.ns for module in (lab, cluster, runtimes, images, workloads, kit)]

@@ -2,7 +2,7 @@
 
 The lab never creates, stops or deletes such a cluster. It picks the wasm nodes (the `selector`
 setting; by default the nodes labelled wasm-lab.dev/pool=wasm, else every worker), reaches each
-through an installer pod (lab/installer.py) to install and verify the shims exactly as on kind,
+through an installer pod (lab/providers/installer_pod.py) to install and verify the runtimes exactly as on kind,
 and labels the nodes. Images reach the nodes through the registry you name (`registry:
 host:port`, pushed with your Docker engine), or, without one, are imported straight into each
 wasm node's containerd (`ctr -n k8s.io images import`, the way `kind load` does it). lab.down
@@ -23,9 +23,9 @@ from pathlib import Path
 
 import yaml
 
-from lab import installer
 from lab.errors import InputError, LabError
 from lab.proc import console
+from lab.providers import installer_pod
 from lab.providers.base import Cluster, Provider, not_up
 
 POOL_LABEL, POOL_VALUE = "wasm-lab.dev/pool", "wasm"
@@ -165,7 +165,7 @@ class ExistingProvider(Provider):
     def __init__(self, kube_factory=None, docker_client=None):
         self._kube_factory = kube_factory
         self._docker = docker_client
-        self._pods: list[installer.InstallerPodNode] = []
+        self._pods: list[installer_pod.InstallerPodNode] = []
         self.spec = None
 
     # ---------------------------------------------------------------- helpers
@@ -257,8 +257,8 @@ class ExistingProvider(Provider):
         return Cluster(name=spec.context, kubeconfig=kubeconfig, context=spec.context, created_by_lab=False,
                        nodes=wasm_nodes, wasm_nodes=wasm_nodes, check_host=_internal_ip(chosen[0]))
 
-    def _installer_node(self, kube, name: str, spec) -> installer.InstallerPodNode:
-        node = installer.InstallerPodNode(kube.core, spec.name, name, image=spec.installer_image or None)
+    def _installer_node(self, kube, name: str, spec) -> installer_pod.InstallerPodNode:
+        node = installer_pod.InstallerPodNode(kube.core, spec.name, name, image=spec.installer_image or None)
         if not self._pods:
             atexit.register(self.remove_installer_pods)
         self._pods.append(node)
@@ -274,7 +274,7 @@ class ExistingProvider(Provider):
         for node in self._pods:
             try:
                 node.close()
-            except Exception:  # the cluster may be gone; a leftover pod ends itself (installer.POD_DEADLINE)
+            except Exception:  # the cluster may be gone; a leftover pod ends itself (installer_pod.POD_DEADLINE)
                 pass
         self._pods = []
 
@@ -346,7 +346,7 @@ class ExistingProvider(Provider):
         self.remove_installer_pods()
         if spec.registry:  # the local tags made for pushing (the registry keeps its copies)
             removed += self._untag(self.pulled_names(spec, state.get("images_used", [])))
-        namespace = installer.namespace_name(spec.name)
+        namespace = installer_pod.namespace_name(spec.name)
         if kube.delete_owned("v1", "Namespace", namespace, spec.name):
             kube.wait_gone("v1", "Namespace", namespace)
             removed.append(f"namespace {namespace}")

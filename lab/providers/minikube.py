@@ -142,7 +142,7 @@ class MinikubeProvider(Provider):
         created = not self.exists(spec)
         binary = self.binary
         if created or self.status(spec) != "Running":
-            # also after a stop: minikube start edits containerd's config; InstallShims re-checks it
+            # also after a stop: minikube start edits containerd's config; InstallRuntimes re-checks it
             cni = None
             if node_image:
                 cni = state_dir / "minikube-cni.yaml"

@@ -230,8 +230,9 @@ def test_installer_node_guard_on_a_real_node(cluster):
     nsenter prefix, file transfer, guarded restart, and a config containerd refuses, which the
     node must restore by itself. Exec goes through `docker exec` (the node's / linked at /host)
     instead of the API server, whose path the test above covers."""
-    from lab import installer, shims
+    from lab import node_runtimes
     from lab.nodes import Result
+    from lab.providers import installer_pod
 
     node_name = f"{CLUSTER}-worker"
     subprocess.run(["docker", "exec", node_name, "ln", "-sfn", "/", "/host"], check=True)
@@ -260,13 +261,13 @@ def test_installer_node_guard_on_a_real_node(cluster):
 
     try:
         before = node_sha256(node_name)
-        node = installer.InstallerPodNode(NoPods(), "existing-test", node_name, exec_fn=docker_exec)
-        original = node.read_file(shims.MAIN_CONFIG)
-        node.put_file(shims.MAIN_CONFIG, (original + "\n[not valid toml\n").encode())
+        node = installer_pod.InstallerPodNode(NoPods(), "existing-test", node_name, exec_fn=docker_exec)
+        original = node.read_file(node_runtimes.MAIN_CONFIG)
+        node.put_file(node_runtimes.MAIN_CONFIG, (original + "\n[not valid toml\n").encode())
         started = time.monotonic()
         refused = node.run(["systemctl", "restart", "containerd"], check=False)
         assert refused.returncode == 1 and "restored" in refused.stderr
-        assert node.read_file(shims.MAIN_CONFIG) == original
+        assert node.read_file(node_runtimes.MAIN_CONFIG) == original
         assert node.run(["systemctl", "is-active", "containerd"]).stdout.strip() == "active"
         assert node_sha256(node_name) == before
         print(f"\nguarded restart on a broken config: node restored itself in {time.monotonic() - started:.0f}s")

@@ -59,11 +59,11 @@ def test_up_check_rerun_down(lab_env, capsys):
         assert variant["memory"]["idle"] and variant["load"][0]["ok"] > 0
 
     # The single steps and the read-only tasks, on the running lab.
-    for task in (["workloads.check"], ["shims.install"], ["workloads.deploy"], ["lab.status", "--json"],
+    for task in (["workloads.check"], ["runtimes.install"], ["workloads.deploy"], ["lab.status", "--json"],
                  ["lab.doctor"], ["lab.diagnose", "--output", str(folder / "diagnose")]):
         done, _ = invoke(*task, "--config", str(config), env=env)
         assert done.returncode == 0, f"{task}: " + done.stdout[-3000:] + done.stderr[-3000:]
-        if task[0] == "shims.install":
+        if task[0] == "runtimes.install":
             assert "containerd restarted" not in done.stderr
         if task[0] == "lab.status":
             status = json.loads(done.stdout)

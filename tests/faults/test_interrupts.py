@@ -2,7 +2,7 @@
 
 From no cluster, one chain of runs of one lab (kit node, wasmedge): each run is stopped as it
 starts the next action of the pipeline (the cluster one a few seconds into `kind create`, the
-shims one during the containerd restart), alternately by SIGKILL and SIGINT sent to its whole
+runtimes one during the containerd restart), alternately by SIGKILL and SIGINT sent to its whole
 process group (as a closed terminal or Ctrl-C would); a second chain swaps the signals on the
 running lab. After each chain a plain `lab.up` must be green with every node's containerd
 config valid, and the stopped runs must have said so in one line (exit 130) or died silently
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.kit, pytest.mark.docker]
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAB = "wlkill"
-INSIDE = {"cluster": 8, "shims": 2}  # seconds into the action: inside `kind create`, the containerd restart
+INSIDE = {"cluster": 8, "runtimes": 2}  # seconds into the action: inside `kind create`, the containerd restart
 
 
 def invoke(*args, env, timeout=1800):

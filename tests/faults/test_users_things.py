@@ -172,11 +172,11 @@ def test_a_second_lab_takes_back_exactly_what_it_changed(first_lab):
 
 def test_interrupted_runs_finish_when_run_again(first_lab):
     env = first_lab["env"]
-    uninstalled = invoke("shims.uninstall", "--runtime", "wasmedge", env=env)
+    uninstalled = invoke("runtimes.uninstall", "--runtime", "wasmedge", env=env)
     assert uninstalled.returncode == 0, uninstalled.stderr
 
     killed = start("lab.up", env=env)
-    wait_for_line(killed, "▶ shims")
+    wait_for_line(killed, "▶ runtimes")
     time.sleep(2)  # inside the install: files copied, containerd being restarted
     killed.send_signal(signal.SIGKILL)
     killed.wait(60)

@@ -1,5 +1,5 @@
 """FAKE node file commands shared by the fake nodes of the unit tests: the node side of
-Node.read_file, Node.sha256 and shims.uninstall's restore, over a dict of path -> bytes."""
+Node.read_file, Node.sha256 and node_runtimes.uninstall's restore, over a dict of path -> bytes."""
 import hashlib
 
 from lab.nodes import Result

@@ -44,7 +44,7 @@ def test_the_wasm_lab_command_runs_the_same_tasks_as_invoke():
 
     ns = namespace()
     assert ns["up"] is lab_tasks.ns["up"] and ns["down"] is lab_tasks.ns["down"]
-    assert {"kit.build", "shims.install", "workloads.check"} <= set(ns.task_names)
+    assert {"kit.build", "runtimes.install", "workloads.check"} <= set(ns.task_names)
 
 
 def test_the_wasm_lab_command_says_bad_input_in_one_line_with_exit_2(tmp_path):

@@ -14,10 +14,10 @@ LAB = Path(lab.__file__).parent
 
 RULES = {
     # importer (module or package prefix) -> module prefixes it must not import
-    "lab.providers": ("lab.shims", "lab.actions", "lab.containerd", "lab.workloads", "lab.bench", "lab.cli",
+    "lab.providers": ("lab.node_runtimes", "lab.actions", "lab.containerd", "lab.workloads", "lab.bench", "lab.cli",
                       "lab.lifecycle"),
     "lab.cli": ("lab.providers.kind", "lab.providers.minikube", "lab.providers.existing", "lab.nodes",
-                "lab.installer"),
+                "lab.providers.installer_pod"),
     "lab.bench": ("lab.providers.kind", "lab.providers.minikube", "lab.providers.existing", "lab.nodes",
                   "lab.actions"),
     "lab.doctor": ("lab.providers.kind", "lab.providers.minikube", "lab.providers.existing", "lab.nodes"),

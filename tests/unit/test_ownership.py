@@ -1,6 +1,6 @@
 """The user's things are sacred: what the lab refuses to take over, what it records, what its
 undo takes back. A FAKE Kubernetes API (FakeKube keeps objects in a dict; only the API calls are
-replaced, the ownership logic of lab.kube runs as is) and a FAKE node (tests/unit/test_shims_install);
+replaced, the ownership logic of lab.kube runs as is) and a FAKE node (tests/unit/test_node_runtimes);
 tests/faults runs the same scenarios on real kit clusters."""
 import copy
 import hashlib
@@ -11,14 +11,14 @@ import pytest
 from lab import ownership, workloads
 from lab.actions.deploy import Deploy
 from lab.actions.runtimeclasses import CreateRuntimeClasses
-from lab.actions.shims import InstallShims
+from lab.actions.runtimes import InstallRuntimes
 from lab.artifacts import Artifacts, LocalBundle, LocalFile
 from lab.errors import LabError
 from lab.kube import OWNER, Kube
 from lab.pipeline import Context
 from lab.state import State
 from tests.unit.test_cluster_and_workloads import lab_spec
-from tests.unit.test_shims_install import FakeNode
+from tests.unit.test_node_runtimes import FakeNode
 
 
 class FakeCore:
@@ -155,14 +155,14 @@ def test_a_users_shim_file_is_refused_then_kept_aside_and_put_back(ctx, shim):
     node = FakeNode()
     node.files["/usr/local/bin/containerd-shim-wasmedge-v1"] = b"the user's own shim"
     with pytest.raises(LabError, match="containerd-shim-wasmedge-v1 exists and is not the lab's.*--adopt"):
-        InstallShims().execute(with_artifacts(ctx(node=node), shim))
+        InstallRuntimes().execute(with_artifacts(ctx(node=node), shim))
     assert node.restarts == 0 and node.files["/usr/local/bin/containerd-shim-wasmedge-v1"] == b"the user's own shim"
 
     adopted = with_artifacts(ctx(node=node, adopt=True), shim)
-    InstallShims().execute(adopted)
+    InstallRuntimes().execute(adopted)
     assert node.files["/usr/local/bin/containerd-shim-wasmedge-v1"] == b"\x7fELF lab shim"
     assert adopted.kube.core.labels["fake-worker"] == {"wasm-lab.dev/runtime-wasmedge": "installed"}
-    InstallShims().undo(adopted)
+    InstallRuntimes().undo(adopted)
     assert adopted.kube.settled == ["fake-worker", "fake-worker"]  # after the restart of install and of undo
     assert node.files["/usr/local/bin/containerd-shim-wasmedge-v1"] == b"the user's own shim"
     assert adopted.kube.core.labels["fake-worker"] == {}
@@ -172,13 +172,13 @@ def test_a_users_shim_file_is_refused_then_kept_aside_and_put_back(ctx, shim):
 def test_a_runtime_another_lab_installed_is_verified_and_left_to_it(ctx, shim):
     node = FakeNode()
     first = with_artifacts(ctx(node=node), shim)
-    InstallShims().execute(first)
+    InstallRuntimes().execute(first)
     config = node.files["/etc/containerd/config.toml"]
     second = with_artifacts(ctx(node=node), shim)
     second.state = State("lab2")
     second.kube.core.labels = first.kube.core.labels
-    assert "there already (not the lab's to remove)" in InstallShims().execute(second)
-    assert InstallShims().undo(second) == []
+    assert "there already (not the lab's to remove)" in InstallRuntimes().execute(second)
+    assert InstallRuntimes().undo(second) == []
     assert node.files["/etc/containerd/config.toml"] == config
     assert node.files["/usr/local/bin/containerd-shim-wasmedge-v1"] == b"\x7fELF lab shim"
 
@@ -280,14 +280,14 @@ def test_a_bundle_goes_with_the_last_runtime_of_the_lab_that_needs_it(ctx, tmp_p
              "wasmedge-libs": LocalBundle(tmp_path / "bundle", {"install.sh": "x"})}
     node = FakeNode()
     both = with_artifacts(ctx(node=node, runtimes=("wasmedge", "crun-wasmedge")), files)
-    InstallShims().execute(both)
+    InstallRuntimes().execute(both)
     assert node.installs == ["/opt/wasm-lab/crun-wasmedge/install.sh"]
     assert both.state.get("bundles_on_nodes") == {"/opt/wasm-lab/crun-wasmedge@fake-worker": {
         "uninstall": "uninstall.sh", "runtimes": ["crun-wasmedge", "wasmedge"]}}
 
-    assert not [line for line in InstallShims().undo(both, ("crun-wasmedge",)) if "packages" in line]
+    assert not [line for line in InstallRuntimes().undo(both, ("crun-wasmedge",)) if "packages" in line]
     assert node.uninstalls == [] and "/opt/wasm-lab/crun-wasmedge/install.sh" in node.files
-    removed = InstallShims().undo(both)
+    removed = InstallRuntimes().undo(both)
     assert "/opt/wasm-lab/crun-wasmedge and the packages it added from fake-worker" in removed
     assert node.uninstalls == ["/opt/wasm-lab/crun-wasmedge/uninstall.sh"]
     assert not [p for p in node.files if p.startswith("/opt/wasm-lab/")]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import shims
+from lab import node_runtimes
 from lab.artifacts import LocalBundle, LocalFile
 from lab.catalog import Runtime
 from lab.errors import LabError
@@ -24,7 +24,7 @@ WASMEDGE = Runtime(name="wasmedge", handler="wasmedge", runtime_type="io.contain
 class FakeNode(Node):
     def __init__(self, restart_fails=False):
         self.name = "fake-worker"
-        self.files = {shims.MAIN_CONFIG: KIND_CONFIG.encode()}
+        self.files = {node_runtimes.MAIN_CONFIG: KIND_CONFIG.encode()}
         self.restarts = 0
         self.installs, self.uninstalls = [], []
         self.restart_fails = restart_fails
@@ -39,12 +39,12 @@ class FakeNode(Node):
         if argv == ["systemctl", "restart", "containerd"]:
             self.restarts += 1
             self.unloaded = False
-            broken = self.restart_fails and b"wasmedge" in self.files[shims.MAIN_CONFIG]
+            broken = self.restart_fails and b"wasmedge" in self.files[node_runtimes.MAIN_CONFIG]
             return Result(1 if broken else 0, "", "job failed" if broken else "")
         if argv == ["ctr", "version"]:
             return Result(0, "ok")
         if argv == ["containerd", "config", "dump"]:
-            return Result(0, self.files[shims.MAIN_CONFIG].decode())
+            return Result(0, self.files[node_runtimes.MAIN_CONFIG].decode())
         if argv[0] == "sh" and argv[1].endswith("/install.sh"):
             self.installs.append(argv[1])
             return Result(0, "")
@@ -78,26 +78,26 @@ def shim_file(tmp_path):
 
 def test_install_copies_configures_restarts_then_second_run_changes_nothing(shim_file):
     node = FakeNode()
-    first = shims.install(node, WASMEDGE, shim_file)
+    first = node_runtimes.install(node, WASMEDGE, shim_file)
     assert first.copied == ["/usr/local/bin/containerd-shim-wasmedge-v1"]
     assert first.config_changed and node.restarts == 1
-    assert node.files[shims.MAIN_CONFIG + shims.BACKUP_SUFFIX] == KIND_CONFIG.encode()
-    second = shims.install(node, WASMEDGE, shim_file)
+    assert node.files[node_runtimes.MAIN_CONFIG + node_runtimes.BACKUP_SUFFIX] == KIND_CONFIG.encode()
+    second = node_runtimes.install(node, WASMEDGE, shim_file)
     assert not second.changed and not second.restarted and node.restarts == 1
 
 
 def test_failed_restart_rolls_the_config_back(shim_file):
     node = FakeNode(restart_fails=True)
     with pytest.raises(Exception):
-        shims.install(node, WASMEDGE, shim_file)
-    assert node.files[shims.MAIN_CONFIG] == KIND_CONFIG.encode()
+        node_runtimes.install(node, WASMEDGE, shim_file)
+    assert node.files[node_runtimes.MAIN_CONFIG] == KIND_CONFIG.encode()
 
 
 def test_uninstall_restores_the_original_config(shim_file):
     node = FakeNode()
-    shims.install(node, WASMEDGE, shim_file)
-    assert shims.uninstall(node, WASMEDGE)
-    assert node.files[shims.MAIN_CONFIG] == KIND_CONFIG.encode()
+    node_runtimes.install(node, WASMEDGE, shim_file)
+    assert node_runtimes.uninstall(node, WASMEDGE)
+    assert node.files[node_runtimes.MAIN_CONFIG] == KIND_CONFIG.encode()
     assert "/usr/local/bin/containerd-shim-wasmedge-v1" not in node.files
 
 
@@ -105,7 +105,7 @@ def test_copy_that_does_not_match_its_checksum_is_refused(shim_file, monkeypatch
     node = FakeNode()
     monkeypatch.setattr(node, "put_file", lambda path, content, mode=0o644: node.files.__setitem__(path, b"corrupt"))
     with pytest.raises(LabError, match="does not match sha256"):
-        shims.install(node, WASMEDGE, shim_file)
+        node_runtimes.install(node, WASMEDGE, shim_file)
 
 
 def test_bundle_is_copied_and_installed_once(shim_file, tmp_path):
@@ -115,11 +115,11 @@ def test_bundle_is_copied_and_installed_once(shim_file, tmp_path):
     bundle = LocalBundle(tmp_path, {"debs/crun.deb": "x", "install.sh": "y"})
     bundles = [{"source": "libs", "dest": "/opt/wasm-lab/libs", "install": "install.sh"}]
     node = FakeNode()
-    report = shims.install(node, WASMEDGE, {**shim_file, "libs": bundle}, bundles)
+    report = node_runtimes.install(node, WASMEDGE, {**shim_file, "libs": bundle}, bundles)
     assert report.copied[0] == "/opt/wasm-lab/libs"
     assert node.files["/opt/wasm-lab/libs/debs/crun.deb"] == b"deb"
     assert node.installs == ["/opt/wasm-lab/libs/install.sh"]
-    shims.install(node, WASMEDGE, {**shim_file, "libs": bundle}, bundles)
+    node_runtimes.install(node, WASMEDGE, {**shim_file, "libs": bundle}, bundles)
     assert node.installs == ["/opt/wasm-lab/libs/install.sh"]
 
 
@@ -127,7 +127,7 @@ def test_a_config_written_but_never_loaded_is_loaded_on_the_next_run(shim_file):
     """A run killed between writing the config and restarting containerd: the dump (which reads the
     file) shows the runtime, the running containerd does not know it."""
     node = FakeNode()
-    shims.install(node, WASMEDGE, shim_file)
+    node_runtimes.install(node, WASMEDGE, shim_file)
     node.unloaded = True
-    again = shims.install(node, WASMEDGE, shim_file)
+    again = node_runtimes.install(node, WASMEDGE, shim_file)
     assert again.restarted and not again.config_changed and node.restarts == 2

@@ -7,7 +7,7 @@ made on first use and deleted when the action ends (`close`), and one a killed r
 ends itself after `POD_DEADLINE`. Every command runs in the
 node's own namespaces through `nsenter -t 1 -m -u -i -n -p --`, so `cat`, `sha256sum`,
 `containerd config dump` and `systemctl` are the node's own programs, exactly as on a kind node.
-`InstallerPodNode` is a `lab.nodes.Node`, so `lab.shims` installs, verifies and rolls back
+`InstallerPodNode` is a `lab.nodes.Node`, so `lab.node_runtimes` installs, verifies and rolls back
 through it unchanged.
 
 The pod needs an image that is already on the node, since an existing cluster may have no

@@ -1,8 +1,8 @@
-"""invoke shims.install / shims.uninstall: the wasm runtimes on the cluster's wasm nodes."""
+"""invoke runtimes.install / runtimes.uninstall: the wasm runtimes on the cluster's wasm nodes."""
 from invoke import Collection, task
 
 from lab import lifecycle
-from lab.actions import SHIMS
+from lab.actions import RUNTIMES
 from lab.cli.common import fail_on_errors, mode_override
 from lab.cli.lab import MODE_HELP, RUNTIME_HELP, SPEC_HELP, load_spec
 from lab.proc import stdout
@@ -12,7 +12,7 @@ from lab.proc import stdout
 def install(c, runtime=None, config=None, name=None, offline=False, online=False):
     """Install, register and verify the runtimes (idempotent), and create their RuntimeClasses."""
     with fail_on_errors():
-        lifecycle.run(load_spec(config, runtimes=runtime, name=name, offline=mode_override(offline, online)), SHIMS)
+        lifecycle.run(load_spec(config, runtimes=runtime, name=name, offline=mode_override(offline, online)), RUNTIMES)
 
 
 @task(iterable=["runtime"], help={**SPEC_HELP, "runtime": RUNTIME_HELP})
@@ -23,4 +23,4 @@ def uninstall(c, runtime=None, config=None, name=None):
     stdout.print("\n".join(f"removed {item}" for item in removed) or "nothing to remove")
 
 
-ns = Collection("shims", install, uninstall)
+ns = Collection("runtimes", install, uninstall)

@@ -1,10 +1,10 @@
-"""The installer-pod node (lab/installer.py) against a FAKE Kubernetes API and a FAKE node.
+"""The installer-pod node (lab/providers/installer_pod.py) against a FAKE Kubernetes API and a FAKE node.
 
 FakeCore stands in for CoreV1Api (pods and namespaces kept in dicts, a pod is Running as soon as
 it is created); FakeHost stands in for the exec endpoint plus the node behind it: it checks the
 nsenter prefix, keeps files in a dict and plays the node's systemd for the guarded containerd
 restart. These fakes test the lab's logic (pod spec, command prefix, file transfer, restart
-guard, rollback through lab.shims); the real path runs in tests/e2e/test_existing.py."""
+guard, rollback through lab.node_runtimes); the real path runs in tests/e2e/test_existing.py."""
 import hashlib
 import shlex
 from pathlib import Path
@@ -13,11 +13,12 @@ from types import SimpleNamespace as NS
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from lab import installer, shims
+from lab import node_runtimes
 from lab.artifacts import LocalFile
 from lab.catalog import Runtime
 from lab.errors import LabError
 from lab.nodes import Result
+from lab.providers import installer_pod
 from tests.unit import fake_node_files
 
 KIND_CONFIG = (Path(__file__).parent / "fixtures" / "containerd" / "kind-v2.toml").read_text()
@@ -66,7 +67,7 @@ class FakeHost:
     """A fake exec endpoint and the node behind it (files in a dict, systemd played in-process)."""
 
     def __init__(self, restart_breaks=False):
-        self.files = {shims.MAIN_CONFIG: KIND_CONFIG.encode()}
+        self.files = {node_runtimes.MAIN_CONFIG: KIND_CONFIG.encode()}
         self.commands, self.restarts = [], 0
         self.restart_breaks = restart_breaks  # containerd will not start on a config holding "wasmedge"
 
@@ -76,8 +77,8 @@ class FakeHost:
             return Result(0, "ld.so (GLIBC)")
         if command[0].startswith("/host/") and command[0] != LOADER:
             return Result(126, "", "no such file")
-        prefix = [LOADER, "--library-path", ":".join("/host" + d for d in installer.LIBRARY_DIRS),
-                  "/host/usr/bin/nsenter", *installer.NSENTER_ARGS]
+        prefix = [LOADER, "--library-path", ":".join("/host" + d for d in installer_pod.LIBRARY_DIRS),
+                  "/host/usr/bin/nsenter", *installer_pod.NSENTER_ARGS]
         if command[:len(prefix)] != prefix:
             return Result(126, "", f"unexpected prefix {command[:4]}")
         return self.node(command[len(prefix):], stdin)
@@ -115,7 +116,7 @@ class FakeHost:
         if argv == ["ctr", "version"]:
             return Result(0, "ok")
         if argv == ["containerd", "config", "dump"]:
-            return Result(0, self.files[shims.MAIN_CONFIG].decode())
+            return Result(0, self.files[node_runtimes.MAIN_CONFIG].decode())
         raise AssertionError(f"unexpected node command {argv}")
 
     def run_guard(self, script, argv):
@@ -123,10 +124,10 @@ class FakeHost:
         assert argv[:2] == ["/bin/sh", "-c"]
         self.restarts += 1
         status = script.split("echo ok > ")[1].split(";")[0].removesuffix(".new")
-        broken = self.restart_breaks and b"wasmedge" in self.files[shims.MAIN_CONFIG]
+        broken = self.restart_breaks and b"wasmedge" in self.files[node_runtimes.MAIN_CONFIG]
         if not broken:
             for word in shlex.split(script.split("if up; then")[1].split("echo ok")[0]):
-                if word.endswith(installer.PREVIOUS_SUFFIX + ";"):
+                if word.endswith(installer_pod.PREVIOUS_SUFFIX + ";"):
                     self.files.pop(word[:-1], None)
             self.files[status] = b"ok\n"
             return
@@ -149,13 +150,13 @@ def shim_file(tmp_path):
 
 
 def node_for(core, host, **kw):
-    node = installer.InstallerPodNode(core, "lab1", "kind-worker", exec_fn=host, **kw)
+    node = installer_pod.InstallerPodNode(core, "lab1", "kind-worker", exec_fn=host, **kw)
     node.restart_timeout = 10
     return node
 
 
 def test_pod_is_privileged_host_pid_pinned_to_its_node_and_runs_the_pause_image():
-    pod = installer.pod_manifest("lab1", "kind-worker", "registry.k8s.io/pause:3.10.1", borrow_host_tools=True)
+    pod = installer_pod.pod_manifest("lab1", "kind-worker", "registry.k8s.io/pause:3.10.1", borrow_host_tools=True)
     spec, container = pod["spec"], pod["spec"]["containers"][0]
     assert spec["nodeName"] == "kind-worker" and spec["hostPID"] and spec["hostNetwork"]
     assert container["securityContext"] == {"privileged": True, "runAsUser": 0, "runAsGroup": 0}
@@ -165,13 +166,13 @@ def test_pod_is_privileged_host_pid_pinned_to_its_node_and_runs_the_pause_image(
     assert "command" not in container  # the pause image's own entrypoint keeps it alive
     assert pod["metadata"]["namespace"] == "wasm-lab-installer-lab1"
     assert pod["metadata"]["annotations"]["wasm-lab.dev/owner"] == "lab1"
-    assert pod["spec"]["activeDeadlineSeconds"] == installer.POD_DEADLINE
-    assert installer.pod_manifest("lab1", "n", "debian:trixie", borrow_host_tools=False)["spec"]["containers"][0][
+    assert pod["spec"]["activeDeadlineSeconds"] == installer_pod.POD_DEADLINE
+    assert installer_pod.pod_manifest("lab1", "n", "debian:trixie", borrow_host_tools=False)["spec"]["containers"][0][
         "command"] == ["sleep", "infinity"]
 
 
 def test_long_node_names_give_valid_pod_names():
-    name = installer.pod_name("a-lab-name-of-thirty-two-letters",
+    name = installer_pod.pod_name("a-lab-name-of-thirty-two-letters",
                               "ip-10-0-0-1.eu-west-1.compute.internal.very.long.example.com")
     assert len(name) <= 63 and name == name.lower() and not name.endswith("-")
 
@@ -179,12 +180,12 @@ def test_long_node_names_give_valid_pod_names():
 def test_first_command_creates_namespace_and_pod_and_borrows_the_node_nsenter():
     core, host = FakeCore(), FakeHost()
     node = node_for(core, host)
-    assert node.read_file(shims.MAIN_CONFIG) == KIND_CONFIG
+    assert node.read_file(node_runtimes.MAIN_CONFIG) == KIND_CONFIG
     assert core.namespaces["wasm-lab-installer-lab1"]["metadata"]["annotations"] == {"wasm-lab.dev/owner": "lab1"}
-    pod = core.pods[installer.pod_name("lab1", "kind-worker")]
+    pod = core.pods[installer_pod.pod_name("lab1", "kind-worker")]
     assert pod["spec"]["containers"][0]["image"] == "registry.k8s.io/pause:3.10.1"
-    assert host.commands[-1][-2:] == ["read", shims.MAIN_CONFIG]
-    assert node.close() and core.deleted == [installer.pod_name("lab1", "kind-worker")] and not core.pods
+    assert host.commands[-1][-2:] == ["read", node_runtimes.MAIN_CONFIG]
+    assert node.close() and core.deleted == [installer_pod.pod_name("lab1", "kind-worker")] and not core.pods
     assert not node.close()  # nothing left to let go of
 
 
@@ -194,7 +195,7 @@ def test_each_action_gets_a_fresh_pod_and_none_outlives_it():
     node.run(["true"])
     node.close()
     node.run(["true"])
-    assert list(core.pods) == [installer.pod_name("lab1", "kind-worker")]
+    assert list(core.pods) == [installer_pod.pod_name("lab1", "kind-worker")]
     node.close()
     assert core.pods == {} and len(core.deleted) == 2
 
@@ -223,14 +224,14 @@ def test_put_file_sends_exact_bytes_through_head_c(shim_file):
 def test_install_then_uninstall_through_the_pod_restores_the_config_byte_for_byte(shim_file):
     core, host = FakeCore(), FakeHost()
     node = node_for(core, host)
-    before = hashlib.sha256(host.files[shims.MAIN_CONFIG]).hexdigest()
-    report = shims.install(node, WASMEDGE, shim_file)
+    before = hashlib.sha256(host.files[node_runtimes.MAIN_CONFIG]).hexdigest()
+    report = node_runtimes.install(node, WASMEDGE, shim_file)
     assert report.config_changed and report.restarted and host.restarts == 1
-    assert not [p for p in host.files if p.endswith(installer.PREVIOUS_SUFFIX)]  # guard copies cleaned up
-    again = shims.install(node, WASMEDGE, shim_file)
+    assert not [p for p in host.files if p.endswith(installer_pod.PREVIOUS_SUFFIX)]  # guard copies cleaned up
+    again = node_runtimes.install(node, WASMEDGE, shim_file)
     assert not again.changed and host.restarts == 1
-    assert shims.uninstall(node, WASMEDGE)
-    assert hashlib.sha256(host.files[shims.MAIN_CONFIG]).hexdigest() == before
+    assert node_runtimes.uninstall(node, WASMEDGE)
+    assert hashlib.sha256(host.files[node_runtimes.MAIN_CONFIG]).hexdigest() == before
     assert "/usr/local/bin/containerd-shim-wasmedge-v1" not in host.files
 
 
@@ -238,13 +239,13 @@ def test_containerd_that_does_not_come_back_is_restored_by_the_node_then_reporte
     core, host = FakeCore(), FakeHost(restart_breaks=True)
     node = node_for(core, host)
     with pytest.raises(Exception, match="did not come back|does not show"):
-        shims.install(node, WASMEDGE, shim_file)
-    assert host.files[shims.MAIN_CONFIG] == KIND_CONFIG.encode()
+        node_runtimes.install(node, WASMEDGE, shim_file)
+    assert host.files[node_runtimes.MAIN_CONFIG] == KIND_CONFIG.encode()
     assert host.restarts >= 2
 
 
 def test_restart_script_restores_changed_files_and_deletes_new_ones():
-    node = installer.InstallerPodNode(FakeCore(), "lab1", "n", exec_fn=FakeHost())
+    node = installer_pod.InstallerPodNode(FakeCore(), "lab1", "n", exec_fn=FakeHost())
     node._guarded = {"/etc/containerd/config.toml": True, "/etc/containerd/conf.d/99-wasm-lab.toml": False}
     script = node.restart_script("42")
     assert "systemctl restart containerd; if up; then" in script
@@ -255,16 +256,16 @@ def test_restart_script_restores_changed_files_and_deletes_new_ones():
 
 
 def test_exit_codes_from_the_exec_status_channel():
-    assert installer._exit_code("") == 0
-    assert installer._exit_code('{"status": "Success"}') == 0
+    assert installer_pod._exit_code("") == 0
+    assert installer_pod._exit_code('{"status": "Success"}') == 0
     failure = '{"status": "Failure", "reason": "NonZeroExitCode", "details": {"causes": [{"reason": "ExitCode", "message": "3"}]}}'
-    assert installer._exit_code(failure) == 3
-    assert installer._exit_code('{"status": "Failure", "message": "exec: not found"}') == 126
+    assert installer_pod._exit_code(failure) == 3
+    assert installer_pod._exit_code('{"status": "Failure", "message": "exec: not found"}') == 126
 
 
 def test_a_pod_a_killed_run_left_behind_is_replaced():
     core, host = FakeCore(), FakeHost()
-    name = installer.pod_name("lab1", "kind-worker")
+    name = installer_pod.pod_name("lab1", "kind-worker")
     ended = {"phase": "Failed"}
     core.pods[name] = {"old": True}
     created = []

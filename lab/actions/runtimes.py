@@ -1,6 +1,6 @@
 import time
 
-from lab import catalog, shims
+from lab import catalog, node_runtimes
 from lab.errors import LabError
 
 CHANGED_AT = "runtimes_changed_at"  # when the lab last changed a runtime on a node (a containerd restart)
@@ -9,8 +9,8 @@ LABELS = "labels_on_nodes"       # "label@node" the lab added
 BUNDLES = "bundles_on_nodes"     # "dest@node" -> {uninstall, runtimes that need it} (recorded before placing)
 
 
-class InstallShims:
-    name = "shims"
+class InstallRuntimes:
+    name = "runtimes"
     title = "install each runtime on the wasm nodes, register it with containerd, verify"
     in_cluster = True
     needs, gives = ('artifacts', 'cluster', 'kube'), ()
@@ -19,16 +19,16 @@ class InstallShims:
         lines, restarted, installed = [], set(), {}
         for runtime in ctx.spec.runtimes:
             entry = catalog.load().runtimes[runtime]
-            label = shims.INSTALLED_LABEL.format(handler=entry.handler)
+            label = node_runtimes.INSTALLED_LABEL.format(handler=entry.handler)
             for node in ctx.cluster.wasm_nodes:
                 mark = f"{runtime}@{node.name}"
                 ours = mark in ctx.state.get(RECORD, [])
-                there = shims.present(node, entry, ctx.artifacts.files)
+                there = node_runtimes.present(node, entry, ctx.artifacts.files)
                 if not ours and there:
                     lines.append(f"{runtime}@{node.name}: there already (not the lab's to remove), verified")
                     self._label(ctx, node.name, label)
                     continue
-                foreign = [] if ours else shims.foreign_files(node, entry, ctx.artifacts.files)
+                foreign = [] if ours else node_runtimes.foreign_files(node, entry, ctx.artifacts.files)
                 if foreign and not ctx.spec.adopt:
                     raise LabError(f"{node.name}: {', '.join(foreign)} exists and is not the lab's, so the lab leaves "
                                    f"it alone; remove it, or pass --adopt to keep it aside and put it back on lab.down")
@@ -40,7 +40,7 @@ class InstallShims:
                     installed.setdefault(node.name, set()).add(entry.handler)
                 bundles = ctx.artifacts.bundles_for(entry)
                 self._record_bundles(ctx, node.name, runtime, bundles)
-                report = shims.install(node, entry, ctx.artifacts.files, bundles, keep_foreign=bool(foreign))
+                report = node_runtimes.install(node, entry, ctx.artifacts.files, bundles, keep_foreign=bool(foreign))
                 self._label(ctx, node.name, label)
                 ctx.state.add("runtimes_installed", runtime)
                 if report.restarted:
@@ -76,7 +76,7 @@ class InstallShims:
             if still or node_name not in nodes:
                 placed[key] = {**entry, "runtimes": still} if node_name in nodes else entry
                 continue
-            shims.remove_bundle(nodes[node_name], dest, entry.get("uninstall"))
+            node_runtimes.remove_bundle(nodes[node_name], dest, entry.get("uninstall"))
             removed.append(f"{dest} and the packages it added from {node_name}")
             del placed[key]
             ctx.state.set(BUNDLES, placed)
@@ -101,11 +101,11 @@ class InstallShims:
             entry = catalog.load().runtimes[runtime]
             node = nodes[node_name]
             touched.add(node_name)
-            if shims.uninstall(node, entry):
+            if node_runtimes.uninstall(node, entry):
                 removed.append(f"{runtime} from {node_name} (containerd config restored)")
                 restarted.add(node_name)
                 handlers.add(entry.handler)
-            label = f"{shims.INSTALLED_LABEL.format(handler=entry.handler)}@{node_name}"
+            label = f"{node_runtimes.INSTALLED_LABEL.format(handler=entry.handler)}@{node_name}"
             if label in ctx.state.get(LABELS, []):
                 ctx.kube.core.patch_node(node_name, {"metadata": {"labels": {label.partition("@")[0]: None}}})
                 ctx.state.remove(LABELS, label)
@@ -114,7 +114,7 @@ class InstallShims:
         ctx.state.set("runtimes_installed", sorted({m.partition("@")[0] for m in left}))
         for node_name in touched:
             if not any(m.endswith(f"@{node_name}") for m in left):  # the config backup of the lab's edits
-                nodes[node_name].run(["rm", "-f", shims.MAIN_CONFIG + shims.BACKUP_SUFFIX])
+                nodes[node_name].run(["rm", "-f", node_runtimes.MAIN_CONFIG + node_runtimes.BACKUP_SUFFIX])
         removed += self._remove_unneeded_bundles(ctx, nodes, left)
         for node_name in sorted(restarted):  # what others run there is left as it was: running
             ctx.kube.wait_node_pods_ready(node_name, without=tuple(sorted(handlers)), own_namespace=ctx.spec.namespace)
