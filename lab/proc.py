@@ -2,14 +2,60 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from collections import deque
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
 
 console = Console(stderr=True, highlight=False)  # progress and messages
 stdout = Console(highlight=False)  # results: tables a user may redirect
+
+
+PROGRESS_EVERY = 30.0  # seconds between progress lines when there is no terminal (CI logs)
+
+
+class Progress:
+    """What a long step shows: its label, the time it has taken and its latest output line."""
+
+    def __init__(self, label: str, status=None):
+        self.label, self.status, self.last, self.start = label, status, "", time.monotonic()
+
+    @property
+    def line(self) -> str:
+        elapsed = time.monotonic() - self.start
+        return f"{self.label}: {elapsed:.0f}s" + (f", last: {self.last[:100]}" if self.last else "")
+
+    def update(self, line: str) -> None:
+        self.last = line
+        if self.status is not None:
+            self.status.update(f"{self.label} [dim]{time.monotonic() - self.start:5.0f}s  {line[:100]}[/dim]")
+
+
+@contextmanager
+def progress(label: str):
+    """A spinner with the latest line on a terminal; without one (a CI log), a line when the step
+    starts and one every PROGRESS_EVERY seconds, so a long build never looks stuck."""
+    if console.is_terminal:
+        with console.status(label) as status:
+            yield Progress(label, status)
+        return
+    shown, stop = Progress(label), threading.Event()
+    console.print(f"{label} …", soft_wrap=True)
+
+    def tick():
+        while not stop.wait(PROGRESS_EVERY):
+            console.print(shown.line, soft_wrap=True, markup=False)
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    try:
+        yield shown
+    finally:
+        stop.set()
+        ticker.join()
 
 
 class CommandFailed(RuntimeError):
@@ -39,7 +85,7 @@ def run_logged(argv, *, label: str, log: Path, env=None, cwd=None) -> float:
     log.parent.mkdir(parents=True, exist_ok=True)
     tail: deque[str] = deque(maxlen=40)
     start = time.monotonic()
-    with open(log, "a") as sink, console.status(label) as status:
+    with open(log, "a") as sink, progress(label) as shown:
         sink.write(f"$ {' '.join(str(a) for a in argv)}\n")
         sink.flush()
         process = subprocess.Popen(
@@ -52,8 +98,7 @@ def run_logged(argv, *, label: str, log: Path, env=None, cwd=None) -> float:
                 line = line.rstrip()
                 if line:
                     tail.append(line)
-                    elapsed = time.monotonic() - start
-                    status.update(f"{label} [dim]{elapsed:5.0f}s  {line[:100]}[/dim]")
+                    shown.update(line)
             process.wait()
         except BaseException:
             process.terminate()

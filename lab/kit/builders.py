@@ -11,7 +11,7 @@ import docker
 
 from lab.kit.recipes import Recipe, env_name, render
 from lab.kit.store import KitStore, checksum_tree
-from lab.proc import CommandFailed, console, run_logged
+from lab.proc import CommandFailed, progress, run_logged
 
 DEBIAN_MIRROR = os.environ.get("WASM_LAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 APT_SNAPSHOT_CONF = 'Acquire::Check-Valid-Until "false";\n'
@@ -71,7 +71,7 @@ def build_rootfs(ctx: BuildContext) -> dict:
     tarball = ctx.cache / "rootfs.tar"
     run_logged(["tar", "--numeric-owner", "-C", rootfs, "-cf", tarball, "."],
                label=f"{recipe.name}: packing the root filesystem", log=ctx.log)
-    with console.status(f"{recipe.name}: docker import {ctx.image}"):
+    with progress(f"{recipe.name}: docker import {ctx.image}"):
         repository, tag = ctx.image.rsplit(":", 1)
         docker.from_env().api.import_image_from_file(str(tarball), repository=repository, tag=tag,
                                                      changes=['CMD ["/bin/bash"]'])
@@ -89,7 +89,7 @@ def _docker_build(ctx: BuildContext) -> None:
         buildargs = {k: render(str(v), ctx.values) for k, v in recipe.build_args.items()}
         api = docker.from_env().api
         tail = []
-        with open(ctx.log, "a") as sink, console.status(f"{recipe.name}: docker build") as status:
+        with open(ctx.log, "a") as sink, progress(f"{recipe.name}: docker build") as shown:
             for chunk in api.build(path=str(context), dockerfile=recipe.dockerfile, tag=ctx.image,
                                    buildargs=buildargs, rm=True, forcerm=True, pull=False, decode=True):
                 if "error" in chunk:
@@ -100,7 +100,7 @@ def _docker_build(ctx: BuildContext) -> None:
                 line = text.strip()
                 if line:
                     tail = (tail + [line])[-40:]
-                    status.update(f"{recipe.name}: docker build [dim]{line[:100]}[/dim]")
+                    shown.update(line)
 
 
 def build_image(ctx: BuildContext) -> dict:
@@ -128,14 +128,14 @@ def _run_in_container(ctx: BuildContext, staging: Path) -> None:
                                                   working_dir="/recipe", detach=True)
     tail = []
     try:
-        with open(ctx.log, "a") as sink, console.status(f"{recipe.name}: building in {image}") as status:
+        with open(ctx.log, "a") as sink, progress(f"{recipe.name}: building in {image}") as shown:
             for raw in container.logs(stream=True, follow=True):
                 text = raw.decode(errors="replace")
                 sink.write(text)
                 line = text.strip()
                 if line:
                     tail = (tail + [line])[-40:]
-                    status.update(f"{recipe.name}: building in {image} [dim]{line[:100]}[/dim]")
+                    shown.update(line)
         code = container.wait()["StatusCode"]
     finally:
         container.remove(force=True)
