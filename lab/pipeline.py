@@ -8,23 +8,31 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from lab.proc import console
 from lab.spec import LabSpec
 from lab.state import State
 
+if TYPE_CHECKING:
+    from lab.artifacts import Artifacts
+    from lab.kube import Kube
+    from lab.providers.base import Cluster, Provider
+
 
 @dataclass
 class Context:
+    """What the actions share. Each field past `provider` is given by one action (its `gives`)
+    and needed by later ones (their `needs`): artifacts, cluster, kube, images, results."""
     spec: LabSpec
     state: State
-    provider: object
-    artifacts: object = None
-    cluster: object = None
-    kube: object = None
-    images: dict = field(default_factory=dict)
+    provider: Provider
+    artifacts: Artifacts | None = None
+    cluster: Cluster | None = None
+    kube: Kube | None = None
+    images: dict[str, str] = field(default_factory=dict)     # variant -> image reference
     results: dict = field(default_factory=dict)
-    timings: dict = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # action -> seconds
 
 
 def check_sequence(actions) -> None:
