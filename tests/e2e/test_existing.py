@@ -10,6 +10,7 @@ and the test cluster's containerd maps localhost:5001 to that relay), otherwise 
 fallback: `ctr images import` on each wasm node via its installer pod.
 
 Runs only when the kit is complete (so it never starts a long kit build) and skips saying why."""
+import hashlib
 import json
 import os
 import shutil
@@ -126,10 +127,15 @@ def kind_config(gateway: str | None) -> dict:
 
 
 def node_sha256(container: str) -> dict:
+    """The node's containerd config and folder, its installed packages and /opt/wasm-lab."""
     out = subprocess.run(["docker", "exec", container, "sh", "-c",
                           "sha256sum /etc/containerd/config.toml; ls /etc/containerd"],
                          capture_output=True, text=True, check=True).stdout
-    return {"sha": out.split()[0], "listing": sorted(out.split()[2:])}
+    packages = subprocess.run(["docker", "exec", container, "dpkg-query", "-W", "-f", "${Package}=${Version}\n"],
+                              capture_output=True, text=True, check=True).stdout
+    bundles = subprocess.run(["docker", "exec", container, "ls", "/opt/wasm-lab"], capture_output=True, text=True)
+    return {"sha": out.split()[0], "listing": sorted(out.split()[2:]),
+            "packages": hashlib.sha256(packages.encode()).hexdigest()[:16], "opt": bundles.stdout.split()}
 
 
 @pytest.fixture(scope="module")

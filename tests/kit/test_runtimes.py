@@ -161,8 +161,9 @@ def node(wasm_images, tmp_path_factory):
     try:
         if "shims" in installed:
             n.sh("for b in /kit/shims/bin/containerd-shim-*-v1; do install -m 0755 $b /usr/local/bin/; done")
-        if "crun-wasmedge" in installed:
-            n.sh("sh /kit/crun-wasmedge/install.sh", timeout=600)
+        if "crun-wasmedge" in installed:  # copied to where the lab puts it: its install records what it added
+            n.sh("mkdir -p /opt/wasm-lab && cp -r /kit/crun-wasmedge /opt/wasm-lab/ && "
+                 "sh /opt/wasm-lab/crun-wasmedge/install.sh", timeout=600)
         n.sh(f"(containerd --log-level {os.environ.get('WASM_LAB_TEST_CONTAINERD_LOG_LEVEL', 'info')} >/var/log/containerd.log 2>&1 &); "
              "for i in $(seq 1 60); do ctr version >/dev/null 2>&1 && exit 0; sleep 0.5; done; exit 1")
         n.ctr("images import /fixtures/images.tar", timeout=300)
@@ -357,3 +358,32 @@ def test_shims_link_only_what_the_node_has():
     for block in (wasmtime, wasmedge):
         glibc = block.split("glibc needed: GLIBC_", 1)[1].split()[0]
         assert tuple(map(int, glibc.split("."))) <= (2, 41), f"needs glibc {glibc}, newer than trixie's 2.41"
+
+
+def test_the_crun_bundle_takes_back_exactly_the_packages_it_added(docker_engine):
+    """install.sh on a bare trixie rootfs, then uninstall.sh: the package list is as before, byte
+    for byte, and a package the node already had at the bundle's version is left installed."""
+    bundle = kit_artifact_or_skip("crun-wasmedge")["path"]
+    base = kit_artifact_or_skip("debian-trixie")["image"]["ref"]
+    name = f"wasm-lab-test-bundle-{uuid.uuid4().hex[:8]}"
+    run(["docker", "run", "-d", "--name", name, "-v", f"{bundle}:/kit/crun-wasmedge:ro", base, "sleep", "infinity"])
+    try:
+        def sh(script, check=True):
+            return run(["docker", "exec", name, "sh", "-c", script], check=check, timeout=600)
+
+        listing = "dpkg-query -W -f '${Package}=${Version} ${db:Status-Abbrev}\\n' | sort"
+        before = sh(listing).stdout
+        sh("mkdir -p /opt/wasm-lab && cp -r /kit/crun-wasmedge /opt/wasm-lab/")
+        sh("sh /opt/wasm-lab/crun-wasmedge/install.sh")
+        added = sh("cat /opt/wasm-lab/crun-wasmedge/added-packages").stdout.split()
+        assert "crun" in added and "libwasmedge0" in added
+        kept = [line.split("=")[0] for line in before.splitlines()
+                if line.split("=")[0] in sh("sed 's/=.*//' /opt/wasm-lab/crun-wasmedge/packages.txt").stdout.split()]
+        assert not set(kept) & set(added)  # the node's own packages are not the bundle's to remove
+        sh("sh /opt/wasm-lab/crun-wasmedge/install.sh")  # again: nothing more added
+        assert sh("cat /opt/wasm-lab/crun-wasmedge/added-packages").stdout.split() == added
+        sh("sh /opt/wasm-lab/crun-wasmedge/uninstall.sh")
+        assert sh(listing).stdout == before
+        assert sh("command -v crun", check=False).returncode != 0
+    finally:
+        run(["docker", "rm", "-f", name], check=False)
