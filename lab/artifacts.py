@@ -244,7 +244,7 @@ class Resolver:
 
     def probe_url(self, url: str) -> None:
         parsed = urllib.parse.urlsplit(url)
-        self.probe(parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80))
+        self.probe(parsed.hostname or "", parsed.port or (443 if parsed.scheme == "https" else 80))
 
     def probe_address(self, address: str) -> None:
         """host[:port] (443 without one), a registry's host mapped to where its pulls go."""
@@ -486,8 +486,9 @@ def pull(client, repository: str, digest: str) -> None:
 def extract_member(archive: Path, member: str) -> bytes:
     with tarfile.open(archive, "r:*") as tar:
         for info in tar.getmembers():
-            if info.isfile() and info.name.removeprefix("./") == member:
-                return tar.extractfile(info).read()
+            content = tar.extractfile(info) if info.isfile() else None
+            if content is not None and info.name.removeprefix("./") == member:
+                return content.read()
     raise Unavailable(f"{member} is not in {archive.name}")
 
 

@@ -64,7 +64,7 @@ def _variant(name: str, entry: dict, runtime: Runtime | None, targets: set[str])
     if entry.get("runtime_class") and runtime is None:
         raise CatalogError(f"variant {name}: only a runtime's variants can run through a RuntimeClass")
     return Variant(name=name, image=entry["image"], engine=entry.get("engine"),
-                   runtime_class=runtime.handler if entry.get("runtime_class") else None,
+                   runtime_class=runtime.handler if runtime is not None and entry.get("runtime_class") else None,
                    pod_annotations=dict(entry.get("pod_annotations") or {}), env=dict(entry.get("env") or {}))
 
 

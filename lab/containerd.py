@@ -183,7 +183,7 @@ def systemd_cgroup(text: str, drop_ins: dict[str, str] | None = None) -> bool:
     version = _version_of(data, "containerd config")
     if version >= 3:
         for path in sorted(drop_ins or {}):
-            _deep_merge(data, _parse(drop_ins[path], path))
+            _deep_merge(data, _parse((drop_ins or {})[path], path))
     runtimes = _runtimes(data, version)
     default = _dig(data, runtimes_path(version)[:-1] + ("default_runtime_name",)) or "runc"
     runtime = runtimes.get(default)
@@ -291,7 +291,9 @@ def _differences(runtime: Any, entry: RuntimeEntry, options: dict) -> list[str]:
     have_type = runtime.get("runtime_type")
     if have_type != entry.runtime_type:
         diffs.append(f"runtime_type = {have_type!r}, want {entry.runtime_type!r}")
-    have_options = runtime.get("options") if isinstance(runtime.get("options"), dict) else {}
+    have_options = runtime.get("options") or {}
+    if not isinstance(have_options, dict):
+        have_options = {}
     for key, want in options.items():
         have = have_options.get(key, False if key == "SystemdCgroup" else None)
         if have != want:

@@ -351,7 +351,7 @@ def summary(results: list[Result]) -> tuple[int, int]:
 
 def differences(by_target: dict[str, list[Result]]) -> list[str]:
     """Cases whose comparable answer differs between targets, described one per line."""
-    problems = []
+    problems: list[str] = []
     targets = list(by_target)
     if len(targets) < 2:
         return problems

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from kubernetes import client, config, dynamic
 from kubernetes.client.exceptions import ApiException
@@ -40,7 +41,7 @@ class Kube:
         self.core = client.CoreV1Api(self.api_client)
         self.apps = client.AppsV1Api(self.api_client)
         self.node_api = client.NodeV1Api(self.api_client)
-        self._dynamic = None
+        self._dynamic: dynamic.DynamicClient | None = None
 
     @property
     def dynamic(self) -> dynamic.DynamicClient:
@@ -160,7 +161,7 @@ class Kube:
                            + self.describe_pods(namespace, f"app.kubernetes.io/name={name}"))
 
     def describe_pods(self, namespace: str, selector: str) -> str:
-        pods = self.core.list_namespaced_pod(namespace, label_selector=selector).items
+        pods: list[Any] = self.core.list_namespaced_pod(namespace, label_selector=selector).items
         if not pods:
             return "no pod was created"
         parts = []
@@ -172,7 +173,7 @@ class Kube:
                     reason = f" ({state.reason}: {(state.message or '')[:200]})"
             events = self.core.list_namespaced_event(
                 namespace, field_selector=f"involvedObject.name={pod.metadata.name}").items
-            events.sort(key=lambda e: e.last_timestamp or e.event_time or e.metadata.creation_timestamp)
+            events.sort(key=lambda e: str(e.last_timestamp or e.event_time or e.metadata.creation_timestamp))
             last = f"; last event: {events[-1].reason}: {events[-1].message}" if events else ""
             parts.append(f"pod {pod.metadata.name} is {pod.status.phase}{reason}{last}")
         return "; ".join(parts)

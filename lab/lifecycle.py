@@ -4,6 +4,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from lab import artifacts, catalog, ownership, providers
 from lab.actions import UP
@@ -64,7 +65,8 @@ def uninstall_runtimes(spec: LabSpec) -> list[str]:
         try:
             return CreateRuntimeClasses().undo(ctx, spec.runtimes) + InstallRuntimes().undo(ctx, spec.runtimes)
         finally:
-            ctx.cluster.close_nodes()
+            if ctx.cluster is not None:
+                ctx.cluster.close_nodes()
 
 
 def down(spec: LabSpec) -> list[str]:
@@ -106,7 +108,9 @@ def status(spec: LabSpec) -> dict:
     info["cluster"] = "present"
     kube = Kube(state.get("kubeconfig"))
     namespace = state.get("namespace", spec.namespace)
-    for deployment in kube.apps.list_namespaced_deployment(namespace, label_selector="app.kubernetes.io/part-of=wasm-lab").items:
+    deployments: list[Any] = kube.apps.list_namespaced_deployment(
+        namespace, label_selector="app.kubernetes.io/part-of=wasm-lab").items
+    for deployment in deployments:
         variant = deployment.metadata.labels.get("wasm-lab.dev/variant", deployment.metadata.name)
         info["variants"][variant] = f"{deployment.status.ready_replicas or 0}/{deployment.spec.replicas} ready"
     return info

@@ -179,13 +179,14 @@ def configure(node: Node, entry: containerd.RuntimeEntry, report: InstallReport)
         for path, original in originals.items():
             if original is None:
                 node.run(["rm", "-f", path])
-            else:
-                node.put_file(path, node.read_file(path + BACKUP_SUFFIX).encode())
+            else:  # the copy kept on the node, read back; the text read before the change if it is gone
+                kept = node.read_file(path + BACKUP_SUFFIX)
+                node.put_file(path, (kept if kept is not None else original).encode())
         restart_containerd(node)
         raise
 
 
-def install(node: Node, runtime: Runtime, files: dict[str, LocalFile], bundles: list[dict] = (),
+def install(node: Node, runtime: Runtime, files: dict, bundles: tuple[dict, ...] | list[dict] = (),
             keep_foreign: bool = False) -> InstallReport:
     entry = runtime_entry(runtime)
     report = InstallReport(node.name, entry.handler)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from lab.proc import console
 from lab.spec import LabSpec
@@ -33,6 +33,30 @@ class Context:
     images: dict[str, str] = field(default_factory=dict)     # variant -> image reference
     results: dict = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # action -> seconds
+
+
+class Action(Protocol):
+    """One step of lab.up: what it needs from the Context and gives to it, what it does, its undo
+    (`in_cluster`: whether the undo needs the cluster, skipped when the cluster goes whole)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def in_cluster(self) -> bool: ...
+
+    @property
+    def needs(self) -> tuple[str, ...]: ...
+
+    @property
+    def gives(self) -> tuple[str, ...]: ...
+
+    def execute(self, ctx: Context) -> str: ...
+
+    def undo(self, ctx: Context) -> list[str]: ...
 
 
 def check_sequence(actions) -> None:

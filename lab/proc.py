@@ -93,7 +93,7 @@ def run_logged(argv, *, label: str, log: Path, env=None, cwd=None) -> float:
             errors="replace", env=env, cwd=cwd,
         )
         try:
-            for line in process.stdout:
+            for line in process.stdout or ():
                 sink.write(line)
                 line = line.rstrip()
                 if line:

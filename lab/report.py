@@ -62,8 +62,8 @@ def write(results: dict[str, list[dict]], directory: Path, meta: dict) -> tuple[
                 ET.SubElement(case, "failure", message=row.get("detail", "")[:500])
     suite = ET.SubElement(suites, "testsuite", name="consistency", tests=str(len(same)),
                           failures=str(sum(not ok for ok in same.values())))
-    for case, ok in same.items():
-        element = ET.SubElement(suite, "testcase", classname="httpbin.consistency", name=case)
+    for name, ok in same.items():
+        element = ET.SubElement(suite, "testcase", classname="httpbin.consistency", name=name)
         if not ok:
             ET.SubElement(element, "failure", message="variants answered differently (apart from flavor)")
     junit_path = directory / "checks.junit.xml"

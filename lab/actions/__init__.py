@@ -7,10 +7,11 @@ from lab.actions.deploy import Deploy
 from lab.actions.images import BuildImages, LoadImages
 from lab.actions.runtimeclasses import CreateRuntimeClasses
 from lab.actions.runtimes import InstallRuntimes
+from lab.pipeline import Action
 
-CLUSTER = [ResolveArtifacts(with_runtimes=False, with_images=False), EnsureCluster()]
-RUNTIMES = [ResolveArtifacts(with_images=False), EnsureCluster(), InstallRuntimes(), CreateRuntimeClasses()]
-WORKLOADS = [ResolveArtifacts(with_runtimes=False), EnsureCluster(), BuildImages(), LoadImages(), Deploy()]
-CHECK = [AttachCluster(), Check()]
-UP = [ResolveArtifacts(), EnsureCluster(), InstallRuntimes(), CreateRuntimeClasses(),
+CLUSTER: list[Action] = [ResolveArtifacts(with_runtimes=False, with_images=False), EnsureCluster()]
+RUNTIMES: list[Action] = [ResolveArtifacts(with_images=False), EnsureCluster(), InstallRuntimes(), CreateRuntimeClasses()]
+WORKLOADS: list[Action] = [ResolveArtifacts(with_runtimes=False), EnsureCluster(), BuildImages(), LoadImages(), Deploy()]
+CHECK: list[Action] = [AttachCluster(), Check()]
+UP: list[Action] = [ResolveArtifacts(), EnsureCluster(), InstallRuntimes(), CreateRuntimeClasses(),
       BuildImages(), LoadImages(), Deploy(), Check()]

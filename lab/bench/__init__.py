@@ -163,7 +163,8 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
             host={"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                   "loadavg_start": _loadavg()})
         directory = Path(output) if output else Path(spec.results_dir)
-        touched, unloaded = [], []
+        touched: list[measure.Target] = []
+        unloaded: list[tuple[str, str]] = []
         stop = threading.Event()
         try:
             for target in targets:
@@ -250,11 +251,11 @@ def _bench_variant(kube, lab: LabCluster, target, vr, repeat, levels, requests, 
 
     for level in levels:
         with console.status(f"{name}: {level} concurrent, at most {requests} requests or {duration:g}s"):
-            outcome = load.run_level(target.port, level, requests, duration, path=path, stop=stop, host=target.host)
-        vr.load.append(outcome)
-        lat = outcome.latency_ms
-        console.print(f"  {level:>3} concurrent: {outcome.throughput:8.0f} req/s  p50 {report.ms(lat['p50'])} ms  "
-                      f"p99 {report.ms(lat['p99'])} ms  errors {outcome.errors}")
+            level_outcome = load.run_level(target.port, level, requests, duration, path=path, stop=stop, host=target.host)
+        vr.load.append(level_outcome)
+        lat = level_outcome.latency_ms
+        console.print(f"  {level:>3} concurrent: {level_outcome.throughput:8.0f} req/s  p50 {report.ms(lat['p50'])} ms  "
+                      f"p99 {report.ms(lat['p99'])} ms  errors {level_outcome.errors}")
     with console.status(f"{name}: memory after load (waiting for a fresh kubelet sample)"):
         vr.memory["after_load"], note = measure.wait_memory(kube, vr.node, target.namespace, pod.metadata.name,
                                                             not_before=time.time() - 1, timeout=40)

@@ -27,7 +27,7 @@ class _Budget:
     def __init__(self, count: int, deadline: float, stop: threading.Event):
         self.left, self.deadline, self.stop = count, deadline, stop
         self.lock = threading.Lock()
-        self.reason = None
+        self.reason: str | None = None
         self.cancelled = False
 
     def take(self) -> bool:

@@ -239,7 +239,7 @@ def cold_start(kube, target: Target, index: int, kind: str, timeout: float = 180
     if watcher.error and not error:
         error = f"watching pods of {target.deployment} failed: {watcher.error}"
     created = watcher.seen.get("created")
-    seconds = {phase: None for phase in ("scheduled", "running", "ready", "http_200")}
+    seconds: dict[str, float | None] = {phase: None for phase in ("scheduled", "running", "ready", "http_200")}
     if created is not None:
         for phase in ("scheduled", "running", "ready"):
             if phase in watcher.seen:

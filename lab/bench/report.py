@@ -194,7 +194,7 @@ def _html_table(header, rows) -> str:
 
 def charts(result: BenchResult) -> dict[str, list[str]]:
     variants = list(result.variants)
-    out = {key: [] for key in TITLES}
+    out: dict[str, list[str]] = {key: [] for key in TITLES}
     # cold start phases: medians of the repeats, whiskers min..max
     values, whiskers = {}, {}
     series = [PHASE_TITLES[p] for p in PHASES]
@@ -219,8 +219,9 @@ def charts(result: BenchResult) -> dict[str, list[str]]:
                                      axis="seconds (s)", note="image load is timed apart, before the pod is created"))
     values = {}
     for name, v in result.variants.items():
-        values[(name, "idle")] = None if memory_bytes(v, "idle") is None else memory_bytes(v, "idle") / MIB
-        values[(name, "after load")] = None if memory_bytes(v, "after_load") is None else memory_bytes(v, "after_load") / MIB
+        for label, phase in (("idle", "idle"), ("after load", "after_load")):
+            measured = memory_bytes(v, phase)
+            values[(name, label)] = None if measured is None else measured / MIB
     out["memory"].append(svg.bar_chart("Working set per pod", variants, ["idle", "after load"], values,
                                        axis="working set (MiB)", digits=1))
     values = {}

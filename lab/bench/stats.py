@@ -44,7 +44,7 @@ class Spread:
 
     @property
     def iqr(self) -> float | None:
-        return None if self.q1 is None else self.q3 - self.q1
+        return None if self.q1 is None or self.q3 is None else self.q3 - self.q1
 
     def as_dict(self) -> dict:
         return {**asdict(self), "iqr": self.iqr}

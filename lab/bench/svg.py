@@ -56,7 +56,7 @@ def bar_chart(title: str, categories: list[str], series: list[str], values: dict
     if note:
         out.append(f'<text x="{left}" y="40" font-size="12" fill="#555">{escape(note)}</text>')
     # legend
-    lx = left
+    lx = float(left)
     ly = top - 16
     for i, name in enumerate(series):
         color = PALETTE[i % len(PALETTE)]

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from lab.kit import builders
-from lab.kit.recipes import Recipe, build_order, cache_key, image_tag, load_recipes, load_versions, render
+from lab.kit.recipes import Recipe, RecipeError, build_order, cache_key, image_tag, load_recipes, load_versions, render
 from lab.kit.store import ChecksumMismatch, KitStore, checksum_tree
 from lab.proc import console, run
 
@@ -75,6 +75,8 @@ def _build_one(item: Planned, store: KitStore, versions: dict[str, str]) -> floa
     need_dirs, need_images = {}, {}
     for name in recipe.needs:
         need = store.entry(name)
+        if need is None:
+            raise RecipeError(f"{recipe.name} needs {name}, which is not built")
         if "image" in need:
             need_images[name] = values[f"image:{name}"] = need["image"]["ref"]
         else:

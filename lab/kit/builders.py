@@ -27,7 +27,7 @@ class BuildContext:
         self.log = store.log_path(recipe.name)
         self.cache = store.cache_dir(recipe.name)
 
-    def environment(self, out: Path | str, cache: Path | str, need_dirs: dict[str, str]) -> dict[str, str]:
+    def environment(self, out: Path | str, cache: Path | str, need_dirs: dict) -> dict[str, str]:
         env = {env_name("KIT_VERSION_", k): self.values[k] for k in self.recipe.versions}
         env.update({env_name("KIT_IMAGE_", n): ref for n, ref in self.need_images.items()})
         env.update({env_name("KIT_DIR_", n): str(p) for n, p in need_dirs.items()})
@@ -56,7 +56,7 @@ def build_rootfs(ctx: BuildContext) -> dict:
     complete = ctx.cache / "rootfs.complete"
     if not complete.exists():
         shutil.rmtree(rootfs, ignore_errors=True)
-        argv = ["debootstrap", f"--variant={recipe.variant}"]
+        argv: list = ["debootstrap", f"--variant={recipe.variant}"]
         if recipe.include:
             argv.append("--include=" + ",".join(recipe.include))
         argv += [recipe.suite, rootfs, DEBIAN_MIRROR]
@@ -72,11 +72,11 @@ def build_rootfs(ctx: BuildContext) -> dict:
     run_logged(["tar", "--numeric-owner", "-C", rootfs, "-cf", tarball, "."],
                label=f"{recipe.name}: packing the root filesystem", log=ctx.log)
     with progress(f"{recipe.name}: docker import {ctx.image}"):
-        repository, tag = ctx.image.rsplit(":", 1)
+        repository, tag = str(ctx.image).rsplit(":", 1)
         docker.from_env().api.import_image_from_file(str(tarball), repository=repository, tag=tag,
                                                      changes=['CMD ["/bin/bash"]'])
     tarball.unlink()
-    return _image_fields(ctx.image)
+    return _image_fields(str(ctx.image))
 
 
 def _docker_build(ctx: BuildContext) -> None:
@@ -88,7 +88,7 @@ def _docker_build(ctx: BuildContext) -> None:
             shutil.copytree(path, context / "kit" / need, symlinks=True)
         buildargs = {k: render(str(v), ctx.values) for k, v in recipe.build_args.items()}
         api = docker.from_env().api
-        tail = []
+        tail: list[str] = []
         with open(ctx.log, "a") as sink, progress(f"{recipe.name}: docker build") as shown:
             for chunk in api.build(path=str(context), dockerfile=recipe.dockerfile, tag=ctx.image,
                                    buildargs=buildargs, rm=True, forcerm=True, pull=False, decode=True):
@@ -110,7 +110,7 @@ def build_image(ctx: BuildContext) -> dict:
         env = {**os.environ, **ctx.environment(ctx.cache / "out", ctx.cache, ctx.need_dirs)}
         run_logged(ctx.recipe.run, label=f"{ctx.recipe.name}: building {ctx.image}", log=ctx.log,
                    env=env, cwd=ctx.recipe.directory)
-    return _image_fields(ctx.image)
+    return _image_fields(str(ctx.image))
 
 
 def _run_in_container(ctx: BuildContext, staging: Path) -> None:
@@ -118,15 +118,15 @@ def _run_in_container(ctx: BuildContext, staging: Path) -> None:
     volumes = {str(recipe.directory): {"bind": "/recipe", "mode": "ro"},
                str(staging): {"bind": "/out", "mode": "rw"},
                str(ctx.cache): {"bind": "/cache", "mode": "rw"}}
-    inside = {}
+    inside: dict[str, str] = {}
     for need, path in ctx.need_dirs.items():
         volumes[str(path)] = {"bind": f"/kit/{need}", "mode": "ro"}
         inside[need] = f"/kit/{need}"
     env = ctx.environment("/out", "/cache", inside)
-    image = ctx.need_images[recipe.container]
+    image = ctx.need_images[str(recipe.container)]
     container = docker.from_env().containers.run(image, list(recipe.run), environment=env, volumes=volumes,
                                                   working_dir="/recipe", detach=True)
-    tail = []
+    tail: list[str] = []
     try:
         with open(ctx.log, "a") as sink, progress(f"{recipe.name}: building in {image}") as shown:
             for raw in container.logs(stream=True, follow=True):

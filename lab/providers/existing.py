@@ -24,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from lab.errors import InputError, LabError
+from lab.nodes import Node
 from lab.proc import console
 from lab.providers import installer_pod
 from lab.providers.base import Cluster, Provider, not_up
@@ -237,7 +238,7 @@ class ExistingProvider(Provider):
         record.update({"context": spec.context, "nodes": sorted(n.metadata.name for n in chosen), "chosen_by": how,
                        "pool_labelled": sorted(labelled)})
         self._save(state_dir, record)
-        wasm_nodes = [self._installer_node(kube, n.metadata.name, spec) for n in chosen]
+        wasm_nodes: list[Node] = [self._installer_node(kube, n.metadata.name, spec) for n in chosen]
         for node in wasm_nodes:
             self._refuse_rancher_files(node)
         return Cluster(name=spec.context, kubeconfig=kubeconfig, context=spec.context, created_by_lab=False,
@@ -253,7 +254,7 @@ class ExistingProvider(Provider):
         chosen = [n for n in kube.core.list_node().items if n.metadata.name in names]
         if not chosen:
             raise LabError(f"context {spec.context}: none of the lab's nodes ({', '.join(names)}) is in the cluster any more")
-        wasm_nodes = [self._installer_node(kube, n.metadata.name, spec) for n in chosen]
+        wasm_nodes: list[Node] = [self._installer_node(kube, n.metadata.name, spec) for n in chosen]
         return Cluster(name=spec.context, kubeconfig=kubeconfig, context=spec.context, created_by_lab=False,
                        nodes=wasm_nodes, wasm_nodes=wasm_nodes, check_host=_internal_ip(chosen[0]))
 

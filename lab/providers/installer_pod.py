@@ -132,7 +132,8 @@ def websocket_exec(core, pod: str, namespace: str, command: list[str], stdin: by
                     stdin=stdin is not None, stdout=True, stderr=True, tty=False, _preload_content=False)
     except Exception as error:  # the API server or kubelet refused the exec (containerd restarting, …)
         return Result(255, "", f"exec failed: {error}")
-    out, err = [], []
+    out: list[str] = []
+    err: list[str] = []
     try:
         if stdin is not None:
             for start in range(0, len(stdin), 1 << 20):
@@ -279,6 +280,13 @@ class InstallerPodNode(Node):
         return self._delete_pod()
 
     # ------------------------------------------------------------------ Node
+    @property
+    def prefix(self) -> list[str]:
+        """How a command enters the node (found by ensure_pod)."""
+        if self._prefix is None:
+            raise LabError(f"{self.name}: the installer pod is not running")
+        return self._prefix
+
     def _raw(self, command: list[str], stdin: bytes | None = None) -> Result:
         return self.exec_fn(self.core, self.pod, self.namespace, command, stdin, self.exec_timeout)
 
@@ -286,20 +294,20 @@ class InstallerPodNode(Node):
         self.ensure_pod()
         if list(argv) == ["systemctl", "restart", "containerd"]:
             return self._guarded_restart()
-        return self._raw(self._prefix + list(argv), input)
+        return self._raw(self.prefix + list(argv), input)
 
     def put_file(self, path, content, mode=0o644):
         """Write through `head -c N` (no end-of-input needed on the stream), then an atomic rename."""
         self.ensure_pod()
         if path.endswith(GUARDED_SUFFIX) and path not in self._guarded:
-            existed = self._raw(self._prefix + ["sh", "-c", 'test ! -e "$1" || cp -p "$1" "$1$2"', "guard",
+            existed = self._raw(self.prefix + ["sh", "-c", 'test ! -e "$1" || cp -p "$1" "$1$2"', "guard",
                                                 path, PREVIOUS_SUFFIX])
             if existed.returncode != 0:
                 raise LabError(f"{self.name}: cannot keep a copy of {path} before changing it: {existed.stderr.strip()}")
-            self._guarded[path] = self._raw(self._prefix + ["test", "-e", path + PREVIOUS_SUFFIX]).returncode == 0
+            self._guarded[path] = self._raw(self.prefix + ["test", "-e", path + PREVIOUS_SUFFIX]).returncode == 0
         script = ('set -e; mkdir -p "$(dirname "$1")"; head -c "$2" > "$1.wasm-lab-new"; '
                   'chmod "$3" "$1.wasm-lab-new"; mv -f "$1.wasm-lab-new" "$1"')
-        done = self._raw(self._prefix + ["sh", "-c", script, "put", path, str(len(content)), f"{mode:o}"], content)
+        done = self._raw(self.prefix + ["sh", "-c", script, "put", path, str(len(content)), f"{mode:o}"], content)
         if done.returncode != 0:
             raise LabError(f"{self.name}: writing {path} failed: {(done.stdout + done.stderr).strip()[-300:]}")
 
@@ -323,21 +331,21 @@ class InstallerPodNode(Node):
         token = str(time.time_ns())
         status_file = f"/run/wasm-lab-restart-{token}"
         # timers are coalesced within a minute by default: ask for the 2 s to mean 2 s
-        started = self._raw(self._prefix + ["systemd-run", "--quiet", "--collect", f"--unit=wasm-lab-restart-{token}",
+        started = self._raw(self.prefix + ["systemd-run", "--quiet", "--collect", f"--unit=wasm-lab-restart-{token}",
                                             "--on-active=2", "--timer-property=AccuracySec=100ms",
                                             "/bin/sh", "-c", self.restart_script(token)])
         if started.returncode != 0:
             return started
 
         def outcome() -> str:
-            seen = self._raw(self._prefix + ["cat", status_file])
+            seen = self._raw(self.prefix + ["cat", status_file])
             return seen.stdout.strip() if seen.returncode == 0 else ""  # not yet, or exec cut by the restart
 
         try:
             said = wait_until(outcome, self.restart_timeout, "no word from the containerd restart", 2)
         except LabError as error:
             return Result(1, "", str(error))
-        self._raw(self._prefix + ["rm", "-f", status_file])
+        self._raw(self.prefix + ["rm", "-f", status_file])
         self._guarded = {}
         if said == "ok":
             return Result(0, "containerd restarted\n")

@@ -198,7 +198,7 @@ class MinikubeProvider(Provider):
             node = kube.core.read_node(name)
             taints = [t.to_dict() if hasattr(t, "to_dict") else t for t in (node.spec.taints or [])]
             taints = [{k: v for k, v in t.items() if v is not None} for t in taints]
-            body = {"metadata": {"labels": {POOL_LABEL: POOL_VALUE}}}
+            body: dict = {"metadata": {"labels": {POOL_LABEL: POOL_VALUE}}}
             if not any(t.get("key") == TAINT["key"] for t in taints):
                 body["spec"] = {"taints": taints + [TAINT]}
             kube.core.patch_node(name, body)
