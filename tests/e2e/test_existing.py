@@ -191,7 +191,7 @@ def test_existing_cluster_up_rerun_down_restores_every_node(cluster, registry, c
                               capture_output=True, text=True, check=True)
         assert pods.stdout.strip() == "", f"installer pods outlived lab.up: {pods.stdout}"
         # the read-only tasks and the bench reach the nodes through the provider, not through kind
-        for task in (["workloads.check"], ["lab.status", "--json"],
+        for task in (["workloads.check"], ["runtimes.install"], ["workloads.deploy"], ["lab.status", "--json"],
                      ["lab.diagnose", "--output", str(folder / "diagnose")],
                      ["lab.bench", "--variant", "native", "--repeat", "1", "--concurrency", "1", "--requests", "50",
                       "--duration", "2", "--output", str(folder / "bench")]):

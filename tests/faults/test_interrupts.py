@@ -31,11 +31,16 @@ def invoke(*args, env, timeout=1800):
                           capture_output=True, text=True, timeout=timeout)
 
 
+def ctrl_c_as_in_a_terminal():
+    """A run started from a background job inherits SIGINT ignored; a user's terminal does not."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def stopped_at(action: str, sig: signal.Signals, env) -> tuple[int, str]:
     """Start lab.up, stop its process group as `action` starts; return its exit status and output."""
     process = subprocess.Popen([sys.executable, "-m", "invoke", "--search-root", REPO, "lab.up"], cwd=env["PWD"],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               start_new_session=True)
+                               start_new_session=True, preexec_fn=ctrl_c_as_in_a_terminal)
     seen, deadline = [], time.monotonic() + 900
     while time.monotonic() < deadline:
         line = process.stdout.readline()

@@ -41,8 +41,10 @@ def invoke(*args, env, timeout=1800):
 
 
 def start(*args, env):
+    # SIGINT as in a user's terminal, even when the suite runs as a background job (which ignores it)
     return subprocess.Popen([sys.executable, "-m", "invoke", "--search-root", REPO, *args], cwd=env["PWD"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for_line(process, needle: str, timeout: float = 900) -> str:
