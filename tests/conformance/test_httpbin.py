@@ -2,8 +2,10 @@
 here, the same normalised answers from all of them, and hostile input over raw sockets.
 
 Targets (each skips with the reason when its binary or image is absent):
-  native            workloads/httpbin/target/**/release/httpbin  (or $HTTPBIN_NATIVE_BIN)
-  wasmedge-cli      `wasmedge` (PATH or $WASMEDGE_BIN) running the wasip1 module
+  native            workloads/httpbin/target/**/release/httpbin  (or $HTTPBIN_NATIVE_BIN, else the
+                    static binary out of wasm-lab/httpbin:native)
+  wasmedge-cli      `wasmedge` (PATH or $WASMEDGE_BIN, else the kit's wasmedge-cli image) running
+                    the wasip1 module
   wasmtime-serve    `wasmtime serve` (PATH, $WASMTIME_BIN or the kit's cache) with the component
   image-native, image-embed-wasmedge, image-embed-wasmtime   `docker run` of wasm-lab/httpbin:*
   url               an already running server at $HTTPBIN_URL (its flavor in $HTTPBIN_FLAVOR)
@@ -139,7 +141,34 @@ def start_process(name: str, argv: list[str], env: dict, port: int) -> Server:
     return Server(name, url, stop)
 
 
-def start_container(name: str, image: str, container_port: int) -> Server:
+def native_from_image(tmp: Path) -> Path | None:
+    """The static native binary out of wasm-lab/httpbin:native, when that image is built."""
+    client = docker_client_or_none()
+    if client is None:
+        return None
+    from lab import images
+    try:
+        data = images.file_from_image(images.tag("native"), "/httpbin", client)
+    except Exception:
+        return None
+    path = tmp / "httpbin-native"
+    path.write_bytes(data)
+    path.chmod(0o755)
+    return path
+
+
+def wasmedge_cli_of_the_kit(name: str, wasm: Path) -> Server:
+    """The WasmEdge CLI of the kit (Debian trixie's, the one the nodes run) in its own container,
+    running the same .wasm, when the host has no `wasmedge`."""
+    from tests.conftest import kit_artifact_or_skip
+
+    image = kit_artifact_or_skip("wasmedge-cli")["image"]["ref"]
+    return start_container(name, image, 3000, command=[
+        "wasmedge", "--env", "BIND=0.0.0.0", "--env", "PORT=3000", "--env", "FLAVOR=embed-wasmedge", "/httpbin.wasm"],
+        volumes={str(wasm): {"bind": "/httpbin.wasm", "mode": "ro"}})
+
+
+def start_container(name: str, image: str, container_port: int, command=None, volumes=None) -> Server:
     client = docker_client_or_none()
     if client is None:
         pytest.skip(f"{name}: no Docker engine answers")
@@ -148,7 +177,8 @@ def start_container(name: str, image: str, container_port: int) -> Server:
     except Exception:
         pytest.skip(f"{name}: image {image} is not built (invoke images.build)")
     port = free_port()
-    container = client.containers.run(image, detach=True, ports={f"{container_port}/tcp": ("127.0.0.1", port)})
+    container = client.containers.run(image, command, detach=True, volumes=volumes,
+                                      ports={f"{container_port}/tcp": ("127.0.0.1", port)})
     url = f"http://127.0.0.1:{port}"
 
     def stop():
@@ -173,17 +203,18 @@ def start(name: str, tmp: Path) -> Server:
         return Server(name, url.rstrip("/"), lambda: None)
     if name == "native":
         binary = first_existing(os.environ.get("HTTPBIN_NATIVE_BIN"), WORKSPACE / "target/release/httpbin",
-                                *sorted(WORKSPACE.glob("target/*/release/httpbin")))
+                                *sorted(WORKSPACE.glob("target/*/release/httpbin"))) or native_from_image(tmp)
         if binary is None:
-            pytest.skip("native: no httpbin binary (cargo build --release -p httpbin-native in workloads/httpbin)")
+            pytest.skip("native: no httpbin binary (cargo build --release -p httpbin-native in workloads/httpbin, "
+                        "or invoke images.build --variant native)")
         return start_process(name, [str(binary)], {"BIND": "127.0.0.1", "PORT": str(port), "FLAVOR": "native"}, port)
     if name == "wasmedge-cli":
         binary = os.environ.get("WASMEDGE_BIN") or shutil.which("wasmedge")
-        if binary is None:
-            pytest.skip("wasmedge-cli: `wasmedge` is not installed (Debian trixie/sid package wasmedge)")
         wasm = wasm_file("wasmedge", tmp)
         if wasm is None:
             pytest.skip("wasmedge-cli: no httpbin-wasmedge.wasm (build it or invoke images.build)")
+        if binary is None:
+            return wasmedge_cli_of_the_kit(name, wasm)
         return start_process(name, [binary, "--env", "BIND=127.0.0.1", "--env", f"PORT={port}",
                                     "--env", "FLAVOR=embed-wasmedge", str(wasm)], {}, port)
     if name == "wasmtime-serve":
