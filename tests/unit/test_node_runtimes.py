@@ -1,11 +1,10 @@
-"""The shim installer's decisions, against a FAKE node.
+"""The runtime installer's decisions (lab/node_runtimes.py), against a FAKE node (tests/fakes.py).
 
 FakeNode keeps files in a dict and answers `containerd config dump` by echoing the config it
 holds, so these tests check the installer's logic (copy only when the sha256 differs, restart
 only on change, roll back on a failed restart); the real path — a kind node's containerd — is
 covered by the kit end-to-end test (tests/e2e)."""
 import hashlib
-from pathlib import Path
 
 import pytest
 
@@ -13,60 +12,10 @@ from lab import node_runtimes
 from lab.artifacts import LocalBundle, LocalFile
 from lab.catalog import Runtime
 from lab.errors import LabError
-from lab.nodes import Node, Result
-from tests.unit import fake_node_files
+from tests.fakes import KIND_CONFIG, FakeNode
 
-KIND_CONFIG = (Path(__file__).parent / "fixtures" / "containerd" / "kind-v2.toml").read_text()
 WASMEDGE = Runtime(name="wasmedge", handler="wasmedge", runtime_type="io.containerd.wasmedge.v1",
                    files=({"source": "shim-wasmedge", "dest": "/usr/local/bin/containerd-shim-wasmedge-v1"},))
-
-
-class FakeNode(Node):
-    def __init__(self, restart_fails=False):
-        self.name = "fake-worker"
-        self.files = {node_runtimes.MAIN_CONFIG: KIND_CONFIG.encode()}
-        self.restarts = 0
-        self.installs, self.uninstalls = [], []
-        self.restart_fails = restart_fails
-        self.unloaded = False      # a config written after containerd's last start
-
-    def exec(self, argv, input=None):
-        if argv[:2] == ["sh", "-c"] and argv[3] == "loaded":
-            return Result(1 if self.unloaded else 0, "")
-        answered = fake_node_files.answer(self.files, argv)
-        if answered is not None:
-            return answered
-        if argv == ["systemctl", "restart", "containerd"]:
-            self.restarts += 1
-            self.unloaded = False
-            broken = self.restart_fails and b"wasmedge" in self.files[node_runtimes.MAIN_CONFIG]
-            return Result(1 if broken else 0, "", "job failed" if broken else "")
-        if argv == ["ctr", "version"]:
-            return Result(0, "ok")
-        if argv == ["containerd", "config", "dump"]:
-            return Result(0, self.files[node_runtimes.MAIN_CONFIG].decode())
-        if argv[0] == "sh" and argv[1].endswith("/install.sh"):
-            self.installs.append(argv[1])
-            return Result(0, "")
-        if argv[:2] == ["sh", "-c"] and argv[3] == "uninstall":
-            self.uninstalls.append(argv[4])
-            return Result(0, "")
-        if argv[:2] == ["rm", "-rf"]:
-            for path in [p for p in self.files if p == argv[2] or p.startswith(argv[2] + "/")]:
-                del self.files[path]
-            return Result(0, "")
-        if argv[0] == "rmdir":
-            return Result(0, "")
-        if argv[:2] == ["rm", "-f"]:
-            self.files.pop(argv[2], None)
-            return Result(0, "")
-        if argv[:2] == ["cp", "-p"]:
-            self.files[argv[3]] = self.files[argv[2]]
-            return Result(0, "")
-        raise AssertionError(f"unexpected command {argv}")
-
-    def put_file(self, path, content, mode=0o644):
-        self.files[path] = content
 
 
 @pytest.fixture

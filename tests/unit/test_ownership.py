@@ -1,6 +1,6 @@
 """The user's things are sacred: what the lab refuses to take over, what it records, what its
 undo takes back. A FAKE Kubernetes API (FakeKube keeps objects in a dict; only the API calls are
-replaced, the ownership logic of lab.kube runs as is) and a FAKE node (tests/unit/test_node_runtimes);
+replaced, the ownership logic of lab.kube runs as is) and a FAKE node (tests/fakes.py);
 tests/faults runs the same scenarios on real kit clusters."""
 import copy
 import hashlib
@@ -17,8 +17,8 @@ from lab.errors import LabError
 from lab.kube import OWNER, Kube
 from lab.pipeline import Context
 from lab.state import State
+from tests.fakes import FakeNode
 from tests.unit.test_cluster_and_workloads import lab_spec
-from tests.unit.test_node_runtimes import FakeNode
 
 
 class FakeCore:

@@ -7,7 +7,6 @@ restart. These fakes test the lab's logic (pod spec, command prefix, file transf
 guard, rollback through lab.node_runtimes); the real path runs in tests/e2e/test_existing.py."""
 import hashlib
 import shlex
-from pathlib import Path
 from types import SimpleNamespace as NS
 
 import pytest
@@ -19,9 +18,9 @@ from lab.catalog import Runtime
 from lab.errors import LabError
 from lab.nodes import Result
 from lab.providers import installer_pod
-from tests.unit import fake_node_files
+from tests import fakes
+from tests.fakes import KIND_CONFIG
 
-KIND_CONFIG = (Path(__file__).parent / "fixtures" / "containerd" / "kind-v2.toml").read_text()
 WASMEDGE = Runtime(name="wasmedge", handler="wasmedge", runtime_type="io.containerd.wasmedge.v1",
                    files=({"source": "shim-wasmedge", "dest": "/usr/local/bin/containerd-shim-wasmedge-v1"},))
 LOADER = "/host/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
@@ -89,7 +88,7 @@ class FakeHost:
         if argv[0] == "cat":  # the restart guard's status file
             data = self.files.get(argv[1])
             return Result(0, data.decode()) if data is not None else Result(1, "", "No such file")
-        answered = fake_node_files.answer(self.files, argv)
+        answered = fakes.answer(self.files, argv)
         if answered is not None:
             return answered
         if argv[0] == "test":
