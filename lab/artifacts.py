@@ -8,16 +8,12 @@ digest matched the pin: lab.lock's when the lab has one, the catalog's otherwise
 from __future__ import annotations
 
 import hashlib
-import os
 import platform
 import re
 import shutil
 import socket
-import tarfile
 import tempfile
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,7 +21,8 @@ import yaml
 
 from lab import REPO_ROOT, kit
 from lab import catalog as runtime_catalog
-from lab.errors import InputError, LabError, folder_from_env
+from lab.errors import InputError, LabError
+from lab.fetch import Unavailable, atomic_write, download_path, extract_member, http_get, pull
 from lab.kit.store import sha256_file
 from lab.lock import LockFile
 from lab.mirrors import ImageRef, Mirrors
@@ -44,20 +41,6 @@ MODE_NAMES = {"auto": "auto", "false": "online", "true": "offline"}
 # httpbin Dockerfile build arg -> the artifact that gives its base image
 BASE_IMAGE_ARTIFACTS = {"RUST_IMAGE": "base-rust", "WASMEDGE_IMAGE": "base-wasmedge", "WASMTIME_IMAGE": "base-wasmtime"}
 PROBE_SECONDS = 3.0
-DOWNLOAD_SECONDS = 60
-
-
-def downloads_dir() -> Path:
-    """Verified downloads, one folder per sha256 ($WASM_LAB_DOWNLOAD_DIR, e.g. a CI cache)."""
-    return folder_from_env("WASM_LAB_DOWNLOAD_DIR", Path.home() / ".cache" / "wasm-lab" / "downloads")
-
-
-def download_path(url: str, sha256: str) -> Path:
-    return downloads_dir() / sha256 / Path(urllib.parse.unquote(url)).name
-
-
-class Unavailable(LabError):
-    """An origin could not be reached or verified; in auto mode the next origin is tried."""
 
 
 @dataclass(frozen=True)
@@ -457,46 +440,3 @@ def plan(spec, runtimes: tuple[str, ...], variants: tuple[str, ...], provider: s
         for name in needed(runtimes, provider, variants):
             resolver.plan(name, rows)
     return rows
-
-
-def http_get(url: str) -> bytes:
-    try:
-        with console.status(f"downloading {url}"):
-            with urllib.request.urlopen(url, timeout=DOWNLOAD_SECONDS) as response:
-                return response.read()
-    except urllib.error.HTTPError as error:
-        raise Unavailable(f"{url} answered HTTP {error.code}")
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", None) or error
-        raise Unavailable(f"{url} could not be fetched ({getattr(reason, 'strerror', None) or reason})")
-
-
-def pull(client, repository: str, digest: str) -> None:
-    import docker
-
-    try:
-        with console.status(f"pulling {repository}@{digest}"):
-            for chunk in client.api.pull(repository, tag=digest, stream=True, decode=True):
-                if "error" in chunk:
-                    raise Unavailable(f"pulling {repository}@{digest} failed: {chunk['error'].strip()}")
-    except docker.errors.APIError as error:
-        raise Unavailable(f"pulling {repository}@{digest} failed: {error.explanation or error}")
-
-
-def extract_member(archive: Path, member: str) -> bytes:
-    with tarfile.open(archive, "r:*") as tar:
-        for info in tar.getmembers():
-            content = tar.extractfile(info) if info.isfile() else None
-            if content is not None and info.name.removeprefix("./") == member:
-                return content.read()
-    raise Unavailable(f"{member} is not in {archive.name}")
-
-
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-

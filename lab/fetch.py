@@ -1,0 +1,73 @@
+"""Getting bytes from upstream, verified by the caller: downloads (cached per sha256), registry
+pulls by digest, tar members, atomic writes. `Unavailable` says why an origin cannot serve, so the
+artifact store can take the next one."""
+from __future__ import annotations
+
+import os
+import tarfile
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from lab.errors import LabError, folder_from_env
+from lab.proc import console
+
+DOWNLOAD_SECONDS = 60
+
+
+def downloads_dir() -> Path:
+    """Verified downloads, one folder per sha256 ($WASM_LAB_DOWNLOAD_DIR, e.g. a CI cache)."""
+    return folder_from_env("WASM_LAB_DOWNLOAD_DIR", Path.home() / ".cache" / "wasm-lab" / "downloads")
+
+
+def download_path(url: str, sha256: str) -> Path:
+    return downloads_dir() / sha256 / Path(urllib.parse.unquote(url)).name
+
+
+class Unavailable(LabError):
+    """An origin could not be reached or verified; in auto mode the next origin is tried."""
+
+
+def http_get(url: str) -> bytes:
+    try:
+        with console.status(f"downloading {url}"):
+            with urllib.request.urlopen(url, timeout=DOWNLOAD_SECONDS) as response:
+                return response.read()
+    except urllib.error.HTTPError as error:
+        raise Unavailable(f"{url} answered HTTP {error.code}")
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", None) or error
+        raise Unavailable(f"{url} could not be fetched ({getattr(reason, 'strerror', None) or reason})")
+
+
+def pull(client, repository: str, digest: str) -> None:
+    import docker
+
+    try:
+        with console.status(f"pulling {repository}@{digest}"):
+            for chunk in client.api.pull(repository, tag=digest, stream=True, decode=True):
+                if "error" in chunk:
+                    raise Unavailable(f"pulling {repository}@{digest} failed: {chunk['error'].strip()}")
+    except docker.errors.APIError as error:
+        raise Unavailable(f"pulling {repository}@{digest} failed: {error.explanation or error}")
+
+
+def extract_member(archive: Path, member: str) -> bytes:
+    with tarfile.open(archive, "r:*") as tar:
+        for info in tar.getmembers():
+            content = tar.extractfile(info) if info.isfile() else None
+            if content is not None and info.name.removeprefix("./") == member:
+                return content.read()
+    raise Unavailable(f"{member} is not in {archive.name}")
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
