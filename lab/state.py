@@ -51,10 +51,11 @@ class State:
         self.save()
 
     def add(self, key, item) -> None:
-        """Remember one more created thing under `key` (a sorted list without duplicates)."""
-        items = set(self._read().get(key, []))
-        items.add(item)
-        self.set(key, sorted(items))
+        """Remember one more created thing under `key` (a list in the order things were made,
+        without duplicates, so undoing can go newest first)."""
+        items = list(self._read().get(key, []))
+        if item not in items:
+            self.set(key, items + [item])
 
     def remove(self, key, item) -> None:
         items = [i for i in self._read().get(key, []) if i != item]
