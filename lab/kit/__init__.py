@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -44,8 +45,15 @@ def is_current(entry: dict | None, key: str) -> bool:
     return path.is_dir() and checksum_tree(path) == entry["files"]
 
 
-def _ensure_host_tools(planned: list[Planned]) -> None:
-    if any(p.recipe.kind == "rootfs" for p in planned) and shutil.which("debootstrap") is None:
+def _ensure_host_tools(to_build: list[Planned]) -> None:
+    """What the recipes that really have to be built need on the host (a cached kit needs nothing)."""
+    rootfs = [p.recipe.name for p in to_build if p.recipe.kind == "rootfs"]
+    if not rootfs:
+        return
+    if os.geteuid() != 0:
+        raise RecipeError(f"building {', '.join(rootfs)} (debootstrap) needs root: run invoke kit.build as root once, "
+                          "or sudo apt-get install debootstrap and build as root")
+    if builders.debootstrap_path() is None:
         console.print("kit: installing debootstrap from Debian")
         run(["apt-get", "install", "-y", "-qq", "debootstrap"])
 
@@ -54,7 +62,7 @@ def build(only: list[str] | None = None, store: KitStore | None = None, force: b
     """Build what is missing or stale; return one row per artifact (name, action, seconds)."""
     store = store or KitStore()
     planned = plan(only)
-    _ensure_host_tools(planned)
+    _ensure_host_tools([p for p in planned if force or not is_current(store.entry(p.recipe.name), p.key)])
     versions = load_versions()
     rows = []
     for item in planned:

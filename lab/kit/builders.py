@@ -56,7 +56,7 @@ def build_rootfs(ctx: BuildContext) -> dict:
     complete = ctx.cache / "rootfs.complete"
     if not complete.exists():
         shutil.rmtree(rootfs, ignore_errors=True)
-        argv: list = ["debootstrap", f"--variant={recipe.variant}"]
+        argv: list = [debootstrap_path() or "debootstrap", f"--variant={recipe.variant}"]
         if recipe.include:
             argv.append("--include=" + ",".join(recipe.include))
         argv += [recipe.suite, rootfs, DEBIAN_MIRROR]
@@ -101,6 +101,11 @@ def _docker_build(ctx: BuildContext) -> None:
                 if line:
                     tail = (tail + [line])[-40:]
                     shown.update(line)
+
+
+def debootstrap_path() -> str | None:
+    """debootstrap wherever root would find it (sbin is not on a normal user's PATH)."""
+    return shutil.which("debootstrap") or shutil.which("debootstrap", path="/usr/sbin:/sbin")
 
 
 def build_image(ctx: BuildContext) -> dict:

@@ -155,3 +155,18 @@ def test_go_recipes_verify_every_module_against_a_committed_go_sum():
         for module in sorted(recipe.glob("module*")):
             assert (module / "go.sum").stat().st_size > 0 and (module / "go.mod").is_file(), module
         assert list(recipe.glob("module*/go.sum")), f"{recipe.name}: no committed go.sum"
+
+
+def test_only_recipes_that_must_be_built_ask_for_host_tools(monkeypatch):
+    """A user without root whose kit is built needs nothing; one whose rootfs must be built is told
+    in one line (debootstrap needs root). FAKE recipes: only kind and name matter here."""
+    from types import SimpleNamespace as NS
+
+    monkeypatch.setattr(kit.os, "geteuid", lambda: 1000)
+    ran = []
+    monkeypatch.setattr(kit, "run", lambda argv, **kw: ran.append(argv))
+    rootfs = kit.Planned(NS(name="debian-trixie", kind="rootfs"), "k", "trixie")
+    kit._ensure_host_tools([])
+    with pytest.raises(RecipeError, match="^building debian-trixie \\(debootstrap\\) needs root"):
+        kit._ensure_host_tools([rootfs])
+    assert ran == []
