@@ -19,7 +19,7 @@ from pathlib import Path
 
 from kubernetes.client.exceptions import ApiException
 
-from lab.bench import load, measure, report
+from lab.bench import coldstart, load, memory, node_images, report, targets
 from lab.bench.results import BenchResult, VariantResult, from_dict
 from lab.errors import InputError, LabError
 from lab.proc import CommandFailed, console
@@ -143,7 +143,7 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
         state = State(spec.name)
         namespace = state.get("namespace", spec.namespace)
         try:
-            found = measure.discover(kube, namespace)
+            found = targets.discover(kube, namespace)
         except Exception as error:
             raise LabError(f"cannot list the lab's deployments in namespace {namespace}: {error.__class__.__name__}: "
                            f"{str(error).splitlines()[0] if str(error) else ''}")
@@ -154,7 +154,7 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
         if unknown:
             raise InputError(f"variant: {unknown[0]!r} is not deployed; choose from: {', '.join(found)}")
         host = state.get("check_host") or lab.cluster.check_host
-        targets = [dataclasses.replace(found[v], host=host) for v in wanted]
+        chosen = [dataclasses.replace(found[v], host=host) for v in wanted]
         result = BenchResult(
             lab=spec.name, started=_now(),
             settings={"variants": wanted, "repeat": repeat, "concurrencies": list(levels), "requests": requests,
@@ -163,11 +163,11 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
             host={"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                   "loadavg_start": _loadavg()})
         directory = Path(output) if output else Path(spec.results_dir)
-        touched: list[measure.Target] = []
+        touched: list[targets.Target] = []
         unloaded: list[tuple[str, str]] = []
         stop = threading.Event()
         try:
-            for target in targets:
+            for target in chosen:
                 result.variants[target.variant] = VariantResult(
                     variant=target.variant, deployment=target.deployment, port=target.port, image=target.image,
                     runtime_class=target.runtime_class)
@@ -182,7 +182,7 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
                 if target in touched:
                     # Back to its applied state before the next variant is measured.
                     with console.status(f"{target.variant}: back to {target.replicas} replica(s)"):
-                        result.variants[target.variant].notes += measure.restore(kube, [target])
+                        result.variants[target.variant].notes += targets.restore(kube, [target])
         except KeyboardInterrupt:
             stop.set()
             result.interrupted = True
@@ -196,7 +196,7 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
                         lab.load_back(node_name, ref)
                     except Exception as error:
                         result.notes.append(f"could not load {ref} back into {node_name}: {error}")
-                problems = measure.restore(kube, touched)
+                problems = targets.restore(kube, touched)
                 result.notes += problems
                 result.finished = _now()
                 result.host["loadavg_end"] = _loadavg()
@@ -216,7 +216,7 @@ def _bench_variant(kube, lab: LabCluster, target, vr, repeat, levels, requests, 
         vr.notes.append("its Service has no NodePort: skipped")
         return
     try:
-        pod = measure.running_pod(kube, target, timeout=60)
+        pod = targets.running_pod(kube, target, timeout=60)
     except LabError as error:
         vr.notes.append(f"skipped: {error}")
         console.print(f"  [yellow]skipped[/yellow]: {error}")
@@ -224,7 +224,7 @@ def _bench_variant(kube, lab: LabCluster, target, vr, repeat, levels, requests, 
     vr.node = pod.spec.node_name
 
     with console.status(f"{name}: image sizes"):
-        vr.image_size, notes = measure.image_size(kube, vr.node, target.image, cache=_GZIP_CACHE)
+        vr.image_size, notes = node_images.image_size(kube, vr.node, target.image, cache=_GZIP_CACHE)
     vr.notes += notes
     # Cold starts first: the pod they leave is fresh (it has answered only the probes and the
     # first GET), so "idle" means the same thing for every variant and every run.
@@ -232,19 +232,19 @@ def _bench_variant(kube, lab: LabCluster, target, vr, repeat, levels, requests, 
     for index in range(repeat):
         kind = "first" if index == 0 else "repeat"
         with console.status(f"{name}: cold start {index + 1}/{repeat}"):
-            outcome = measure.cold_start(kube, target, index, kind, path=path)
+            outcome = coldstart.cold_start(kube, target, index, kind, path=path)
         vr.cold_start.append(outcome)
         _print_run(outcome)
         if outcome.error:
             break
     try:
-        pod = measure.running_pod(kube, target, timeout=60)
+        pod = targets.running_pod(kube, target, timeout=60)
     except LabError as error:
         vr.notes.append(f"no pod after the cold starts: {error}")
         return
 
     with console.status(f"{name}: idle memory of the fresh pod (waiting for a kubelet sample)"):
-        vr.memory["idle"], note = measure.wait_memory(kube, vr.node, target.namespace, pod.metadata.name,
+        vr.memory["idle"], note = memory.wait_memory(kube, vr.node, target.namespace, pod.metadata.name,
                                                       not_before=time.time(), timeout=40)
     if note:
         vr.notes.append(f"idle memory: {note}")
@@ -257,7 +257,7 @@ def _bench_variant(kube, lab: LabCluster, target, vr, repeat, levels, requests, 
         console.print(f"  {level:>3} concurrent: {level_outcome.throughput:8.0f} req/s  p50 {report.ms(lat['p50'])} ms  "
                       f"p99 {report.ms(lat['p99'])} ms  errors {level_outcome.errors}")
     with console.status(f"{name}: memory after load (waiting for a fresh kubelet sample)"):
-        vr.memory["after_load"], note = measure.wait_memory(kube, vr.node, target.namespace, pod.metadata.name,
+        vr.memory["after_load"], note = memory.wait_memory(kube, vr.node, target.namespace, pod.metadata.name,
                                                             not_before=time.time() - 1, timeout=40)
     if note:
         vr.notes.append(f"memory after load: {note}")
@@ -271,14 +271,14 @@ def _bench_variant(kube, lab: LabCluster, target, vr, repeat, levels, requests, 
         node = lab.node(vr.node)
 
         def reload():
-            measure.remove_image(node, target.image)
+            node_images.remove_image(node, target.image)
             unloaded.append((vr.node, target.image))
             seconds = lab.load_back(vr.node, target.image)
             unloaded.remove((vr.node, target.image))
             return seconds
 
         with console.status(f"{name}: image removed from {vr.node}, loaded back, cold start"):
-            outcome = measure.cold_start(kube, target, repeat, "image-removed", path=path, before_start=reload)
+            outcome = coldstart.cold_start(kube, target, repeat, "image-removed", path=path, before_start=reload)
         vr.cold_start.append(outcome)
         _print_run(outcome)
 

@@ -5,7 +5,7 @@ from types import SimpleNamespace as NS
 
 import pytest
 
-from lab.bench import measure
+from lab.bench import coldstart, targets
 
 CREATED = datetime(2026, 11, 21, 20, 0, 0, tzinfo=timezone.utc)
 
@@ -59,24 +59,24 @@ class FakeKube:
         self.deleted.append(name)
 
 
-TARGET = measure.Target(variant="native", deployment="httpbin-native", namespace="wasm-lab",
+TARGET = targets.Target(variant="native", deployment="httpbin-native", namespace="wasm-lab",
                         selector="app.kubernetes.io/name=httpbin-native", port=30080, image="img",
                         runtime_class=None, replicas=1)
 
 
 @pytest.fixture(autouse=True)
 def no_settle(monkeypatch):
-    monkeypatch.setattr(measure, "WATCH_SETTLE", 0)
+    monkeypatch.setattr(coldstart, "WATCH_SETTLE", 0)
 
 
 def test_cold_start_times_each_phase_after_creation(monkeypatch):
     FakeWatch.events = [pod(), pod(node="w"), pod(node="w", running=True), pod(node="w", running=True, ready=True)]
-    monkeypatch.setattr(measure.watch, "Watch", FakeWatch)
+    monkeypatch.setattr(coldstart.watch, "Watch", FakeWatch)
     answered_after = time.monotonic() + 0.15
-    monkeypatch.setattr(measure, "http_ok", lambda port, path="/get", host="127.0.0.1": time.monotonic() >= answered_after)
+    monkeypatch.setattr(coldstart, "http_ok", lambda port, path="/get", host="127.0.0.1": time.monotonic() >= answered_after)
     kube = FakeKube(pod(node="w", running=True, ready=True))
     loaded = []
-    run = measure.cold_start(kube, TARGET, 1, "repeat", timeout=10, before_start=lambda: loaded.append(1) or 2.5)
+    run = coldstart.cold_start(kube, TARGET, 1, "repeat", timeout=10, before_start=lambda: loaded.append(1) or 2.5)
     assert run.error is None, run.error
     assert kube.scales == [0, 1] and loaded == [1]
     s = run.seconds
@@ -89,11 +89,11 @@ def test_cold_start_times_each_phase_after_creation(monkeypatch):
 
 def test_cold_start_stops_early_when_the_pod_cannot_start(monkeypatch):
     FakeWatch.events = [pod(), pod(node="w", waiting="ErrImagePull")]
-    monkeypatch.setattr(measure.watch, "Watch", FakeWatch)
-    monkeypatch.setattr(measure, "http_ok", lambda port, path="/get", host="127.0.0.1": False)
+    monkeypatch.setattr(coldstart.watch, "Watch", FakeWatch)
+    monkeypatch.setattr(coldstart, "http_ok", lambda port, path="/get", host="127.0.0.1": False)
     kube = FakeKube(pod(node="w", waiting="ErrImagePull"))
     started = time.monotonic()
-    run = measure.cold_start(kube, TARGET, 0, "first", timeout=20)
+    run = coldstart.cold_start(kube, TARGET, 0, "first", timeout=20)
     assert time.monotonic() - started < 10
     assert "ErrImagePull" in run.error
     assert run.seconds["http_200"] is None and run.seconds["scheduled"] is not None
@@ -101,7 +101,7 @@ def test_cold_start_stops_early_when_the_pod_cannot_start(monkeypatch):
 
 def test_cold_start_gives_up_after_its_timeout(monkeypatch):
     FakeWatch.events = [pod()]
-    monkeypatch.setattr(measure.watch, "Watch", FakeWatch)
-    monkeypatch.setattr(measure, "http_ok", lambda port, path="/get", host="127.0.0.1": False)
-    run = measure.cold_start(FakeKube(pod()), TARGET, 0, "first", timeout=0.3)
+    monkeypatch.setattr(coldstart.watch, "Watch", FakeWatch)
+    monkeypatch.setattr(coldstart, "http_ok", lambda port, path="/get", host="127.0.0.1": False)
+    run = coldstart.cold_start(FakeKube(pod()), TARGET, 0, "first", timeout=0.3)
     assert "never answered HTTP 200 on 127.0.0.1:30080" in run.error

@@ -7,7 +7,7 @@ from types import SimpleNamespace as NS
 
 import pytest
 
-from lab.bench import check_settings, load, measure, report
+from lab.bench import check_settings, coldstart, load, memory, node_images, report, targets
 from lab.errors import InputError, LabError
 from lab.nodes import Result
 
@@ -88,8 +88,8 @@ def test_load_rejects_bad_settings(kwargs):
 
 
 def test_http_ok(server):
-    assert measure.http_ok(server.server_address[1])
-    assert not measure.http_ok(1)
+    assert coldstart.http_ok(server.server_address[1])
+    assert not coldstart.http_ok(1)
 
 
 @pytest.mark.parametrize("args, message", [
@@ -114,46 +114,46 @@ SUMMARY = {"node": {"nodeName": "w"}, "pods": [
 
 
 def test_memory_of_reads_pod_and_containers():
-    sample = measure.memory_of(SUMMARY, "wasm-lab", "httpbin-native-1")
+    sample = memory.memory_of(SUMMARY, "wasm-lab", "httpbin-native-1")
     assert sample.pod_working_set_bytes == 3145728
     assert sample.containers == {"httpbin": {"working_set_bytes": 2097152, "rss_bytes": 1048576,
                                              "usage_bytes": 4194304}}
     assert sample.time == "2026-11-21T20:00:05Z"
-    assert measure.memory_of(SUMMARY, "wasm-lab", "absent") is None
-    assert measure.memory_of({}, "wasm-lab", "x") is None
+    assert memory.memory_of(SUMMARY, "wasm-lab", "absent") is None
+    assert memory.memory_of({}, "wasm-lab", "x") is None
 
 
 def test_wait_memory_keeps_a_stale_sample_with_a_note(monkeypatch):
-    monkeypatch.setattr(measure, "stats_summary", lambda kube, node: SUMMARY)
-    sample, note = measure.wait_memory(None, "w", "wasm-lab", "httpbin-native-1", timeout=0.1, interval=0.01)
+    monkeypatch.setattr(memory, "stats_summary", lambda kube, node: SUMMARY)
+    sample, note = memory.wait_memory(None, "w", "wasm-lab", "httpbin-native-1", timeout=0.1, interval=0.01)
     assert sample.pod_working_set_bytes == 3145728 and note is None
-    sample, note = measure.wait_memory(None, "w", "wasm-lab", "httpbin-native-1", not_before=time.time(), timeout=0.1, interval=0.01)
+    sample, note = memory.wait_memory(None, "w", "wasm-lab", "httpbin-native-1", not_before=time.time(), timeout=0.1, interval=0.01)
     assert sample is not None and "no sample newer" in note
-    sample, note = measure.wait_memory(None, "w", "wasm-lab", "absent", timeout=0.1, interval=0.01)
+    sample, note = memory.wait_memory(None, "w", "wasm-lab", "absent", timeout=0.1, interval=0.01)
     assert sample is None and "no memory above 0" in note
 
 
 # ----------------------------------------------------------------------------- sizes and images
 
 def test_ref_candidates():
-    assert measure.ref_candidates("wasm-lab/httpbin:native") == {"wasm-lab/httpbin:native",
+    assert node_images.ref_candidates("wasm-lab/httpbin:native") == {"wasm-lab/httpbin:native",
                                                                   "docker.io/wasm-lab/httpbin:native"}
-    assert "docker.io/library/busybox:1" in measure.ref_candidates("busybox:1")
-    assert measure.ref_candidates("localhost:5000/x:1") == {"localhost:5000/x:1"}
+    assert "docker.io/library/busybox:1" in node_images.ref_candidates("busybox:1")
+    assert node_images.ref_candidates("localhost:5000/x:1") == {"localhost:5000/x:1"}
 
 
 def test_gzip_size_matches_gzip():
     chunks = [b"a" * 100_000, bytes(range(256)) * 100]
     compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
     expected = len(compressor.compress(b"".join(chunks)) + compressor.flush())
-    assert measure.gzip_size(iter(chunks)) == expected
+    assert node_images.gzip_size(iter(chunks)) == expected
 
 
 def test_node_image_bytes_from_node_status():
     node = NS(status=NS(images=[NS(names=["docker.io/wasm-lab/httpbin:native", "sha256:abc"], size_bytes=4321)]))
     kube = NS(core=NS(read_node=lambda name: node))
-    assert measure.node_image_bytes(kube, "w", "wasm-lab/httpbin:native") == 4321
-    assert measure.node_image_bytes(kube, "w", "wasm-lab/httpbin:other") is None
+    assert node_images.node_image_bytes(kube, "w", "wasm-lab/httpbin:native") == 4321
+    assert node_images.node_image_bytes(kube, "w", "wasm-lab/httpbin:other") is None
 
 
 CTR_LS = """REF                                  TYPE                                       DIGEST       SIZE    PLATFORMS   LABELS
@@ -180,9 +180,9 @@ class FakeNode:
 
 def test_remove_image_removes_every_name_of_that_digest():
     node = FakeNode()
-    assert measure.node_image_refs(node, "wasm-lab/httpbin:native") == ["docker.io/wasm-lab/httpbin:native",
+    assert node_images.node_image_refs(node, "wasm-lab/httpbin:native") == ["docker.io/wasm-lab/httpbin:native",
                                                                         "sha256:1111"]
-    assert measure.remove_image(node, "wasm-lab/httpbin:native") == ["docker.io/wasm-lab/httpbin:native",
+    assert node_images.remove_image(node, "wasm-lab/httpbin:native") == ["docker.io/wasm-lab/httpbin:native",
                                                                      "sha256:1111"]
     assert ["ctr", "-n", "k8s.io", "images", "rm", "--sync", "docker.io/wasm-lab/httpbin:native",
             "sha256:1111"] in node.calls
@@ -215,14 +215,14 @@ class FakeKube:
 
 
 def target(name, replicas=1):
-    return measure.Target(variant=name, deployment=f"httpbin-{name}", namespace="wasm-lab",
+    return targets.Target(variant=name, deployment=f"httpbin-{name}", namespace="wasm-lab",
                           selector=f"app.kubernetes.io/name=httpbin-{name}", port=30080, image="img",
                           runtime_class=None, replicas=replicas)
 
 
 def test_restore_scales_back_only_what_changed_and_reports_failures():
     kube = FakeKube({"httpbin-native": 0, "httpbin-embed": 1}, never_ready={"httpbin-embed"})
-    problems = measure.restore(kube, [target("native"), target("embed")])
+    problems = targets.restore(kube, [target("native"), target("embed")])
     assert kube.apps.patches == [("httpbin-native", 1)]
     assert problems == ["deployment wasm-lab/httpbin-embed never became ready"]
 
@@ -232,8 +232,8 @@ def test_a_working_set_of_zero_is_no_measurement(monkeypatch):
     zero = {"pods": [{"podRef": {"name": "p", "namespace": "wasm-lab"},
                       "memory": {"time": "2026-11-21T20:00:05Z", "workingSetBytes": 0},
                       "containers": [{"name": "httpbin", "memory": {"workingSetBytes": 0}}]}]}
-    monkeypatch.setattr(measure, "stats_summary", lambda kube, node: zero)
-    sample, note = measure.wait_memory(None, "w", "wasm-lab", "p", timeout=0.1, interval=0.01)
+    monkeypatch.setattr(memory, "stats_summary", lambda kube, node: zero)
+    sample, note = memory.wait_memory(None, "w", "wasm-lab", "p", timeout=0.1, interval=0.01)
     assert sample is None and "outside the pod's cgroup" in note
 
 
@@ -242,7 +242,7 @@ def test_a_new_pod_without_a_pod_total_falls_back_to_its_containers(monkeypatch)
     young = {"pods": [{"podRef": {"name": "p", "namespace": "wasm-lab"},
                        "memory": {"time": "2026-11-21T20:00:05Z", "workingSetBytes": 0},
                        "containers": [{"name": "httpbin", "memory": {"workingSetBytes": 499712}}]}]}
-    monkeypatch.setattr(measure, "stats_summary", lambda kube, node: young)
-    sample, note = measure.wait_memory(None, "w", "wasm-lab", "p", timeout=0.1, interval=0.01)
+    monkeypatch.setattr(memory, "stats_summary", lambda kube, node: young)
+    sample, note = memory.wait_memory(None, "w", "wasm-lab", "p", timeout=0.1, interval=0.01)
     assert sample.containers["httpbin"]["working_set_bytes"] == 499712 and "containers' sum" in note
     assert report.memory_bytes(NS(memory={"idle": sample}), "idle") == 499712

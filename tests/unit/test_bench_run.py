@@ -7,7 +7,7 @@ import pytest
 
 import lab.bench as bench
 import lab.kube
-from lab.bench import load, measure
+from lab.bench import coldstart, load, memory, node_images, targets
 from lab.bench.results import ColdStartRun, ImageSize, LoadLevel
 from lab.errors import InputError, LabError
 
@@ -31,7 +31,7 @@ class FakeLab:
 
 
 def make_target(variant):
-    return measure.Target(variant=variant, deployment=f"httpbin-{variant}", namespace="wasm-lab",
+    return targets.Target(variant=variant, deployment=f"httpbin-{variant}", namespace="wasm-lab",
                           selector=f"app.kubernetes.io/name=httpbin-{variant}", port=30080, image=f"img:{variant}",
                           runtime_class=None, replicas=1)
 
@@ -41,11 +41,11 @@ def faked(monkeypatch, tmp_path, isolated_state):
     calls = {"restore": [], "cold": 0, "levels": []}
     monkeypatch.setattr(bench, "LabCluster", FakeLab)
     monkeypatch.setattr(lab.kube, "Kube", lambda path, context=None: NS())
-    monkeypatch.setattr(measure, "discover", lambda kube, ns: {v: make_target(v) for v in ("native", "runtime-wasmedge")})
-    monkeypatch.setattr(measure, "running_pod", lambda kube, target, timeout: NS(
+    monkeypatch.setattr(targets, "discover", lambda kube, ns: {v: make_target(v) for v in ("native", "runtime-wasmedge")})
+    monkeypatch.setattr(targets, "running_pod", lambda kube, target, timeout: NS(
         spec=NS(node_name="worker"), metadata=NS(name=f"{target.deployment}-1")))
-    monkeypatch.setattr(measure, "image_size", lambda kube, node, ref, cache: (ImageSize(ref=ref, node_bytes=1), []))
-    monkeypatch.setattr(measure, "wait_memory", lambda *a, **k: (None, "no numbers"))
+    monkeypatch.setattr(node_images, "image_size", lambda kube, node, ref, cache: (ImageSize(ref=ref, node_bytes=1), []))
+    monkeypatch.setattr(memory, "wait_memory", lambda *a, **k: (None, "no numbers"))
 
     def run_level(port, concurrency, requests, duration, path, stop, host):
         calls["levels"].append(concurrency)
@@ -59,7 +59,7 @@ def faked(monkeypatch, tmp_path, isolated_state):
         calls["restore"].append([t.variant for t in targets])
         return []
 
-    monkeypatch.setattr(measure, "restore", restore)
+    monkeypatch.setattr(targets, "restore", restore)
     spec = NS(name="t", provider="kind", namespace="wasm-lab", results_dir=str(tmp_path / "out"))
     return spec, calls
 
@@ -70,7 +70,7 @@ def cold_run(index, kind):
 
 def test_run_measures_each_variant_and_restores_it(faked, monkeypatch):
     spec, calls = faked
-    monkeypatch.setattr(measure, "cold_start", lambda kube, target, index, kind, path: cold_run(index, kind))
+    monkeypatch.setattr(coldstart, "cold_start", lambda kube, target, index, kind, path: cold_run(index, kind))
     result, paths = bench.run(spec, repeat=3, concurrencies=[1, 2], requests=10, duration=1, image_removed=False)
     assert list(result.variants) == ["native", "runtime-wasmedge"]
     assert [r.kind for r in result.variants["native"].cold_start] == ["first", "repeat", "repeat"]
@@ -89,7 +89,7 @@ def test_ctrl_c_restores_and_writes_what_was_measured(faked, monkeypatch):
             raise KeyboardInterrupt
         return cold_run(index, kind)
 
-    monkeypatch.setattr(measure, "cold_start", cold_start)
+    monkeypatch.setattr(coldstart, "cold_start", cold_start)
     with pytest.raises(KeyboardInterrupt):
         bench.run(spec, variants=["native"], repeat=3, concurrencies=[1], requests=10, duration=1,
                   image_removed=False)
@@ -107,7 +107,7 @@ def test_a_failing_variant_is_a_note_and_the_next_is_measured(faked, monkeypatch
             raise LabError("pods of httpbin-native were still there after scaling it to 0 (waited 120s)")
         return cold_run(index, kind)
 
-    monkeypatch.setattr(measure, "cold_start", cold_start)
+    monkeypatch.setattr(coldstart, "cold_start", cold_start)
     result, _ = bench.run(spec, repeat=2, concurrencies=[1], requests=10, duration=1, image_removed=False)
     assert result.variants["native"].notes[-1].startswith("stopped: pods of httpbin-native were still there")
     assert len(result.variants["runtime-wasmedge"].cold_start) == 2
