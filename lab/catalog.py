@@ -11,8 +11,10 @@ from pathlib import Path
 
 import yaml
 
+from lab import REPO_ROOT
+
 CATALOG_FILE = Path(__file__).parent / "defaults" / "runtimes.yaml"
-DOCKERFILE = Path(__file__).resolve().parent.parent / "images" / "httpbin" / "Dockerfile"
+DOCKERFILE = REPO_ROOT / "images" / "httpbin" / "Dockerfile"
 
 
 class CatalogError(ValueError):

@@ -14,10 +14,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab import catalog
+from lab import REPO_ROOT, catalog
 from lab.proc import console
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 CONTEXT = ROOT / "workloads" / "httpbin"
 DOCKERFILE = catalog.DOCKERFILE
 REPOSITORY = "wasm-lab/httpbin"
