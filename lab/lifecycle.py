@@ -15,7 +15,7 @@ from lab.actions.runtimeclasses import CreateRuntimeClasses
 from lab.actions.runtimes import InstallRuntimes
 from lab.kube import Kube
 from lab.lock import LockFile
-from lab.pipeline import Context, run_actions
+from lab.pipeline import Context, nodes_released, run_actions
 from lab.spec import LabSpec
 from lab.state import State
 
@@ -62,11 +62,8 @@ def uninstall_runtimes(spec: LabSpec) -> list[str]:
         ctx = Context(spec=spec, state=state, provider=providers.get(spec.provider))
         if not connect(ctx):
             return []
-        try:
+        with nodes_released(ctx):
             return CreateRuntimeClasses().undo(ctx, spec.runtimes) + InstallRuntimes().undo(ctx, spec.runtimes)
-        finally:
-            if ctx.cluster is not None:
-                ctx.cluster.close_nodes()
 
 
 def down(spec: LabSpec) -> list[str]:
@@ -87,11 +84,8 @@ def down(spec: LabSpec) -> list[str]:
                     reachable = connect(ctx)
                 if not reachable:
                     continue
-            try:
+            with nodes_released(ctx):
                 removed += action.undo(ctx)
-            finally:
-                if ctx.cluster is not None:
-                    ctx.cluster.close_nodes()
         if (state.dir / "state.json").is_file():
             shutil.rmtree(state.dir)
             removed.append(f"state and kubeconfig in {state.dir}")

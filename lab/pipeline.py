@@ -7,6 +7,7 @@ was created so `lab.down` removes exactly that."""
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -59,6 +60,16 @@ class Action(Protocol):
     def undo(self, ctx: Context) -> list[str]: ...
 
 
+@contextmanager
+def nodes_released(ctx: Context):
+    """Around one action or undo: however it ends, nothing that reaches the nodes outlives it."""
+    try:
+        yield
+    finally:
+        if ctx.cluster is not None:
+            ctx.cluster.close_nodes()
+
+
 def check_sequence(actions) -> None:
     """Every action's needs are given by an action before it (a sequence that fails this is a bug)."""
     given: set[str] = set()
@@ -74,11 +85,8 @@ def run_actions(ctx: Context, actions) -> None:
     for action in actions:
         start = time.monotonic()
         console.print(f"[bold]▶ {action.name}[/bold] — {action.title}")
-        try:
+        with nodes_released(ctx):
             outcome = action.execute(ctx)
-        finally:
-            if ctx.cluster is not None:
-                ctx.cluster.close_nodes()
         seconds = time.monotonic() - start
         ctx.timings[action.name] = round(seconds, 1)
         console.print(f"  [green]✓[/green] {action.name}: {outcome} [dim]({seconds:.1f}s)[/dim]")
