@@ -20,7 +20,6 @@ class EnsureCluster:
         if cluster.created_by_lab or (made_by_lab(state) and not state.get("cluster_id")):
             state.set("cluster_id", provider.identity(spec))
         state.set("kubeconfig", str(cluster.kubeconfig))
-        state.set("check_host", cluster.check_host)  # where lab.bench reaches the NodePorts
         ctx.cluster = cluster
         ctx.kube = Kube(cluster.kubeconfig, cluster.context)
         ctx.kube.wait_nodes_ready()

@@ -47,7 +47,8 @@ class LabCluster:
         from lab import providers
 
         self.provider = providers.get(spec.provider)
-        self.cluster = self.provider.attach(spec, State(spec.name))
+        self.state = State(spec.name)
+        self.cluster = self.provider.attach(spec, self.state)
 
     def node(self, name: str):
         return next((n for n in self.cluster.nodes if n.name == name), None)
@@ -140,8 +141,7 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
             kube = Kube(lab.cluster.kubeconfig, lab.cluster.context or None)
         except Exception as error:
             raise LabError(f"cannot use the kubeconfig {lab.cluster.kubeconfig}: {error.__class__.__name__}: {error}")
-        state = State(spec.name)
-        namespace = state.get("namespace", spec.namespace)
+        namespace = lab.state.get("namespace", spec.namespace)
         try:
             found = targets.discover(kube, namespace)
         except Exception as error:
@@ -153,8 +153,7 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
         unknown = [v for v in wanted if v not in found]
         if unknown:
             raise InputError(f"variant: {unknown[0]!r} is not deployed; choose from: {', '.join(found)}")
-        host = state.get("check_host") or lab.cluster.check_host
-        chosen = [dataclasses.replace(found[v], host=host) for v in wanted]
+        chosen = [dataclasses.replace(found[v], host=lab.cluster.check_host) for v in wanted]
         result = BenchResult(
             lab=spec.name, started=_now(),
             settings={"variants": wanted, "repeat": repeat, "concurrencies": list(levels), "requests": requests,

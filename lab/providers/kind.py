@@ -88,9 +88,14 @@ class KindProvider(Provider):
             created = True
         else:
             self._start_stopped_nodes(spec)
-            kubeconfig.write_text(run([kind_binary(), "get", "kubeconfig", "--name", spec.name]).stdout)
+            self._write_kubeconfig(spec, kubeconfig)
         kubeconfig.chmod(0o600)  # the cluster's admin credentials
         return self._cluster(spec, kubeconfig, created)
+
+    @staticmethod
+    def _write_kubeconfig(spec, kubeconfig: Path) -> None:
+        kubeconfig.write_text(run([kind_binary(), "get", "kubeconfig", "--name", spec.name]).stdout)
+        kubeconfig.chmod(0o600)
 
     def _cluster(self, spec, kubeconfig: Path, created: bool = False) -> Cluster:
         nodes = self.nodes(spec)
@@ -103,8 +108,7 @@ class KindProvider(Provider):
         kubeconfig = state.dir / "kubeconfig"
         if not kubeconfig.exists():  # a cluster of the lab's name whose state folder is gone
             state.dir.mkdir(parents=True, exist_ok=True)
-            kubeconfig.write_text(run([kind_binary(), "get", "kubeconfig", "--name", spec.name]).stdout)
-            kubeconfig.chmod(0o600)
+            self._write_kubeconfig(spec, kubeconfig)
         return self._cluster(spec, kubeconfig)
 
     def collect_logs(self, spec, folder: Path) -> list[str]:

@@ -7,6 +7,7 @@ import pytest
 
 import lab.bench as bench
 import lab.kube
+import lab.state
 from lab.bench import coldstart, load, memory, node_images, targets
 from lab.bench.results import ColdStartRun, ImageSize, LoadLevel
 from lab.errors import InputError, LabError
@@ -17,6 +18,7 @@ class FakeLab:
     loads = []
 
     def __init__(self, spec):
+        self.state = lab.state.State(spec.name)
         self.cluster = NS(kubeconfig="kubeconfig", context="", check_host="127.0.0.1")
 
     def node(self, name):
@@ -74,7 +76,7 @@ def test_run_measures_each_variant_and_restores_it(faked, monkeypatch):
     result, paths = bench.run(spec, repeat=3, concurrencies=[1, 2], requests=10, duration=1, image_removed=False)
     assert list(result.variants) == ["native", "runtime-wasmedge"]
     assert [r.kind for r in result.variants["native"].cold_start] == ["first", "repeat", "repeat"]
-    assert calls["levels"] == [1, 2, 1, 2] and calls["hosts"] == {"127.0.0.1"}  # no check_host in state: kind
+    assert calls["levels"] == [1, 2, 1, 2] and calls["hosts"] == {"127.0.0.1"}  # kind's, from attach
     assert calls["restore"] == [["native"], ["runtime-wasmedge"], ["native", "runtime-wasmedge"]]
     data = json.loads(paths["json"].read_text())
     assert data["interrupted"] is False and data["finished"]
