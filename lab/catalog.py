@@ -47,11 +47,11 @@ class Runtime:
 class Catalog:
     runtimes: dict[str, Runtime]
     variants: dict[str, Variant]        # in host-port order, the baseline first
+    baseline: tuple[str, ...] = ()      # deployed whatever the runtimes (native)
 
     def variants_for(self, runtimes) -> tuple[str, ...]:
         """The baseline and the variants these runtimes bring, in host-port order."""
-        wanted = {v for v, variant in self.variants.items() if variant.engine is None}
-        wanted |= {v for r in runtimes for v in self.runtimes[r].variants}
+        wanted = set(self.baseline) | {v for r in runtimes for v in self.runtimes[r].variants}
         return tuple(v for v in self.variants if v in wanted)
 
     @property
@@ -90,7 +90,7 @@ def parse(data: dict, targets: set[str]) -> Catalog:
                 raise CatalogError(f"variant {variant} is named twice")
             variants[variant] = _variant(variant, entry["variants"][variant], runtime, targets)
         runtimes[name] = runtime
-    return Catalog(runtimes=runtimes, variants=variants)
+    return Catalog(runtimes=runtimes, variants=variants, baseline=tuple(data.get("baseline") or ()))
 
 
 def dockerfile_targets(path: Path = DOCKERFILE) -> set[str]:
