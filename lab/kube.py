@@ -1,6 +1,7 @@
 """The Kubernetes API through the official client: server-side apply and bounded waits."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ from kubernetes.client.exceptions import ApiException
 from tenacity import RetryError, retry, retry_if_result, stop_after_delay, wait_fixed
 
 from lab.errors import LabError
+from lab.nodes import Result
 
 FIELD_MANAGER = "wasm-lab"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "wasm-lab"}
@@ -189,3 +191,54 @@ class Kube:
         except RetryError as error:
             pending = error.last_attempt.result()
             raise LabError(f"{message}: {', '.join(pending)} (waited {timeout:.0f}s)")
+
+
+def websocket_exec(core, pod: str, namespace: str, command: list[str], stdin: bytes | None,
+                   timeout: float) -> Result:
+    """Run command in the pod through the API server's exec endpoint (websocket, v4/v5 channels)."""
+    from kubernetes.stream import stream
+
+    try:
+        ws = stream(core.connect_get_namespaced_pod_exec, pod, namespace, command=command,
+                    stdin=stdin is not None, stdout=True, stderr=True, tty=False, _preload_content=False)
+    except Exception as error:  # the API server or kubelet refused the exec (containerd restarting, …)
+        return Result(255, "", f"exec failed: {error}")
+    out: list[str] = []
+    err: list[str] = []
+    try:
+        if stdin is not None:
+            for start in range(0, len(stdin), 1 << 20):
+                ws.write_stdin(stdin[start:start + (1 << 20)])
+            if hasattr(ws, "close_channel"):
+                ws.close_channel(0)  # end of input on the v5 protocol; `head -c` does not need it
+        deadline = time.monotonic() + timeout
+        while ws.is_open():
+            if time.monotonic() > deadline:
+                return Result(124, "".join(out), "".join(err) + f"\ntimed out after {timeout:.0f}s")
+            ws.update(timeout=1)
+            if ws.peek_stdout():
+                out.append(ws.read_stdout())
+            if ws.peek_stderr():
+                err.append(ws.read_stderr())
+        out.append(ws.read_stdout(timeout=0) if ws.peek_stdout() else "")
+        err.append(ws.read_stderr(timeout=0) if ws.peek_stderr() else "")
+        return Result(exit_code(ws.read_channel(3)), "".join(out), "".join(err))
+    except Exception as error:  # the stream broke (containerd restarted under it, network)
+        return Result(255, "".join(out), "".join(err) + f"\nexec stream broke: {error}")
+    finally:
+        ws.close()
+
+
+def exit_code(status_text: str) -> int:
+    """The exit code in the exec error channel's Status (empty or Success means 0)."""
+    import yaml
+
+    if not status_text:
+        return 0
+    status = yaml.safe_load(status_text) or {}
+    if status.get("status") == "Success":
+        return 0
+    for cause in (status.get("details") or {}).get("causes") or []:
+        if cause.get("reason") == "ExitCode" and str(cause.get("message", "")).isdigit():
+            return int(cause["message"])
+    return 126  # the command could not be started at all

@@ -12,7 +12,7 @@ from types import SimpleNamespace as NS
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from lab import node_runtimes
+from lab import kube, node_runtimes
 from lab.artifacts import LocalFile
 from lab.catalog import Runtime
 from lab.errors import LabError
@@ -255,11 +255,11 @@ def test_restart_script_restores_changed_files_and_deletes_new_ones():
 
 
 def test_exit_codes_from_the_exec_status_channel():
-    assert installer_pod._exit_code("") == 0
-    assert installer_pod._exit_code('{"status": "Success"}') == 0
+    assert kube.exit_code("") == 0
+    assert kube.exit_code('{"status": "Success"}') == 0
     failure = '{"status": "Failure", "reason": "NonZeroExitCode", "details": {"causes": [{"reason": "ExitCode", "message": "3"}]}}'
-    assert installer_pod._exit_code(failure) == 3
-    assert installer_pod._exit_code('{"status": "Failure", "message": "exec: not found"}') == 126
+    assert kube.exit_code(failure) == 3
+    assert kube.exit_code('{"status": "Failure", "message": "exec: not found"}') == 126
 
 
 def test_a_pod_a_killed_run_left_behind_is_replaced():
