@@ -429,6 +429,19 @@ def resolve(spec, runtimes: tuple[str, ...], variants: tuple[str, ...] = (), pro
     return artifacts
 
 
+def image(spec, name: str, arch: str | None = None) -> str:
+    """The local reference of one image artifact by name (e.g. `bench-loadgen`), taken from its
+    origins in the lab's mode and verified, as resolve() does for the images a lab builds from."""
+    resolver = Resolver(spec.offline, spec.mirrors, LockFile.load(Path(spec.lock)), arch or host_arch(),
+                        kubernetes=spec.kubernetes, node_containerd=spec.node_containerd)
+    value = resolver.get(name)
+    if not isinstance(value, LocalImage):
+        raise LabError(f"{name}: not an image artifact of lab/defaults/artifacts.yaml")
+    if resolver.lock.save():
+        console.print(f"wrote {resolver.lock.path}: the pins of {len(resolver.lock.entries)} upstream artifact(s)")
+    return value.ref
+
+
 def plan(spec, runtimes: tuple[str, ...], variants: tuple[str, ...], provider: str | None,
          arches: tuple[str, ...]) -> list[dict]:
     """What resolve() would fetch or build, from where, with which pin, per architecture."""

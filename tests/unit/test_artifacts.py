@@ -266,3 +266,28 @@ def test_minikube_offline_takes_the_kits_base_image_and_auto_probes_its_default(
     rows = []
     auto.plan("node-image", rows)
     assert rows[0]["origin"] == "kit recipe minikube-node" and "127.0.0.1:9 unreachable" in rows[0]["note"]
+
+
+def test_bench_loadgen_is_the_kits_debian_recipe_in_every_mode(tmp_path, monkeypatch):
+    """The benchmark's pod image comes from images/kit/loadgen whether the lab is connected or not,
+    and names the same Debian versions as versions.yaml. FAKE kit: it only answers with a ref."""
+    from lab.kit.recipes import load_recipes, load_versions
+
+    built = []
+    monkeypatch.setattr(kit, "build", lambda names: built.extend(names))
+    monkeypatch.setattr(kit, "artifact", lambda name: {"name": name, "image": {"ref": f"wasm-lab-kit/{name}:t",
+                                                                                 "id": "sha256:1"}})
+    monkeypatch.chdir(tmp_path)
+    for mode in ("auto", "false", "true"):
+        assert artifacts.image(load_spec(None, {"offline": mode}), "bench-loadgen") == "wasm-lab-kit/loadgen:t"
+    assert built == ["loadgen"] * 3 and not (tmp_path / "lab.lock").exists()
+
+    [origin] = artifacts.catalog()["artifacts"]["bench-loadgen"]
+    recipe, versions = load_recipes()["loadgen"], load_versions()
+    assert origin["origin"] == "debian" and origin["artifact"] == recipe.name
+    for key in ("wrk-trixie", "nginx-trixie"):
+        assert key in recipe.versions and versions[key] in origin["packages"]
+
+    monkeypatch.setattr(kit, "artifact", lambda name: {"name": name, "path": "/x", "files": {}})
+    with pytest.raises(LabError, match="^wasmedge-libs: not an image artifact"):
+        artifacts.image(load_spec(None, {"offline": "true"}), "wasmedge-libs")
