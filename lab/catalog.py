@@ -17,6 +17,17 @@ CATALOG_FILE = Path(__file__).parent / "defaults" / "runtimes.yaml"
 DOCKERFILE = REPO_ROOT / "images" / "httpbin" / "Dockerfile"
 
 
+# How a variant's code runs, and how it is shown to people. jit and aot name the engine's
+# compiler when it is known (COMPILERS): "JIT (Cranelift)", "AOT (LLVM)".
+EXECUTIONS = {
+    "native": "native binary",       # a Linux binary compiled ahead of time by rustc; no wasm engine
+    "interpreter": "interpreter",    # the engine interprets the wasm bytecode
+    "jit": "JIT",                    # the engine compiles the module to machine code when it loads it
+    "aot": "AOT",                    # machine code compiled before deployment, carried in the image
+}
+COMPILERS = {"wasmtime": "Cranelift", "wasmedge": "LLVM"}
+
+
 class CatalogError(ValueError):
     """The catalog file itself is wrong (a bug in the repository, not the user's input)."""
 
@@ -25,10 +36,18 @@ class CatalogError(ValueError):
 class Variant:
     name: str
     image: str                          # the Dockerfile target it is deployed from
+    execution: str                      # how its code runs: one of EXECUTIONS
     engine: str | None = None           # the wasm engine inside; None for native
     runtime_class: str | None = None    # the RuntimeClass (= handler) it runs through; None: runc
     pod_annotations: dict = field(default_factory=dict)
     env: dict = field(default_factory=dict)
+
+    @property
+    def execution_label(self) -> str:
+        """e.g. "JIT (Cranelift)", "AOT (LLVM)", "interpreter", "native binary"."""
+        label = EXECUTIONS[self.execution]
+        compiler = COMPILERS.get(self.engine or "")
+        return f"{label} ({compiler})" if self.execution in ("jit", "aot") and compiler else label
 
 
 @dataclass(frozen=True)
@@ -46,7 +65,7 @@ class Runtime:
 @dataclass(frozen=True)
 class Catalog:
     runtimes: dict[str, Runtime]
-    variants: dict[str, Variant]        # in host-port order, the baseline first
+    variants: dict[str, Variant]        # in host-port order (host_port_order)
     baseline: tuple[str, ...] = ()      # deployed whatever the runtimes (native)
 
     def variants_for(self, runtimes) -> tuple[str, ...]:
@@ -65,7 +84,12 @@ def _variant(name: str, entry: dict, runtime: Runtime | None, targets: set[str])
         raise CatalogError(f"variant {name}: image {entry.get('image')!r} is not a target of {DOCKERFILE.name}")
     if entry.get("runtime_class") and runtime is None:
         raise CatalogError(f"variant {name}: only a runtime's variants can run through a RuntimeClass")
-    return Variant(name=name, image=entry["image"], engine=entry.get("engine"),
+    execution = entry.get("execution")
+    if execution not in EXECUTIONS:
+        raise CatalogError(f"variant {name}: execution {execution!r} is not one of {', '.join(EXECUTIONS)}")
+    if (execution == "native") != (entry.get("engine") is None):
+        raise CatalogError(f"variant {name}: execution native is for a variant without engine, and only for it")
+    return Variant(name=name, image=entry["image"], execution=execution, engine=entry.get("engine"),
                    runtime_class=runtime.handler if runtime is not None and entry.get("runtime_class") else None,
                    pod_annotations=dict(entry.get("pod_annotations") or {}), env=dict(entry.get("env") or {}))
 
@@ -90,7 +114,24 @@ def parse(data: dict, targets: set[str]) -> Catalog:
                 raise CatalogError(f"variant {variant} is named twice")
             variants[variant] = _variant(variant, entry["variants"][variant], runtime, targets)
         runtimes[name] = runtime
-    return Catalog(runtimes=runtimes, variants=variants, baseline=tuple(data.get("baseline") or ()))
+    return Catalog(runtimes=runtimes, variants=_in_host_port_order(variants, data.get("host_port_order")),
+                   baseline=tuple(data.get("baseline") or ()))
+
+
+def _in_host_port_order(variants: dict[str, Variant], order) -> dict[str, Variant]:
+    """The variants in `host_port_order` when the catalog has one (every variant named exactly
+    once), else in the order they appear: the baseline, then each runtime's."""
+    if order is None:
+        return variants
+    order = list(order)
+    twice = sorted({v for v in order if order.count(v) > 1})
+    unknown = [v for v in order if v not in variants]
+    missing = [v for v in variants if v not in order]
+    if twice or unknown or missing:
+        raise CatalogError("host_port_order: " + "; ".join(
+            f"{what} {', '.join(names)}" for what, names in
+            (("named twice:", twice), ("not a variant:", unknown), ("missing:", missing)) if names))
+    return {name: variants[name] for name in order}
 
 
 def dockerfile_targets(path: Path = DOCKERFILE) -> set[str]:

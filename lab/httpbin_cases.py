@@ -29,8 +29,10 @@ ANY = object()
 
 XFF = {"X-Forwarded-For": "203.0.113.7"}
 RUNTIMES = ("native", "wasmedge", "wasmtime")
+# The spec's flavors (shared/specs/httpbin.md), then the AOT-compiled WasmEdge variants of the lab's
+# catalog: the same module and server, a flavor of their own from FLAVOR.
 FLAVORS = ("native", "embed-wasmedge", "runtime-wasmedge", "embed-wasmtime", "runtime-wasmtime",
-           "runtime-crun-wasmedge")
+           "runtime-crun-wasmedge", "embed-wasmedge-aot", "runtime-wasmedge-aot", "runtime-crun-wasmedge-aot")
 JSON_CT = "application/json; charset=utf-8"
 
 

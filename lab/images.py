@@ -31,13 +31,17 @@ WASM_PATH = "/httpbin.wasm"
 # origins: a pinned upstream image, one built here from pinned inputs, or the kit's.
 BASE_ARGS = ("RUST_IMAGE", "WASMEDGE_IMAGE", "WASMTIME_IMAGE")
 # Which base images each target needs; the others are replaced by `scratch` so the legacy
-# builder (which builds every stage before the target) never needs an image it does not use.
+# builder (which builds every stage before the target) never needs an image it does not use. A
+# stage that only COPYs builds on `scratch` too; the `aot-wasmedge` stage RUNs the WasmEdge CLI, so
+# the AOT targets (after it in the Dockerfile) need WASMEDGE_IMAGE even for a FROM scratch image.
 NEEDS = {
     "native": ("RUST_IMAGE",),
     "runtime-wasmedge": ("RUST_IMAGE",),
     "runtime-wasmtime": ("RUST_IMAGE",),
     "embed-wasmedge": ("RUST_IMAGE", "WASMEDGE_IMAGE"),
     "embed-wasmtime": ("RUST_IMAGE", "WASMTIME_IMAGE"),
+    "embed-wasmedge-aot": ("RUST_IMAGE", "WASMEDGE_IMAGE"),
+    "runtime-wasmedge-aot": ("RUST_IMAGE", "WASMEDGE_IMAGE"),
 }
 
 
@@ -193,10 +197,12 @@ def wasm_sha256(ref: str, client=None) -> str:
 
 
 def wasm_identical(built: list[BuiltImage]) -> dict[str, bool | None]:
-    """Per engine: do its embed and runtime images carry the same .wasm (None: not both built)."""
+    """Per pair of embed-X and runtime-X images (X: wasmedge, wasmtime, wasmedge-aot): do both
+    carry the same .wasm (None: not both built)."""
+    sums = {b.variant: b.wasm_sha256 for b in built}
     out: dict[str, bool | None] = {}
-    for engine in ("wasmedge", "wasmtime"):
-        sums = {b.variant: b.wasm_sha256 for b in built if ENGINE.get(b.variant) == engine}
-        pair = (sums.get(f"embed-{engine}"), sums.get(f"runtime-{engine}"))
-        out[engine] = None if None in pair else pair[0] == pair[1]
+    for image in VARIANTS:
+        if image.startswith("embed-") and f"runtime-{image.removeprefix('embed-')}" in VARIANTS:
+            pair = (sums.get(image), sums.get(f"runtime-{image.removeprefix('embed-')}"))
+            out[image.removeprefix("embed-")] = None if None in pair else pair[0] == pair[1]
     return out

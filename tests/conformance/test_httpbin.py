@@ -7,7 +7,8 @@ Targets (each skips with the reason when its binary or image is absent):
   wasmedge-cli      `wasmedge` (PATH or $WASMEDGE_BIN, else the kit's wasmedge-cli image) running
                     the wasip1 module
   wasmtime-serve    `wasmtime serve` (PATH, $WASMTIME_BIN or the kit's cache) with the component
-  image-native, image-embed-wasmedge, image-embed-wasmtime   `docker run` of wasm-lab/httpbin:*
+  image-native, image-embed-wasmedge, image-embed-wasmtime, image-embed-wasmedge-aot
+                    `docker run` of wasm-lab/httpbin:* (the last: the AOT-compiled module)
   url               an already running server at $HTTPBIN_URL (its flavor in $HTTPBIN_FLAVOR)
 The .wasm files come from $HTTPBIN_WASMEDGE_WASM / $HTTPBIN_WASMTIME_WASM, the cargo target dir,
 or the wasm-lab/httpbin:runtime-* images. Every server listens on 127.0.0.1 only.
@@ -32,10 +33,10 @@ pytestmark = pytest.mark.conformance
 ROOT = Path(__file__).resolve().parents[2]
 WORKSPACE = ROOT / "workloads" / "httpbin"
 TARGETS = ["url", "native", "wasmedge-cli", "wasmtime-serve", "image-native", "image-embed-wasmedge",
-           "image-embed-wasmtime"]
+           "image-embed-wasmtime", "image-embed-wasmedge-aot"]
 FLAVOR_OF = {"url": os.environ.get("HTTPBIN_FLAVOR"), "native": "native", "wasmedge-cli": "embed-wasmedge", "wasmtime-serve": "embed-wasmtime",
              "image-native": "native", "image-embed-wasmedge": "embed-wasmedge",
-             "image-embed-wasmtime": "embed-wasmtime"}
+             "image-embed-wasmtime": "embed-wasmtime", "image-embed-wasmedge-aot": "embed-wasmedge-aot"}
 
 
 def free_port() -> int:

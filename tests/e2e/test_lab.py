@@ -44,7 +44,8 @@ def test_up_check_rerun_down(lab_env, capsys):
     results = json.loads((folder / "results" / "checks.json").read_text())
     assert results["failures"] == 0
     assert set(results["results"]) == {"native", "embed-wasmedge", "runtime-wasmedge", "embed-wasmtime",
-                                       "runtime-wasmtime", "runtime-crun-wasmedge"}
+                                       "runtime-wasmtime", "runtime-crun-wasmedge", "embed-wasmedge-aot",
+                                       "runtime-wasmedge-aot", "runtime-crun-wasmedge-aot"}
 
     # A short lab.bench on the fresh lab (test_bench_on_lab.py needs a lab already up).
     bench, _ = invoke("lab.bench", "--config", str(config), "--variant", "native", "--variant", "runtime-wasmtime",

@@ -56,7 +56,8 @@ def test_minikube_up_check_rerun_down(lab_env, capsys):
     results = json.loads((folder / "results" / "checks.json").read_text())
     assert results["failures"] == 0
     assert set(results["results"]) == {"native", "embed-wasmedge", "runtime-wasmedge", "embed-wasmtime",
-                                       "runtime-wasmtime", "runtime-crun-wasmedge"}
+                                       "runtime-wasmtime", "runtime-crun-wasmedge", "embed-wasmedge-aot",
+                                       "runtime-wasmedge-aot", "runtime-crun-wasmedge-aot"}
 
     again, again_seconds = invoke("lab.up", "--config", str(config), env=env)
     assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]

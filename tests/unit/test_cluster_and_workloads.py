@@ -14,7 +14,7 @@ def test_kind_config_maps_every_variant_port_on_loopback_and_taints_the_wasm_poo
     config = cluster_config(lab_spec(workers=2))
     control_plane, *workers = config["nodes"]
     assert config["name"] == "wasm-lab"
-    assert [m["hostPort"] for m in control_plane["extraPortMappings"]] == list(range(30080, 30086))
+    assert [m["hostPort"] for m in control_plane["extraPortMappings"]] == list(range(30080, 30089))
     assert {m["listenAddress"] for m in control_plane["extraPortMappings"]} == {"127.0.0.1"}
     assert len(workers) == 2
     assert all(w["labels"]["wasm-lab.dev/pool"] == "wasm" for w in workers)

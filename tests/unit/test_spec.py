@@ -8,15 +8,18 @@ def test_defaults_give_wasmedge_on_kind(empty_cwd):
     lab = spec.load()
     assert lab.provider == "kind"
     assert lab.runtimes == ("wasmedge",)
-    assert lab.variants == ("native", "embed-wasmedge", "runtime-wasmedge")
+    assert lab.variants == ("native", "embed-wasmedge", "runtime-wasmedge", "embed-wasmedge-aot",
+                            "runtime-wasmedge-aot")
 
 
 def test_runtimes_side_by_side_and_ports_fixed_per_variant(empty_cwd):
     lab = spec.load(overrides={"runtimes": ["crun-wasmedge", "wasmtime", "wasmtime"]})
     assert lab.runtimes == ("crun-wasmedge", "wasmtime")
-    assert lab.variants == ("native", "embed-wasmtime", "runtime-wasmtime", "runtime-crun-wasmedge")
+    assert lab.variants == ("native", "embed-wasmtime", "runtime-wasmtime", "runtime-crun-wasmedge",
+                            "runtime-crun-wasmedge-aot")
     assert lab.host_port("native") == 30080
     assert lab.host_port("runtime-crun-wasmedge") == 30085
+    assert lab.host_port("runtime-crun-wasmedge-aot") == 30088
 
 
 def test_lab_yaml_then_cli_override(empty_cwd):
