@@ -96,7 +96,7 @@ def status(spec: LabSpec) -> dict:
     state = State(spec.name)
     provider = providers.get(spec.provider)
     info = {"name": spec.name, "cluster": "absent", "actions": state.get("actions", {}),
-            "runtimes": state.get("runtimes_installed", []), "variants": {}}
+            "runtimes": state.get("runtimes_installed", []), "variants": {}, "execution": {}}
     if not provider.exists(spec) or not state.get("kubeconfig"):
         return info
     info["cluster"] = "present"
@@ -104,7 +104,10 @@ def status(spec: LabSpec) -> dict:
     namespace = state.get("namespace", spec.namespace)
     deployments: list[Any] = kube.apps.list_namespaced_deployment(
         namespace, label_selector="app.kubernetes.io/part-of=wasm-lab").items
+    known = catalog.load().variants
     for deployment in deployments:
         variant = deployment.metadata.labels.get("wasm-lab.dev/variant", deployment.metadata.name)
         info["variants"][variant] = f"{deployment.status.ready_replicas or 0}/{deployment.spec.replicas} ready"
+        if variant in known:
+            info["execution"][variant] = known[variant].execution_label
     return info

@@ -26,7 +26,8 @@ def failures(results: dict[str, list[dict]]) -> int:
     return sum(not row["passed"] for rows in results.values() for row in rows) + sum(not ok for ok in same.values())
 
 
-def show(results: dict[str, list[dict]]) -> None:
+def show(results: dict[str, list[dict]], execution: dict[str, str] | None = None) -> None:
+    """The variant × case table; `execution` (variant → how its code runs) heads the columns."""
     variants = list(results)
     same = consistency(results)
     table = Table(title="httpbin checks: variant × case", show_lines=False)
@@ -34,6 +35,9 @@ def show(results: dict[str, list[dict]]) -> None:
     for variant in variants:
         table.add_column(variant, justify="center")
     table.add_column("same answer", justify="center")
+    if execution:
+        table.add_row("[dim]runs as[/dim]", *(f"[dim]{execution.get(v, '')}[/dim]" for v in variants), "",
+                      end_section=True)
     cases = [row["case"] for row in next(iter(results.values()), [])]
     for case in cases:
         cells = []

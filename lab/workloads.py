@@ -10,6 +10,7 @@ from lab.errors import LabError
 
 MANIFESTS = REPO_ROOT / "workloads" / "httpbin" / "k8s"
 RUNTIMES_AT = "wasm-lab.dev/runtimes-changed-at"
+EXECUTION_LABEL = "wasm-lab.dev/execution"
 
 
 def _fill(text: str, **values) -> list[dict]:
@@ -31,6 +32,9 @@ def variant_objects(variant: str, image: str, namespace: str, node_port: int, ru
         obj["metadata"]["namespace"] = namespace
     pod = deployment["spec"]["template"]
     entry = catalog.load().variants[variant]
+    # how its code runs, for `kubectl get deployments -L wasm-lab.dev/execution` (not on the pods:
+    # a change of label would roll them)
+    deployment["metadata"]["labels"][EXECUTION_LABEL] = entry.execution
     if entry.runtime_class:
         pod["spec"]["runtimeClassName"] = entry.runtime_class
         if runtimes_at:

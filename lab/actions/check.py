@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from lab import httpbin_cases, report
+from lab import catalog, httpbin_cases, report
 from lab.errors import LabError
 from lab.proc import console
 
@@ -27,13 +27,15 @@ class Check:
             base_url = f"http://{ctx.cluster.check_host}:{ctx.spec.host_port(variant)}"
             results[variant] = [as_row(r) for r in httpbin_cases.run_cases(base_url, connect_retries=CONNECT_RETRIES)]
         ctx.results = results
-        report.show(results)
+        variants = catalog.load().variants
+        report.show(results, {v: variants[v].execution_label for v in results})
         retried = [f"{v}/{r['case']}" for v, rows in results.items() for r in rows if r["retried"]]
         if retried:
             console.print(f"{len(retried)} case(s) answered only after reconnecting: {', '.join(retried)}",
                           soft_wrap=True)
         json_path, junit_path = report.write(results, Path(ctx.spec.results_dir), {
-            "lab": ctx.spec.name, "runtimes": list(ctx.spec.runtimes), "timings": ctx.timings})
+            "lab": ctx.spec.name, "runtimes": list(ctx.spec.runtimes), "timings": ctx.timings,
+            "execution": {v: variants[v].execution for v in results}})
         failed = report.failures(results)
         if failed:
             raise LabError(f"{failed} check(s) failed; details in {json_path} and {junit_path}")

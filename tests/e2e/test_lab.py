@@ -46,6 +46,7 @@ def test_up_check_rerun_down(lab_env, capsys):
     assert set(results["results"]) == {"native", "embed-wasmedge", "runtime-wasmedge", "embed-wasmtime",
                                        "runtime-wasmtime", "runtime-crun-wasmedge", "embed-wasmedge-aot",
                                        "runtime-wasmedge-aot", "runtime-crun-wasmedge-aot"}
+    assert results["execution"]["runtime-wasmedge-aot"] == "aot"
 
     # A short lab.bench on the fresh lab (test_bench_on_lab.py needs a lab already up).
     bench, _ = invoke("lab.bench", "--config", str(config), "--variant", "native", "--variant", "runtime-wasmtime",

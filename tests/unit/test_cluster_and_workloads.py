@@ -47,6 +47,11 @@ def test_variant_objects_pick_runtime_class_annotation_and_listen_address():
     assert pod["spec"]["runtimeClassName"] == "crun-wasmedge"
     assert pod["metadata"]["annotations"] == {"module.wasm.image/variant": "compat-smart"}
     assert service["spec"]["ports"][0]["nodePort"] == 30085
+    assert crun["metadata"]["labels"]["wasm-lab.dev/execution"] == "interpreter"
+    assert "wasm-lab.dev/execution" not in pod["metadata"]["labels"]
+    aot, _ = workloads.variant_objects("runtime-crun-wasmedge-aot", "img", "ns", 30088)
+    assert aot["metadata"]["labels"]["wasm-lab.dev/execution"] == "aot"
+    assert aot["spec"]["template"]["spec"]["runtimeClassName"] == "crun-wasmedge"
     wasmtime, _ = workloads.variant_objects("runtime-wasmtime", "img", "ns", 30084)
     env = {e["name"]: e["value"] for e in wasmtime["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env == {"FLAVOR": "runtime-wasmtime", "PORT": "3000", "WASMTIME_HTTP_PROXY_SOCKET_ADDR": "0.0.0.0:3000"}
@@ -71,6 +76,16 @@ def test_report_flags_differences_and_writes_junit(tmp_path):
     suites = ElementTree.parse(junit_path).getroot()
     assert [s.get("failures") for s in suites] == ["0", "1", "1"]
     assert '"failures": 2' in json_path.read_text()
+
+
+def test_report_heads_each_variant_with_how_its_code_runs(monkeypatch):
+    from rich.console import Console
+    recorded = Console(record=True, width=200)
+    monkeypatch.setattr(report, "stdout", recorded)
+    results = {v: [{"case": "get", "passed": True, "comparable": [200]}] for v in ("native", "runtime-wasmedge-aot")}
+    report.show(results, {"native": "native binary", "runtime-wasmedge-aot": "AOT (LLVM)"})
+    text = recorded.export_text()
+    assert "runs as" in text and "AOT (LLVM)" in text and "native binary" in text
 
 
 def test_a_runtime_change_rolls_only_the_runtimeclass_variants():
