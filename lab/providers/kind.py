@@ -53,6 +53,14 @@ def cluster_config(spec, host_cgroup_v1: bool = False) -> dict:
     return config
 
 
+def unmapped_variants(spec, port_bindings: dict) -> list[str]:
+    """The variants of a spec whose host port the control-plane container does not publish, from
+    Docker's HostConfig.PortBindings ({"30080/tcp": [{"HostIp": ..., "HostPort": "30080"}]})."""
+    def published(port: int) -> bool:
+        return any(b.get("HostPort") == str(port) for b in port_bindings.get(f"{port}/tcp") or [])
+    return [v for v in spec.variants if not published(spec.host_port(v))]
+
+
 def host_cgroup_v1() -> bool:
     """Whether Docker's host uses cgroup v1 (kind nodes then get the cgroupfs driver)."""
     return str(docker.from_env().info().get("CgroupVersion", "2")) == "1"
@@ -88,9 +96,22 @@ class KindProvider(Provider):
             created = True
         else:
             self._start_stopped_nodes(spec)
+            self._refuse_unmapped_ports(spec)
             self._write_kubeconfig(spec, kubeconfig)
         kubeconfig.chmod(0o600)  # the cluster's admin credentials
         return self._cluster(spec, kubeconfig, created)
+
+    @staticmethod
+    def _refuse_unmapped_ports(spec) -> None:
+        """kind maps host ports only when it creates a cluster: a variant added to the catalog later
+        (or another host_port_base) has no port on a cluster made before, and would never answer."""
+        bindings = docker.from_env().containers.get(f"{spec.name}-control-plane").attrs["HostConfig"]["PortBindings"]
+        missing = unmapped_variants(spec, bindings or {})
+        if missing:
+            raise LabError(f"kind cluster {spec.name} maps no host port for "
+                           + ", ".join(f"{v} ({spec.host_port(v)})" for v in missing)
+                           + ": it was created before these variants existed or with another host_port_base;"
+                           " `invoke lab.down` then `invoke lab.up` makes it again with every port")
 
     @staticmethod
     def _write_kubeconfig(spec, kubeconfig: Path) -> None:

@@ -3,7 +3,7 @@ from xml.etree import ElementTree
 import tomlkit
 
 from lab import report, spec, workloads
-from lab.providers.kind import cluster_config
+from lab.providers.kind import cluster_config, unmapped_variants
 
 
 def lab_spec(**overrides):
@@ -20,6 +20,18 @@ def test_kind_config_maps_every_variant_port_on_loopback_and_taints_the_wasm_poo
     assert all(w["labels"]["wasm-lab.dev/pool"] == "wasm" for w in workers)
     assert all("wasm-lab.dev/wasm" in w["kubeadmConfigPatches"][0] for w in workers)
     assert "wasmWorker" not in config and "kubeadmConfigPatches" not in config
+
+
+def test_a_kind_cluster_made_before_the_aot_variants_is_found_to_lack_their_ports():
+    lab = lab_spec(runtimes=["wasmedge", "crun-wasmedge"])
+    made_before = {f"{p}/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(p)}] for p in range(30080, 30086)}
+    made_before["6443/tcp"] = [{"HostIp": "127.0.0.1", "HostPort": "41234"}]
+    assert unmapped_variants(lab, made_before) == ["embed-wasmedge-aot", "runtime-wasmedge-aot",
+                                                   "runtime-crun-wasmedge-aot"]
+    made_now = {f"{m['hostPort']}/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(m["hostPort"])}]
+                for m in cluster_config(lab)["nodes"][0]["extraPortMappings"]}
+    assert unmapped_variants(lab, made_now) == []
+    assert unmapped_variants(lab_spec(runtimes=["wasmtime"]), made_before) == []
 
 
 def test_kubernetes_135_gets_the_cgroup_v1_kubelet_setting():
