@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
+from lab.bench.probe import epoch
 from lab.bench.results import MemorySample
 from lab.errors import LabError
 from lab.waits import wait_until
@@ -38,15 +38,6 @@ def memory_of(summary: dict, namespace: str, pod_name: str) -> MemorySample | No
     return None
 
 
-def _epoch(stamp: str | None) -> float | None:
-    if not stamp:
-        return None
-    try:
-        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
 def wait_memory(kube, node: str, namespace: str, pod_name: str, not_before: float | None = None,
                 timeout: float = 40, interval: float = 2) -> tuple[MemorySample | None, str | None]:
     """A memory sample of the pod taken at or after `not_before` (epoch seconds).
@@ -65,7 +56,7 @@ def wait_memory(kube, node: str, namespace: str, pod_name: str, not_before: floa
         latest = sample
         if not sample.pod_working_set_bytes:
             return None  # a new pod: the kubelet has container numbers before its pod total
-        taken = _epoch(sample.time)
+        taken = epoch(sample.time) if sample.time else None
         return sample if not_before is None or (taken is not None and taken >= not_before) else None
 
     try:

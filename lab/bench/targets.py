@@ -18,11 +18,14 @@ class Target:
     deployment: str
     namespace: str
     selector: str
-    port: int
+    port: int | None
     image: str
     runtime_class: str | None
     replicas: int   # as applied; restored at the end
     host: str = "127.0.0.1"  # where the NodePort is reached (lab.up records it per provider)
+    container_port: int = 3000       # where the pod itself listens (the Service's targetPort)
+    cluster_ip: str | None = None    # the Service inside the cluster
+    service_port: int | None = None
 
 
 def discover(kube, namespace: str) -> dict[str, Target]:
@@ -34,17 +37,22 @@ def discover(kube, namespace: str) -> dict[str, Target]:
         if not variant:
             continue
         name = deployment.metadata.name
+        port, container_port, cluster_ip, service_port = None, 3000, None, None
         try:
             service = kube.core.read_namespaced_service(name, namespace)
-            port = service.spec.ports[0].node_port
+            port, service_port = service.spec.ports[0].node_port, service.spec.ports[0].port
+            if isinstance(service.spec.ports[0].target_port, int):
+                container_port = service.spec.ports[0].target_port
+            cluster_ip = service.spec.cluster_ip
         except Exception:
-            port = None
+            pass
         pod_spec = deployment.spec.template.spec
         selector = ",".join(f"{k}={v}" for k, v in sorted(deployment.spec.selector.match_labels.items()))
         targets[variant] = Target(variant=variant, deployment=name, namespace=namespace, selector=selector,
                                   port=port, image=pod_spec.containers[0].image,
                                   runtime_class=pod_spec.runtime_class_name,
-                                  replicas=deployment.spec.replicas if deployment.spec.replicas is not None else 1)
+                                  replicas=deployment.spec.replicas if deployment.spec.replicas is not None else 1,
+                                  container_port=container_port, cluster_ip=cluster_ip, service_port=service_port)
     return targets
 
 

@@ -23,7 +23,7 @@ def test_the_wheel_carries_the_lab_its_data_and_the_command(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     wheel = next(tmp_path.glob("wasm_lab-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    for expected in ("lab/cli/program.py", "lab/defaults/runtimes.yaml", "lab/defaults/artifacts.yaml",
+    for expected in ("lab/cli/program.py", "lab/defaults/runtimes.yaml", "lab/defaults/artifacts.yaml", "lab/bench/probe.sh",
                      "lab/_files/clusters/kind.yaml", "lab/_files/images/httpbin/Dockerfile",
                      "lab/_files/images/kit/node/recipe.yaml", "lab/_files/workloads/httpbin/Cargo.toml"):
         assert expected in names, expected
