@@ -1,10 +1,12 @@
 """lab.bench: measure the native variant against the wasm variants of a running lab, and show it.
 
-`run(spec, variants, repeat, ...)` measures, per variant: image sizes, idle memory, request
-latency and throughput at a few concurrencies, memory after that load, cold starts (repeated,
-the first reported apart) and one start after the image was removed from the node. It writes
-bench.json (schema: lab.bench.results), bench.md and bench.html. However it ends, every
-Deployment it scaled is put back to its applied replicas and waited for."""
+`run(spec, variants, repeat, ...)` measures, per variant: image sizes, cold starts (repeated, the
+first reported apart, each cut into spans by a probe in the node), idle memory, throughput and
+latency from wrk in a pod at the pod IP (every level, against a calibrated ceiling), at the
+ClusterIP and through the NodePort (highest level), memory after that load, density at N replicas,
+and one start after the image was removed from the node. It writes bench.json (schema:
+lab.bench.results), bench.md and bench.html. However it ends, every Deployment it scaled is put
+back to its applied replicas and waited for, and the bench's own pods are deleted."""
 from __future__ import annotations
 
 import dataclasses
@@ -19,13 +21,31 @@ from pathlib import Path
 
 from kubernetes.client.exceptions import ApiException
 
-from lab.bench import coldstart, load, memory, node_images, report, targets
+from lab import catalog
+from lab.bench import coldstart, density, incluster, load, memory, node_images, probe, report, targets
 from lab.bench.results import BenchResult, VariantResult, from_dict
 from lab.errors import InputError, LabError
 from lab.proc import CommandFailed, console
 from lab.state import State
 
 DEFAULT_CONCURRENCIES = (1, 4, 16)
+DEFAULT_DENSITY = (10,)
+LOADED = 0.5    # load average per CPU at the start above which the header says the machine was busy
+
+
+def _cpu_times() -> list[int] | None:
+    try:
+        return [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def steal_percent(start: list[int] | None, end: list[int] | None) -> float | None:
+    """Share of CPU time the hypervisor gave to others between two /proc/stat readings (pure)."""
+    if not start or not end or len(start) < 8 or len(end) < 8:
+        return None
+    total = sum(end) - sum(start)
+    return round(100 * (end[7] - start[7]) / total, 2) if total > 0 else None
 
 
 def _now() -> str:
@@ -61,6 +81,17 @@ class LabCluster:
 
     def close(self) -> None:
         self.cluster.close_nodes()
+
+
+def check_density(values) -> tuple[int, ...]:
+    try:
+        levels = tuple(int(n) for n in values)
+    except (TypeError, ValueError):
+        raise InputError(f"density: {list(values)} are not whole numbers from 1 to 100")
+    for n in levels:
+        if not 1 <= n <= 100:
+            raise InputError(f"density: {n} is outside 1..100")
+    return levels
 
 
 def check_settings(repeat: int, concurrencies, requests: int, duration: float) -> tuple[int, ...]:
@@ -128,11 +159,27 @@ class _NoInterrupt:
         return False
 
 
+@dataclasses.dataclass
+class Plan:
+    """What one bench run measures, checked."""
+    repeat: int = 5
+    levels: tuple[int, ...] = DEFAULT_CONCURRENCIES
+    requests: int = 2000
+    duration: float = 10.0
+    image_removed: bool = True
+    path: str = "/get"
+    density: tuple[int, ...] = DEFAULT_DENSITY
+    density_variants: tuple[str, ...] | None = None   # None: every measured variant
+
+
 def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIES, requests: int = 2000,
         duration: float = 10.0, image_removed: bool = True, output: str | Path | None = None,
-        path: str = "/get") -> tuple[BenchResult, dict[str, Path]]:
+        path: str = "/get", density_levels=DEFAULT_DENSITY, density_variants=None,
+        loadgen_image: str | None = None) -> tuple[BenchResult, dict[str, Path]]:
     levels = check_settings(repeat, concurrencies, requests, duration)
-    repeat, requests, duration = int(repeat), int(requests), float(duration)
+    plan = Plan(repeat=int(repeat), levels=levels, requests=int(requests), duration=float(duration),
+                image_removed=image_removed, path=path, density=check_density(density_levels),
+                density_variants=tuple(density_variants) if density_variants else None)
     from lab.kube import Kube
 
     lab = LabCluster(spec)
@@ -150,29 +197,40 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
         if not found:
             raise LabError(f"no wasm-lab variants are deployed in namespace {namespace}: run `invoke lab.up` first")
         wanted = list(dict.fromkeys(variants or found))
-        unknown = [v for v in wanted if v not in found]
+        unknown = [v for v in wanted + list(plan.density_variants or ()) if v not in found]
         if unknown:
             raise InputError(f"variant: {unknown[0]!r} is not deployed; choose from: {', '.join(found)}")
         chosen = [dataclasses.replace(found[v], host=lab.cluster.check_host) for v in wanted]
+        image = loadgen_image or _loadgen_image(spec)
         result = BenchResult(
             lab=spec.name, started=_now(),
-            settings={"variants": wanted, "repeat": repeat, "concurrencies": list(levels), "requests": requests,
-                      "duration": duration, "path": path, "image_removed": image_removed, "namespace": namespace,
-                      "client": "threads + http.client keep-alive (one connection per thread)"},
+            settings={"variants": wanted, "repeat": plan.repeat, "concurrencies": list(plan.levels),
+                      "requests": plan.requests, "duration": plan.duration, "path": path,
+                      "image_removed": image_removed, "namespace": namespace, "density": list(plan.density),
+                      "density_variants": list(plan.density_variants or wanted),
+                      "client": f"wrk in a pod ({image}); the NodePort figure: the host's threads + http.client",
+                      "probe_interval_ms": probe.INTERVAL * 1000},
             host={"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                   "loadavg_start": _loadavg()})
+        cpu_start = _cpu_times()
+        loaded = (result.host["loadavg_start"] or [0])[0] / (os.cpu_count() or 1)
+        if loaded > LOADED:
+            result.notes.append(f"the machine was busy when the bench started: load average "
+                                f"{result.host['loadavg_start'][0]} on {os.cpu_count()} CPU(s)")
         directory = Path(output) if output else Path(spec.results_dir)
         touched: list[targets.Target] = []
         unloaded: list[tuple[str, str]] = []
         stop = threading.Event()
+        node_names = [n.name for n in lab.cluster.nodes]
+        clients = incluster.InClusterLoad(kube, namespace, spec.name, image, node_names,
+                                          load_image=lambda node: lab.load_back(node, image))
         try:
             for target in chosen:
                 result.variants[target.variant] = VariantResult(
                     variant=target.variant, deployment=target.deployment, port=target.port, image=target.image,
-                    runtime_class=target.runtime_class)
+                    runtime_class=target.runtime_class, execution=_execution(target.variant))
                 try:
-                    _bench_variant(kube, lab, target, result.variants[target.variant], repeat, levels, requests,
-                                   duration, image_removed, path, stop, touched, unloaded)
+                    _bench_variant(kube, lab, clients, target, result, plan, stop, touched, unloaded)
                 except (LabError, CommandFailed, ApiException) as error:
                     # One variant's failure is a note; the others are still measured.
                     message = str(error).splitlines()[0] if str(error) else error.__class__.__name__
@@ -195,10 +253,16 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
                         lab.load_back(node_name, ref)
                     except Exception as error:
                         result.notes.append(f"could not load {ref} back into {node_name}: {error}")
+                try:
+                    clients.close()
+                except Exception as error:
+                    result.notes.append(f"could not delete the bench's own pods: {error}")
                 problems = targets.restore(kube, touched)
                 result.notes += problems
+                result.calibration = _calibration(clients)
                 result.finished = _now()
                 result.host["loadavg_end"] = _loadavg()
+                result.host["steal_percent"] = steal_percent(cpu_start, _cpu_times())
                 paths = write(result, directory)
                 if problems:
                     console.print(f"[red]not restored:[/red] {'; '.join(problems)}")
@@ -207,9 +271,29 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
         lab.close()
 
 
-def _bench_variant(kube, lab: LabCluster, target, vr, repeat, levels, requests, duration, image_removed, path, stop,
-                   touched, unloaded):
+def _loadgen_image(spec) -> str:
+    """The load generator's image, from its first origin that answers (lab/defaults/artifacts.yaml)."""
+    from lab import artifacts
+
+    return artifacts.image(spec, "bench-loadgen")
+
+
+def _execution(variant: str) -> str | None:
+    found = catalog.load().variants.get(variant)
+    return getattr(found, "execution", None) if found else None
+
+
+def _calibration(clients: incluster.InClusterLoad) -> dict:
+    out: dict = {}
+    for (node, _level), measured in sorted(clients.ceilings.items()):
+        out.setdefault(node, []).append(measured)
+    return out
+
+
+def _bench_variant(kube, lab: LabCluster, clients: incluster.InClusterLoad, target, result: BenchResult, plan: Plan,
+                   stop, touched, unloaded):
     name = target.variant
+    vr = result.variants[name]
     console.print(f"[bold]▶ {name}[/bold] ({target.deployment}, {target.host}:{target.port}, {target.image})")
     if target.port is None:
         vr.notes.append("its Service has no NodePort: skipped")
@@ -228,10 +312,11 @@ def _bench_variant(kube, lab: LabCluster, target, vr, repeat, levels, requests, 
     # Cold starts first: the pod they leave is fresh (it has answered only the probes and the
     # first GET), so "idle" means the same thing for every variant and every run.
     touched.append(target)
-    for index in range(repeat):
+    for index in range(plan.repeat):
         kind = "first" if index == 0 else "repeat"
-        with console.status(f"{name}: cold start {index + 1}/{repeat}"):
-            outcome = coldstart.cold_start(kube, target, index, kind, path=path)
+        with console.status(f"{name}: cold start {index + 1}/{plan.repeat}"):
+            outcome = coldstart.cold_start(kube, target, index, kind, path=plan.path, node_of=lab.node,
+                                           expected_node=vr.node)
         vr.cold_start.append(outcome)
         _print_run(outcome)
         if outcome.error:
@@ -248,20 +333,24 @@ def _bench_variant(kube, lab: LabCluster, target, vr, repeat, levels, requests, 
     if note:
         vr.notes.append(f"idle memory: {note}")
 
-    for level in levels:
-        with console.status(f"{name}: {level} concurrent, at most {requests} requests or {duration:g}s"):
-            level_outcome = load.run_level(target.port, level, requests, duration, path=path, stop=stop, host=target.host)
-        vr.load.append(level_outcome)
-        lat = level_outcome.latency_ms
-        console.print(f"  {level:>3} concurrent: {level_outcome.throughput:8.0f} req/s  p50 {report.ms(lat['p50'])} ms  "
-                      f"p99 {report.ms(lat['p99'])} ms  errors {level_outcome.errors}")
+    _load(clients, target, vr, pod, plan, stop)
     with console.status(f"{name}: memory after load (waiting for a fresh kubelet sample)"):
         vr.memory["after_load"], note = memory.wait_memory(kube, vr.node, target.namespace, pod.metadata.name,
                                                             not_before=time.time() - 1, timeout=40)
     if note:
         vr.notes.append(f"memory after load: {note}")
 
-    if image_removed:
+    if name in (plan.density_variants or (name,)):
+        for replicas in plan.density:
+            with console.status(f"{name}: {replicas} replicas, waiting for all Ready and a memory sample"):
+                run = density.density(kube, target, replicas)
+            vr.density.append(run)
+            per_pod = run.per_pod_node_bytes
+            console.print(f"  density {replicas}: {run.ready} Ready in {report.seconds(run.seconds_to_ready)}s, "
+                          f"node memory per pod {report.mib(per_pod)} MiB"
+                          + (f", failed {run.failed}" if run.failed else "") + (f" ({run.error})" if run.error else ""))
+
+    if plan.image_removed:
         reason = _cannot_remove(lab, vr.node, target.image)
         if reason:
             vr.notes.append(f"image-removed run skipped: {reason}")
@@ -277,9 +366,46 @@ def _bench_variant(kube, lab: LabCluster, target, vr, repeat, levels, requests, 
             return seconds
 
         with console.status(f"{name}: image removed from {vr.node}, loaded back, cold start"):
-            outcome = coldstart.cold_start(kube, target, repeat, "image-removed", path=path, before_start=reload)
+            outcome = coldstart.cold_start(kube, target, plan.repeat, "image-removed", path=plan.path,
+                                           before_start=reload, node_of=lab.node, expected_node=vr.node)
         vr.cold_start.append(outcome)
         _print_run(outcome)
+
+
+def _load(clients: incluster.InClusterLoad, target, vr: VariantResult, pod, plan: Plan, stop) -> None:
+    """wrk at the pod IP at every level (each against its ceiling), then at the ClusterIP and the
+    host's client through the NodePort at the highest level."""
+    node, name = pod.spec.node_name, target.variant
+    for level in plan.levels:
+        if stop.is_set():
+            return
+        with console.status(f"{name}: calibrating wrk at {level} connections on {node}"):
+            ceiling = clients.ceiling(node, level, plan.duration)
+        with console.status(f"{name}: wrk, {level} connections, {plan.duration:g}s at the pod IP"):
+            measured = clients.run(node, f"http://{pod.status.pod_ip}:{target.container_port}{plan.path}", level,
+                                   plan.duration, "pod-ip")
+        vr.load.append(incluster.mark_client_bound(measured, ceiling))
+        _print_level("pod IP", measured)
+    top = max(plan.levels)
+    if target.cluster_ip and target.service_port:
+        with console.status(f"{name}: wrk, {top} connections at the ClusterIP"):
+            measured = clients.run(node, f"http://{target.cluster_ip}:{target.service_port}{plan.path}", top,
+                                   plan.duration, "service")
+        vr.load_service.append(incluster.mark_client_bound(measured, clients.ceilings.get((node, top))))
+        _print_level("ClusterIP", measured)
+    with console.status(f"{name}: the host's client, {top} concurrent, through the NodePort"):
+        measured = load.run_level(target.port, top, plan.requests, plan.duration, path=plan.path, stop=stop,
+                                  host=target.host)
+    vr.load_nodeport.append(measured)
+    _print_level("NodePort (host client)", measured)
+
+
+def _print_level(where: str, level) -> None:
+    lat = level.latency_ms
+    bound = " [yellow]client-bound[/yellow]" if level.client_bound else ""
+    console.print(f"  {where:>22}, {level.concurrency:>3} concurrent: {level.throughput:8.0f} req/s  "
+                  f"p50 {report.ms(lat.get('p50'))} ms  p99 {report.ms(lat.get('p99'))} ms  errors {level.errors}"
+                  + (f"  (ceiling {level.ceiling:.0f})" if level.ceiling else "") + bound)
 
 
 _GZIP_CACHE: dict = {}
@@ -302,8 +428,10 @@ def _print_run(outcome) -> None:
     if outcome.error:
         console.print(f"  [red]cold start {outcome.index} ({outcome.kind}) failed[/red]: {outcome.error}")
         return
-    s = outcome.seconds
+    s, spans = outcome.seconds, outcome.spans()
     load_part = f"image load {outcome.image_load_seconds:.2f}s, " if outcome.image_load_seconds is not None else ""
-    console.print(f"  cold start {outcome.index} ({outcome.kind}): {load_part}scheduled {report.seconds(s['scheduled'])}s"
-                  f"  running {report.seconds(s['running'])}s  ready {report.seconds(s['ready'])}s"
-                  f"  first 200 {report.seconds(s['http_200'])}s")
+    late = " (probe late: upper bound)" if outcome.probe.get("late") else ""
+    console.print(f"  cold start {outcome.index} ({outcome.kind}): {load_part}container started "
+                  f"{report.seconds(s.get('container_started'))}s, 200 at the pod IP {report.seconds(s.get('pod_ip_200'))}s "
+                  f"(+{report.ms_of(spans['started to first 200'])} ms{late}), Ready {report.seconds(s.get('ready'))}s, "
+                  f"200 via NodePort {report.seconds(s.get('http_200'))}s")

@@ -137,19 +137,21 @@ def diagnose(c, config=None, name=None, output="."):
     stdout.print(f"wrote {bundle}")
 
 
-@task(iterable=["variant", "concurrency"], help={
+@task(iterable=["variant", "concurrency", "density", "density_variant"], help={
     **SPEC_HELP,
     "variant": "a deployed variant to measure; may be repeated (default: every deployed variant)",
     "repeat": "cold starts per variant (the first is reported apart)",
-    "concurrency": "concurrent keep-alive clients per load level; may be repeated (default: 1, 4, 16)",
-    "requests": "at most this many requests per load level",
-    "duration": "at most this many seconds per load level",
+    "concurrency": "wrk connections per load level; may be repeated (default: 1, 4, 16)",
+    "requests": "at most this many requests of the host's NodePort client (the reference figure)",
+    "duration": "seconds per load level (wrk runs whole seconds)",
+    "density": "replicas to scale each variant to for the density measure; may be repeated (default: 10)",
+    "density-variant": "only these variants get the density measure; may be repeated (default: every measured one)",
     "image-removed": "also time one start after removing the image from the node (--no-image-removed skips it)",
     "output": "folder for bench.json, bench.md, bench.html (default: the lab's results_dir)",
     "report": "only re-render bench.md and bench.html from this bench.json",
 })
 def bench(c, variant=None, repeat=5, concurrency=None, requests=2000, duration=10.0, image_removed=True,
-          output=None, report=None, config=None, name=None):
+          output=None, report=None, config=None, name=None, density=None, density_variant=None):
     """Measure native against wasm on the running lab: cold start, memory, image size, requests."""
     from lab import bench as lab_bench
     from lab.bench import report as bench_report
@@ -161,7 +163,9 @@ def bench(c, variant=None, repeat=5, concurrency=None, requests=2000, duration=1
             try:
                 result, paths = lab_bench.run(load_spec(config, name=name), variant or None, repeat,
                                               concurrency or lab_bench.DEFAULT_CONCURRENCIES, requests, duration,
-                                              image_removed, output)
+                                              image_removed, output,
+                                              density_levels=density or lab_bench.DEFAULT_DENSITY,
+                                              density_variants=density_variant or None)
             except KeyboardInterrupt:
                 raise Exit("interrupted: every deployment the bench scaled was put back", code=130)
     for table in bench_report.rich_tables(result):

@@ -9,11 +9,13 @@ from lab.bench import render, report, results, stats, svg, write
 from lab.bench.results import (
     BenchResult,
     ColdStartRun,
+    DensityRun,
     ImageSize,
     LoadLevel,
     MemorySample,
     VariantResult,
     from_dict,
+    migrate,
     validate,
 )
 
@@ -28,12 +30,16 @@ def synthetic(interrupted=False) -> BenchResult:
                          interrupted=interrupted)
     for i, name in enumerate(VARIANTS):
         v = VariantResult(variant=name, deployment=f"httpbin-{name}", port=30080 + i, image=f"wasm-lab/httpbin:{name}",
-                          runtime_class="wasmedge" if name.startswith("runtime") else None, node="wasm-lab-worker")
+                          runtime_class="wasmedge" if name.startswith("runtime") else None, node="wasm-lab-worker",
+                          execution="native" if name == "native" else "interpreter")
         for run in range(3):
             base = 1.0 + i * 0.5 + run * 0.1
+            started = 0.5 + i * 0.1
             v.cold_start.append(ColdStartRun(index=run, kind="first" if run == 0 else "repeat",
-                                             seconds={"scheduled": 0.01, "running": base, "ready": base + 1,
-                                                      "http_200": base + 1.2}))
+                                             seconds={"scheduled": 0.01, "sandbox_created": 0.3, "sandbox_ready": 0.42,
+                                                      "container_created": 0.4, "container_started": started,
+                                                      "running": base, "pod_ip_200": started + 0.01 * (i + 1) + run * 0.002,
+                                                      "ready": base + 1, "http_200": base + 1.2}))
         v.cold_start.append(ColdStartRun(index=3, kind="image-removed", image_load_seconds=4.5,
                                          seconds={"scheduled": 0.01, "running": 3.0, "ready": 4.0, "http_200": 4.2}))
         v.memory["idle"] = MemorySample(pod_working_set_bytes=(2 + i) * 1 << 20,
@@ -46,8 +52,19 @@ def synthetic(interrupted=False) -> BenchResult:
                                  gzip_bytes=3_000_000)
         for c in (1, 4):
             v.load.append(LoadLevel(concurrency=c, requests=500, ok=500, errors=0, seconds=1.0, throughput=500.0 * c,
-                                    latency_ms=stats.latency_summary([1.0, 2.0, 3.0 + i]), stopped_by="count"))
+                                    latency_ms=stats.latency_summary([1.0, 2.0, 3.0 + i]), stopped_by="duration",
+                                    target="pod-ip", client="wrk", ceiling=3000.0,
+                                    client_bound=500.0 * c >= 1500))
+        v.load_nodeport.append(LoadLevel(concurrency=4, requests=100, ok=100, errors=0, seconds=1.0, throughput=100.0,
+                                         latency_ms=stats.latency_summary([5.0]), stopped_by="count"))
+        v.density.append(DensityRun(replicas=10, ready=10, failed={}, seconds_to_ready=3.0 + i, nodes=["w"],
+                                    node_working_set_before=100 << 20, node_working_set_after=(100 + 10 * (1 + i)) << 20,
+                                    pods_working_set=5 << 20))
         result.variants[name] = v
+    result.calibration["wasm-lab-worker"] = [
+        LoadLevel(concurrency=c, requests=1, ok=1, errors=0, seconds=1.0, throughput=3000.0, stopped_by="duration",
+                  latency_ms={"p50": 0.1, "p99": 0.5}, target="responder", client="wrk", client_node="cp")
+        for c in (1, 4)]
     result.variants["runtime-wasmedge"].notes.append("a note with <angle> & ampersand")
     return result
 
@@ -100,15 +117,55 @@ def test_cold_summary_reports_first_repeats_and_image_removed_apart():
                                         "image_load": 4.5}
 
 
+def test_a_cold_start_is_cut_into_spans_that_add_up_to_the_pod_ip_answer():
+    run = synthetic().variants["embed-wasmedge"].cold_start[1]
+    spans = run.spans()
+    assert spans == {"scheduling": 0.01, "kubelet to sandbox": 0.29, "sandbox and image": 0.1,
+                     "container start": 0.2, "started to first 200": 0.022, "nodeport": pytest.approx(2.178)}
+    assert sum(v for k, v in spans.items() if k != "nodeport") == pytest.approx(run.seconds["pod_ip_200"])
+    summary = synthetic().variants["native"].cold_summary()["spans"]
+    assert summary["started to first 200"]["median"] == pytest.approx(0.013)
+
+
+def test_a_span_with_a_missing_end_is_none():
+    run = ColdStartRun(index=0, kind="first", seconds={"scheduled": 0.01, "http_200": 2.0})
+    assert run.spans()["scheduling"] == 0.01 and run.spans()["started to first 200"] is None
+
+
 def test_failed_runs_are_left_out_of_the_summary():
     v = VariantResult(variant="native", deployment="httpbin-native")
     v.cold_start.append(ColdStartRun(index=0, kind="first", seconds=dict.fromkeys(results.PHASES), error="boom"))
-    assert v.cold_summary() == {"first": None, "repeat": None, "image_removed": None}
+    assert v.cold_summary() == {"first": None, "repeat": None, "image_removed": None, "spans": None}
+
+
+def test_density_per_pod_and_pods_per_gib():
+    run = synthetic().variants["runtime-wasmedge"].density[0]
+    assert run.per_pod_node_bytes == 3 << 20 and run.pods_per_gib == pytest.approx(1024 / 3)
+    assert DensityRun(replicas=5, ready=0, failed={"Unschedulable": 5}, seconds_to_ready=None, nodes=[],
+                      node_working_set_before=None, node_working_set_after=None,
+                      pods_working_set=None).pods_per_gib is None
+
+
+def test_a_version_1_result_is_read_as_version_2():
+    old = synthetic().as_dict()
+    old["version"] = 1
+    for variant in old["variants"].values():
+        for key in ("load_service", "load_nodeport", "density", "execution"):
+            variant.pop(key)
+        for run in variant["cold_start"]:
+            run.pop("probe")
+            run["seconds"] = {k: run["seconds"][k] for k in ("scheduled", "running", "ready", "http_200")}
+    new = migrate(old)
+    assert new["version"] == 2 and old["version"] == 1
+    native = from_dict(old).variants["native"]
+    assert native.load == [] and [lv.target for lv in native.load_nodeport] == ["nodeport", "nodeport"]
+    assert native.cold_start[0].seconds["pod_ip_200"] is None and native.cold_start[0].probe["ran"] is False
+    report.markdown(from_dict(old))   # renders with dashes where version 1 had nothing
 
 
 def test_json_round_trip_and_version():
     data = json.loads(json.dumps(synthetic().as_dict()))
-    assert data["schema"] == "wasm-lab/bench" and data["version"] == 1
+    assert data["schema"] == "wasm-lab/bench" and data["version"] == 2
     assert data["variants"]["native"]["flavor"] == "native"
     assert data["published"]["sizes_mb"] == {"native": 8.7, "embed": 12.4, "runtime": 1.15}
     again = from_dict(data)
@@ -117,7 +174,7 @@ def test_json_round_trip_and_version():
 
 @pytest.mark.parametrize("mutate, message", [
     (lambda d: d.update(schema="other"), "not a wasm-lab bench result"),
-    (lambda d: d.update(version=2), "version 2 is not supported"),
+    (lambda d: d.update(version=3), "version 3 is not supported"),
     (lambda d: d.pop("variants"), "lacks 'variants'"),
     (lambda d: d["variants"]["native"].pop("load"), "variant native lacks 'load'"),
     (lambda d: d["variants"]["native"]["cold_start"][0].update(kind="warm"), "cold start kind 'warm'"),
@@ -139,10 +196,14 @@ def test_flavor():
 def test_markdown_tables():
     text = report.markdown(synthetic())
     assert text.startswith("# wasm-lab bench: wasm-lab")
-    assert "| native | 0.01 (0.01–0.01) | 1.15 (1.10–1.20) | 2.15 (2.10–2.20) | 2.35 (2.30–2.40) | 2.20 | 4.50 | 4.20 |" in text
+    assert ("| native | 10 (10–10) | 290 (290–290) | 100 (100–100) | 100 (100–100) | 13 (12–14) | 1837 (1788–1886) "
+            "| 0.51 (0.51–0.51) | 2.15 (2.10–2.20) | 2.35 (2.30–2.40) | 0.51 | 4.50 | – |") in text
     assert "| native | 2.0 | 4.0 |" in text            # memory, MiB; after load from the container sum
+    assert "| runtime-wasmedge | 10 | 10 | 0 | 5.00 | 3.0 | 0.5 | 341 |" in text   # density
     assert "| runtime-wasmedge | 3.00 | 10.00 | 3.00 | 1.15 |" in text   # sizes and published runtime size
-    assert "| embed-wasmedge | 4 | 2000 |" in text
+    assert "| embed-wasmedge | pod IP (wrk) | 4 | 2000 (client-bound) | 3000 | 2.00 | 3.96 | 0 |" in text
+    assert "| embed-wasmedge | NodePort (host client) | 4 | 100 | – | 5.00 | 5.00 | 0 |" in text
+    assert "| wasm-lab-worker | 4 | 3000 | 0.10 | 0.50 | cp | none (another node) |" in text   # calibration
     assert "runtime-wasmedge: a note with <angle> & ampersand" in text
     # every table row has as many cells as its header
     for block in re.findall(r"(\|.*\|\n\|[-:|]+\|\n(?:\|.*\|\n?)+)", text):
@@ -153,9 +214,11 @@ def test_markdown_tables():
 
 def test_summary_gives_ratios_to_native():
     text = report.markdown(synthetic())
-    assert "| native | 9.00 (×1.00) | 2.35 (×1.00) | 2.0 (×1.00) | 2000 (×1.00) | 2.00 (×1.00) |" in text
-    assert "| runtime-wasmedge | 3.00 (×0.33) | 3.35 (×1.43) | 4.0 (×2.00) | 2000 (×1.00) | 2.00 (×1.00) |" in text
-    assert "req/s at 4 concurrent" in text
+    assert ("| native | native binary | 9.00 (×1.00) | 13 (×1.00) | 0.51 (×1.00) | 2.0 (×1.00) "
+            "| 2000 (client-bound) (×1.00) | 2.00 (×1.00) | 1024 (N=10) |") in text
+    assert ("| runtime-wasmedge | interpreter | 3.00 (×0.33) | 33 (×2.54) | 0.73 (×1.43) | 4.0 (×2.00) "
+            "| 2000 (client-bound) (×1.00) | 2.00 (×1.00) | 341 (N=10) |") in text
+    assert "req/s at the pod IP, 4 connections" in text
 
 
 def test_markdown_of_missing_numbers_shows_dashes():
@@ -174,7 +237,9 @@ def test_html_is_self_contained_and_escaped():
     assert "<script" not in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "a note with &lt;angle&gt; &amp; ampersand" in page
     assert "interrupted" in page
-    assert page.count("<svg") == 7  # cold start ×2, memory, size, throughput, p50, p99
+    # cold start ×2 (stacked spans, time to 200), memory, density ×2, size, throughput, p50, p99
+    assert page.count("<svg") == 9
+    assert "client-bound" in page
 
 
 def test_every_svg_is_well_formed_with_labelled_axes():
@@ -231,5 +296,5 @@ def test_render_rejects_bad_files(tmp_path):
 
 def test_rich_tables_match_sections():
     tables = report.rich_tables(synthetic())
-    assert len(tables) == 5
+    assert len(tables) == 7
     assert tables[1].row_count == 3

@@ -8,8 +8,8 @@ import pytest
 import lab.bench as bench
 import lab.kube
 import lab.state
-from lab.bench import coldstart, load, memory, node_images, targets
-from lab.bench.results import ColdStartRun, ImageSize, LoadLevel
+from lab.bench import coldstart, density, incluster, load, memory, node_images, targets
+from lab.bench.results import ColdStartRun, DensityRun, ImageSize, LoadLevel
 from lab.errors import InputError, LabError
 
 
@@ -19,7 +19,8 @@ class FakeLab:
 
     def __init__(self, spec):
         self.state = lab.state.State(spec.name)
-        self.cluster = NS(kubeconfig="kubeconfig", context="", check_host="127.0.0.1")
+        self.cluster = NS(kubeconfig="kubeconfig", context="", check_host="127.0.0.1",
+                          nodes=[NS(name="control-plane"), NS(name="worker")])
 
     def node(self, name):
         return NS(name=name)
@@ -32,10 +33,39 @@ class FakeLab:
         pass
 
 
+def level(concurrency, target="nodeport", throughput=1.0):
+    return LoadLevel(concurrency=concurrency, requests=1, ok=1, errors=0, seconds=1, throughput=throughput,
+                     latency_ms={"p50": 1, "p95": 1, "p99": 1, "min": 1, "max": 1, "mean": 1}, stopped_by="count",
+                     target=target)
+
+
+class FakeClients:
+    """FAKE in-cluster load (no pods, no wrk): records what it was asked; the responder answers
+    four times as fast as any variant, so nothing is client-bound unless a test says so."""
+    made = []
+
+    def __init__(self, kube, namespace, lab, image, nodes, load_image=None):
+        self.image, self.nodes, self.runs, self.closed = image, nodes, [], False
+        self.ceilings = {}
+        FakeClients.made.append(self)
+
+    def ceiling(self, under_test, concurrency, duration):
+        self.ceilings[(under_test, concurrency)] = level(concurrency, "responder", throughput=4.0)
+        return self.ceilings[(under_test, concurrency)]
+
+    def run(self, under_test, url, concurrency, duration, target):
+        self.runs.append((url, concurrency, target))
+        return level(concurrency, target)
+
+    def close(self):
+        self.closed = True
+        return []
+
+
 def make_target(variant):
     return targets.Target(variant=variant, deployment=f"httpbin-{variant}", namespace="wasm-lab",
                           selector=f"app.kubernetes.io/name=httpbin-{variant}", port=30080, image=f"img:{variant}",
-                          runtime_class=None, replicas=1)
+                          runtime_class=None, replicas=1, cluster_ip="10.96.0.20", service_port=80)
 
 
 @pytest.fixture
@@ -45,15 +75,24 @@ def faked(monkeypatch, tmp_path, isolated_state):
     monkeypatch.setattr(lab.kube, "Kube", lambda path, context=None: NS())
     monkeypatch.setattr(targets, "discover", lambda kube, ns: {v: make_target(v) for v in ("native", "runtime-wasmedge")})
     monkeypatch.setattr(targets, "running_pod", lambda kube, target, timeout: NS(
-        spec=NS(node_name="worker"), metadata=NS(name=f"{target.deployment}-1")))
+        spec=NS(node_name="worker"), metadata=NS(name=f"{target.deployment}-1"), status=NS(pod_ip="10.244.1.9")))
+    monkeypatch.setattr(bench, "_loadgen_image", lambda spec: "img:loadgen")
+    FakeClients.made = []
+    monkeypatch.setattr(incluster, "InClusterLoad", FakeClients)
+
+    def scale_out(kube, target, replicas):
+        calls.setdefault("density", []).append((target.variant, replicas))
+        return DensityRun(replicas=replicas, ready=replicas, failed={}, seconds_to_ready=1.0, nodes=["worker"],
+                          node_working_set_before=0, node_working_set_after=replicas << 20, pods_working_set=0)
+
+    monkeypatch.setattr(density, "density", scale_out)
     monkeypatch.setattr(node_images, "image_size", lambda kube, node, ref, cache: (ImageSize(ref=ref, node_bytes=1), []))
     monkeypatch.setattr(memory, "wait_memory", lambda *a, **k: (None, "no numbers"))
 
     def run_level(port, concurrency, requests, duration, path, stop, host):
         calls["levels"].append(concurrency)
         calls.setdefault("hosts", set()).add(host)
-        return LoadLevel(concurrency=concurrency, requests=1, ok=1, errors=0, seconds=1, throughput=1,
-                         latency_ms={"p50": 1, "p95": 1, "p99": 1, "min": 1, "max": 1, "mean": 1}, stopped_by="count")
+        return level(concurrency)
 
     monkeypatch.setattr(load, "run_level", run_level)
 
@@ -72,11 +111,21 @@ def cold_run(index, kind):
 
 def test_run_measures_each_variant_and_restores_it(faked, monkeypatch):
     spec, calls = faked
-    monkeypatch.setattr(coldstart, "cold_start", lambda kube, target, index, kind, path: cold_run(index, kind))
-    result, paths = bench.run(spec, repeat=3, concurrencies=[1, 2], requests=10, duration=1, image_removed=False)
+    monkeypatch.setattr(coldstart, "cold_start", lambda kube, target, index, kind, **_: cold_run(index, kind))
+    result, paths = bench.run(spec, repeat=3, concurrencies=[1, 2], requests=10, duration=1, image_removed=False,
+                              density_levels=[3], density_variants=["runtime-wasmedge"])
     assert list(result.variants) == ["native", "runtime-wasmedge"]
     assert [r.kind for r in result.variants["native"].cold_start] == ["first", "repeat", "repeat"]
-    assert calls["levels"] == [1, 2, 1, 2] and calls["hosts"] == {"127.0.0.1"}  # kind's, from attach
+    # wrk at the pod IP at each level, then the ClusterIP and the host's client at the highest
+    clients = FakeClients.made[0]
+    assert clients.image == "img:loadgen" and clients.nodes == ["control-plane", "worker"] and clients.closed
+    assert [(c, t) for _, c, t in clients.runs] == [(1, "pod-ip"), (2, "pod-ip"), (2, "service")] * 2
+    assert clients.runs[0][0] == "http://10.244.1.9:3000/get"
+    assert calls["levels"] == [2, 2] and calls["hosts"] == {"127.0.0.1"}  # kind's, from attach
+    assert calls["density"] == [("runtime-wasmedge", 3)]
+    native = result.variants["native"]
+    assert [lv.ceiling for lv in native.load] == [4.0, 4.0] and not any(lv.client_bound for lv in native.load)
+    assert set(result.calibration) == {"worker"}
     assert calls["restore"] == [["native"], ["runtime-wasmedge"], ["native", "runtime-wasmedge"]]
     data = json.loads(paths["json"].read_text())
     assert data["interrupted"] is False and data["finished"]
@@ -86,7 +135,7 @@ def test_run_measures_each_variant_and_restores_it(faked, monkeypatch):
 def test_ctrl_c_restores_and_writes_what_was_measured(faked, monkeypatch):
     spec, calls = faked
 
-    def cold_start(kube, target, index, kind, path):
+    def cold_start(kube, target, index, kind, **_):
         if index == 1:
             raise KeyboardInterrupt
         return cold_run(index, kind)
@@ -104,7 +153,7 @@ def test_ctrl_c_restores_and_writes_what_was_measured(faked, monkeypatch):
 def test_a_failing_variant_is_a_note_and_the_next_is_measured(faked, monkeypatch):
     spec, calls = faked
 
-    def cold_start(kube, target, index, kind, path):
+    def cold_start(kube, target, index, kind, **_):
         if target.variant == "native":
             raise LabError("pods of httpbin-native were still there after scaling it to 0 (waited 120s)")
         return cold_run(index, kind)

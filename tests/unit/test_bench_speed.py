@@ -19,4 +19,4 @@ def test_latency_summary_of_100k_samples(benchmark):
 def test_html_report_rendering(benchmark):
     result = synthetic()
     page = benchmark.pedantic(report.html, args=(result,), rounds=5, iterations=1)
-    assert page.count("<svg") == 7
+    assert page.count("<svg") == 9
