@@ -178,34 +178,36 @@ def bench(c, variant=None, repeat=5, concurrency=None, requests=2000, duration=1
     "other": "the bench.json to compare with it",
 })
 def bench_compare(c, base, other):
-    """Compare two bench results: cold starts agree when their min–max ranges overlap.
-    Exits 1 when a phase disagrees; memory and req/s (single samples) are shown, not judged."""
+    """Compare two bench results: cold-start medians and throughput agree within 10 %.
+    Exits 1 when one differs more; memory, density and the NodePort figure are shown, not judged."""
     from lab import bench as lab_bench
     from lab.bench import compare
 
     with fail_on_errors():
         a, b = lab_bench.read_result(Path(base), "base"), lab_bench.read_result(Path(other), "other")
-    table = Table(title=f"cold start, median (min–max) of the repeats: {base} vs {other}")
-    for column in ("variant", "phase", "base (s)", "other (s)", "agree"):
-        table.add_column(column, justify="left" if column in ("variant", "phase") else "right")
-    rows = compare.cold_start(a, b)
+    table = Table(title=f"judged: cold-start medians and throughput, {base} vs {other}")
+    for column in ("variant", "measure", "base", "other", "change", "agree"):
+        table.add_column(column, justify="left" if column in ("variant", "measure") else "right")
+    rows = compare.cold_start(a, b) + compare.throughput(a, b)
     for row in rows:
-        table.add_row(row.variant, row.phase, *(f"{s['median']:.2f} ({s['min']:.2f}–{s['max']:.2f})"
-                                               for s in (row.base, row.other)), "yes" if row.agree else "NO")
+        shown = ("{:.3f} s" if row.unit == "s" else "{:.0f} " + row.unit)
+        table.add_row(row.variant, row.measure, shown.format(row.base), shown.format(row.other),
+                      "–" if row.change is None else f"{row.change:+.1%}", "yes" if row.agree else "NO")
     print_table(table)
-    singles = Table(title="single samples (no spread): base, other, other/base")
+    singles = Table(title="shown, not judged: base, other, other/base")
     for column in ("variant", "measure", "base", "other", "ratio"):
         singles.add_column(column, justify="left" if column in ("variant", "measure") else "right")
     for variant, measure, x, y in compare.singles(a, b):
         ratio = f"{y / x:.2f}" if x and y else "–"
         singles.add_row(variant, measure, *(f"{v:.1f}" if v is not None else "–" for v in (x, y)), ratio)
     print_table(singles)
-    disagree = [f"{r.variant} {r.phase}" for r in rows if not r.agree]
+    disagree = [f"{r.variant} {r.measure}" for r in rows if not r.agree]
     if not rows:
-        raise Exit("the two results have no cold-start phase in common", code=1)
+        raise Exit("the two results have no cold start or throughput in common", code=1)
     if disagree:
-        raise Exit(f"{len(disagree)} of {len(rows)} cold-start phases disagree: {', '.join(disagree)}", code=1)
-    stdout.print(f"all {len(rows)} cold-start phases agree within the reported spreads")
+        raise Exit(f"{len(disagree)} of {len(rows)} measures differ by more than "
+                   f"{compare.TOLERANCE:.0%}: {', '.join(disagree)}", code=1)
+    stdout.print(f"all {len(rows)} measures agree within {compare.TOLERANCE:.0%}")
 
 
 ns = Collection("lab", up, plan, down, status, doctor, diagnose, bench, bench_compare)

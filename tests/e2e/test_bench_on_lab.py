@@ -59,7 +59,7 @@ def test_short_bench_measures_and_restores(tmp_path):
     output = tmp_path / "bench"
     argv = [sys.executable, "-m", "invoke", "--search-root", REPO, "lab.bench", "--name", name, "--repeat", "2",
             "--requests", "200",
-            "--duration", "3", "--concurrency", "1", "--concurrency", "4", "--output", str(output)]
+            "--duration", "3", "--concurrency", "1", "--concurrency", "4", "--density", "2", "--output", str(output)]
     for variant in chosen:
         argv += ["--variant", variant]
     env = {**os.environ, "COLUMNS": "200", "WASM_LAB_STATE_DIR": str(tmp_path / "state")}
@@ -75,7 +75,10 @@ def test_short_bench_measures_and_restores(tmp_path):
         runs = [r for r in variant.cold_start if r.kind in ("first", "repeat")]
         assert len(runs) == 2 and not any(r.error for r in runs), variant.cold_start
         assert all(r.seconds["http_200"] is not None for r in runs)
+        assert all(r.probe["ran"] and r.seconds["pod_ip_200"] is not None for r in runs), [r.probe for r in runs]
         assert [level.concurrency for level in variant.load] == [1, 4]
+        assert [level.target for level in variant.load_service] == ["service"]
+        assert [run.ready for run in variant.density] == [2]
         assert all(level.ok > 0 for level in variant.load), variant.load
         assert variant.image_size is not None and variant.image_size.node_bytes
     html = (output / "bench.html").read_text()

@@ -194,11 +194,12 @@ def test_existing_cluster_up_rerun_down_restores_every_node(cluster, registry, c
         for task in (["workloads.check"], ["runtimes.install"], ["workloads.deploy"], ["lab.status", "--json"],
                      ["lab.diagnose", "--output", str(folder / "diagnose")],
                      ["lab.bench", "--variant", "native", "--repeat", "1", "--concurrency", "1", "--requests", "50",
-                      "--duration", "2", "--output", str(folder / "bench")]):
+                      "--duration", "2", "--density", "2", "--output", str(folder / "bench")]):
             done, _ = invoke(*task, "--config", str(lab_yaml), env=env)
             assert done.returncode == 0, f"{task}: " + done.stdout[-3000:] + done.stderr[-3000:]
         cold = json.loads((folder / "bench" / "bench.json").read_text())["variants"]["native"]["cold_start"]
         assert [(run["kind"], run["error"]) for run in cold] == [("first", None), ("image-removed", None)]
+        assert all(run["probe"]["ran"] and run["seconds"]["pod_ip_200"] for run in cold), cold
         bundle = next((folder / "diagnose").glob("wasm-lab-diagnose-*.tar.gz"))
         with tarfile.open(bundle) as tar:
             assert any(m.endswith("/containerd-config-dump.toml") for m in tar.getnames())

@@ -12,6 +12,7 @@ import docker
 import pytest
 
 from lab.catalog import load as runtime_catalog
+from lab.kube import Kube
 
 pytestmark = [pytest.mark.cluster, pytest.mark.kit, pytest.mark.docker]
 
@@ -51,7 +52,7 @@ def test_up_check_rerun_down(lab_env, capsys):
     # A short lab.bench on the fresh lab (test_bench_on_lab.py needs a lab already up).
     bench, _ = invoke("lab.bench", "--config", str(config), "--variant", "native", "--variant", "runtime-wasmtime",
                       "--repeat", "2", "--concurrency", "2", "--requests", "200", "--duration", "3",
-                      "--output", str(folder / "bench"), env=env)
+                      "--density", "2", "--output", str(folder / "bench"), env=env)
     assert bench.returncode == 0, bench.stdout[-4000:] + bench.stderr[-4000:]
     measured = json.loads((folder / "bench" / "bench.json").read_text())
     assert measured["interrupted"] is False and set(measured["variants"]) == {"native", "runtime-wasmtime"}
@@ -59,6 +60,16 @@ def test_up_check_rerun_down(lab_env, capsys):
         assert [(run["kind"], run["error"]) for run in variant["cold_start"]] == [
             ("first", None), ("repeat", None), ("image-removed", None)]
         assert variant["memory"]["idle"] and variant["load"][0]["ok"] > 0
+        # timed in the node at the pod IP, loaded by wrk from the other node, scaled to 2
+        assert all(run["probe"]["ran"] and run["seconds"]["pod_ip_200"] for run in variant["cold_start"])
+        assert variant["load"][0]["target"] == "pod-ip" and variant["load"][0]["client_node"] != variant["node"]
+        assert variant["load_service"][0]["ok"] > 0 and variant["load_nodeport"][0]["ok"] > 0
+        assert variant["density"][0]["ready"] == 2 and variant["density"][0]["per_pod_node_bytes"]
+    assert measured["calibration"] and measured["version"] == 2
+    kube = Kube(folder / "state" / NAME / "kubeconfig")
+    leftovers = kube.core.list_namespaced_pod("wasm-lab", label_selector="app.kubernetes.io/component in "
+                                              "(bench-client,bench-responder)").items
+    assert not leftovers, [p.metadata.name for p in leftovers]
 
     # The single steps and the read-only tasks, on the running lab.
     for task in (["workloads.check"], ["runtimes.install"], ["workloads.deploy"], ["lab.status", "--json"],

@@ -1,40 +1,58 @@
-"""lab.bench-compare on synthetic results: agreement within the reported spreads."""
+"""lab.bench-compare on synthetic results: medians and throughput agree within 10 %."""
 import json
 import subprocess
 import sys
+
+import pytest
 
 from lab.bench import compare
 from lab.bench.results import ColdStartRun
 from tests.unit.test_bench import synthetic
 
 
+def slower_native(factor: float):
+    result = synthetic()
+    for run in result.variants["native"].cold_start:
+        run.seconds = {k: (v * factor if v is not None else None) for k, v in run.seconds.items()}
+    for level in result.variants["native"].load:
+        level.throughput /= factor
+    return result
+
+
 def test_a_result_agrees_with_itself():
-    rows = compare.cold_start(synthetic(), synthetic())
+    rows = compare.cold_start(synthetic(), synthetic()) + compare.throughput(synthetic(), synthetic())
     assert rows and all(r.agree for r in rows)
     assert {r.variant for r in rows} == {"native", "embed-wasmedge", "runtime-wasmedge"}
+    assert {r.measure for r in rows} >= {"pod_ip_200", "started to first 200", "req/s at the pod IP, 4 connections"}
 
 
-def test_ranges_that_do_not_overlap_disagree():
-    slower = synthetic()
-    slower.variants["native"].cold_start = [
-        ColdStartRun(index=i, kind="first" if i == 0 else "repeat",
-                     seconds={"scheduled": 0.01, "running": 9.0 + i, "ready": 10.0 + i, "http_200": 11.0 + i})
-        for i in range(3)]
-    rows = {(r.variant, r.phase): r.agree for r in compare.cold_start(synthetic(), slower)}
-    assert rows[("native", "http_200")] is False and rows[("native", "scheduled")] is True
-    assert rows[("runtime-wasmedge", "http_200")] is True
+def test_within_ten_percent_agrees_beyond_it_does_not():
+    near = {(r.variant, r.measure): r.agree for r in compare.cold_start(synthetic(), slower_native(1.08))}
+    far = {(r.variant, r.measure): r.agree for r in compare.cold_start(synthetic(), slower_native(1.5))}
+    assert near[("native", "pod_ip_200")] and not far[("native", "pod_ip_200")]
+    assert far[("runtime-wasmedge", "pod_ip_200")]
+    rates = {(r.variant, r.measure): r for r in compare.throughput(synthetic(), slower_native(1.5))}
+    row = rates[("native", "req/s at the pod IP, 4 connections")]
+    assert not row.agree and row.change == pytest.approx(-1 / 3)
 
 
-def test_singles_pair_memory_and_throughput_by_concurrency():
+def test_differences_below_the_probes_resolution_agree():
+    assert compare.agree(0.013, 0.020, compare.RESOLUTION)       # 7 ms apart: within 10 ms
+    assert not compare.agree(0.013, 0.030, compare.RESOLUTION)
+
+
+def test_singles_pair_memory_density_and_the_nodeport_figure():
     rows = compare.singles(synthetic(), synthetic())
     assert ("native", "idle working set (MiB)", 2.0, 2.0) in rows
-    assert ("native", "req/s at 4", 2000.0, 2000.0) in rows
+    assert ("native", "node memory per pod at N=10 (MiB)", 1.0, 1.0) in rows
+    assert ("native", "req/s through the NodePort, 4 concurrent", 100.0, 100.0) in rows
 
 
 def test_task_exit_status_says_whether_runs_agree(tmp_path):
     base, slower = synthetic(), synthetic()
     slower.variants["native"].cold_start = [
-        ColdStartRun(index=i, kind="first" if i == 0 else "repeat", seconds={"http_200": 11.0 + i}) for i in range(3)]
+        ColdStartRun(index=i, kind="first" if i == 0 else "repeat", seconds={"pod_ip_200": 11.0 + i})
+        for i in range(3)]
     (tmp_path / "a.json").write_text(json.dumps(base.as_dict()))
     (tmp_path / "b.json").write_text(json.dumps(slower.as_dict()))
 
@@ -43,6 +61,6 @@ def test_task_exit_status_says_whether_runs_agree(tmp_path):
                                "--other", str(tmp_path / other)], capture_output=True, text=True)
     assert run("a.json").returncode == 0
     disagree = run("b.json")
-    assert disagree.returncode == 1 and "native http_200" in disagree.stderr
+    assert disagree.returncode == 1 and "native pod_ip_200" in disagree.stderr
     missing = run("none.json")
     assert missing.returncode == 2 and "other:" in missing.stderr
