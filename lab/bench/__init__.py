@@ -1,4 +1,5 @@
-"""lab.bench: measure the native variant against the wasm variants of a running lab, and show it.
+"""lab.bench: measure the native variant against the wasm variants of a running lab, and show it
+(one variant's measures are in lab/bench/variant.py).
 
 `run(spec, variants, repeat, ...)` measures, per variant: image sizes, cold starts (repeated, the
 first reported apart, each cut into spans by a probe in the node), idle memory, throughput and
@@ -22,14 +23,13 @@ from pathlib import Path
 from kubernetes.client.exceptions import ApiException
 
 from lab import catalog
-from lab.bench import coldstart, density, incluster, load, memory, node_images, probe, report, targets
+from lab.bench import incluster, probe, report, targets, variant
 from lab.bench.results import BenchResult, VariantResult, from_dict
+from lab.bench.variant import DEFAULT_CONCURRENCIES, DEFAULT_DENSITY
 from lab.errors import InputError, LabError
 from lab.proc import CommandFailed, console
 from lab.state import State
 
-DEFAULT_CONCURRENCIES = (1, 4, 16)
-DEFAULT_DENSITY = (10,)
 LOADED = 0.5    # load average per CPU at the start above which the header says the machine was busy
 
 
@@ -159,25 +159,12 @@ class _NoInterrupt:
         return False
 
 
-@dataclasses.dataclass
-class Plan:
-    """What one bench run measures, checked."""
-    repeat: int = 5
-    levels: tuple[int, ...] = DEFAULT_CONCURRENCIES
-    requests: int = 2000
-    duration: float = 10.0
-    image_removed: bool = True
-    path: str = "/get"
-    density: tuple[int, ...] = DEFAULT_DENSITY
-    density_variants: tuple[str, ...] | None = None   # None: every measured variant
-
-
 def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIES, requests: int = 2000,
         duration: float = 10.0, image_removed: bool = True, output: str | Path | None = None,
         path: str = "/get", density_levels=DEFAULT_DENSITY, density_variants=None,
         loadgen_image: str | None = None) -> tuple[BenchResult, dict[str, Path]]:
     levels = check_settings(repeat, concurrencies, requests, duration)
-    plan = Plan(repeat=int(repeat), levels=levels, requests=int(requests), duration=float(duration),
+    plan = variant.Plan(repeat=int(repeat), levels=levels, requests=int(requests), duration=float(duration),
                 image_removed=image_removed, path=path, density=check_density(density_levels),
                 density_variants=tuple(density_variants) if density_variants else None)
     from lab.kube import Kube
@@ -230,7 +217,7 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
                     variant=target.variant, deployment=target.deployment, port=target.port, image=target.image,
                     runtime_class=target.runtime_class, execution=_execution(target.variant))
                 try:
-                    _bench_variant(kube, lab, clients, target, result, plan, stop, touched, unloaded)
+                    variant.measure(kube, lab, clients, target, result, plan, stop, touched, unloaded)
                 except (LabError, CommandFailed, ApiException) as error:
                     # One variant's failure is a note; the others are still measured.
                     message = str(error).splitlines()[0] if str(error) else error.__class__.__name__
@@ -288,150 +275,3 @@ def _calibration(clients: incluster.InClusterLoad) -> dict:
     for (node, _level), measured in sorted(clients.ceilings.items()):
         out.setdefault(node, []).append(measured)
     return out
-
-
-def _bench_variant(kube, lab: LabCluster, clients: incluster.InClusterLoad, target, result: BenchResult, plan: Plan,
-                   stop, touched, unloaded):
-    name = target.variant
-    vr = result.variants[name]
-    console.print(f"[bold]▶ {name}[/bold] ({target.deployment}, {target.host}:{target.port}, {target.image})")
-    if target.port is None:
-        vr.notes.append("its Service has no NodePort: skipped")
-        return
-    try:
-        pod = targets.running_pod(kube, target, timeout=60)
-    except LabError as error:
-        vr.notes.append(f"skipped: {error}")
-        console.print(f"  [yellow]skipped[/yellow]: {error}")
-        return
-    vr.node = pod.spec.node_name
-
-    with console.status(f"{name}: image sizes"):
-        vr.image_size, notes = node_images.image_size(kube, vr.node, target.image, cache=_GZIP_CACHE)
-    vr.notes += notes
-    # Cold starts first: the pod they leave is fresh (it has answered only the probes and the
-    # first GET), so "idle" means the same thing for every variant and every run.
-    touched.append(target)
-    for index in range(plan.repeat):
-        kind = "first" if index == 0 else "repeat"
-        with console.status(f"{name}: cold start {index + 1}/{plan.repeat}"):
-            outcome = coldstart.cold_start(kube, target, index, kind, path=plan.path, node_of=lab.node,
-                                           expected_node=vr.node)
-        vr.cold_start.append(outcome)
-        _print_run(outcome)
-        if outcome.error:
-            break
-    try:
-        pod = targets.running_pod(kube, target, timeout=60)
-    except LabError as error:
-        vr.notes.append(f"no pod after the cold starts: {error}")
-        return
-
-    with console.status(f"{name}: idle memory of the fresh pod (waiting for a kubelet sample)"):
-        vr.memory["idle"], note = memory.wait_memory(kube, vr.node, target.namespace, pod.metadata.name,
-                                                      not_before=time.time(), timeout=40)
-    if note:
-        vr.notes.append(f"idle memory: {note}")
-
-    _load(clients, target, vr, pod, plan, stop)
-    with console.status(f"{name}: memory after load (waiting for a fresh kubelet sample)"):
-        vr.memory["after_load"], note = memory.wait_memory(kube, vr.node, target.namespace, pod.metadata.name,
-                                                            not_before=time.time() - 1, timeout=40)
-    if note:
-        vr.notes.append(f"memory after load: {note}")
-
-    if name in (plan.density_variants or (name,)):
-        for replicas in plan.density:
-            with console.status(f"{name}: {replicas} replicas, waiting for all Ready and a memory sample"):
-                run = density.density(kube, target, replicas)
-            vr.density.append(run)
-            per_pod = run.per_pod_node_bytes
-            console.print(f"  density {replicas}: {run.ready} Ready in {report.seconds(run.seconds_to_ready)}s, "
-                          f"node memory per pod {report.mib(per_pod)} MiB"
-                          + (f", failed {run.failed}" if run.failed else "") + (f" ({run.error})" if run.error else ""))
-
-    if plan.image_removed:
-        reason = _cannot_remove(lab, vr.node, target.image)
-        if reason:
-            vr.notes.append(f"image-removed run skipped: {reason}")
-            console.print(f"  image-removed run skipped: {reason}")
-            return
-        node = lab.node(vr.node)
-
-        def reload():
-            node_images.remove_image(node, target.image)
-            unloaded.append((vr.node, target.image))
-            seconds = lab.load_back(vr.node, target.image)
-            unloaded.remove((vr.node, target.image))
-            return seconds
-
-        with console.status(f"{name}: image removed from {vr.node}, loaded back, cold start"):
-            outcome = coldstart.cold_start(kube, target, plan.repeat, "image-removed", path=plan.path,
-                                           before_start=reload, node_of=lab.node, expected_node=vr.node)
-        vr.cold_start.append(outcome)
-        _print_run(outcome)
-
-
-def _load(clients: incluster.InClusterLoad, target, vr: VariantResult, pod, plan: Plan, stop) -> None:
-    """wrk at the pod IP at every level (each against its ceiling), then at the ClusterIP and the
-    host's client through the NodePort at the highest level."""
-    node, name = pod.spec.node_name, target.variant
-    for level in plan.levels:
-        if stop.is_set():
-            return
-        with console.status(f"{name}: calibrating wrk at {level} connections on {node}"):
-            ceiling = clients.ceiling(node, level, plan.duration)
-        with console.status(f"{name}: wrk, {level} connections, {plan.duration:g}s at the pod IP"):
-            measured = clients.run(node, f"http://{pod.status.pod_ip}:{target.container_port}{plan.path}", level,
-                                   plan.duration, "pod-ip")
-        vr.load.append(incluster.mark_client_bound(measured, ceiling))
-        _print_level("pod IP", measured)
-    top = max(plan.levels)
-    if target.cluster_ip and target.service_port:
-        with console.status(f"{name}: wrk, {top} connections at the ClusterIP"):
-            measured = clients.run(node, f"http://{target.cluster_ip}:{target.service_port}{plan.path}", top,
-                                   plan.duration, "service")
-        vr.load_service.append(incluster.mark_client_bound(measured, clients.ceilings.get((node, top))))
-        _print_level("ClusterIP", measured)
-    with console.status(f"{name}: the host's client, {top} concurrent, through the NodePort"):
-        measured = load.run_level(target.port, top, plan.requests, plan.duration, path=plan.path, stop=stop,
-                                  host=target.host)
-    vr.load_nodeport.append(measured)
-    _print_level("NodePort (host client)", measured)
-
-
-def _print_level(where: str, level) -> None:
-    lat = level.latency_ms
-    bound = " [yellow]client-bound[/yellow]" if level.client_bound else ""
-    console.print(f"  {where:>22}, {level.concurrency:>3} concurrent: {level.throughput:8.0f} req/s  "
-                  f"p50 {report.ms(lat.get('p50'))} ms  p99 {report.ms(lat.get('p99'))} ms  errors {level.errors}"
-                  + (f"  (ceiling {level.ceiling:.0f})" if level.ceiling else "") + bound)
-
-
-_GZIP_CACHE: dict = {}
-
-
-def _cannot_remove(lab: LabCluster, node_name, ref) -> str | None:
-    """Why the image-removed run cannot be done here, or None."""
-    if lab.node(node_name) is None:
-        return f"node {node_name} is not one the lab reaches"
-    try:
-        import docker
-
-        docker.from_env().images.get(ref)
-    except Exception as error:
-        return f"{ref} is not in the host's Docker ({error.__class__.__name__}), so it could not be loaded back"
-    return None
-
-
-def _print_run(outcome) -> None:
-    if outcome.error:
-        console.print(f"  [red]cold start {outcome.index} ({outcome.kind}) failed[/red]: {outcome.error}")
-        return
-    s, spans = outcome.seconds, outcome.spans()
-    load_part = f"image load {outcome.image_load_seconds:.2f}s, " if outcome.image_load_seconds is not None else ""
-    late = " (probe late: upper bound)" if outcome.probe.get("late") else ""
-    console.print(f"  cold start {outcome.index} ({outcome.kind}): {load_part}container started "
-                  f"{report.seconds(s.get('container_started'))}s, 200 at the pod IP {report.seconds(s.get('pod_ip_200'))}s "
-                  f"(+{report.ms_of(spans['started to first 200'])} ms{late}), Ready {report.seconds(s.get('ready'))}s, "
-                  f"200 via NodePort {report.seconds(s.get('http_200'))}s")
