@@ -23,7 +23,7 @@ from pathlib import Path
 from kubernetes.client.exceptions import ApiException
 
 from lab import catalog
-from lab.bench import incluster, probe, report, targets, variant
+from lab.bench import density, incluster, probe, report, targets, variant
 from lab.bench.results import BenchResult, VariantResult, from_dict
 from lab.bench.variant import DEFAULT_CONCURRENCIES, DEFAULT_DENSITY
 from lab.errors import InputError, LabError
@@ -211,6 +211,7 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
         node_names = [n.name for n in lab.cluster.nodes]
         clients = incluster.InClusterLoad(kube, namespace, spec.name, image, node_names,
                                           load_image=lambda node: lab.load_back(node, image))
+        density.remove_copies(kube, namespace, spec.name)
         try:
             for target in chosen:
                 result.variants[target.variant] = VariantResult(
@@ -242,6 +243,7 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
                         result.notes.append(f"could not load {ref} back into {node_name}: {error}")
                 try:
                     clients.close()
+                    density.remove_copies(kube, namespace, spec.name)
                 except Exception as error:
                     result.notes.append(f"could not delete the bench's own pods: {error}")
                 problems = targets.restore(kube, touched)

@@ -1,5 +1,11 @@
-"""Density: a variant scaled from 0 to N replicas; how long until all are Ready, how many never
-were, and how much the nodes' memory grew per pod.
+"""Density: N pods of a variant at once; how long until all are Ready, how many never were, and
+how much the nodes' memory grew per pod.
+
+The N pods belong to a copy of the variant's Deployment made for the measure (same pod template:
+image, RuntimeClass, annotations, env, probes, memory request and limit), minus its CPU request,
+which would otherwise cap N at the node's CPUs / 50m whatever the runtime. Its pods carry none of
+the variant's labels, so its Service never sends them traffic; the copy carries the lab's mark and
+is deleted after the measure (and, left by an interrupted bench, before the next one).
 
 Memory is the node's working set from the kubelet's stats summary (the node's root cgroup), before
 and after, summed over the nodes the pods landed on: it holds the pods and what runs for them
@@ -7,17 +13,50 @@ outside their cgroups (a runwasi shim process per pod, containerd's bookkeeping)
 own working sets leave out. Both are reported."""
 from __future__ import annotations
 
+import copy
+import dataclasses
 import time
 from collections import Counter
 
 from lab.bench.memory import stats_summary
 from lab.bench.probe import epoch
 from lab.bench.results import DensityRun
-from lab.bench.targets import Target, live_pods, scale, scale_to_zero
+from lab.bench.targets import Target, live_pods
 from lab.errors import LabError
+from lab.kube import MANAGED_BY
 from lab.waits import wait_until
 
 SETTLE = 5.0    # seconds after the last pod is Ready before memory counts (shims finish loading)
+COMPONENT = "app.kubernetes.io/component"
+ROLE = "bench-density"
+
+
+def copy_manifest(deployment: dict, replicas: int) -> dict:
+    """The variant's Deployment as the density copy (pure)."""
+    name = f"{deployment['metadata']['name']}-density"
+    labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "wasm-lab", COMPONENT: ROLE}
+    template = copy.deepcopy(deployment["spec"]["template"])
+    template["metadata"] = {"labels": labels, "annotations": dict(template.get("metadata", {}).get("annotations") or {})}
+    template["spec"]["terminationGracePeriodSeconds"] = 1
+    for container in template["spec"]["containers"]:
+        (container.get("resources") or {}).get("requests", {}).pop("cpu", None)
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": deployment["metadata"]["namespace"], "labels": {**MANAGED_BY, **labels}},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+                     "template": template}}
+
+
+def remove_copies(kube, namespace: str, lab: str, timeout: float = 180) -> list[str]:
+    """Delete this lab's density copies and wait until their pods are gone; never another lab's."""
+    gone = []
+    for deployment in kube.apps.list_namespaced_deployment(namespace, label_selector=f"{COMPONENT}={ROLE}").items:
+        name = deployment.metadata.name
+        if kube.delete_owned("apps/v1", "Deployment", name, lab, namespace):
+            gone.append(name)
+    if gone:
+        wait_until(lambda: not kube.core.list_namespaced_pod(namespace, label_selector=f"{COMPONENT}={ROLE}").items,
+                   timeout, f"pods of {', '.join(gone)} were still there after deleting it")
+    return gone
 
 
 def _ready(pod) -> bool:
@@ -68,15 +107,28 @@ def pods_memory(kube, nodes: list[str], target: Target) -> int:
     return total
 
 
-def density(kube, target: Target, replicas: int, timeout: float | None = None) -> DensityRun:
-    """Scale to 0, sample the nodes, scale to `replicas`, wait, sample again. Leaves `replicas`
-    running; the caller restores the Deployment."""
+def density(kube, target: Target, replicas: int, lab: str, timeout: float | None = None) -> DensityRun:
+    """Sample the nodes, create the copy at `replicas`, wait until all are Ready, sample again,
+    delete the copy."""
     timeout = timeout or 60 + 3 * replicas
+    deployment = kube.read("apps/v1", "Deployment", target.deployment, target.namespace)
+    if deployment is None:
+        raise LabError(f"{target.deployment} is gone from {target.namespace}")
+    body = copy_manifest(deployment, replicas)
+    copy_target = dataclasses.replace(target, deployment=body["metadata"]["name"],
+                                      selector=f"app.kubernetes.io/name={body['metadata']['name']}")
     all_nodes = [n.metadata.name for n in kube.core.list_node().items]
-    scale_to_zero(kube, target)
     before = node_memory(kube, all_nodes, not_before=time.time())
     requested = time.time()
-    scale(kube, target, replicas)
+    kube.apply_owned(body, lab)
+    try:
+        return _measure(kube, copy_target, replicas, timeout, before, requested)
+    finally:
+        remove_copies(kube, target.namespace, lab)
+
+
+def _measure(kube, target: Target, replicas: int, timeout: float, before: dict[str, int],
+             requested: float) -> DensityRun:
     done_at: float | None = None
     error = None
 

@@ -83,7 +83,7 @@ def measure(kube, lab, clients: incluster.InClusterLoad, target, result: BenchRe
     if name in (plan.density_variants or (name,)):
         for replicas in plan.density:
             with console.status(f"{name}: {replicas} replicas, waiting for all Ready and a memory sample"):
-                run = density.density(kube, target, replicas)
+                run = density.density(kube, target, replicas, result.lab)
             vr.density.append(run)
             per_pod = run.per_pod_node_bytes
             console.print(f"  density {replicas}: {run.ready} Ready in {report.seconds(run.seconds_to_ready)}s, "

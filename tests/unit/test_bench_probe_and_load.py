@@ -137,6 +137,42 @@ def test_density_names_why_a_pod_did_not_start():
     assert density.failure_reason(_pod(statuses=[creating])) is None
 
 
+DEPLOYMENT = {
+    "metadata": {"name": "httpbin-runtime-wasmtime", "namespace": "wasm-lab"},
+    "spec": {"template": {
+        "metadata": {"labels": {"app.kubernetes.io/name": "httpbin-runtime-wasmtime", "wasm-lab.dev/variant": "x"},
+                     "annotations": {"module.wasm.image/variant": "compat-smart"}},
+        "spec": {"runtimeClassName": "wasmtime",
+                 "containers": [{"name": "httpbin", "image": "img",
+                                 "resources": {"requests": {"cpu": "50m", "memory": "32Mi"},
+                                               "limits": {"memory": "256Mi"}}}]}}}}
+
+
+def test_the_density_copy_keeps_the_pod_but_not_its_labels_or_cpu_request():
+    body = density.copy_manifest(DEPLOYMENT, 50)
+    template = body["spec"]["template"]
+    assert body["metadata"]["name"] == "httpbin-runtime-wasmtime-density" and body["spec"]["replicas"] == 50
+    assert template["metadata"]["labels"] == {"app.kubernetes.io/name": "httpbin-runtime-wasmtime-density",
+                                              "app.kubernetes.io/part-of": "wasm-lab",
+                                              "app.kubernetes.io/component": "bench-density"}
+    assert body["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": "httpbin-runtime-wasmtime-density"}
+    assert template["metadata"]["annotations"] == {"module.wasm.image/variant": "compat-smart"}
+    assert template["spec"]["runtimeClassName"] == "wasmtime"
+    assert template["spec"]["containers"][0]["resources"] == {"requests": {"memory": "32Mi"},
+                                                              "limits": {"memory": "256Mi"}}
+    assert DEPLOYMENT["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] == "50m"
+
+
+def test_only_this_labs_density_copies_are_removed():
+    deleted = []
+    listed = NS(items=[NS(metadata=NS(name="mine-density")), NS(metadata=NS(name="theirs-density"))])
+    kube = NS(apps=NS(list_namespaced_deployment=lambda ns, label_selector: listed),
+              delete_owned=lambda api, kind, name, lab, ns: deleted.append(name) or name == "mine-density",
+              core=NS(list_namespaced_pod=lambda ns, label_selector: NS(items=[])))   # FAKE API
+    assert density.remove_copies(kube, "wasm-lab", "lab1") == ["mine-density"]
+    assert deleted == ["mine-density", "theirs-density"]   # delete_owned itself refuses another lab's
+
+
 def test_steal_share_from_two_proc_stat_readings():
     start = [100, 0, 100, 700, 0, 0, 0, 0]
     end = [150, 0, 150, 1580, 0, 0, 0, 20]

@@ -80,12 +80,13 @@ def faked(monkeypatch, tmp_path, isolated_state):
     FakeClients.made = []
     monkeypatch.setattr(incluster, "InClusterLoad", FakeClients)
 
-    def scale_out(kube, target, replicas):
+    def scale_out(kube, target, replicas, lab):
         calls.setdefault("density", []).append((target.variant, replicas))
         return DensityRun(replicas=replicas, ready=replicas, failed={}, seconds_to_ready=1.0, nodes=["worker"],
                           node_working_set_before=0, node_working_set_after=replicas << 20, pods_working_set=0)
 
     monkeypatch.setattr(density, "density", scale_out)
+    monkeypatch.setattr(density, "remove_copies", lambda kube, namespace, lab: calls.setdefault("cleaned", []).append(lab))
     monkeypatch.setattr(node_images, "image_size", lambda kube, node, ref, cache: (ImageSize(ref=ref, node_bytes=1), []))
     monkeypatch.setattr(memory, "wait_memory", lambda *a, **k: (None, "no numbers"))
 
@@ -123,6 +124,7 @@ def test_run_measures_each_variant_and_restores_it(faked, monkeypatch):
     assert clients.runs[0][0] == "http://10.244.1.9:3000/get"
     assert calls["levels"] == [2, 2] and calls["hosts"] == {"127.0.0.1"}  # kind's, from attach
     assert calls["density"] == [("runtime-wasmedge", 3)]
+    assert calls["cleaned"] == ["t", "t"]   # leftovers before, its own copies after
     native = result.variants["native"]
     assert [lv.ceiling for lv in native.load] == [4.0, 4.0] and not any(lv.client_bound for lv in native.load)
     assert set(result.calibration) == {"worker"}
