@@ -66,6 +66,7 @@ class LabCluster:
     def __init__(self, spec):
         from lab import providers
 
+        self.spec = spec
         self.provider = providers.get(spec.provider)
         self.state = State(spec.name)
         self.cluster = self.provider.attach(spec, self.state)
@@ -78,6 +79,12 @@ class LabCluster:
         started = time.monotonic()
         self.provider.load_images(dataclasses.replace(self.cluster, wasm_nodes=[self.node(node_name)]), [ref])
         return round(time.monotonic() - started, 3)
+
+    def pod_image(self, ref: str) -> str:
+        """The name a pod uses for an image loaded with load_back (a registry's, when the
+        provider pushes there)."""
+        names = self.provider.pulled_names(self.spec, [ref])
+        return names[0] if names else ref
 
     def close(self) -> None:
         self.cluster.close_nodes()
@@ -209,7 +216,7 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
         unloaded: list[tuple[str, str]] = []
         stop = threading.Event()
         node_names = [n.name for n in lab.cluster.nodes]
-        clients = incluster.InClusterLoad(kube, namespace, spec.name, image, node_names,
+        clients = incluster.InClusterLoad(kube, namespace, spec.name, lab.pod_image(image), node_names,
                                           load_image=lambda node: lab.load_back(node, image))
         density.remove_copies(kube, namespace, spec.name)
         try:

@@ -25,6 +25,9 @@ class FakeLab:
     def node(self, name):
         return NS(name=name)
 
+    def pod_image(self, ref):
+        return ref
+
     def load_back(self, node_name, ref):
         self.loads.append((node_name, ref))
         return 0.5
