@@ -190,10 +190,12 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
                            f"{str(error).splitlines()[0] if str(error) else ''}")
         if not found:
             raise LabError(f"no wasm-lab variants are deployed in namespace {namespace}: run `invoke lab.up` first")
-        wanted = list(dict.fromkeys(variants or found))
+        order = list(catalog.load().variants)
+        deployed = sorted(found, key=lambda v: (order.index(v) if v in order else len(order), v))
+        wanted = list(dict.fromkeys(variants or deployed))
         unknown = [v for v in wanted + list(plan.density_variants or ()) if v not in found]
         if unknown:
-            raise InputError(f"variant: {unknown[0]!r} is not deployed; choose from: {', '.join(found)}")
+            raise InputError(f"variant: {unknown[0]!r} is not deployed; choose from: {', '.join(deployed)}")
         chosen = [dataclasses.replace(found[v], host=lab.cluster.check_host) for v in wanted]
         image = loadgen_image or _loadgen_image(spec)
         result = BenchResult(

@@ -76,7 +76,8 @@ def faked(monkeypatch, tmp_path, isolated_state):
     calls = {"restore": [], "cold": 0, "levels": []}
     monkeypatch.setattr(bench, "LabCluster", FakeLab)
     monkeypatch.setattr(lab.kube, "Kube", lambda path, context=None: NS())
-    monkeypatch.setattr(targets, "discover", lambda kube, ns: {v: make_target(v) for v in ("native", "runtime-wasmedge")})
+    # listed as the API lists them (by name); measured in the catalog's order, native first
+    monkeypatch.setattr(targets, "discover", lambda kube, ns: {v: make_target(v) for v in ("runtime-wasmedge", "native")})
     monkeypatch.setattr(targets, "running_pod", lambda kube, target, timeout: NS(
         spec=NS(node_name="worker"), metadata=NS(name=f"{target.deployment}-1"), status=NS(pod_ip="10.244.1.9")))
     monkeypatch.setattr(bench, "_loadgen_image", lambda spec: "img:loadgen")
