@@ -1,11 +1,12 @@
 """lab.bench: measure the native variant against the wasm variants of a running lab, and show it
 (one variant's measures are in lab/bench/variant.py).
 
-`run(spec, variants, repeat, ...)` measures, per variant: image sizes, cold starts (repeated, the
-first reported apart, each cut into spans by a probe in the node), idle memory, throughput and
-latency from wrk in a pod at the pod IP (every level, against a calibrated ceiling), at the
-ClusterIP and through the NodePort (highest level), memory after that load, density at N replicas,
-and one start after the image was removed from the node. It writes bench.json (schema:
+`run(spec, variants, repeat, ...)` waits for a quiet machine (bounded), then measures, per
+variant: image sizes, cold starts (repeated, the first reported apart, each cut into spans by a
+probe in the node), idle memory, throughput and latency from wrk in a pod at the pod IP (every
+level, against a calibrated ceiling), at the ClusterIP and through the NodePort (highest level),
+memory after that load and one start after the image was removed from the node; then, for every
+variant, density at N replicas. It writes bench.json (schema:
 lab.bench.results), bench.md and bench.html. However it ends, every Deployment it scaled is put
 back to its applied replicas and waited for, and the bench's own pods are deleted."""
 from __future__ import annotations
@@ -29,8 +30,10 @@ from lab.bench.variant import DEFAULT_CONCURRENCIES, DEFAULT_DENSITY
 from lab.errors import InputError, LabError
 from lab.proc import CommandFailed, console
 from lab.state import State
+from lab.waits import wait_until
 
-LOADED = 0.5    # load average per CPU at the start above which the header says the machine was busy
+LOADED = 0.5    # load average per CPU above which the machine is busy (waited for, then noted)
+QUIET_WAIT = 120.0
 
 
 def _cpu_times() -> list[int] | None:
@@ -169,7 +172,7 @@ class _NoInterrupt:
 def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIES, requests: int = 2000,
         duration: float = 10.0, image_removed: bool = True, output: str | Path | None = None,
         path: str = "/get", density_levels=DEFAULT_DENSITY, density_variants=None,
-        loadgen_image: str | None = None) -> tuple[BenchResult, dict[str, Path]]:
+        loadgen_image: str | None = None, quiet_wait: float = QUIET_WAIT) -> tuple[BenchResult, dict[str, Path]]:
     levels = check_settings(repeat, concurrencies, requests, duration)
     plan = variant.Plan(repeat=int(repeat), levels=levels, requests=int(requests), duration=float(duration),
                 image_removed=image_removed, path=path, density=check_density(density_levels),
@@ -206,8 +209,9 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
                       "density_variants": list(plan.density_variants or wanted),
                       "client": f"wrk in a pod ({image}); the NodePort figure: the host's threads + http.client",
                       "probe_interval_ms": probe.INTERVAL * 1000},
-            host={"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                  "loadavg_start": _loadavg()})
+            host={"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()})
+        result.host["waited_for_quiet"] = _wait_for_quiet(float(quiet_wait)) if float(quiet_wait) > 0 else 0.0
+        result.host["loadavg_start"] = _loadavg()
         cpu_start = _cpu_times()
         loaded = (result.host["loadavg_start"] or [0])[0] / (os.cpu_count() or 1)
         if loaded > LOADED:
@@ -237,6 +241,14 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
                     # Back to its applied state before the next variant is measured.
                     with console.status(f"{target.variant}: back to {target.replicas} replica(s)"):
                         result.variants[target.variant].notes += targets.restore(kube, [target])
+            for target in chosen:
+                if plan.density and target.variant in (plan.density_variants or wanted):
+                    try:
+                        variant.measure_density(kube, target, result, plan)
+                    except (LabError, ApiException) as error:
+                        message = str(error).splitlines()[0] if str(error) else error.__class__.__name__
+                        result.variants[target.variant].notes.append(f"density stopped: {message}")
+                        console.print(f"  [red]{target.variant} density stopped[/red]: {message}")
         except KeyboardInterrupt:
             stop.set()
             result.interrupted = True
@@ -267,6 +279,19 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
         return result, paths
     finally:
         lab.close()
+
+
+def _wait_for_quiet(timeout: float = QUIET_WAIT) -> float:
+    """Wait (bounded) until the 1-minute load average is at most LOADED per CPU, so a bench that
+    follows a build or another bench does not measure its tail; the seconds waited."""
+    started = time.monotonic()
+    cpus = os.cpu_count() or 1
+    with console.status(f"waiting up to {timeout:.0f}s for the machine to be quiet (load average ≤ {LOADED * cpus:g})"):
+        try:
+            wait_until(lambda: (_loadavg() or [0])[0] <= LOADED * cpus, timeout, "a quiet machine", interval=2)
+        except LabError:
+            pass  # measured anyway; the header and a note say how busy it was
+    return round(time.monotonic() - started, 1)
 
 
 def _loadgen_image(spec) -> str:

@@ -1,5 +1,7 @@
 """One variant measured: image sizes, cold starts, idle memory, the in-cluster load, memory after
-it, density and the image-removed start (lab.bench runs this for each chosen variant)."""
+it and the image-removed start (lab.bench runs this for each chosen variant), and its density
+(lab.bench runs that for every variant last: fifty pods starting load the machine for a while,
+which would disturb the variants measured after them)."""
 from __future__ import annotations
 
 import dataclasses
@@ -80,16 +82,6 @@ def measure(kube, lab, clients: incluster.InClusterLoad, target, result: BenchRe
     if note:
         vr.notes.append(f"memory after load: {note}")
 
-    if name in (plan.density_variants or (name,)):
-        for replicas in plan.density:
-            with console.status(f"{name}: {replicas} replicas, waiting for all Ready and a memory sample"):
-                run = density.density(kube, target, replicas, result.lab)
-            vr.density.append(run)
-            per_pod = run.per_pod_node_bytes
-            console.print(f"  density {replicas}: {run.ready} Ready in {report.seconds(run.seconds_to_ready)}s, "
-                          f"node memory per pod {report.mib(per_pod)} MiB"
-                          + (f", failed {run.failed}" if run.failed else "") + (f" ({run.error})" if run.error else ""))
-
     if plan.image_removed:
         reason = _cannot_remove(lab, vr.node, target.image)
         if reason:
@@ -110,6 +102,17 @@ def measure(kube, lab, clients: incluster.InClusterLoad, target, result: BenchRe
                                            before_start=reload, node_of=lab.node, expected_node=vr.node)
         vr.cold_start.append(outcome)
         _print_run(outcome)
+
+
+def measure_density(kube, target, result: BenchResult, plan: Plan) -> None:
+    name, vr = target.variant, result.variants[target.variant]
+    for replicas in plan.density:
+        with console.status(f"{name}: {replicas} replicas, waiting for all Ready and a memory sample"):
+            run = density.density(kube, target, replicas, result.lab)
+        vr.density.append(run)
+        console.print(f"  {name} density {replicas}: {run.ready} Ready in {report.seconds(run.seconds_to_ready)}s, "
+                      f"node memory per pod {report.mib(run.per_pod_node_bytes)} MiB"
+                      + (f", failed {run.failed}" if run.failed else "") + (f" ({run.error})" if run.error else ""))
 
 
 def _load(clients: incluster.InClusterLoad, target, vr: VariantResult, pod, plan: Plan, stop) -> None:

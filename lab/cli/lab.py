@@ -146,12 +146,13 @@ def diagnose(c, config=None, name=None, output="."):
     "duration": "seconds per load level (wrk runs whole seconds)",
     "density": "replicas to scale each variant to for the density measure; may be repeated (default: 10)",
     "density-variant": "only these variants get the density measure; may be repeated (default: every measured one)",
+    "quiet-wait": "seconds to wait at most for the machine's load average to settle before measuring (0: none)",
     "image-removed": "also time one start after removing the image from the node (--no-image-removed skips it)",
     "output": "folder for bench.json, bench.md, bench.html (default: the lab's results_dir)",
     "report": "only re-render bench.md and bench.html from this bench.json",
 })
 def bench(c, variant=None, repeat=5, concurrency=None, requests=2000, duration=10.0, image_removed=True,
-          output=None, report=None, config=None, name=None, density=None, density_variant=None):
+          output=None, report=None, config=None, name=None, density=None, density_variant=None, quiet_wait=120.0):
     """Measure native against wasm on the running lab: cold start, memory, image size, requests."""
     from lab import bench as lab_bench
     from lab.bench import report as bench_report
@@ -165,7 +166,7 @@ def bench(c, variant=None, repeat=5, concurrency=None, requests=2000, duration=1
                                               concurrency or lab_bench.DEFAULT_CONCURRENCIES, requests, duration,
                                               image_removed, output,
                                               density_levels=density or lab_bench.DEFAULT_DENSITY,
-                                              density_variants=density_variant or None)
+                                              density_variants=density_variant or None, quiet_wait=quiet_wait)
             except KeyboardInterrupt:
                 raise Exit("interrupted: every deployment the bench scaled was put back", code=130)
     for table in bench_report.rich_tables(result):

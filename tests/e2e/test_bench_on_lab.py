@@ -59,7 +59,7 @@ def test_short_bench_measures_and_restores(tmp_path):
     output = tmp_path / "bench"
     argv = [sys.executable, "-m", "invoke", "--search-root", REPO, "lab.bench", "--name", name, "--repeat", "2",
             "--requests", "200",
-            "--duration", "3", "--concurrency", "1", "--concurrency", "4", "--density", "2", "--output", str(output)]
+            "--duration", "3", "--concurrency", "1", "--concurrency", "4", "--density", "2", "--quiet-wait", "0", "--output", str(output)]
     for variant in chosen:
         argv += ["--variant", variant]
     env = {**os.environ, "COLUMNS": "200", "WASM_LAB_STATE_DIR": str(tmp_path / "state")}

@@ -194,7 +194,7 @@ def test_existing_cluster_up_rerun_down_restores_every_node(cluster, registry, c
         for task in (["workloads.check"], ["runtimes.install"], ["workloads.deploy"], ["lab.status", "--json"],
                      ["lab.diagnose", "--output", str(folder / "diagnose")],
                      ["lab.bench", "--variant", "native", "--repeat", "1", "--concurrency", "1", "--requests", "50",
-                      "--duration", "2", "--density", "2", "--output", str(folder / "bench")]):
+                      "--duration", "2", "--density", "2", "--quiet-wait", "0", "--output", str(folder / "bench")]):
             done, _ = invoke(*task, "--config", str(lab_yaml), env=env)
             assert done.returncode == 0, f"{task}: " + done.stdout[-3000:] + done.stderr[-3000:]
         cold = json.loads((folder / "bench" / "bench.json").read_text())["variants"]["native"]["cold_start"]

@@ -52,7 +52,7 @@ def test_up_check_rerun_down(lab_env, capsys):
     # A short lab.bench on the fresh lab (test_bench_on_lab.py needs a lab already up).
     bench, _ = invoke("lab.bench", "--config", str(config), "--variant", "native", "--variant", "runtime-wasmtime",
                       "--repeat", "2", "--concurrency", "2", "--requests", "200", "--duration", "3",
-                      "--density", "2", "--output", str(folder / "bench"), env=env)
+                      "--density", "2", "--quiet-wait", "0", "--output", str(folder / "bench"), env=env)
     assert bench.returncode == 0, bench.stdout[-4000:] + bench.stderr[-4000:]
     measured = json.loads((folder / "bench" / "bench.json").read_text())
     assert measured["interrupted"] is False and set(measured["variants"]) == {"native", "runtime-wasmtime"}

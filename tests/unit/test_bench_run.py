@@ -81,6 +81,7 @@ def faked(monkeypatch, tmp_path, isolated_state):
     monkeypatch.setattr(targets, "running_pod", lambda kube, target, timeout: NS(
         spec=NS(node_name="worker"), metadata=NS(name=f"{target.deployment}-1"), status=NS(pod_ip="10.244.1.9")))
     monkeypatch.setattr(bench, "_loadgen_image", lambda spec: "img:loadgen")
+    monkeypatch.setattr(bench, "_wait_for_quiet", lambda timeout: 0.0)
     FakeClients.made = []
     monkeypatch.setattr(incluster, "InClusterLoad", FakeClients)
 
