@@ -24,7 +24,7 @@ from pathlib import Path
 from kubernetes.client.exceptions import ApiException
 
 from lab import catalog
-from lab.bench import density, incluster, probe, report, targets, variant
+from lab.bench import density, incluster, node_images, probe, report, targets, variant
 from lab.bench.results import BenchResult, VariantResult, from_dict
 from lab.bench.variant import DEFAULT_CONCURRENCIES, DEFAULT_DENSITY
 from lab.errors import InputError, LabError
@@ -222,8 +222,14 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
         unloaded: list[tuple[str, str]] = []
         stop = threading.Event()
         node_names = [n.name for n in lab.cluster.nodes]
+        loaded_into: list[str] = []
+
+        def load_tool_image(node: str) -> None:
+            lab.load_back(node, image)
+            loaded_into.append(node)
+
         clients = incluster.InClusterLoad(kube, namespace, spec.name, lab.pod_image(image), node_names,
-                                          load_image=lambda node: lab.load_back(node, image))
+                                          load_image=load_tool_image)
         density.remove_copies(kube, namespace, spec.name)
         try:
             for target in chosen:
@@ -267,6 +273,13 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
                     density.remove_copies(kube, namespace, spec.name)
                 except Exception as error:
                     result.notes.append(f"could not delete the bench's own pods: {error}")
+                if not lab.provider.creates_clusters:
+                    # A cluster the lab did not create keeps nothing of the bench's own.
+                    for node_name in loaded_into:
+                        try:
+                            node_images.remove_image(lab.node(node_name), lab.pod_image(image))
+                        except Exception as error:
+                            result.notes.append(f"could not remove {image} from {node_name}: {error}")
                 problems = targets.restore(kube, touched)
                 result.notes += problems
                 result.calibration = _calibration(clients)

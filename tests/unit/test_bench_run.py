@@ -16,6 +16,7 @@ from lab.errors import InputError, LabError
 class FakeLab:
     """FAKE reach of the running lab: one node, whose image loads are recorded."""
     loads = []
+    provider = NS(creates_clusters=True)
 
     def __init__(self, spec):
         self.state = lab.state.State(spec.name)
@@ -49,10 +50,12 @@ class FakeClients:
 
     def __init__(self, kube, namespace, lab, image, nodes, load_image=None):
         self.image, self.nodes, self.runs, self.closed = image, nodes, [], False
-        self.ceilings = {}
+        self.ceilings, self.load_image = {}, load_image
         FakeClients.made.append(self)
 
     def ceiling(self, under_test, concurrency, duration):
+        if not self.ceilings and self.load_image:
+            self.load_image(under_test)   # as the real one does before its first pod on a node
         self.ceilings[(under_test, concurrency)] = level(concurrency, "responder", throughput=4.0)
         return self.ceilings[(under_test, concurrency)]
 
@@ -137,6 +140,17 @@ def test_run_measures_each_variant_and_restores_it(faked, monkeypatch):
     data = json.loads(paths["json"].read_text())
     assert data["interrupted"] is False and data["finished"]
     assert "idle memory: no numbers" in data["variants"]["native"]["notes"]
+
+
+def test_on_a_cluster_the_lab_did_not_create_the_load_image_is_taken_back(faked, monkeypatch):
+    spec, calls = faked
+    monkeypatch.setattr(FakeLab, "provider", NS(creates_clusters=False))
+    monkeypatch.setattr(coldstart, "cold_start", lambda kube, target, index, kind, **_: cold_run(index, kind))
+    removed = []
+    monkeypatch.setattr(node_images, "remove_image", lambda node, ref: removed.append((node.name, ref)))
+    bench.run(spec, variants=["native"], repeat=1, concurrencies=[1], requests=10, duration=1, image_removed=False,
+              density_levels=[2])
+    assert removed == [("worker", "img:loadgen")]
 
 
 def test_ctrl_c_restores_and_writes_what_was_measured(faked, monkeypatch):
