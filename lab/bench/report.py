@@ -33,21 +33,13 @@ def ms(value) -> str:
     return "–" if value is None else (f"{value:.2f}" if value < 10 else f"{value:.1f}")
 
 
-def median_range_ms(spread: dict | None) -> str:
-    """A spread of seconds, shown in milliseconds."""
+def median_range(spread: dict | None, show=seconds) -> str:
+    """A spread of seconds as "median (min–max)", each value shown by `show` (seconds or ms_of)."""
     if not spread or spread.get("median") is None:
         return "–"
     if spread["n"] == 1:
-        return ms_of(spread["median"])
-    return f"{ms_of(spread['median'])} ({ms_of(spread['min'])}–{ms_of(spread['max'])})"
-
-
-def median_range(spread: dict | None) -> str:
-    if not spread or spread.get("median") is None:
-        return "–"
-    if spread["n"] == 1:
-        return seconds(spread["median"])
-    return f"{seconds(spread['median'])} ({seconds(spread['min'])}–{seconds(spread['max'])})"
+        return show(spread["median"])
+    return f"{show(spread['median'])} ({show(spread['min'])}–{show(spread['max'])})"
 
 
 def _cell(text: str) -> str:
@@ -139,8 +131,8 @@ def tables(result: BenchResult) -> dict[str, tuple[list[str], list[list[str]]]]:
         repeat = summary["repeat"] or {}
         first = summary["first"] or {}
         removed = summary["image_removed"] or {}
-        rows.append([name] + [median_range_ms(spans.get(span)) for span in SPANS]
-                    + [median_range_ms(spans.get("nodeport")), median_range(repeat.get("pod_ip_200")),
+        rows.append([name] + [median_range(spans.get(span), ms_of) for span in SPANS]
+                    + [median_range(spans.get("nodeport"), ms_of), median_range(repeat.get("pod_ip_200")),
                        median_range(repeat.get("ready")), median_range(repeat.get("http_200")),
                        seconds(first.get("pod_ip_200")), seconds(removed.get("image_load")),
                        seconds(removed.get("pod_ip_200"))])

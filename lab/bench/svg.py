@@ -53,6 +53,20 @@ def _legend(series: list[str], left: float, y: float) -> list[str]:
     return out
 
 
+def _x_axis(ticks: list[float], x, left: float, plot_w: float, top: float, bottom: float, axis: str) -> list[str]:
+    """Vertical grid lines at the ticks, their values, both axis lines and the axis title."""
+    out = []
+    for tick in ticks:
+        tx = x(tick)
+        out.append(f'<line x1="{tx:.1f}" y1="{top - 4}" x2="{tx:.1f}" y2="{bottom}" stroke="#ddd"/>')
+        out.append(f'<text x="{tx:.1f}" y="{bottom + 18}" text-anchor="middle" fill="#333">{_fmt(tick, 3)}</text>')
+    out.append(f'<line x1="{left}" y1="{bottom}" x2="{left + plot_w}" y2="{bottom}" stroke="#333"/>')
+    out.append(f'<line x1="{left}" y1="{top - 4}" x2="{left}" y2="{bottom}" stroke="#333"/>')
+    out.append(f'<text x="{left + plot_w / 2:.1f}" y="{bottom + 42}" text-anchor="middle" '
+               f'font-weight="600">{escape(axis)}</text>')
+    return out
+
+
 def stacked_bar_chart(title: str, categories: list[str], series: list[str], values: dict, *, axis: str,
                       digits: int = 0, width: int = 960, note: str | None = None) -> str:
     """One bar per category, cut into `values[(category, series)]` (None: that part is missing and
@@ -70,12 +84,7 @@ def stacked_bar_chart(title: str, categories: list[str], series: list[str], valu
 
     out = _header(title, width, height, left, note) + _legend(series, left, top - 16)
     bottom = top + plot_h
-    for tick in ticks:
-        out.append(f'<line x1="{x(tick):.1f}" y1="{top - 4}" x2="{x(tick):.1f}" y2="{bottom}" stroke="#ddd"/>')
-        out.append(f'<text x="{x(tick):.1f}" y="{bottom + 18}" text-anchor="middle" fill="#333">{_fmt(tick, 3)}</text>')
-    out.append(f'<line x1="{left}" y1="{bottom}" x2="{left + plot_w}" y2="{bottom}" stroke="#333"/>')
-    out.append(f'<text x="{left + plot_w / 2:.1f}" y="{bottom + 42}" text-anchor="middle" '
-               f'font-weight="600">{escape(axis)}</text>')
+    out += _x_axis(ticks, x, left, plot_w, top, bottom, axis)
     for i, category in enumerate(categories):
         y = top + i * (bar_h + gap) + gap / 2
         out.append(f'<text x="{left - 10}" y="{y + bar_h / 2 + 5:.1f}" text-anchor="end" '
@@ -163,14 +172,7 @@ def bar_chart(title: str, categories: list[str], series: list[str], values: dict
     out = _header(title, width, height, left, note) + _legend(series, left, top - 16)
     # grid and ticks
     bottom = top + plot_h
-    for tick in ticks:
-        tx = x(tick)
-        out.append(f'<line x1="{tx:.1f}" y1="{top - 4}" x2="{tx:.1f}" y2="{bottom}" stroke="#ddd"/>')
-        out.append(f'<text x="{tx:.1f}" y="{bottom + 18}" text-anchor="middle" fill="#333">{_fmt(tick, 3)}</text>')
-    out.append(f'<line x1="{left}" y1="{bottom}" x2="{left + plot_w}" y2="{bottom}" stroke="#333"/>')
-    out.append(f'<line x1="{left}" y1="{top - 4}" x2="{left}" y2="{bottom}" stroke="#333"/>')
-    out.append(f'<text x="{left + plot_w / 2:.1f}" y="{bottom + 42}" text-anchor="middle" '
-               f'font-weight="600">{escape(axis)}</text>')
+    out += _x_axis(ticks, x, left, plot_w, top, bottom, axis)
     # bars
     for g, category in enumerate(categories):
         gy = top + g * (group_h + gap_out) + gap_out / 2
