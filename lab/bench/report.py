@@ -241,7 +241,7 @@ CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1180px;color:#111;
 line-height:1.45;padding:0 16px}
 h1{font-size:26px;margin-bottom:4px}h2{font-size:20px;margin-top:36px;border-bottom:1px solid #ccc;padding-bottom:4px}
-table{border-collapse:collapse;margin:12px 0;font-size:14px}
+table{border-collapse:collapse;margin:12px 0;font-size:14px;display:block;overflow-x:auto;max-width:100%}
 th,td{border:1px solid #ccc;padding:4px 9px;text-align:right;white-space:nowrap}
 th{background:#f2f4f7;white-space:normal;vertical-align:bottom;max-width:150px}td:first-child,th:first-child{text-align:left;font-weight:600}
 .meta{color:#444;font-size:14px}.note{color:#444;font-size:14px;max-width:900px}

@@ -72,7 +72,7 @@ def stacked_bar_chart(title: str, categories: list[str], series: list[str], valu
     """One bar per category, cut into `values[(category, series)]` (None: that part is missing and
     the bar says so); the total at the end."""
     bar_h, gap = 22, 14
-    left, right, top = 210, 110, 58 + (18 if note else 0)
+    left, right, top = 240, 110, 58 + (18 if note else 0)
     plot_h = max(1, len(categories)) * (bar_h + gap)
     height = top + plot_h + 58
     plot_w = width - left - right
@@ -156,7 +156,7 @@ def bar_chart(title: str, categories: list[str], series: list[str], values: dict
     whiskers = whiskers or {}
     marks = marks or {}
     bar_h, gap_in, gap_out = 18, 3, 16
-    left, right, top = 210, 90 + (90 if marks else 0), 58 + (18 if note else 0)
+    left, right, top = 240, 90 + (90 if marks else 0), 58 + (18 if note else 0)
     group_h = len(series) * (bar_h + gap_in) - gap_in
     plot_h = max(1, len(categories)) * (group_h + gap_out)
     height = top + plot_h + 58
