@@ -13,7 +13,7 @@ from kubernetes import watch
 
 from lab.bench.probe import INTERVAL, NodeProbe
 from lab.bench.results import NODE_PHASES, PHASES, ColdStartRun
-from lab.bench.targets import Target, scale, scale_to_zero
+from lab.bench.targets import Target, is_ready, scale, scale_to_zero
 from lab.errors import LabError
 from lab.waits import wait_until
 
@@ -80,7 +80,7 @@ class PodWatcher(threading.Thread):
                     waiting = status.state.waiting if status.state else None
                     if waiting and waiting.reason in HOPELESS:
                         self.problem = f"{waiting.reason}: {(waiting.message or '')[:200]}"
-                if any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or []):
+                if is_ready(pod):
                     self._mark("ready", now)
                     self.ready.set()
                     break

@@ -21,7 +21,7 @@ from collections import Counter
 from lab.bench.memory import stats_summary
 from lab.bench.probe import epoch
 from lab.bench.results import DensityRun
-from lab.bench.targets import Target, live_pods
+from lab.bench.targets import Target, is_ready, live_pods
 from lab.errors import LabError
 from lab.kube import MANAGED_BY
 from lab.waits import wait_until
@@ -57,10 +57,6 @@ def remove_copies(kube, namespace: str, lab: str, timeout: float = 180) -> list[
         wait_until(lambda: not kube.core.list_namespaced_pod(namespace, label_selector=f"{COMPONENT}={ROLE}").items,
                    timeout, f"pods of {', '.join(gone)} were still there after deleting it")
     return gone
-
-
-def _ready(pod) -> bool:
-    return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
 
 
 def failure_reason(pod) -> str | None:
@@ -134,7 +130,7 @@ def _measure(kube, target: Target, replicas: int, timeout: float, before: dict[s
 
     def all_ready():
         pods = live_pods(kube, target)
-        return len(pods) >= replicas and all(_ready(p) for p in pods)
+        return len(pods) >= replicas and all(is_ready(p) for p in pods)
 
     try:
         wait_until(all_ready, timeout, f"{target.variant}: not all {replicas} pods Ready within {timeout:.0f}s",
@@ -144,13 +140,13 @@ def _measure(kube, target: Target, replicas: int, timeout: float, before: dict[s
         error = str(failure)
     pods = live_pods(kube, target)
     nodes = sorted({p.spec.node_name for p in pods if p.spec.node_name})
-    failed = Counter(reason for reason in (failure_reason(p) for p in pods if not _ready(p)) if reason)
+    failed = Counter(reason for reason in (failure_reason(p) for p in pods if not is_ready(p)) if reason)
     after: dict[str, int] = {}
     try:
         after = node_memory(kube, nodes, not_before=(done_at or time.time()) + SETTLE, timeout=60 + SETTLE)
     except LabError as failure:
         error = error or str(failure)
-    return DensityRun(replicas=replicas, ready=sum(1 for p in pods if _ready(p)), failed=dict(failed),
+    return DensityRun(replicas=replicas, ready=sum(1 for p in pods if is_ready(p)), failed=dict(failed),
                       seconds_to_ready=round(done_at - requested, 3) if done_at else None, nodes=nodes,
                       node_working_set_before=sum(before[n] for n in nodes) if nodes and after else None,
                       node_working_set_after=sum(after[n] for n in nodes) if nodes and after else None,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from kubernetes.client.exceptions import ApiException
 
 from lab.bench.results import LoadLevel
+from lab.bench.targets import is_ready
 from lab.errors import LabError
 from lab.kube import MANAGED_BY, OWNER, websocket_exec
 from lab.waits import wait_until
@@ -145,8 +146,7 @@ class InClusterLoad:
 
         def running():
             pod = self.kube.core.read_namespaced_pod(name, self.namespace)
-            ready = any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
-            return pod if ready and pod.status.pod_ip else None
+            return pod if is_ready(pod) and pod.status.pod_ip else None
 
         pod = wait_until(running, 120, f"bench pod {name} on {node} never became Ready")
         self.made[name] = {"name": name, "ip": pod.status.pod_ip, "node": node}

@@ -56,6 +56,11 @@ def discover(kube, namespace: str) -> dict[str, Target]:
     return targets
 
 
+def is_ready(pod) -> bool:
+    """The pod's Ready condition is True."""
+    return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
+
+
 def live_pods(kube, target: Target) -> list:
     pods = kube.core.list_namespaced_pod(target.namespace, label_selector=target.selector).items
     return [p for p in pods if p.metadata.deletion_timestamp is None]
@@ -64,7 +69,7 @@ def live_pods(kube, target: Target) -> list:
 def running_pod(kube, target: Target, timeout: float = 120):
     def ready_pod():
         for pod in live_pods(kube, target):
-            if any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or []):
+            if is_ready(pod):
                 return pod
         return None
 
