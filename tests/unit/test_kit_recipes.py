@@ -170,3 +170,19 @@ def test_only_recipes_that_must_be_built_ask_for_host_tools(monkeypatch):
     with pytest.raises(RecipeError, match="^building debian-trixie \\(debootstrap\\) needs root"):
         kit._ensure_host_tools([rootfs])
     assert ran == []
+
+
+def test_a_current_artifact_needs_nothing_built_below_it(recipe_root, tmp_path):
+    """As after a bundle import: `top` is current while `base`, which it was made from, is absent."""
+    write_recipe(recipe_root, "base", "name: base\nkind: files\nrun: [sh, -c, 'echo base > $KIT_OUT/base.txt']\n")
+    write_recipe(recipe_root, "top", "name: top\nkind: files\nneeds: [base]\n"
+                 "run: [sh, -c, 'cat $KIT_DIR_BASE/base.txt > $KIT_OUT/top.txt']\n")
+    store = KitStore(tmp_path / "kit")
+    kit.build(["top"], store=store)
+    store.forget("base")
+    assert [(r["name"], r["action"]) for r in kit.build(["top"], store=store)] == [("top", "cached")]
+    assert [(r["name"], r["action"]) for r in kit.build(["base", "top"], store=store)] == [("base", "built"),
+                                                                                        ("top", "cached")]
+    store.forget("base")
+    assert [(r["name"], r["action"]) for r in kit.build(["top"], store=store, force=True)] == [("base", "built"),
+                                                                                            ("top", "built")]
