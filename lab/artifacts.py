@@ -135,6 +135,25 @@ def needed(runtimes: tuple[str, ...], provider: str | None, variants: tuple[str,
     return list(dict.fromkeys(names))
 
 
+def kit_artifacts(provider: str = "kind", node_containerd: str = "2") -> list[str]:
+    """The kit artifacts a lab with every runtime and variant uses offline, and the bench's load
+    generator: what a kit bundle holds unless told otherwise."""
+    table = catalog()["artifacts"]
+    every = runtime_catalog.load()
+    names = needed(tuple(every.runtimes), provider, tuple(every.variants)) + ["bench-loadgen"]
+    found: list[str] = []
+    while names:
+        entry = table[names.pop(0)]
+        origins = (entry.get(provider) or []) if isinstance(entry, dict) else entry
+        for origin in origins:
+            if origin["origin"] in MODE_ORIGINS["true"]:
+                found += [(origin.get("by-containerd") or {}).get(node_containerd, origin["artifact"]),
+                          *origin.get("tools", [])]
+                names += list(origin.get("needs", ()))
+                break
+    return list(dict.fromkeys(found))
+
+
 class Resolver:
     """Walks each artifact's origins in order; fetches, verifies and remembers what it used."""
 

@@ -1,12 +1,18 @@
-"""invoke kit.build / kit.status / kit.clean"""
+"""invoke kit.build / kit.status / kit.clean / kit.export / kit.import / kit.serve"""
+import hashlib
 import json
+import socket
+from pathlib import Path
 
 from invoke import Collection, task
 from rich import box
 from rich.table import Column, Table
 
-from lab import kit
+from lab import artifacts, kit
 from lab.cli.common import fail_on_errors, human_bytes, print_table, stdout
+from lab.errors import InputError
+from lab.kit import bundle
+from lab.kit.store import KitStore
 
 
 @task(iterable=["only"], help={
@@ -38,8 +44,9 @@ def status(c, json_=False):
                   caption=None if with_origin else "what each is built from: kit.status --json", box=box.SIMPLE)
     for row in rows:
         seconds = row["build_seconds"]
+        took = "" if seconds is None else f"{seconds:.0f}s" + (" (imported)" if row["imported_from"] else "")
         table.add_row(row["name"], row["kind"], row["version"], row["state"], human_bytes(row["size_bytes"]),
-                      "" if seconds is None else f"{seconds:.0f}s", *([row["origin"]] if with_origin else []))
+                      took, *([row["origin"]] if with_origin else []))
     print_table(table)
 
 
@@ -51,4 +58,78 @@ def clean(c, caches=False):
             print(f"removed {item}")
 
 
-ns = Collection("kit", build, status, clean)
+def _bundle_names(only, provider) -> list[str]:
+    if provider not in ("kind", "minikube"):
+        raise InputError(f"provider: {provider!r} is not allowed; choose one of: kind, minikube")
+    names = list(dict.fromkeys(only or artifacts.kit_artifacts(provider)))
+    known = [planned.recipe.name for planned in kit.plan()]
+    for name in names:
+        if name not in known:
+            raise InputError(f"only: {name!r} is not a kit artifact; choose from: {', '.join(known)}")
+    return names
+
+
+BUNDLE_HELP = {
+    "only": "put only this artifact in the bundle; may be repeated (default: what lab.up with every "
+            "runtime and lab.bench use offline)",
+    "provider": "kind (default) or minikube: whose node image the default bundle holds",
+}
+
+
+@task(iterable=["only"], help={"file": "the bundle to write (FILE.sha256 is written beside it)", **BUNDLE_HELP})
+def export(c, file, only=None, provider="kind"):
+    """Write built kit artifacts into one checksummed archive for other machines (kit.import, kit.serve)."""
+    with fail_on_errors():
+        done = bundle.export(Path(file), _bundle_names(only, provider))
+    stdout.print(f"{done['path']}: {human_bytes(done['size'])}, {len(done['artifacts'])} artifacts "
+                 f"({', '.join(done['artifacts'])}); sha256 {done['sha256']}", soft_wrap=True)
+
+
+@task(name="import", help={
+    "source": "a bundle file, its URL, or a kit.serve address such as http://192.168.1.10:8780",
+    "sha256": "the bundle's sha256 (default: read from FILE.sha256 or URL.sha256)",
+})
+def import_(c, source, sha256=""):
+    """Import a kit bundle: every checksum verified before anything is loaded; an interrupted import resumes."""
+    with fail_on_errors():
+        rows = bundle.import_bundle(source, sha256)
+    table = Table("artifact", "version", "result", title="kit.import")
+    for row in rows:
+        table.add_row(row["name"], row["version"], row["action"])
+    print_table(table)
+
+
+@task(iterable=["only"], help={
+    "bundle_file": "serve this bundle (default: export the kit into the kit folder's exports/ first)",
+    "address": "address to listen on (default 0.0.0.0: every interface, for a room of laptops)",
+    "port": "port to listen on (default 8780)", **BUNDLE_HELP,
+})
+def serve(c, bundle_file="", address="0.0.0.0", port=8780, only=None, provider="kind"):
+    """Serve the kit over HTTP so other machines run lab.up --kit-from http://THIS-HOST:PORT."""
+    with fail_on_errors():
+        path = Path(bundle_file) if bundle_file else _exported(_bundle_names(only, provider))
+        httpd = bundle.server(path, address, int(port))
+    host = socket.gethostname() if address in ("0.0.0.0", "") else address
+    stdout.print(f"kit.serve: {path} on http://{host}:{port} — on each laptop: "
+                 f"invoke lab.up --kit-from http://{host}:{port} (Ctrl-C stops)", soft_wrap=True)
+    try:
+        httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        httpd.server_close()
+
+
+def _exported(names: list[str]) -> Path:
+    """The kit's bundle of `names` in its exports/ folder, written again only when an artifact changed."""
+    store = KitStore()
+    keys = ",".join(f"{name}={(store.entry(name) or {}).get('key', '')}" for name in names)
+    path = store.root / "exports" / f"kit-{hashlib.sha256(keys.encode()).hexdigest()[:16]}.tar"
+    if not (path.exists() and bundle.sidecar(path).exists()):
+        for older in path.parent.glob("kit-*.tar*"):
+            older.unlink()
+        bundle.export(path, names, store)
+    return path
+
+
+ns = Collection("kit", build, status, clean, export, import_, serve)

@@ -134,6 +134,7 @@ def status(store: KitStore | None = None) -> list[dict]:
             "origin": item.recipe.description, "state": state,
             "size_bytes": (entry or {}).get("size_bytes"), "build_seconds": (entry or {}).get("build_seconds"),
             "built_at": (entry or {}).get("built_at"), "description": item.recipe.description,
+            "imported_from": (entry or {}).get("imported_from"),
         })
     return rows
 
@@ -147,7 +148,7 @@ def clean(store: KitStore | None = None, caches: bool = False) -> list[str]:
             builders.remove_image(entry["image"]["ref"])
             removed.append(entry["image"]["ref"])
         store.forget(name)
-    for sub in ("artifacts", "logs") + (("cache",) if caches else ()):
+    for sub in ("artifacts", "logs", "exports", "imports") + (("cache",) if caches else ()):
         if (store.root / sub).exists():
             shutil.rmtree(store.root / sub)
             removed.append(str(store.root / sub))
