@@ -43,6 +43,7 @@ class LabSpec:
     lock: str = "lab.lock"     # pins of what was fetched upstream, beside the lab's config
     node_containerd: str = "2"  # the kit's kind node: containerd 2.x (as kindest/node) or 1.7
     adopt: bool = False        # take over a same-named cluster, RuntimeClass or shim file (backed up, restored)
+    kit_from: str = ""         # a kit bundle (file, URL or kit.serve address) imported first; the lab then runs offline
 
     @property
     def variants(self) -> tuple[str, ...]:
@@ -92,7 +93,7 @@ def validate(raw: dict) -> LabSpec:
         kubernetes=_pattern("kubernetes", raw["kubernetes"], KUBERNETES_PATTERN, "a version like v1.34.2"),
         workers=_integer("workers", raw["workers"], 1, 5),
         runtimes=runtimes,
-        offline=_choice("offline", raw["offline"], OFFLINE_MODES),
+        offline=_kit_mode(raw),
         host_port_base=_integer("host_port_base", raw["host_port_base"], 30000, 32767 - len(catalog.load().variants)),
         namespace=_pattern("namespace", raw["namespace"], NAME_PATTERN, "a Kubernetes namespace name"),
         results_dir=str(raw["results_dir"]),
@@ -100,8 +101,30 @@ def validate(raw: dict) -> LabSpec:
         lock=_lock_path(raw.get("lock")),
         adopt=_boolean("adopt", raw.get("adopt", False)),
         node_containerd=_choice("node_containerd", raw.get("node_containerd", "2"), NODE_CONTAINERDS),
+        kit_from=_kit_from(raw.get("kit_from")),
         **_cluster_settings(raw),
     )
+
+
+def _kit_mode(raw: dict) -> str:
+    """A kit bundle is the offline kit: with one, auto means offline and --online is a contradiction."""
+    mode = _choice("offline", raw["offline"], OFFLINE_MODES)
+    if not raw.get("kit_from"):
+        return mode
+    if mode == "false":
+        raise InputError("kit_from: a kit bundle is the offline kit; it cannot be used with --online (offline: false)")
+    return "true"
+
+
+def _kit_from(value) -> str:
+    if not value:
+        return ""
+    if not isinstance(value, str):
+        raise InputError(f"kit_from: {value!r} is not a bundle file, URL or kit.serve address")
+    if re.match(r"^https?://[^/\s]+", value) or Path(value).expanduser().is_file():
+        return value
+    raise InputError(f"kit_from: {value!r} is neither a file nor an http(s) URL (a bundle from kit.export, "
+                     "or a kit.serve address like http://192.168.1.10:8780)")
 
 
 def _boolean(field: str, value) -> bool:

@@ -1,4 +1,5 @@
 from lab import artifacts
+from lab.kit import bundle
 
 
 class ResolveArtifacts:
@@ -13,13 +14,18 @@ class ResolveArtifacts:
 
     def execute(self, ctx):
         spec = ctx.spec
+        imported = ""
+        if spec.kit_from:
+            rows = bundle.import_bundle(spec.kit_from)
+            imported = f"kit bundle {spec.kit_from}: " + ", ".join(
+                f"{sum(1 for r in rows if r['action'] == action)} {action}" for action in ("imported", "present")) + "; "
         ctx.artifacts = artifacts.resolve(spec, spec.runtimes if self.with_runtimes else (),
                                           spec.variants if self.with_images else (), spec.provider)
         ctx.state.set("artifact_origins", ctx.artifacts.origins)
         by_origin: dict[str, list[str]] = {}
         for name, origin in sorted(ctx.artifacts.origins.items()):
             by_origin.setdefault(origin, []).append(name)
-        return f"{ctx.artifacts.mode}: " + "; ".join(f"{', '.join(names)} from {origin}"
+        return imported + f"{ctx.artifacts.mode}: " + "; ".join(f"{', '.join(names)} from {origin}"
                                                      for origin, names in by_origin.items())
 
     def undo(self, ctx) -> list[str]:

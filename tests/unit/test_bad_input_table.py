@@ -30,6 +30,13 @@ BAD_INPUT = [
     (["images.build", "--variant", "nope"], "", "variant: 'nope' is not allowed; choose one of: native"),
     (["kit.build", "--only", "nonsense"], "", "unknown kit artifact 'nonsense'"),
     (["lab.bench", "--repeat", "0"], "", "repeat: 0 is outside 1..50"),
+    (["lab.up", "--kit-from", "nowhere.tar"], "", "kit_from: 'nowhere.tar' is neither a file nor an http(s) URL"),
+    (["lab.up", "--kit-from", "http://trainer:8780", "--online"], "",
+     "kit_from: a kit bundle is the offline kit; it cannot be used with --online"),
+    (["kit.import", "nowhere.tar"], "", "kit bundle: nowhere.tar is not a file"),
+    (["kit.import", "http://127.0.0.1:9/", "--sha256", "xyz"], "", "sha256: 'xyz' is not 64 lower-case hex digits"),
+    (["kit.export", "out.tar", "--only", "nonsense"], "", "only: 'nonsense' is not a kit artifact; choose from:"),
+    (["kit.export", "out.tar", "--provider", "existing"], "", "provider: 'existing' is not allowed; choose one of: kind, minikube"),
     # lab.yaml
     (["lab.up"], b"\xff\xfe not utf-8", "config: lab.yaml is not UTF-8 text"),
     (["lab.up"], "name: [unclosed", "config: lab.yaml is not valid YAML"),

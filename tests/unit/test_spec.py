@@ -65,3 +65,12 @@ def test_missing_and_malformed_config_files(empty_cwd):
     (empty_cwd / "bad.yaml").write_text("- a list\n")
     with pytest.raises(InputError, match="^config: .* mapping"):
         spec.load("bad.yaml")
+
+
+def test_a_kit_bundle_means_offline(empty_cwd):
+    (empty_cwd / "kit.tar").write_bytes(b"")
+    assert spec.load(overrides={"kit_from": "http://192.168.1.10:8780"}).offline == "true"
+    assert spec.load(overrides={"kit_from": str(empty_cwd / "kit.tar"), "offline": "true"}).offline == "true"
+    assert spec.load().kit_from == "" and spec.load().offline == "auto"
+    with pytest.raises(InputError, match="^kit_from: a kit bundle is the offline kit"):
+        spec.load(overrides={"kit_from": "http://trainer:8780", "offline": "false"})

@@ -1,0 +1,126 @@
+"""Kit bundles for real, as a workshop uses them: export the kit the lab uses, wipe the kit folder and
+its images, import the bundle from the file, wipe again, then `lab.up --kit-from` a kit.serve on
+127.0.0.1 with every runtime goes green without building a recipe. A bundle with one flipped byte
+is refused before anything is loaded. Whatever happens, the machine's kit is put back from the
+bundle (the images load with the ids its manifest records)."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import docker
+import pytest
+
+from lab import artifacts
+from lab.catalog import load as runtime_catalog
+from lab.kit.store import KitStore
+
+pytestmark = [pytest.mark.cluster, pytest.mark.kit, pytest.mark.docker]
+
+NAME = "wasmlab-bundle"
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def invoke(*args, env, timeout=1800):
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    return done, time.monotonic() - started
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def kit_images(kit_complete, kind_cli):
+    """The image refs of the default bundle; skipped while a container uses one (it could not be wiped)."""
+    client = docker.from_env()
+    store = KitStore()
+    refs = {name: store.entry(name)["image"]["ref"] for name in artifacts.kit_artifacts()
+            if "image" in store.entry(name)}
+    ids = {client.images.get(ref).id for ref in refs.values()}
+    users = [c.name for c in client.containers.list(all=True) if c.attrs.get("Image") in ids]
+    if users:
+        pytest.skip(f"containers use the kit's images ({', '.join(users)}): the test would have to remove them")
+    return refs
+
+
+def wipe(refs: dict, kit_dir) -> None:
+    client = docker.from_env()
+    for ref in refs.values():
+        try:
+            client.images.remove(ref)
+        except docker.errors.ImageNotFound:
+            pass
+    subprocess.run(["rm", "-rf", str(kit_dir)], check=True)
+
+
+def test_export_wipe_import_then_up_builds_nothing(kit_images, tmp_path):
+    base_env = {**os.environ, "COLUMNS": "200", "WASM_LAB_STATE_DIR": str(tmp_path / "state")}
+    path = tmp_path / "kit.tar"
+    exported, export_seconds = invoke("kit.export", str(path), env=base_env)
+    assert exported.returncode == 0, exported.stdout[-3000:] + exported.stderr[-3000:]
+    print(f"\nbundle {path.stat().st_size / 1e9:.2f} GB, exported in {export_seconds:.0f}s: {exported.stdout.strip()}")
+    fresh = tmp_path / "fresh-kit"
+    env = {**base_env, "WASM_LAB_KIT_DIR": str(fresh)}
+    client = docker.from_env()
+    server = None
+    try:
+        wipe(kit_images, fresh)
+        with open(path, "r+b") as bundle_file:  # one flipped byte, halfway through
+            bundle_file.seek(path.stat().st_size // 2)
+            byte = bundle_file.read(1)
+            bundle_file.seek(-1, os.SEEK_CUR)
+            bundle_file.write(bytes([byte[0] ^ 0x01]))
+        refused, _ = invoke("kit.import", str(path), env=env)
+        assert refused.returncode == 1 and "refused, nothing was imported" in refused.stderr, refused.stderr[-2000:]
+        assert not any(client.images.list(name=ref.split(":")[0]) for ref in kit_images.values())
+        assert not (fresh / "manifest.json").exists()
+        with open(path, "r+b") as bundle_file:
+            bundle_file.seek(path.stat().st_size // 2)
+            bundle_file.write(byte)
+
+        imported, import_seconds = invoke("kit.import", str(path), env=env)
+        assert imported.returncode == 0, imported.stdout[-3000:] + imported.stderr[-3000:]
+        print(f"import from the file: {import_seconds:.0f}s")
+        status = json.loads(invoke("kit.status", "--json", env=env)[0].stdout)
+        assert {r["name"] for r in status if r["state"] == "built" and r["imported_from"]} == set(
+            artifacts.kit_artifacts())
+
+        wipe(kit_images, fresh)
+        port = free_port()
+        server = subprocess.Popen([sys.executable, "-m", "invoke", "kit.serve", "--bundle-file", str(path),
+                                   "--address", "127.0.0.1", "--port", str(port)], cwd=REPO, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        config = tmp_path / "lab.yaml"
+        config.write_text(f"name: {NAME}\nhost_port_base: 30480\nresults_dir: {tmp_path / 'results'}\n"
+                          f"runtimes: [{', '.join(runtime_catalog().runtimes)}]\n")
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        up, up_seconds = invoke("lab.up", "--config", str(config), "--kit-from", f"http://127.0.0.1:{port}", env=env)
+        log = up.stdout + up.stderr
+        assert up.returncode == 0, log[-5000:]
+        print(f"lab.up --kit-from (download, import, lab): {up_seconds:.0f}s")
+        assert "kit: building" not in log and "kit bundle http://127.0.0.1" in log, log[-3000:]
+        checks = json.loads((tmp_path / "results" / "checks.json").read_text())
+        assert checks["failures"] == 0 and len(checks["results"]) == len(runtime_catalog().variants)
+        down, _ = invoke("lab.down", "--config", str(config), env=env)
+        assert down.returncode == 0, down.stderr[-3000:]
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(30)
+        invoke("lab.down", "--config", str(tmp_path / "lab.yaml"), env=env)
+        missing = [ref for ref in kit_images.values() if not client.images.list(name=ref)]
+        if missing:
+            invoke("kit.import", str(path), env=base_env)
+        assert all(client.images.list(name=ref) for ref in kit_images.values())
