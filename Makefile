@@ -5,7 +5,7 @@
 RUNTIME ?= wasmedge
 
 up:
-	bash hack/setup-host
+	bash hack/setup-host lab
 	.venv/bin/invoke lab.up --runtime $(RUNTIME)
 
 test:

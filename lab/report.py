@@ -10,6 +10,7 @@ from rich.table import Table
 from lab.proc import stdout
 
 REPORT_SCHEMA = 1
+JUNIT_FILE = "checks.junit.xml"  # what CI systems read (docs/ci)
 
 
 def consistency(results: dict[str, list[dict]]) -> dict[str, bool]:
@@ -70,6 +71,6 @@ def write(results: dict[str, list[dict]], directory: Path, meta: dict) -> tuple[
         element = ET.SubElement(suite, "testcase", classname="httpbin.consistency", name=name)
         if not ok:
             ET.SubElement(element, "failure", message="variants answered differently (apart from flavor)")
-    junit_path = directory / "checks.junit.xml"
+    junit_path = directory / JUNIT_FILE
     ET.ElementTree(suites).write(junit_path, encoding="utf-8", xml_declaration=True)
     return json_path, junit_path
