@@ -2,11 +2,13 @@
 
 Judged, each a median of the repeats or a single wrk run of several seconds: the first 200 at the
 pod IP, the container's start and the span from it to the first 200, and the throughput at the pod
-IP at every level. Two values agree when they differ by at most TOLERANCE of the baseline, or by at
-most the method's resolution (RESOLUTION seconds for cold starts: the probe asks every 2 ms and
-the pod watch adds a few). Memory, density and the NodePort figure are shown with their ratio and
-left out of the verdict: the kubelet samples memory every 10-15 s, and the NodePort answer moves
-in steps of kube-proxy's sync."""
+IP at every level the server limits. Two values agree when they differ by at most TOLERANCE of the
+baseline, or by at most the method's resolution (RESOLUTION seconds for cold starts: the probe asks
+every 2 ms and the pod watch adds a few). Memory, density, the NodePort figure and the throughput
+of a level either run marked client-bound are shown with their ratio and left out of the verdict:
+the kubelet samples memory every 10-15 s, the NodePort answer moves in steps of kube-proxy's sync,
+and a client-bound level measures the load generator sharing the machine's cores, not the
+variant."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -52,16 +54,21 @@ def cold_start(base: BenchResult, other: BenchResult) -> list[Comparison]:
     return rows
 
 
+def _pod_ip_levels(mine, theirs, client_bound: bool):
+    """(level, the other run's level) at the pod IP of one variant in two runs: the levels either
+    run marked client-bound, or those neither did."""
+    levels = {level.concurrency: level for level in theirs.load}
+    for level in mine.load:
+        other = levels.get(level.concurrency)
+        if other is not None and level.throughput and bool(level.client_bound or other.client_bound) == client_bound:
+            yield level, other
+
+
 def throughput(base: BenchResult, other: BenchResult) -> list[Comparison]:
-    rows = []
-    for name in sorted(set(base.variants) & set(other.variants)):
-        levels = {level.concurrency: level for level in other.variants[name].load}
-        for level in base.variants[name].load:
-            if level.concurrency in levels and level.throughput:
-                theirs = levels[level.concurrency].throughput
-                rows.append(Comparison(name, f"req/s at the pod IP, {level.concurrency} connections",
-                                       level.throughput, theirs, agree(level.throughput, theirs), unit="req/s"))
-    return rows
+    return [Comparison(name, f"req/s at the pod IP, {mine.concurrency} connections", mine.throughput,
+                       theirs.throughput, agree(mine.throughput, theirs.throughput), unit="req/s")
+            for name in sorted(set(base.variants) & set(other.variants))
+            for mine, theirs in _pod_ip_levels(base.variants[name], other.variants[name], client_bound=False)]
 
 
 def _idle_mib(variant) -> float | None:
@@ -81,6 +88,8 @@ def singles(base: BenchResult, other: BenchResult) -> list[tuple[str, str, float
                 mine, theirs = run.per_pod_node_bytes, densities[run.replicas].per_pod_node_bytes
                 rows.append((name, f"node memory per pod at N={run.replicas} (MiB)",
                              mine / 2**20 if mine else None, theirs / 2**20 if theirs else None))
+        rows += [(name, f"req/s at the pod IP, {mine.concurrency} connections (client-bound)", mine.throughput,
+                  theirs.throughput) for mine, theirs in _pod_ip_levels(a, b, client_bound=True)]
         nodeport = {level.concurrency: level for level in b.load_nodeport}
         for level in a.load_nodeport:
             if level.concurrency in nodeport:

@@ -23,7 +23,8 @@ def test_a_result_agrees_with_itself():
     rows = compare.cold_start(synthetic(), synthetic()) + compare.throughput(synthetic(), synthetic())
     assert rows and all(r.agree for r in rows)
     assert {r.variant for r in rows} == {"native", "embed-wasmedge", "runtime-wasmedge"}
-    assert {r.measure for r in rows} >= {"pod_ip_200", "started to first 200", "req/s at the pod IP, 4 connections"}
+    assert {r.measure for r in rows} >= {"pod_ip_200", "started to first 200", "req/s at the pod IP, 1 connections"}
+    assert "req/s at the pod IP, 4 connections" not in {r.measure for r in rows}  # client-bound in synthetic()
 
 
 def test_within_ten_percent_agrees_beyond_it_does_not():
@@ -32,7 +33,7 @@ def test_within_ten_percent_agrees_beyond_it_does_not():
     assert near[("native", "pod_ip_200")] and not far[("native", "pod_ip_200")]
     assert far[("runtime-wasmedge", "pod_ip_200")]
     rates = {(r.variant, r.measure): r for r in compare.throughput(synthetic(), slower_native(1.5))}
-    row = rates[("native", "req/s at the pod IP, 4 connections")]
+    row = rates[("native", "req/s at the pod IP, 1 connections")]
     assert not row.agree and row.change == pytest.approx(-1 / 3)
 
 
@@ -64,3 +65,14 @@ def test_task_exit_status_says_whether_runs_agree(tmp_path):
     assert disagree.returncode == 1 and "native pod_ip_200" in disagree.stderr
     missing = run("none.json")
     assert missing.returncode == 2 and "other:" in missing.stderr
+
+
+def test_a_level_either_run_marked_client_bound_is_shown_not_judged():
+    """There the load generator, sharing the machine's cores, sets the figure, not the variant."""
+    base, other = synthetic(), slower_native(1.5)
+    other.variants["native"].load[0].client_bound = True
+    level = other.variants["native"].load[0].concurrency
+    judged = {(r.variant, r.measure) for r in compare.throughput(base, other)}
+    assert ("native", f"req/s at the pod IP, {level} connections") not in judged
+    shown = {(variant, measure) for variant, measure, _, _ in compare.singles(base, other)}
+    assert ("native", f"req/s at the pod IP, {level} connections (client-bound)") in shown
