@@ -63,19 +63,39 @@ class Runtime:
 
 
 @dataclass(frozen=True)
+class JobRunner:
+    """One way the WASI job check runs its command module: an image, run the way the variant
+    `like` runs its code (that variant's RuntimeClass, pod annotations and execution)."""
+    name: str
+    image: str
+    like: str
+    exit_status: int | None = None      # documented: what its container always ends with (None: as asked)
+
+
+@dataclass(frozen=True)
 class Catalog:
     runtimes: dict[str, Runtime]
     variants: dict[str, Variant]        # in host-port order (host_port_order)
     baseline: tuple[str, ...] = ()      # deployed whatever the runtimes (native)
+    jobs: dict[str, JobRunner] = field(default_factory=dict)
 
     def variants_for(self, runtimes) -> tuple[str, ...]:
         """The baseline and the variants these runtimes bring, in host-port order."""
         wanted = set(self.baseline) | {v for r in runtimes for v in self.runtimes[r].variants}
         return tuple(v for v in self.variants if v in wanted)
 
+    def jobs_for(self, runtimes) -> tuple[str, ...]:
+        """The job runners of these runtimes (and the native one), in catalog order."""
+        variants = self.variants_for(runtimes)
+        return tuple(name for name, runner in self.jobs.items() if runner.like in variants)
+
+    @property
+    def job_images(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(runner.image for runner in self.jobs.values()))
+
     @property
     def images(self) -> tuple[str, ...]:
-        """The image targets the variants are deployed from, each once."""
+        """The image targets the variants are deployed from, each once (job images apart)."""
         return tuple(dict.fromkeys(v.image for v in self.variants.values()))
 
 
@@ -114,8 +134,15 @@ def parse(data: dict, targets: set[str]) -> Catalog:
                 raise CatalogError(f"variant {variant} is named twice")
             variants[variant] = _variant(variant, entry["variants"][variant], runtime, targets)
         runtimes[name] = runtime
+    jobs = {}
+    for name, entry in (data.get("jobs") or {}).items():
+        if entry.get("image") not in targets:
+            raise CatalogError(f"job runner {name}: image {entry.get('image')!r} is not a target of {DOCKERFILE.name}")
+        if entry.get("like") not in variants:
+            raise CatalogError(f"job runner {name}: like {entry.get('like')!r} is not a variant")
+        jobs[name] = JobRunner(name=name, image=entry["image"], like=entry["like"], exit_status=entry.get("exit_status"))
     return Catalog(runtimes=runtimes, variants=_in_host_port_order(variants, data.get("host_port_order")),
-                   baseline=tuple(data.get("baseline") or ()))
+                   baseline=tuple(data.get("baseline") or ()), jobs=jobs)
 
 
 def _in_host_port_order(variants: dict[str, Variant], order) -> dict[str, Variant]:

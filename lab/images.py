@@ -24,6 +24,7 @@ REPOSITORY = "wasm-lab/httpbin"
 # The image targets the variants are deployed from (a variant may share another's image: FLAVOR
 # is set at deploy time), and the engine of each image that carries a .wasm (lab/catalog.py).
 VARIANTS = catalog.load().images
+JOB_IMAGES = catalog.load().job_images   # the WASI job check's images (lab/jobs.py)
 ENGINE = {v.image: v.engine for v in catalog.load().variants.values() if v.engine}
 WASM_PATH = "/httpbin.wasm"
 
@@ -42,6 +43,8 @@ NEEDS = {
     "embed-wasmtime": ("RUST_IMAGE", "WASMTIME_IMAGE"),
     "embed-wasmedge-aot": ("RUST_IMAGE", "WASMEDGE_IMAGE"),
     "runtime-wasmedge-aot": ("RUST_IMAGE", "WASMEDGE_IMAGE"),
+    "job-wasm": ("RUST_IMAGE",),
+    "job-native": ("RUST_IMAGE",),
 }
 
 
@@ -83,9 +86,10 @@ def image_of(variant: str) -> str:
 
 
 def tag(variant: str) -> str:
+    """The local tag of a variant's image, or of a job image (named by its target)."""
     variant = image_of(variant)
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown httpbin variant {variant!r} (one of {', '.join(VARIANTS)})")
+    if variant not in VARIANTS + JOB_IMAGES:
+        raise ValueError(f"unknown httpbin variant {variant!r} (one of {', '.join(VARIANTS + JOB_IMAGES)})")
     return f"{REPOSITORY}:{variant}"
 
 

@@ -42,6 +42,7 @@ class Kube:
         self.api_client = config.new_client_from_config(config_file=str(kubeconfig), context=context)
         self.core = client.CoreV1Api(self.api_client)
         self.apps = client.AppsV1Api(self.api_client)
+        self.batch = client.BatchV1Api(self.api_client)
         self.node_api = client.NodeV1Api(self.api_client)
         self._dynamic: dynamic.DynamicClient | None = None
 
@@ -100,7 +101,8 @@ class Kube:
     def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
         resource = self.dynamic.resources.get(api_version=api_version, kind=kind)
         try:
-            resource.delete(name=name, namespace=namespace)
+            # Background, as kubectl does: a Job deleted through the API would otherwise orphan its pods
+            resource.delete(name=name, namespace=namespace, body={"propagationPolicy": "Background"})
             return True
         except ApiException as error:
             if error.status == 404:
@@ -110,7 +112,7 @@ class Kube:
     def wait_gone(self, api_version: str, kind: str, name: str, namespace: str | None = None,
                   timeout: float = 180) -> None:
         """Wait until a deleted object is gone (a namespace terminates asynchronously)."""
-        self._wait(lambda: [name] if self.read(api_version, kind, name, namespace) is not None else [],
+        self.wait_for(lambda: [name] if self.read(api_version, kind, name, namespace) is not None else [],
                    timeout, f"{kind} still terminating; run lab.down again")
 
     def wait_nodes_ready(self, timeout: float = 300) -> list[str]:
@@ -123,7 +125,7 @@ class Kube:
                        if not any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])]
             return waiting if nodes else ["(no nodes registered)"]
 
-        return self._wait(not_ready, timeout, "nodes never became Ready")
+        return self.wait_for(not_ready, timeout, "nodes never became Ready")
 
     def wait_node_pods_ready(self, node: str, timeout: float = 180, settle: int = 3,
                              without: tuple[str, ...] = (), own_namespace: str | None = None) -> None:
@@ -145,7 +147,7 @@ class Kube:
             calm["polls"] = 0 if pending else calm["polls"] + 1
             return pending or (["(settling)"] if calm["polls"] < settle else [])
 
-        self._wait(not_ready, timeout, f"pods on {node} not Ready again after containerd restarted")
+        self.wait_for(not_ready, timeout, f"pods on {node} not Ready again after containerd restarted")
 
     def wait_deployment_ready(self, name: str, namespace: str, timeout: float = 300) -> None:
         def not_ready():
@@ -157,7 +159,7 @@ class Kube:
             return [] if ready else [name]
 
         try:
-            self._wait(not_ready, timeout, "")
+            self.wait_for(not_ready, timeout, "")
         except LabError:
             raise LabError(f"deployment {namespace}/{name} never became ready within {timeout:.0f}s: "
                            + self.describe_pods(namespace, f"app.kubernetes.io/name={name}"))
@@ -181,7 +183,9 @@ class Kube:
         return "; ".join(parts)
 
     @staticmethod
-    def _wait(pending_fn, timeout: float, message: str):
+    def wait_for(pending_fn, timeout: float, message: str):
+        """Poll `pending_fn` (what is still pending) every 2 s until it is empty; else one line with what never
+        became ready."""
         @retry(stop=stop_after_delay(timeout), wait=wait_fixed(2), retry=retry_if_result(bool))
         def poll():
             return pending_fn()

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 @dataclass
 class Context:
     """What the actions share. Each field past `provider` is given by one action (its `gives`)
-    and needed by later ones (their `needs`): artifacts, cluster, kube, images, results."""
+    and needed by later ones (their `needs`): artifacts, cluster, kube, images, jobs, results."""
     spec: LabSpec
     state: State
     provider: Provider
@@ -33,6 +33,7 @@ class Context:
     kube: Kube | None = None
     images: dict[str, str] = field(default_factory=dict)     # variant -> image reference
     results: dict = field(default_factory=dict)
+    jobs: dict = field(default_factory=dict)                 # WASI job runner -> rows, like results
     timings: dict[str, float] = field(default_factory=dict)  # action -> seconds
 
 

@@ -27,11 +27,13 @@ def failures(results: dict[str, list[dict]]) -> int:
     return sum(not row["passed"] for rows in results.values() for row in rows) + sum(not ok for ok in same.values())
 
 
-def show(results: dict[str, list[dict]], execution: dict[str, str] | None = None) -> None:
-    """The variant × case table; `execution` (variant → how its code runs) heads the columns."""
+def show(results: dict[str, list[dict]], execution: dict[str, str] | None = None,
+         title: str = "httpbin checks: variant × case") -> None:
+    """The variant × case table (or runner × case, for the WASI job); `execution` (column → how
+    its code runs) heads the columns."""
     variants = list(results)
     same = consistency(results)
-    table = Table(title="httpbin checks: variant × case", show_lines=False)
+    table = Table(title=title, show_lines=False)
     table.add_column("case")
     for variant in variants:
         table.add_column(variant, justify="center")
@@ -44,33 +46,51 @@ def show(results: dict[str, list[dict]], execution: dict[str, str] | None = None
         cells = []
         for variant in variants:
             row = next((r for r in results[variant] if r["case"] == case), None)
-            cells.append("[green]✓[/green]" if row and row["passed"] else "[red]✗[/red]")
+            passed = "[yellow]✓ known[/yellow]" if row and row.get("known") else "[green]✓[/green]"
+            cells.append(passed if row and row["passed"] else "[red]✗[/red]")
         table.add_row(case, *cells, "[green]✓[/green]" if same.get(case) else "[red]✗[/red]")
     totals = [f"{sum(r['passed'] for r in results[v])}/{len(results[v])}" for v in variants]
     table.add_row("[bold]passed[/bold]", *totals, f"{sum(same.values())}/{len(same)}")
     stdout.print(table)
+    for column, rows in results.items():
+        for row in rows:
+            if row.get("known"):
+                stdout.print(f"[yellow]known[/yellow] {column} / {row['case']}: {row['detail']}", soft_wrap=True)
 
 
-def write(results: dict[str, list[dict]], directory: Path, meta: dict) -> tuple[Path, Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    same = consistency(results)
-    json_path = directory / "checks.json"
-    json_path.write_text(json.dumps({"schema": REPORT_SCHEMA, **meta, "results": results,
-                                     "consistent": same, "failures": failures(results)}, indent=2) + "\n")
-    suites = ET.Element("testsuites", name="wasm-lab")
-    for variant, rows in results.items():
-        suite = ET.SubElement(suites, "testsuite", name=variant, tests=str(len(rows)),
+def _suites(suites: ET.Element, results: dict[str, list[dict]], kind: str, prefix: str, differ: str) -> None:
+    """One JUnit testsuite per column and one for the cases whose answers differ between columns."""
+    for column, rows in results.items():
+        suite = ET.SubElement(suites, "testsuite", name=f"{prefix}{column}", tests=str(len(rows)),
                               failures=str(sum(not r["passed"] for r in rows)))
         for row in rows:
-            case = ET.SubElement(suite, "testcase", classname=f"httpbin.{variant}", name=row["case"])
+            case = ET.SubElement(suite, "testcase", classname=f"{kind}.{column}", name=row["case"])
             if not row["passed"]:
                 ET.SubElement(case, "failure", message=row.get("detail", "")[:500])
-    suite = ET.SubElement(suites, "testsuite", name="consistency", tests=str(len(same)),
+    same = consistency(results)
+    suite = ET.SubElement(suites, "testsuite", name=f"{prefix}consistency", tests=str(len(same)),
                           failures=str(sum(not ok for ok in same.values())))
     for name, ok in same.items():
-        element = ET.SubElement(suite, "testcase", classname="httpbin.consistency", name=name)
+        element = ET.SubElement(suite, "testcase", classname=f"{kind}.consistency", name=name)
         if not ok:
-            ET.SubElement(element, "failure", message="variants answered differently (apart from flavor)")
+            ET.SubElement(element, "failure", message=differ)
+
+
+def write(results: dict[str, list[dict]], directory: Path, meta: dict,
+          jobs: dict[str, list[dict]] | None = None) -> tuple[Path, Path]:
+    """checks.json and the JUnit file: the HTTP checks per variant and, when they ran, the WASI
+    job's per runner (`jobs`)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    json_path = directory / "checks.json"
+    body = {"schema": REPORT_SCHEMA, **meta, "results": results, "consistent": consistency(results),
+            "failures": failures(results) + failures(jobs or {})}
+    if jobs:
+        body["jobs"] = {"results": jobs, "consistent": consistency(jobs), "failures": failures(jobs)}
+    json_path.write_text(json.dumps(body, indent=2) + "\n")
+    suites = ET.Element("testsuites", name="wasm-lab")
+    _suites(suites, results, "httpbin", "", "variants answered differently (apart from flavor)")
+    if jobs:
+        _suites(suites, jobs, "wasi-job", "wasi-job ", "runners printed or exited differently")
     junit_path = directory / JUNIT_FILE
     ET.ElementTree(suites).write(junit_path, encoding="utf-8", xml_declaration=True)
     return json_path, junit_path

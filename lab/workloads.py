@@ -13,21 +13,23 @@ RUNTIMES_AT = "wasm-lab.dev/runtimes-changed-at"
 EXECUTION_LABEL = "wasm-lab.dev/execution"
 
 
-def _fill(text: str, **values) -> list[dict]:
+def fill_manifest(filename: str, **values) -> list[dict]:
+    """The objects of one manifest under workloads/httpbin/k8s, its placeholders replaced."""
+    text = (MANIFESTS / filename).read_text()
     for placeholder, value in values.items():
         text = text.replace(placeholder, value)
     return [doc for doc in yaml.safe_load_all(text) if doc]
 
 
 def runtime_class(handler: str) -> dict:
-    return _fill((MANIFESTS / "runtimeclass.yaml").read_text(), HANDLER=handler)[0]
+    return fill_manifest("runtimeclass.yaml", HANDLER=handler)[0]
 
 
 def variant_objects(variant: str, image: str, namespace: str, node_port: int, runtimes_at: str = "") -> list[dict]:
     """A variant's Deployment and Service. `runtimes_at` (when the lab last changed a runtime on
     the nodes) goes into the pod template of the RuntimeClass variants, so a change rolls them onto
     fresh sandboxes instead of leaving a pod in the kubelet's back-off."""
-    deployment, service = _fill((MANIFESTS / "variant.yaml").read_text(), VARIANT=variant, IMAGE=image)
+    deployment, service = fill_manifest("variant.yaml", VARIANT=variant, IMAGE=image)
     for obj in (deployment, service):
         obj["metadata"]["namespace"] = namespace
     pod = deployment["spec"]["template"]

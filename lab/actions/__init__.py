@@ -5,6 +5,7 @@ from lab.actions.check import Check
 from lab.actions.cluster import AttachCluster, EnsureCluster
 from lab.actions.deploy import Deploy
 from lab.actions.images import BuildImages, LoadImages
+from lab.actions.jobs import RunJobs
 from lab.actions.runtimeclasses import CreateRuntimeClasses
 from lab.actions.runtimes import InstallRuntimes
 from lab.pipeline import Action
@@ -12,6 +13,6 @@ from lab.pipeline import Action
 CLUSTER: list[Action] = [ResolveArtifacts(with_runtimes=False, with_images=False), EnsureCluster()]
 RUNTIMES: list[Action] = [ResolveArtifacts(with_images=False), EnsureCluster(), InstallRuntimes(), CreateRuntimeClasses()]
 WORKLOADS: list[Action] = [ResolveArtifacts(with_runtimes=False), EnsureCluster(), BuildImages(), LoadImages(), Deploy()]
-CHECK: list[Action] = [AttachCluster(), Check()]
+CHECK: list[Action] = [AttachCluster(), RunJobs(), Check()]
 UP: list[Action] = [ResolveArtifacts(), EnsureCluster(), InstallRuntimes(), CreateRuntimeClasses(),
-      BuildImages(), LoadImages(), Deploy(), Check()]
+      BuildImages(), LoadImages(), Deploy(), RunJobs(), Check()]

@@ -27,19 +27,24 @@ class Check:
             base_url = f"http://{ctx.cluster.check_host}:{ctx.spec.host_port(variant)}"
             results[variant] = [as_row(r) for r in httpbin_cases.run_cases(base_url, connect_retries=CONNECT_RETRIES)]
         ctx.results = results
-        variants = catalog.load().variants
+        every = catalog.load()
+        variants = every.variants
         report.show(results, {v: variants[v].execution_label for v in results})
+        if ctx.jobs:
+            report.show(ctx.jobs, {r: variants[every.jobs[r].like].execution_label for r in ctx.jobs},
+                        title="WASI job: runner × case")
         retried = [f"{v}/{r['case']}" for v, rows in results.items() for r in rows if r["retried"]]
         if retried:
             console.print(f"{len(retried)} case(s) answered only after reconnecting: {', '.join(retried)}",
                           soft_wrap=True)
         json_path, junit_path = report.write(results, Path(ctx.spec.results_dir), {
             "lab": ctx.spec.name, "runtimes": list(ctx.spec.runtimes), "timings": ctx.timings,
-            "execution": {v: variants[v].execution for v in results}})
-        failed = report.failures(results)
+            "execution": {v: variants[v].execution for v in results}}, jobs=ctx.jobs)
+        failed = report.failures(results) + report.failures(ctx.jobs)
         if failed:
             raise LabError(f"{failed} check(s) failed; details in {json_path} and {junit_path}")
-        return f"all checks passed on {len(results)} variants; {json_path}, {junit_path}"
+        jobs = f" and the WASI job on {len(ctx.jobs)} runners" if ctx.jobs else ""
+        return f"all checks passed on {len(results)} variants{jobs}; {json_path}, {junit_path}"
 
     def undo(self, ctx) -> list[str]:
         return []  # the results in results_dir are the user's

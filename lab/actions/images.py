@@ -1,6 +1,6 @@
 import docker
 
-from lab import images
+from lab import catalog, images
 from lab.mirrors import ImageRef
 from lab.proc import console
 
@@ -14,7 +14,8 @@ class BuildImages:
     needs, gives = ("artifacts",), ("images",)
 
     def execute(self, ctx):
-        ctx.images = {v: images.tag(v) for v in ctx.spec.variants}
+        jobs = tuple(dict.fromkeys(catalog.load().jobs[r].image for r in catalog.load().jobs_for(ctx.spec.runtimes)))
+        ctx.images = {v: images.tag(v) for v in ctx.spec.variants + jobs}
         # Claim only the tags this lab brings into being (recorded before building, so an
         # interrupted build is still cleaned up); tags that were there before belong to
         # someone else. Every lab also notes what it uses, so no lab's down takes them away.
@@ -23,7 +24,7 @@ class BuildImages:
             if not images.exists(ref):
                 ctx.state.add("images", ref)
         bases = images.BaseImages(ctx.artifacts.base_images)
-        built = images.build(list(ctx.spec.variants), bases, log=ctx.state.dir / "images-build.log")
+        built = images.build(list(ctx.spec.variants + jobs), bases, log=ctx.state.dir / "images-build.log")
         return ", ".join(f"{b.tag} {b.size / 1e6:.1f} MB" for b in built)
 
     def undo(self, ctx) -> list[str]:

@@ -48,6 +48,9 @@ def test_up_check_rerun_down(lab_env, capsys):
                                        "runtime-wasmtime", "runtime-crun-wasmedge", "embed-wasmedge-aot",
                                        "runtime-wasmedge-aot", "runtime-crun-wasmedge-aot"}
     assert results["execution"]["runtime-wasmedge-aot"] == "aot"
+    # the WASI job: natively and under each runtime, exit 0 and exit 3, the same lines everywhere
+    assert set(results["jobs"]["results"]) == {"native", "wasmedge", "wasmtime", "crun-wasmedge"}
+    assert results["jobs"]["failures"] == 0, results["jobs"]
 
     # A short lab.bench on the fresh lab (test_bench_on_lab.py needs a lab already up).
     bench, _ = invoke("lab.bench", "--config", str(config), "--variant", "native", "--variant", "runtime-wasmtime",

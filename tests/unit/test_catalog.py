@@ -89,6 +89,8 @@ def test_every_variant_says_how_its_code_runs():
     (lambda d: d["host_port_order"].remove("runtime-wasmtime"), r"host_port_order: missing: runtime-wasmtime$"),
     (lambda d: d["host_port_order"].extend(["nope", "native"]),
      "host_port_order: named twice: native; not a variant: nope$"),
+    (lambda d: d["jobs"]["wasmtime"].update(image="job-js"), "job runner wasmtime: image 'job-js' is not a target"),
+    (lambda d: d["jobs"]["wasmtime"].update(like="runtime-spin"), "job runner wasmtime: like 'runtime-spin' is not a"),
 ])
 def test_a_broken_catalog_is_refused_naming_the_entry(change, message):
     data = repository_data()
@@ -142,7 +144,7 @@ def test_each_image_target_needs_exactly_the_base_images_the_legacy_builder_uses
     image, the target itself is its base; any other base can be `scratch` (images.BaseImages)."""
     stages = dockerfile_stages()
     names = [name for name, _, _ in stages]
-    assert set(images.NEEDS) == set(catalog.load().images)
+    assert set(images.NEEDS) == set(catalog.load().images + catalog.load().job_images)
     for target, needs in images.NEEDS.items():
         upto = stages[:names.index(target) + 1]
         used = {base for _, base, runs in upto if runs} | {upto[-1][1]}
@@ -159,3 +161,12 @@ def test_embed_and_runtime_pairs_are_compared_by_their_wasm():
 def test_every_variant_is_a_flavor_the_checks_accept():
     """The checks refuse an unknown X-Workload-Flavor, and a variant reports its name as flavor."""
     assert set(catalog.load().variants) <= set(httpbin_cases.FLAVORS)
+
+
+def test_the_wasi_job_runs_natively_and_under_each_chosen_runtime():
+    every = catalog.load()
+    assert every.jobs_for(["wasmedge"]) == ("native", "wasmedge")
+    assert every.jobs_for(["crun-wasmedge", "wasmtime"]) == ("native", "wasmtime", "crun-wasmedge")
+    assert every.job_images == ("job-native", "job-wasm")
+    assert set(every.job_images) <= catalog.dockerfile_targets()
+    assert images.tag("job-wasm") == "wasm-lab/httpbin:job-wasm" and images.NEEDS["job-wasm"] == ("RUST_IMAGE",)

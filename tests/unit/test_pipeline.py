@@ -9,8 +9,10 @@ def test_every_sequence_gives_each_action_what_it_needs():
     for sequence in (actions.CLUSTER, actions.RUNTIMES, actions.WORKLOADS, actions.CHECK, actions.UP):
         check_sequence(sequence)
         assert all(callable(getattr(action, "undo", None)) for action in sequence)
-    with pytest.raises(RuntimeError, match="action check needs cluster, which no earlier action gives"):
+    with pytest.raises(RuntimeError, match="action jobs needs cluster, kube, which no earlier action gives"):
         check_sequence(actions.CHECK[1:])
+    with pytest.raises(RuntimeError, match="action check needs cluster, which no earlier action gives"):
+        check_sequence(actions.CHECK[2:])
 
 
 def test_no_node_transport_outlives_the_action_that_used_it(tmp_path, monkeypatch):
