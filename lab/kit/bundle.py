@@ -44,6 +44,11 @@ CHUNK = 1 << 20
 DOWNLOAD_SECONDS = 60
 
 
+def _docker():
+    """A client whose reads may wait long: saving or loading a 2 GB image streams for minutes."""
+    return docker.from_env(timeout=3600)
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -122,7 +127,7 @@ class _Chunks(io.RawIOBase):
 def _save_image(ref: str, blobs: Path) -> list[dict]:
     """`docker save` of one image, its files stored once by sha256; the member list rebuilds it."""
     members = []
-    stream = io.BufferedReader(_Chunks(docker.from_env().api.get_image(ref, chunk_size=CHUNK)), CHUNK)
+    stream = io.BufferedReader(_Chunks(_docker().api.get_image(ref, chunk_size=CHUNK)), CHUNK)
     with tarfile.open(fileobj=stream, mode="r|") as archive:
         for member in archive:
             if member.isfile():
@@ -314,7 +319,7 @@ def _load_image(members: list[dict], blob_dir: Path) -> None:
                     with open(blob, "rb") as content:
                         tar.addfile(_member(member["name"], blob.stat().st_size), content)
         archive.seek(0)
-        for chunk in docker.from_env().api.load_image(archive):
+        for chunk in _docker().api.load_image(archive):
             if "error" in chunk:
                 raise LabError(f"kit bundle: docker load failed: {chunk['error'].strip()}")
 
