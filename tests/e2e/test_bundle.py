@@ -16,18 +16,11 @@ import pytest
 from lab import artifacts
 from lab.catalog import load as runtime_catalog
 from lab.kit.store import KitStore
+from tests.commands import REPO, invoke
 
 pytestmark = [pytest.mark.cluster, pytest.mark.kit, pytest.mark.docker]
 
 NAME = "wasmlab-bundle"
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def invoke(*args, env, timeout=1800):
-    started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=timeout)
-    return done, time.monotonic() - started
 
 
 def free_port() -> int:

@@ -16,7 +16,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tarfile
 import threading
 import time
@@ -28,6 +27,7 @@ import yaml
 
 from lab import kit
 from lab.providers.kind import host_cgroup_v1
+from tests.commands import REPO, invoke
 from tests.e2e import standins
 
 pytestmark = [pytest.mark.cluster, pytest.mark.kit, pytest.mark.docker]
@@ -36,7 +36,6 @@ CLUSTER = "wasmlab-existing-test"
 CONTEXT = f"kind-{CLUSTER}"
 PORT_BASE = 32080
 REGISTRY_PORT = 5001
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUNTIMES = ["wasmedge", "wasmtime", "crun-wasmedge"]
 SHIM_FILES = ["/usr/local/bin/containerd-shim-wasmedge-v1", "/usr/local/bin/containerd-shim-wasmtime-v1",
               "/usr/local/bin/crun-wasmedge"]
@@ -153,13 +152,6 @@ def cluster(tmp_path_factory, node_image, registry):
     finally:
         subprocess.run(["kind", "delete", "cluster", "--name", CLUSTER, "--kubeconfig", str(kubeconfig)],
                        capture_output=True)
-
-
-def invoke(*args, env, timeout=1800):
-    started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=timeout)
-    return done, time.monotonic() - started
 
 
 def test_existing_cluster_up_rerun_down_restores_every_node(cluster, registry, capsys):

@@ -4,27 +4,18 @@ never starts a long kit build; it says which artifact is missing otherwise."""
 import json
 import os
 import subprocess
-import sys
 import tarfile
-import time
 
 import docker
 import pytest
 
 from lab.catalog import load as runtime_catalog
 from lab.kube import Kube
+from tests.commands import invoke
 
 pytestmark = [pytest.mark.cluster, pytest.mark.kit, pytest.mark.docker]
 
 NAME = "wasmlab-e2e"
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def invoke(*args, env, timeout=1800):
-    started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=timeout)
-    return done, time.monotonic() - started
 
 
 @pytest.fixture(scope="module")

@@ -8,26 +8,16 @@ minikube keeps its profiles in a MINIKUBE_HOME of the test's own. Runs only when
 complete (so it never starts a long kit build) and skips saying why."""
 import json
 import os
-import subprocess
-import sys
-import time
 
 import docker
 import pytest
 
 from lab.catalog import load as runtime_catalog
+from tests.commands import invoke
 
 pytestmark = [pytest.mark.cluster, pytest.mark.kit, pytest.mark.docker]
 
 NAME = "wasmlab-minikube"
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def invoke(*args, env, timeout=1800):
-    started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=timeout)
-    return done, time.monotonic() - started
 
 
 def minikube_objects(client, name):
