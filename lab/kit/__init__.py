@@ -58,23 +58,25 @@ def _ensure_host_tools(to_build: list[Planned]) -> None:
         run(["apt-get", "install", "-y", "-qq", "debootstrap"])
 
 
-def required(planned: list[Planned], wanted: set[str], store: KitStore, force: bool = False) -> list[Planned]:
-    """The planned artifacts a build must look at: the wanted ones, and what an artifact that has to
-    be built needs. A current artifact's own needs are not: a kit imported from a bundle holds the
-    node image without the Kubernetes build it was made from."""
-    looked_at = set(wanted)
+def required(planned: list[Planned], wanted: set[str], store: KitStore,
+             force: bool = False) -> tuple[list[Planned], list[Planned]]:
+    """(the planned artifacts a build must look at, those of them missing or stale): the wanted
+    ones, and what an artifact that has to be built needs. A current artifact's own needs are not:
+    a kit imported from a bundle holds the node image without the Kubernetes build it was made from."""
+    looked_at, stale = set(wanted), set()
     for item in reversed(planned):  # dependents before what they need
         if item.recipe.name in looked_at and (force or not is_current(store.entry(item.recipe.name), item.key)):
+            stale.add(item.recipe.name)
             looked_at.update(item.recipe.needs)
-    return [p for p in planned if p.recipe.name in looked_at]
+    return [p for p in planned if p.recipe.name in looked_at], [p for p in planned if p.recipe.name in stale]
 
 
 def build(only: list[str] | None = None, store: KitStore | None = None, force: bool = False) -> list[dict]:
     """Build what is missing or stale; return one row per artifact (name, action, seconds)."""
     store = store or KitStore()
     planned = plan(only)
-    planned = required(planned, set(only) if only else {p.recipe.name for p in planned}, store, force)
-    _ensure_host_tools([p for p in planned if force or not is_current(store.entry(p.recipe.name), p.key)])
+    planned, to_build = required(planned, set(only) if only else {p.recipe.name for p in planned}, store, force)
+    _ensure_host_tools(to_build)
     versions = load_versions()
     rows = []
     for item in planned:
