@@ -69,12 +69,13 @@ def export(path: Path, names: list[str], store: KitStore | None = None) -> dict:
         blobs.mkdir(parents=True)
         artifacts = {}
         for name in names:
-            entry = {key: value for key, value in (store.entry(name) or {}).items() if key != "path"}
+            recorded = store.entry(name) or {}
+            entry = {key: value for key, value in recorded.items() if key != "path"}
             with console.status(f"kit.export: {name}"):
                 if "image" in entry:
                     entry["image"] = {**entry["image"], "archive": _save_image(entry["image"]["ref"], blobs)}
                 else:
-                    root = store.verified_path(name)
+                    root = Path(recorded["path"])  # its checksums were just checked (is_current)
                     for relative, digest in entry["files"].items():
                         if not (blobs / digest).exists():
                             shutil.copyfile(root / relative, blobs / digest)
