@@ -91,7 +91,11 @@ class Catalog:
 
     @property
     def job_images(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(runner.image for runner in self.jobs.values()))
+        return self.job_images_for(self.runtimes)
+
+    def job_images_for(self, runtimes) -> tuple[str, ...]:
+        """The images the job runners of these runtimes run, each once."""
+        return tuple(dict.fromkeys(self.jobs[runner].image for runner in self.jobs_for(runtimes)))
 
     @property
     def images(self) -> tuple[str, ...]:

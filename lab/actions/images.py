@@ -14,7 +14,7 @@ class BuildImages:
     needs, gives = ("artifacts",), ("images",)
 
     def execute(self, ctx):
-        jobs = tuple(dict.fromkeys(catalog.load().jobs[r].image for r in catalog.load().jobs_for(ctx.spec.runtimes)))
+        jobs = catalog.load().job_images_for(ctx.spec.runtimes)
         ctx.images = {v: images.tag(v) for v in ctx.spec.variants + jobs}
         # Claim only the tags this lab brings into being (recorded before building, so an
         # interrupted build is still cleaned up); tags that were there before belong to

@@ -15,7 +15,7 @@ class RunJobs:
         runners = every.jobs_for(spec.runtimes)
         refs = {**ctx.state.get(JOB_IMAGES, {}), **{k: v for k, v in ctx.images.items() if k in every.job_images}}
         ctx.state.set(JOB_IMAGES, refs)
-        missing = sorted({every.jobs[r].image for r in runners} - set(refs))
+        missing = sorted(set(every.job_images_for(spec.runtimes)) - set(refs))
         if missing:
             raise LabError(f"the WASI job's images {', '.join(missing)} were never loaded; run lab.up")
         ownership.claim(ctx, jobs.data_object(spec.namespace))
