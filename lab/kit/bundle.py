@@ -217,13 +217,19 @@ def bundle_url(source: str) -> str:
 
 def _read_sidecar(archive: Path) -> str:
     try:
-        value = sidecar(archive).read_text().split()[0]
-    except (FileNotFoundError, IndexError):
+        text = sidecar(archive).read_text()
+    except FileNotFoundError:
         raise InputError(f"sha256: {archive} has no {sidecar(archive).name} beside it; pass --sha256 HEX "
                          "(kit.export prints it)")
-    if not HEX.match(value):
-        raise InputError(f"sha256: {sidecar(archive)} does not start with a sha256")
-    return value
+    return _leading_sha256(text, str(sidecar(archive)))
+
+
+def _leading_sha256(text: str, where: str) -> str:
+    """The sha256 a `sha256sum`-style line (FILE.sha256) starts with."""
+    words = text.split()
+    if not words or not HEX.match(words[0]):
+        raise InputError(f"sha256: {where} does not start with a sha256; pass --sha256 HEX")
+    return words[0]
 
 
 def _hash_with_progress(path: Path) -> str:
@@ -372,13 +378,11 @@ def _download(url: str, sha256: str, work: Path) -> tuple[Path, str]:
 def _remote_sha256(url: str) -> str:
     try:
         with urllib.request.urlopen(url + ".sha256", timeout=DOWNLOAD_SECONDS) as response:
-            value = response.read().decode(errors="replace").split()
+            text = response.read().decode(errors="replace")
     except (urllib.error.URLError, OSError) as error:
         raise InputError(f"sha256: {url}.sha256 cannot be fetched ({getattr(error, 'reason', error)}); "
                          "pass --sha256 HEX")
-    if not value or not HEX.match(value[0]):
-        raise InputError(f"sha256: {url}.sha256 does not start with a sha256; pass --sha256 HEX")
-    return value[0]
+    return _leading_sha256(text, f"{url}.sha256")
 
 
 # -- serve ------------------------------------------------------------------------------------------
