@@ -44,6 +44,7 @@ from lab.errors import LabError
 MARK = "managed by wasm-lab"
 CRI_V2 = "io.containerd.grpc.v1.cri"
 CRI_RUNTIME_V3 = "io.containerd.cri.v1.runtime"
+CRI_IMAGES_V3 = "io.containerd.cri.v1.images"
 SUPPORTED_VERSIONS = (2, 3, 4)
 RUNC_TYPE = "io.containerd.runc.v2"
 DROP_IN_PREFIX = "wasm-lab-"
@@ -567,3 +568,17 @@ def dump_has_runtime(dump_text: str, entry: RuntimeEntry) -> bool:
             a in annotations for a in entry.pod_annotations
         )
     return False
+
+
+def registry_hosts_dirs(dump_text: str) -> list[str]:
+    """The folders the CRI reads registry hosts.toml files from (`registry.config_path`, a
+    colon-separated list) in ``containerd config dump`` output; [] when unset (then the CRI
+    ignores hosts.toml files and uses only its deprecated `mirrors` table)."""
+    data = _parse(dump_text, "containerd config dump")
+    by_version = {2: [CRI_V2], 3: [CRI_IMAGES_V3], 4: [CRI_IMAGES_V3]}
+    plugins = by_version.get(data.get("version") or 0, [CRI_V2, CRI_IMAGES_V3])
+    for plugin in plugins:
+        config_path = _dig(data, ("plugins", plugin, "registry", "config_path"))
+        if isinstance(config_path, str) and config_path:
+            return [d for d in config_path.split(":") if d]
+    return []

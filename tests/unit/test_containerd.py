@@ -16,6 +16,7 @@ from lab.containerd import (
     dump_has_runtime,
     plan_install,
     plan_uninstall,
+    registry_hosts_dirs,
     runtimes_path,
     systemd_cgroup,
 )
@@ -509,3 +510,14 @@ def test_odd_option_keys_and_values_are_rendered_as_valid_toml():
     }
     assert plan_install(MAIN, files[MAIN], entry) == {}
     assert uninstall(files, "wasmtime") == {MAIN: original}
+
+
+@pytest.mark.parametrize("version, plugin", [(2, "io.containerd.grpc.v1.cri"), (3, "io.containerd.cri.v1.images")])
+def test_registry_hosts_dirs_reads_config_path_of_the_dumps_version(version, plugin):
+    dump = f'version = {version}\n[plugins."{plugin}".registry]\n  config_path = "/etc/containerd/certs.d:/etc/docker/certs.d"\n'
+    assert registry_hosts_dirs(dump) == ["/etc/containerd/certs.d", "/etc/docker/certs.d"]
+
+
+def test_registry_hosts_dirs_is_empty_without_config_path():
+    assert registry_hosts_dirs('version = 3\n[plugins."io.containerd.cri.v1.images".registry]\n  config_path = ""\n') == []
+    assert registry_hosts_dirs("version = 2\n") == []
