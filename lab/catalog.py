@@ -26,6 +26,10 @@ EXECUTIONS = {
     "aot": "AOT",                    # machine code compiled before deployment, carried in the image
 }
 COMPILERS = {"wasmtime": "Cranelift", "wasmedge": "LLVM"}
+# How a variant's code reaches the node: an image (side-loaded, or pulled from the registry the
+# lab pushes it to), or its image's .wasm pushed as a Wasm OCI artifact (one application/wasm
+# layer, no root filesystem) that the node pulls from a registry and the shim runs.
+DELIVERIES = ("image", "artifact")
 
 
 class CatalogError(ValueError):
@@ -41,6 +45,7 @@ class Variant:
     runtime_class: str | None = None    # the RuntimeClass (= handler) it runs through; None: runc
     pod_annotations: dict = field(default_factory=dict)
     env: dict = field(default_factory=dict)
+    delivery: str = "image"             # one of DELIVERIES: how its code reaches the node
 
     @property
     def execution_label(self) -> str:
@@ -79,10 +84,12 @@ class Catalog:
     baseline: tuple[str, ...] = ()      # deployed whatever the runtimes (native)
     jobs: dict[str, JobRunner] = field(default_factory=dict)
 
-    def variants_for(self, runtimes) -> tuple[str, ...]:
-        """The baseline and the variants these runtimes bring, in host-port order."""
+    def variants_for(self, runtimes, artifacts: bool = True) -> tuple[str, ...]:
+        """The baseline and the variants these runtimes bring, in host-port order; the artifact
+        variants only when the nodes can pull from a registry (`artifacts`)."""
         wanted = set(self.baseline) | {v for r in runtimes for v in self.runtimes[r].variants}
-        return tuple(v for v in self.variants if v in wanted)
+        return tuple(v for v, entry in self.variants.items()
+                     if v in wanted and (artifacts or entry.delivery != "artifact"))
 
     def jobs_for(self, runtimes) -> tuple[str, ...]:
         """The job runners of these runtimes (and the native one), in catalog order."""
@@ -113,9 +120,15 @@ def _variant(name: str, entry: dict, runtime: Runtime | None, targets: set[str])
         raise CatalogError(f"variant {name}: execution {execution!r} is not one of {', '.join(EXECUTIONS)}")
     if (execution == "native") != (entry.get("engine") is None):
         raise CatalogError(f"variant {name}: execution native is for a variant without engine, and only for it")
+    delivery = entry.get("delivery", "image")
+    if delivery not in DELIVERIES:
+        raise CatalogError(f"variant {name}: delivery {delivery!r} is not one of {', '.join(DELIVERIES)}")
+    if delivery == "artifact" and not entry.get("runtime_class"):
+        raise CatalogError(f"variant {name}: only a RuntimeClass's shim runs a Wasm OCI artifact")
     return Variant(name=name, image=entry["image"], execution=execution, engine=entry.get("engine"),
                    runtime_class=runtime.handler if runtime is not None and entry.get("runtime_class") else None,
-                   pod_annotations=dict(entry.get("pod_annotations") or {}), env=dict(entry.get("env") or {}))
+                   pod_annotations=dict(entry.get("pod_annotations") or {}), env=dict(entry.get("env") or {}),
+                   delivery=delivery)
 
 
 def parse(data: dict, targets: set[str]) -> Catalog:

@@ -29,10 +29,11 @@ ANY = object()
 
 XFF = {"X-Forwarded-For": "203.0.113.7"}
 RUNTIMES = ("native", "wasmedge", "wasmtime")
-# The spec's flavors (shared/specs/httpbin.md), then the AOT-compiled WasmEdge variants of the lab's
-# catalog: the same module and server, a flavor of their own from FLAVOR.
+# The spec's flavors (shared/specs/httpbin.md), then the lab catalog's AOT-compiled WasmEdge
+# variants and its Wasm OCI artifacts: the same module and server, a flavor of their own from FLAVOR.
 FLAVORS = ("native", "embed-wasmedge", "runtime-wasmedge", "embed-wasmtime", "runtime-wasmtime",
-           "runtime-crun-wasmedge", "embed-wasmedge-aot", "runtime-wasmedge-aot", "runtime-crun-wasmedge-aot")
+           "runtime-crun-wasmedge", "embed-wasmedge-aot", "runtime-wasmedge-aot", "runtime-crun-wasmedge-aot",
+           "artifact-wasmedge", "artifact-wasmtime")
 JSON_CT = "application/json; charset=utf-8"
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from lab import artifacts, catalog, ownership, providers
 from lab.actions import UP
 from lab.actions import images as image_records
+from lab.actions import registry as registry_records
 from lab.actions import runtimes as runtime_records
 from lab.actions.cluster import made_by_lab
 from lab.actions.runtimeclasses import CreateRuntimeClasses
@@ -39,7 +40,7 @@ def up(spec: LabSpec) -> Context:
 
 
 IN_CLUSTER_RECORDS = (ownership.OWNED, ownership.ADOPTED, runtime_records.RECORD, runtime_records.LABELS, runtime_records.BUNDLES,
-                      image_records.LOADED)
+                      image_records.LOADED, registry_records.HOSTS_FILES)
 
 
 def connect(ctx: Context) -> bool:

@@ -19,12 +19,14 @@ if TYPE_CHECKING:
     from lab.artifacts import Artifacts
     from lab.kube import Kube
     from lab.providers.base import Cluster, Provider
+    from lab.registry import Endpoint
 
 
 @dataclass
 class Context:
     """What the actions share. Each field past `provider` is given by one action (its `gives`)
-    and needed by later ones (their `needs`): artifacts, cluster, kube, images, jobs, results."""
+    and needed by later ones (their `needs`): artifacts, cluster, kube, images, registry, jobs,
+    results."""
     spec: LabSpec
     state: State
     provider: Provider
@@ -32,6 +34,7 @@ class Context:
     cluster: Cluster | None = None
     kube: Kube | None = None
     images: dict[str, str] = field(default_factory=dict)     # variant -> image reference
+    registry: Endpoint | None = None                         # where artifacts are pushed and pulled
     results: dict = field(default_factory=dict)
     jobs: dict = field(default_factory=dict)                 # WASI job runner -> rows, like results
     timings: dict[str, float] = field(default_factory=dict)  # action -> seconds

@@ -46,8 +46,15 @@ class LabSpec:
     kit_from: str = ""         # a kit bundle (file, URL or kit.serve address) imported first; the lab then runs offline
 
     @property
+    def pulls_artifacts(self) -> bool:
+        """Whether the nodes pull from a registry the lab pushes Wasm OCI artifacts to: the lab's
+        own on the kind clusters it makes (lab/registry.py), the one `registry` names on an
+        existing cluster. minikube's nodes only get side-loaded images."""
+        return self.provider == "kind" or (self.provider == "existing" and bool(self.registry))
+
+    @property
     def variants(self) -> tuple[str, ...]:
-        return catalog.load().variants_for(self.runtimes)
+        return catalog.load().variants_for(self.runtimes, artifacts=self.pulls_artifacts)
 
     def host_port(self, variant: str) -> int:
         """Every variant has a fixed port, so runtimes can be added to a running cluster later."""

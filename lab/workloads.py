@@ -11,6 +11,7 @@ from lab.errors import LabError
 MANIFESTS = REPO_ROOT / "workloads" / "httpbin" / "k8s"
 RUNTIMES_AT = "wasm-lab.dev/runtimes-changed-at"
 EXECUTION_LABEL = "wasm-lab.dev/execution"
+ARTIFACT_ARGV0 = "httpbin.wasm"
 
 
 def fill_manifest(filename: str, **values) -> list[dict]:
@@ -43,6 +44,9 @@ def variant_objects(variant: str, image: str, namespace: str, node_port: int, ru
             pod["metadata"].setdefault("annotations", {})[RUNTIMES_AT] = runtimes_at
     if entry.pod_annotations:
         pod["metadata"].setdefault("annotations", {}).update(entry.pod_annotations)
+    if entry.delivery == "artifact":
+        # an artifact has no entrypoint: the shim runs its wasm layer, argv[0] names the module
+        pod["spec"]["containers"][0]["command"] = [ARTIFACT_ARGV0]
     pod["spec"]["containers"][0]["env"] += [{"name": k, "value": v} for k, v in entry.env.items()]
     service["spec"]["ports"][0]["nodePort"] = node_port
     return [deployment, service]

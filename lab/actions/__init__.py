@@ -6,13 +6,15 @@ from lab.actions.cluster import AttachCluster, EnsureCluster
 from lab.actions.deploy import Deploy
 from lab.actions.images import BuildImages, LoadImages
 from lab.actions.jobs import RunJobs
+from lab.actions.registry import PushArtifacts, RunRegistry
 from lab.actions.runtimeclasses import CreateRuntimeClasses
 from lab.actions.runtimes import InstallRuntimes
 from lab.pipeline import Action
 
 CLUSTER: list[Action] = [ResolveArtifacts(with_runtimes=False, with_images=False), EnsureCluster()]
 RUNTIMES: list[Action] = [ResolveArtifacts(with_images=False), EnsureCluster(), InstallRuntimes(), CreateRuntimeClasses()]
-WORKLOADS: list[Action] = [ResolveArtifacts(with_runtimes=False), EnsureCluster(), BuildImages(), LoadImages(), Deploy()]
+WORKLOADS: list[Action] = [ResolveArtifacts(with_runtimes=False), EnsureCluster(), BuildImages(), LoadImages(),
+                           RunRegistry(), PushArtifacts(), Deploy()]
 CHECK: list[Action] = [AttachCluster(), RunJobs(), Check()]
 UP: list[Action] = [ResolveArtifacts(), EnsureCluster(), InstallRuntimes(), CreateRuntimeClasses(),
-      BuildImages(), LoadImages(), Deploy(), RunJobs(), Check()]
+      BuildImages(), LoadImages(), RunRegistry(), PushArtifacts(), Deploy(), RunJobs(), Check()]

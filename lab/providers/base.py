@@ -32,6 +32,7 @@ def not_up(spec):
 class Provider:
     name = "base"
     creates_clusters = True   # False: the provider only works inside a cluster someone else made
+    registry_network: str | None = None  # the Docker network a lab registry joins so the nodes reach it
 
     def ensure(self, spec, node_image: str | None, state) -> Cluster:
         """Create the cluster when missing (or reuse it), and return it with its nodes.

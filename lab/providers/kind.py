@@ -68,6 +68,7 @@ def host_cgroup_v1() -> bool:
 
 class KindProvider(Provider):
     name = "kind"
+    registry_network = KIND_NETWORK
 
     def exists(self, spec) -> bool:
         clusters = run([kind_binary(), "get", "clusters"]).stdout.split()

@@ -9,6 +9,7 @@ import tarfile
 import docker
 import pytest
 
+from lab import registry
 from lab.catalog import load as runtime_catalog
 from lab.kube import Kube
 from tests.commands import invoke
@@ -37,19 +38,27 @@ def test_up_check_rerun_down(lab_env, capsys):
     assert results["failures"] == 0
     assert set(results["results"]) == {"native", "embed-wasmedge", "runtime-wasmedge", "embed-wasmtime",
                                        "runtime-wasmtime", "runtime-crun-wasmedge", "embed-wasmedge-aot",
-                                       "runtime-wasmedge-aot", "runtime-crun-wasmedge-aot"}
+                                       "runtime-wasmedge-aot", "runtime-crun-wasmedge-aot", "artifact-wasmedge",
+                                       "artifact-wasmtime"}
     assert results["execution"]["runtime-wasmedge-aot"] == "aot"
+    # the artifact variants were pulled by the node's containerd from the lab registry
+    pulled = subprocess.run(["docker", "exec", f"{NAME}-worker", "crictl", "images"], capture_output=True,
+                            text=True, check=True).stdout
+    for variant in ("artifact-wasmedge", "artifact-wasmtime"):
+        assert f"{registry.container_name(NAME)}:5000/wasm-lab/httpbin   {variant}" in pulled, pulled
     # the WASI job: natively and under each runtime, exit 0 and exit 3, the same lines everywhere
     assert set(results["jobs"]["results"]) == {"native", "wasmedge", "wasmtime", "crun-wasmedge"}
     assert results["jobs"]["failures"] == 0, results["jobs"]
 
     # A short lab.bench on the fresh lab (test_bench_on_lab.py needs a lab already up).
     bench, _ = invoke("lab.bench", "--config", str(config), "--variant", "native", "--variant", "runtime-wasmtime",
+                      "--variant", "artifact-wasmedge",
                       "--repeat", "2", "--concurrency", "2", "--requests", "200", "--duration", "3",
                       "--density", "2", "--quiet-wait", "0", "--output", str(folder / "bench"), env=env)
     assert bench.returncode == 0, bench.stdout[-4000:] + bench.stderr[-4000:]
     measured = json.loads((folder / "bench" / "bench.json").read_text())
-    assert measured["interrupted"] is False and set(measured["variants"]) == {"native", "runtime-wasmtime"}
+    assert measured["interrupted"] is False
+    assert set(measured["variants"]) == {"native", "runtime-wasmtime", "artifact-wasmedge"}
     for variant in measured["variants"].values():
         assert [(run["kind"], run["error"]) for run in variant["cold_start"]] == [
             ("first", None), ("repeat", None), ("image-removed", None)]
@@ -90,6 +99,7 @@ def test_up_check_rerun_down(lab_env, capsys):
     assert NAME not in subprocess.run(["kind", "get", "clusters"], capture_output=True, text=True).stdout.split()
     leftovers = docker.from_env().containers.list(all=True, filters={"label": f"io.x-k8s.kind.cluster={NAME}"})
     assert leftovers == []
+    assert docker.from_env().containers.list(all=True, filters={"name": registry.container_name(NAME)}) == []
     assert not (folder / "state" / NAME).exists()
     with capsys.disabled():
         print(f"\ne2e: first lab.up {first_seconds:.0f}s, unchanged re-run {again_seconds:.0f}s")

@@ -295,6 +295,6 @@ def test_bench_loadgen_is_the_kits_debian_recipe_in_every_mode(tmp_path, monkeyp
 
 def test_a_bundle_by_default_holds_what_an_offline_lab_with_every_runtime_and_the_bench_use():
     assert artifacts.kit_artifacts() == ["node-containerd2", "shims", "crun-wasmedge", "rust-builder", "wasmedge-cli",
-                                         "wasmtime-cli", "loadgen"]
+                                         "wasmtime-cli", "registry", "loadgen"]
     assert artifacts.kit_artifacts("kind", "1.7")[0] == "node"
     assert artifacts.kit_artifacts("minikube")[:2] == ["minikube-node", "minikube"]

@@ -46,7 +46,7 @@ BAD_INPUT = [
     (["lab.up"], "workers: true\n", "workers: True is not a whole number"),
     (["lab.up"], "runtimes: []\n", "runtimes: give at least one of"),
     (["lab.up"], "runtimes: 5\n", "runtimes: give at least one of"),
-    (["lab.up"], "host_port_base: 80\n", "host_port_base: 80 is outside 30000..32758"),
+    (["lab.up"], "host_port_base: 80\n", "host_port_base: 80 is outside 30000..32756"),
     (["lab.up"], "namespace: Bad_NS\n", "namespace: 'Bad_NS' is not a Kubernetes namespace name"),
     (["lab.up"], "offline: maybe\n", "offline: 'maybe' is not allowed; choose one of: auto, true, false"),
     (["lab.up"], "kubernetes: '1.34'\n", "kubernetes: '1.34' is not a version like v1.34.2"),

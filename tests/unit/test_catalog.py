@@ -19,7 +19,11 @@ def test_the_repository_catalog_in_host_port_order():
     assert list(loaded.runtimes) == ["wasmedge", "wasmtime", "crun-wasmedge"]
     assert list(loaded.variants) == ["native", "embed-wasmedge", "runtime-wasmedge", "embed-wasmtime",
                                      "runtime-wasmtime", "runtime-crun-wasmedge", "embed-wasmedge-aot",
-                                     "runtime-wasmedge-aot", "runtime-crun-wasmedge-aot"]
+                                     "runtime-wasmedge-aot", "runtime-crun-wasmedge-aot", "artifact-wasmedge",
+                                     "artifact-wasmtime"]
+    assert loaded.variants["artifact-wasmtime"].image == "runtime-wasmtime"
+    assert loaded.variants["artifact-wasmtime"].delivery == "artifact"
+    assert loaded.variants["runtime-wasmtime"].delivery == "image"
     assert loaded.variants["runtime-crun-wasmedge"].image == "runtime-wasmedge"
     assert loaded.variants["runtime-crun-wasmedge-aot"].image == "runtime-wasmedge-aot"
     assert loaded.variants["runtime-crun-wasmedge-aot"].pod_annotations == \
@@ -28,8 +32,10 @@ def test_the_repository_catalog_in_host_port_order():
     assert loaded.variants["runtime-wasmedge-aot"].runtime_class == "wasmedge"
     assert loaded.variants["embed-wasmtime"].runtime_class is None
     assert loaded.variants_for(["crun-wasmedge"]) == ("native", "runtime-crun-wasmedge", "runtime-crun-wasmedge-aot")
+    assert loaded.variants_for(["wasmtime"]) == ("native", "embed-wasmtime", "runtime-wasmtime", "artifact-wasmtime")
+    assert loaded.variants_for(["wasmtime"], artifacts=False) == ("native", "embed-wasmtime", "runtime-wasmtime")
     assert loaded.runtimes["wasmedge"].variants == ("embed-wasmedge", "runtime-wasmedge", "embed-wasmedge-aot",
-                                                    "runtime-wasmedge-aot")
+                                                    "runtime-wasmedge-aot", "artifact-wasmedge")
     table = artifacts.catalog()["artifacts"]
     for runtime in loaded.runtimes.values():
         assert all(item["source"] in table for item in runtime.files), runtime.name
@@ -56,7 +62,8 @@ def test_without_host_port_order_the_variants_keep_the_order_they_appear_in():
     del data["host_port_order"]
     assert list(catalog.parse(data, TARGETS).variants) == [
         "native", "embed-wasmedge", "runtime-wasmedge", "embed-wasmedge-aot", "runtime-wasmedge-aot",
-        "embed-wasmtime", "runtime-wasmtime", "runtime-crun-wasmedge", "runtime-crun-wasmedge-aot"]
+        "artifact-wasmedge", "embed-wasmtime", "runtime-wasmtime", "artifact-wasmtime", "runtime-crun-wasmedge",
+        "runtime-crun-wasmedge-aot"]
 
 
 def test_every_variant_says_how_its_code_runs():
@@ -64,7 +71,8 @@ def test_every_variant_says_how_its_code_runs():
     assert {name: v.execution for name, v in loaded.variants.items()} == {
         "native": "native", "embed-wasmedge": "interpreter", "runtime-wasmedge": "interpreter",
         "embed-wasmtime": "jit", "runtime-wasmtime": "jit", "runtime-crun-wasmedge": "interpreter",
-        "embed-wasmedge-aot": "aot", "runtime-wasmedge-aot": "aot", "runtime-crun-wasmedge-aot": "aot"}
+        "embed-wasmedge-aot": "aot", "runtime-wasmedge-aot": "aot", "runtime-crun-wasmedge-aot": "aot",
+        "artifact-wasmedge": "interpreter", "artifact-wasmtime": "jit"}
     assert {v.execution_label for v in loaded.variants.values()} == {
         "native binary", "interpreter", "JIT (Cranelift)", "AOT (LLVM)"}
     # an engine the labels do not know is still labelled, without a compiler's name
@@ -78,6 +86,10 @@ def test_every_variant_says_how_its_code_runs():
     (lambda d: d["runtimes"]["crun-wasmedge"]["variants"].update({"runtime-wasmedge": {"image": "runtime-wasmedge"}}),
      "variant runtime-wasmedge is named twice"),
     (lambda d: d["baseline"]["native"].update(runtime_class=True), "only a runtime's variants"),
+    (lambda d: d["runtimes"]["wasmtime"]["variants"]["artifact-wasmtime"].update(delivery="ftp"),
+     "variant artifact-wasmtime: delivery 'ftp' is not one of image, artifact"),
+    (lambda d: d["runtimes"]["wasmtime"]["variants"]["embed-wasmtime"].update(delivery="artifact"),
+     "variant embed-wasmtime: only a RuntimeClass's shim runs a Wasm OCI artifact"),
     (lambda d: d["runtimes"]["wasmtime"].update(variants={}), "runtime wasmtime: no variants"),
     (lambda d: d["runtimes"]["wasmtime"]["variants"]["embed-wasmtime"].pop("execution"),
      "variant embed-wasmtime: execution None is not one of native, interpreter, jit, aot"),
@@ -114,7 +126,7 @@ def test_a_runtime_added_through_the_catalog_alone_is_validated_planned_and_list
 
     lab = lab_spec(runtimes=["fakewasm"], offline="true", lock=str(tmp_path / "lab.lock"))
     assert lab.variants == ("native", "runtime-fakewasm")
-    assert lab.host_port("runtime-fakewasm") == lab.host_port_base + 9
+    assert lab.host_port("runtime-fakewasm") == lab.host_port_base + 11
     with pytest.raises(spec.InputError, match="choose one of: wasmedge, wasmtime, crun-wasmedge, fakewasm"):
         lab_spec(runtimes=["nope"])
 

@@ -14,7 +14,7 @@ def test_kind_config_maps_every_variant_port_on_loopback_and_taints_the_wasm_poo
     config = cluster_config(lab_spec(workers=2))
     control_plane, *workers = config["nodes"]
     assert config["name"] == "wasm-lab"
-    assert [m["hostPort"] for m in control_plane["extraPortMappings"]] == list(range(30080, 30089))
+    assert [m["hostPort"] for m in control_plane["extraPortMappings"]] == list(range(30080, 30091))
     assert {m["listenAddress"] for m in control_plane["extraPortMappings"]} == {"127.0.0.1"}
     assert len(workers) == 2
     assert all(w["labels"]["wasm-lab.dev/pool"] == "wasm" for w in workers)
@@ -27,11 +27,11 @@ def test_a_kind_cluster_made_before_the_aot_variants_is_found_to_lack_their_port
     made_before = {f"{p}/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(p)}] for p in range(30080, 30086)}
     made_before["6443/tcp"] = [{"HostIp": "127.0.0.1", "HostPort": "41234"}]
     assert unmapped_variants(lab, made_before) == ["embed-wasmedge-aot", "runtime-wasmedge-aot",
-                                                   "runtime-crun-wasmedge-aot"]
+                                                   "runtime-crun-wasmedge-aot", "artifact-wasmedge"]
     made_now = {f"{m['hostPort']}/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(m["hostPort"])}]
                 for m in cluster_config(lab)["nodes"][0]["extraPortMappings"]}
     assert unmapped_variants(lab, made_now) == []
-    assert unmapped_variants(lab_spec(runtimes=["wasmtime"]), made_before) == []
+    assert unmapped_variants(lab_spec(runtimes=["wasmtime"]), made_before) == ["artifact-wasmtime"]
 
 
 def test_kubernetes_135_gets_the_cgroup_v1_kubelet_setting():
@@ -39,15 +39,30 @@ def test_kubernetes_135_gets_the_cgroup_v1_kubelet_setting():
     assert "failCgroupV1: false" in config["kubeadmConfigPatches"][0]
 
 
+def containerd_patches(config: dict) -> dict[int, dict]:
+    """The kind config's containerd patches by config version, each version's merged."""
+    merged: dict[int, dict] = {}
+    for text in config.get("containerdConfigPatches", []):
+        patch = tomlkit.parse(text).unwrap()
+        for plugin, table in patch["plugins"].items():
+            merged.setdefault(patch["version"], {}).setdefault(plugin, {}).update(table)
+    return merged
+
+
+def test_kind_nodes_read_registry_hosts_files_from_certs_d_whatever_their_config_version():
+    patches = containerd_patches(cluster_config(lab_spec()))
+    assert patches[2] == {"io.containerd.grpc.v1.cri": {"registry": {"config_path": "/etc/containerd/certs.d"}}}
+    assert patches[3] == {"io.containerd.cri.v1.images": {"registry": {"config_path": "/etc/containerd/certs.d"}}}
+
+
 def test_cgroup_v1_hosts_get_the_cgroupfs_driver_in_kubelet_and_containerd_alike():
-    assert "containerdConfigPatches" not in cluster_config(lab_spec(), host_cgroup_v1=False)
+    assert "SystemdCgroup" not in str(containerd_patches(cluster_config(lab_spec(), host_cgroup_v1=False)))
     config = cluster_config(lab_spec(), host_cgroup_v1=True)
     assert any("cgroupDriver: cgroupfs" in p for p in config["kubeadmConfigPatches"])
     # one patch per config version, tagged, so kind applies only the one matching the node's file
-    patches = {tomlkit.parse(p)["version"]: tomlkit.parse(p) for p in config["containerdConfigPatches"]}
+    patches = containerd_patches(config)
     for version, cri_plugin in ((2, "io.containerd.grpc.v1.cri"), (3, "io.containerd.cri.v1.runtime")):
-        assert list(patches[version]["plugins"]) == [cri_plugin]
-        runc = patches[version]["plugins"][cri_plugin]["containerd"]["runtimes"]["runc"]
+        runc = patches[version][cri_plugin]["containerd"]["runtimes"]["runc"]
         assert runc["options"]["SystemdCgroup"] is False
 
 

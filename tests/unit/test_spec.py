@@ -9,17 +9,28 @@ def test_defaults_give_wasmedge_on_kind(empty_cwd):
     assert lab.provider == "kind"
     assert lab.runtimes == ("wasmedge",)
     assert lab.variants == ("native", "embed-wasmedge", "runtime-wasmedge", "embed-wasmedge-aot",
-                            "runtime-wasmedge-aot")
+                            "runtime-wasmedge-aot", "artifact-wasmedge")
 
 
 def test_runtimes_side_by_side_and_ports_fixed_per_variant(empty_cwd):
     lab = spec.load(overrides={"runtimes": ["crun-wasmedge", "wasmtime", "wasmtime"]})
     assert lab.runtimes == ("crun-wasmedge", "wasmtime")
     assert lab.variants == ("native", "embed-wasmtime", "runtime-wasmtime", "runtime-crun-wasmedge",
-                            "runtime-crun-wasmedge-aot")
+                            "runtime-crun-wasmedge-aot", "artifact-wasmtime")
     assert lab.host_port("native") == 30080
+    assert lab.host_port("artifact-wasmtime") == 30090
     assert lab.host_port("runtime-crun-wasmedge") == 30085
     assert lab.host_port("runtime-crun-wasmedge-aot") == 30088
+
+
+def test_artifact_variants_only_where_the_nodes_pull_from_a_registry(empty_cwd):
+    """kind: the lab's own registry; existing: the one `registry` names; minikube: none."""
+    def variants(**overrides):
+        return spec.load(overrides={"runtimes": ["wasmtime"], **overrides}).variants
+    assert "artifact-wasmtime" in variants()
+    assert "artifact-wasmtime" not in variants(provider="minikube")
+    assert "artifact-wasmtime" not in variants(provider="existing", context="ctx")
+    assert "artifact-wasmtime" in variants(provider="existing", context="ctx", registry="localhost:5001")
 
 
 def test_lab_yaml_then_cli_override(empty_cwd):

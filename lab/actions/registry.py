@@ -1,0 +1,112 @@
+import posixpath
+
+from lab import catalog, images, registry
+from lab.actions.images import LOADED
+from lab.containerd import registry_hosts_dirs
+from lab.errors import LabError
+from lab.mirrors import ImageRef
+from lab.proc import console
+
+CONTAINER = "registry_container"        # the lab registry container's name, recorded before it is run
+HOSTS_FILES = "registry_hosts_on_nodes"  # "hosts.toml path@node" the lab wrote
+REPOSITORY = images.REPOSITORY
+
+
+def artifact_variants(spec) -> list[str]:
+    variants = catalog.load().variants
+    return [v for v in spec.variants if variants[v].delivery == "artifact"]
+
+
+class RunRegistry:
+    name = "registry"
+    title = "the registry the nodes pull the Wasm OCI artifacts from (the lab's own container, or yours)"
+    in_cluster = False
+    needs, gives = ("artifacts", "cluster"), ("registry",)
+
+    def execute(self, ctx):
+        spec = ctx.spec
+        if not artifact_variants(spec):
+            ctx.registry = None
+            return "no artifact variant in this lab: no registry"
+        if spec.provider == "existing":
+            ctx.registry = registry.user_endpoint(spec.registry)
+            return f"the nodes pull from {spec.registry} (yours: the lab only pushes to it)"
+        name = registry.container_name(spec.name)
+        ctx.state.set(CONTAINER, name)
+        image = ctx.artifacts.images["lab-registry"].ref
+        ctx.registry, created = registry.ensure_container(spec.name, image, ctx.provider.registry_network)
+        return (f"{'started' if created else 'kept'} {name} ({image}) on network {ctx.provider.registry_network}: "
+                f"nodes pull from {ctx.registry.pull}, the host pushes to {ctx.registry.push}")
+
+    def undo(self, ctx) -> list[str]:
+        name = ctx.state.get(CONTAINER)
+        if not name:
+            return []
+        removed = [f"registry container {name}"] if registry.remove_container(ctx.spec.name) else []
+        ctx.state.set(CONTAINER, None)
+        return removed
+
+
+class PushArtifacts:
+    name = "push"
+    title = "push each artifact variant's .wasm as a Wasm OCI artifact; tell the nodes' containerd the registry"
+    in_cluster = True
+    needs, gives = ("cluster", "images", "registry"), ("images",)
+
+    def execute(self, ctx):
+        variants = artifact_variants(ctx.spec)
+        if not variants:
+            return "no artifact variant in this lab"
+        endpoint = ctx.registry
+        if ctx.spec.provider != "existing":
+            self._point_nodes_at(ctx, endpoint.pull)
+        pushed = []
+        for variant in variants:
+            wasm = images.wasm_bytes(images.tag(variant))
+            # a component (version 0x0d, layer 1) targets WASI 0.2; a core module WASI 0.1
+            wasi = "wasip1" if wasm[4:8] == b"\x01\x00\x00\x00" else "wasip2"
+            digest = registry.push_wasm(endpoint, REPOSITORY, variant, wasm, wasi)
+            ctx.images[variant] = endpoint.pull_ref(REPOSITORY, variant)
+            pushed.append(f"{variant} ({wasi}, {len(wasm) / 1e6:.1f} MB, {digest[:19]})")
+        # what the nodes will pull and lack now is the lab's to remove later (as loaded images are)
+        for node in ctx.cluster.wasm_nodes:
+            there = set(node.run(["ctr", "-n", "k8s.io", "images", "ls", "-q"], check=False).stdout.split())
+            for variant in variants:
+                name = str(ImageRef.parse(ctx.images[variant]))
+                if name not in there:
+                    ctx.state.add(LOADED, f"{name}@{node.name}")
+        return f"pushed to {endpoint.push}: " + ", ".join(pushed)
+
+    @staticmethod
+    def _point_nodes_at(ctx, pull: str) -> None:
+        """A hosts.toml per wasm node saying the registry at `pull` speaks plain HTTP (read per pull: no restart)."""
+        content = registry.hosts_toml(pull)
+        for node in ctx.cluster.wasm_nodes:
+            dump = node.run(["containerd", "config", "dump"]).stdout
+            folders = registry_hosts_dirs(dump)
+            if not folders:
+                raise LabError(f"{node.name}: containerd has no registry config_path, so it cannot be told that the lab "
+                               f"registry speaks plain HTTP; a cluster made by this lab.up has it (lab.down, then lab.up)")
+            path = posixpath.join(folders[0], pull, "hosts.toml")
+            there = node.read_file(path)
+            if there == content:
+                continue
+            if there is not None:
+                raise LabError(f"{node.name}: {path} exists and is not the lab's; the lab leaves it alone")
+            ctx.state.add(HOSTS_FILES, f"{path}@{node.name}")
+            node.put_file(path, content.encode())
+        console.print(f"  the wasm nodes' containerd pulls {pull} over plain HTTP (hosts.toml)")
+
+    def undo(self, ctx) -> list[str]:
+        nodes = {node.name: node for node in ctx.cluster.wasm_nodes}
+        removed = []
+        for mark in ctx.state.get(HOSTS_FILES, []):
+            path, _, node_name = mark.rpartition("@")
+            node = nodes.get(node_name)
+            pull = posixpath.basename(posixpath.dirname(path))
+            if node is not None and node.read_file(path) == registry.hosts_toml(pull):
+                node.run(["rm", "-f", path])
+                node.run(["rmdir", posixpath.dirname(path)], check=False)
+                removed.append(f"{path} on {node_name}")
+            ctx.state.remove(HOSTS_FILES, mark)
+        return removed
