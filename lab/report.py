@@ -10,7 +10,7 @@ from rich.table import Table
 from lab.proc import stdout
 
 REPORT_SCHEMA = 1
-JUNIT_FILE = "checks.junit.xml"  # what CI systems read (docs/ci)
+JUNIT_FILE = "checks.junit.xml"  # lab.up's, what CI systems read (docs/ci)
 
 
 def consistency(results: dict[str, list[dict]]) -> dict[str, bool]:
@@ -77,11 +77,11 @@ def _suites(suites: ET.Element, results: dict[str, list[dict]], kind: str, prefi
 
 
 def write(results: dict[str, list[dict]], directory: Path, meta: dict,
-          jobs: dict[str, list[dict]] | None = None) -> tuple[Path, Path]:
-    """checks.json and the JUnit file: the HTTP checks per variant and, when they ran, the WASI
-    job's per runner (`jobs`)."""
+          jobs: dict[str, list[dict]] | None = None, name: str = "checks") -> tuple[Path, Path]:
+    """<name>.json and <name>.junit.xml (checks.json and JUNIT_FILE for lab.up): the HTTP checks
+    per variant and, when they ran, the WASI job's per runner (`jobs`)."""
     directory.mkdir(parents=True, exist_ok=True)
-    json_path = directory / "checks.json"
+    json_path = directory / f"{name}.json"
     body = {"schema": REPORT_SCHEMA, **meta, "results": results, "consistent": consistency(results),
             "failures": failures(results) + failures(jobs or {})}
     if jobs:
@@ -91,6 +91,6 @@ def write(results: dict[str, list[dict]], directory: Path, meta: dict,
     _suites(suites, results, "httpbin", "", "variants answered differently (apart from flavor)")
     if jobs:
         _suites(suites, jobs, "wasi-job", "wasi-job ", "runners printed or exited differently")
-    junit_path = directory / JUNIT_FILE
+    junit_path = directory / f"{name}.junit.xml"
     ET.ElementTree(suites).write(junit_path, encoding="utf-8", xml_declaration=True)
     return json_path, junit_path

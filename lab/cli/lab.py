@@ -1,4 +1,4 @@
-"""invoke lab.up / lab.down / lab.status / lab.doctor / lab.diagnose"""
+"""invoke lab.up / lab.down / lab.status / lab.doctor / lab.diagnose / lab.bench / lab.docker-check"""
 import json
 from pathlib import Path
 
@@ -118,6 +118,22 @@ def status(c, config=None, name=None, json_=False):
     print_table(table)
 
 
+@task(name="docker-check", iterable=["runtime", "mirror"], help={
+    **SPEC_HELP,
+    **MODE_HELP,
+    **MIRROR_HELP,
+    "runtime": "wasmedge or wasmtime (the containerd shims); may be repeated (default: the lab's runtimes)",
+})
+def docker_check(c, runtime=None, config=None, name=None, offline=False, online=False, mirror=None):
+    """The runtime images under Docker's wasm runtime (docker run --runtime io.containerd.<shim>.v1), with the lab's checks."""
+    from lab import docker_check as checker
+
+    with fail_on_errors():
+        outcome = checker.run(load_spec(config, runtimes=runtime, name=name, offline=mode_override(offline, online),
+                                        mirrors=mirror))
+    stdout.print(outcome)
+
+
 @task(help=SPEC_HELP)
 def doctor(c, config=None, name=None):
     """Preflight: Docker, the provider's tools, cgroups, privileged containers, free ports; with the fix for each."""
@@ -213,4 +229,4 @@ def bench_compare(c, base, other):
     stdout.print(f"all {len(rows)} measures agree within {compare.TOLERANCE:.0%}")
 
 
-ns = Collection("lab", up, plan, down, status, doctor, diagnose, bench, bench_compare)
+ns = Collection("lab", up, plan, down, status, doctor, diagnose, bench, bench_compare, docker_check)

@@ -37,6 +37,8 @@ BAD_INPUT = [
     (["kit.import", "http://127.0.0.1:9/", "--sha256", "xyz"], "", "sha256: 'xyz' is not 64 lower-case hex digits"),
     (["kit.export", "out.tar", "--only", "nonsense"], "", "only: 'nonsense' is not a kit artifact; choose from:"),
     (["kit.export", "out.tar", "--provider", "existing"], "", "provider: 'existing' is not allowed; choose one of: kind, minikube"),
+    (["lab.docker-check", "--runtime", "crun-wasmedge"], "",
+     "runtime: Docker's wasm runtime runs the containerd shims; choose one of: wasmedge, wasmtime"),
     # lab.yaml
     (["lab.up"], b"\xff\xfe not utf-8", "config: lab.yaml is not UTF-8 text"),
     (["lab.up"], "name: [unclosed", "config: lab.yaml is not valid YAML"),
