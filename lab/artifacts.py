@@ -132,9 +132,8 @@ def needed(runtimes: tuple[str, ...], provider: str | None, variants: tuple[str,
         names += [item["source"] for item in table[runtime].files] + list(table[runtime].bundles)
     for variant in variants:
         names += [BASE_IMAGE_ARTIFACTS[arg] for arg in images.NEEDS[images.image_of(variant)]]
-    every = runtime_catalog.load().variants
-    if provider == "kind" and any(every[v].delivery == "artifact" for v in variants if v in every):
-        names.append("lab-registry")  # the lab's own registry (lab/registry.py); existing clusters name theirs
+    if provider == "kind" and variants:
+        names.append("lab-registry")  # the kind nodes pull from the lab's own registry (lab/registry.py)
     return list(dict.fromkeys(names))
 
 

@@ -41,6 +41,10 @@ class Endpoint:
     def pull_ref(self, repository: str, tag: str) -> str:
         return f"{self.pull}/{repository}:{tag}"
 
+    def pull_name(self, local_ref: str) -> str:
+        """What the nodes pull a pushed local image (wasm-lab/httpbin:native) by."""
+        return f"{self.pull}/{local_ref}"
+
 
 def container_name(lab: str) -> str:
     return f"wasm-lab-{lab}-registry"
@@ -106,6 +110,24 @@ def remove_container(lab: str, client=None) -> bool:
         return False
     container.remove(force=True, v=True)
     return True
+
+
+def push_images(endpoint: Endpoint, refs: list[str], client=None) -> list[str]:
+    """Pushes local images with the Docker engine (a loopback registry is plain HTTP to it); the
+    push tags go again once pushed. Returns what the nodes pull each by, in order."""
+    client = client or docker.from_env()
+    pulled = []
+    for ref in refs:
+        repository, _, tag = f"{endpoint.push}/{ref}".rpartition(":")
+        client.images.get(ref).tag(repository, tag)
+        try:
+            for line in client.images.push(repository, tag, stream=True, decode=True):
+                if "error" in line:
+                    raise LabError(f"pushing {repository}:{tag} failed: {line['error']}")
+        finally:
+            client.images.remove(f"{repository}:{tag}")
+        pulled.append(endpoint.pull_name(ref))
+    return pulled
 
 
 def hosts_toml(pull: str) -> str:

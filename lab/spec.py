@@ -16,6 +16,7 @@ DEFAULTS_FILE = Path(__file__).parent / "defaults" / "lab.yaml"
 PROVIDERS = ("kind", "minikube", "existing")
 OFFLINE_MODES = ("auto", "true", "false")
 NODE_CONTAINERDS = ("2", "1.7")
+IMAGE_DELIVERIES = ("registry", "load")
 NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 KUBERNETES_PATTERN = re.compile(r"^v1\.\d+\.\d+$")
 # provider existing: a label selector naming the wasm nodes, a registry the nodes pull from (host[:port][/path]).
@@ -44,6 +45,7 @@ class LabSpec:
     node_containerd: str = "2"  # the kit's kind node: containerd 2.x (as kindest/node) or 1.7
     adopt: bool = False        # take over a same-named cluster, RuntimeClass or shim file (backed up, restored)
     kit_from: str = ""         # a kit bundle (file, URL or kit.serve address) imported first; the lab then runs offline
+    image_delivery: str = "registry"  # provider kind: pushed to the lab registry and pulled ("registry") or kind load
 
     @property
     def pulls_artifacts(self) -> bool:
@@ -51,6 +53,12 @@ class LabSpec:
         own on the kind clusters it makes (lab/registry.py), the one `registry` names on an
         existing cluster. minikube's nodes only get side-loaded images."""
         return self.provider == "kind" or (self.provider == "existing" and bool(self.registry))
+
+    @property
+    def pulls_images(self) -> bool:
+        """Whether the nodes pull the workload images from the lab's own registry (kind) instead
+        of having them loaded (kind load); an existing cluster's registry is its provider's."""
+        return self.provider == "kind" and self.image_delivery == "registry"
 
     @property
     def variants(self) -> tuple[str, ...]:
@@ -109,6 +117,7 @@ def validate(raw: dict) -> LabSpec:
         adopt=_boolean("adopt", raw.get("adopt", False)),
         node_containerd=_choice("node_containerd", raw.get("node_containerd", "2"), NODE_CONTAINERDS),
         kit_from=_kit_from(raw.get("kit_from")),
+        image_delivery=_choice("image_delivery", raw.get("image_delivery", "registry"), IMAGE_DELIVERIES),
         **_cluster_settings(raw),
     )
 

@@ -13,8 +13,8 @@ from lab.pipeline import Action
 
 CLUSTER: list[Action] = [ResolveArtifacts(with_runtimes=False, with_images=False), EnsureCluster()]
 RUNTIMES: list[Action] = [ResolveArtifacts(with_images=False), EnsureCluster(), InstallRuntimes(), CreateRuntimeClasses()]
-WORKLOADS: list[Action] = [ResolveArtifacts(with_runtimes=False), EnsureCluster(), BuildImages(), LoadImages(),
-                           RunRegistry(), PushArtifacts(), Deploy()]
+WORKLOADS: list[Action] = [ResolveArtifacts(with_runtimes=False), EnsureCluster(), BuildImages(), RunRegistry(),
+                           LoadImages(), PushArtifacts(), Deploy()]
 CHECK: list[Action] = [AttachCluster(), RunJobs(), Check()]
 UP: list[Action] = [ResolveArtifacts(), EnsureCluster(), InstallRuntimes(), CreateRuntimeClasses(),
-      BuildImages(), LoadImages(), RunRegistry(), PushArtifacts(), Deploy(), RunJobs(), Check()]
+      BuildImages(), RunRegistry(), LoadImages(), PushArtifacts(), Deploy(), RunJobs(), Check()]

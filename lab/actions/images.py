@@ -1,6 +1,6 @@
 import docker
 
-from lab import catalog, images
+from lab import catalog, images, registry
 from lab.mirrors import ImageRef
 from lab.proc import console
 
@@ -51,24 +51,34 @@ def names_on_node(node) -> set[str]:
 
 class LoadImages:
     name = "load"
-    title = "make the images available to the wasm nodes"
+    title = "make the images available to the wasm nodes (pushed to the lab registry, or loaded)"
     in_cluster = True
-    needs, gives = ("cluster", "images"), ("images",)
+    needs, gives = ("cluster", "images", "registry"), ("images",)
 
     def execute(self, ctx):
         refs = sorted(set(ctx.images.values()))
+        pushing = ctx.spec.pulls_images
         # what each node lacks is the lab's to remove later; recorded before it is brought
-        names = [str(ImageRef.parse(ref)) for ref in refs] + [str(ImageRef.parse(r))
-                                                               for r in ctx.provider.pulled_names(ctx.spec, refs)]
+        if pushing:
+            names = [str(ImageRef.parse(ctx.registry.pull_name(ref))) for ref in refs]
+        else:
+            names = [str(ImageRef.parse(ref)) for ref in refs] + [
+                str(ImageRef.parse(r)) for r in ctx.provider.pulled_names(ctx.spec, refs)]
         for node in ctx.cluster.wasm_nodes:
             there = names_on_node(node)
             for name in names:
                 if name not in there:
                     ctx.state.add(LOADED, f"{name}@{node.name}")
-        loaded = ctx.provider.load_images(ctx.cluster, refs)
-        # a provider that pushes to a registry returns the refs the nodes pull, in the same order
+        if pushing:
+            with console.status(f"pushing {len(refs)} image(s) to the lab registry {ctx.registry.push}"):
+                loaded = registry.push_images(ctx.registry, refs)
+        else:
+            loaded = ctx.provider.load_images(ctx.cluster, refs)
+        # pushed to a registry: the refs the nodes pull, in the same order
         renamed = dict(zip(refs, loaded))
         ctx.images = {v: renamed.get(ref, ref) for v, ref in ctx.images.items()}
+        if pushing:
+            return f"{len(loaded)} image(s) pushed to {ctx.registry.push}; the nodes pull them from {ctx.registry.pull}"
         return f"{len(loaded)} image(s) on {', '.join(n.name for n in ctx.cluster.wasm_nodes)}"
 
     def undo(self, ctx) -> list[str]:

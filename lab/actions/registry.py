@@ -5,7 +5,6 @@ from lab.actions.images import LOADED
 from lab.containerd import registry_hosts_dirs
 from lab.errors import LabError
 from lab.mirrors import ImageRef
-from lab.proc import console
 
 CONTAINER = "registry_container"        # the lab registry container's name, recorded before it is run
 HOSTS_FILES = "registry_hosts_on_nodes"  # "hosts.toml path@node" the lab wrote
@@ -19,15 +18,15 @@ def artifact_variants(spec) -> list[str]:
 
 class RunRegistry:
     name = "registry"
-    title = "the registry the nodes pull the Wasm OCI artifacts from (the lab's own container, or yours)"
+    title = "the registry the nodes pull images and Wasm OCI artifacts from (the lab's own container, or yours)"
     in_cluster = False
     needs, gives = ("artifacts", "cluster"), ("registry",)
 
     def execute(self, ctx):
         spec = ctx.spec
-        if not artifact_variants(spec):
+        if not (artifact_variants(spec) or spec.pulls_images):
             ctx.registry = None
-            return "no artifact variant in this lab: no registry"
+            return "neither images nor artifacts are pulled from a registry in this lab"
         if spec.provider == "existing":
             ctx.registry = registry.user_endpoint(spec.registry)
             return f"the nodes pull from {spec.registry} (yours: the lab only pushes to it)"
@@ -49,24 +48,25 @@ class RunRegistry:
 
 class PushArtifacts:
     name = "push"
-    title = "push each artifact variant's .wasm as a Wasm OCI artifact; tell the nodes' containerd the registry"
+    title = "tell the wasm nodes' containerd the lab registry; push each artifact variant as a Wasm OCI artifact"
     in_cluster = True
     needs, gives = ("cluster", "images", "registry"), ("images",)
 
     def execute(self, ctx):
-        variants = artifact_variants(ctx.spec)
-        if not variants:
-            return "no artifact variant in this lab"
-        endpoint = ctx.registry
+        if ctx.registry is None:
+            return "no registry in this lab"
+        done = []
         if ctx.spec.provider != "existing":
-            self._point_nodes_at(ctx, endpoint.pull)
+            self._point_nodes_at(ctx, ctx.registry.pull)
+            done.append(f"the wasm nodes pull {ctx.registry.pull} over plain HTTP")
+        variants = artifact_variants(ctx.spec)
         pushed = []
         for variant in variants:
             wasm = images.wasm_bytes(images.tag(variant))
             # a component (version 0x0d, layer 1) targets WASI 0.2; a core module WASI 0.1
             wasi = "wasip1" if wasm[4:8] == b"\x01\x00\x00\x00" else "wasip2"
-            digest = registry.push_wasm(endpoint, REPOSITORY, variant, wasm, wasi)
-            ctx.images[variant] = endpoint.pull_ref(REPOSITORY, variant)
+            digest = registry.push_wasm(ctx.registry, REPOSITORY, variant, wasm, wasi)
+            ctx.images[variant] = ctx.registry.pull_ref(REPOSITORY, variant)
             pushed.append(f"{variant} ({wasi}, {len(wasm) / 1e6:.1f} MB, {digest[:19]})")
         # what the nodes will pull and lack now is the lab's to remove later (as loaded images are)
         for node in ctx.cluster.wasm_nodes:
@@ -75,7 +75,9 @@ class PushArtifacts:
                 name = str(ImageRef.parse(ctx.images[variant]))
                 if name not in there:
                     ctx.state.add(LOADED, f"{name}@{node.name}")
-        return f"pushed to {endpoint.push}: " + ", ".join(pushed)
+        if pushed:
+            done.append(f"pushed to {ctx.registry.push}: " + ", ".join(pushed))
+        return "; ".join(done) or "no artifact variant in this lab"
 
     @staticmethod
     def _point_nodes_at(ctx, pull: str) -> None:
@@ -95,7 +97,6 @@ class PushArtifacts:
                 raise LabError(f"{node.name}: {path} exists and is not the lab's; the lab leaves it alone")
             ctx.state.add(HOSTS_FILES, f"{path}@{node.name}")
             node.put_file(path, content.encode())
-        console.print(f"  the wasm nodes' containerd pulls {pull} over plain HTTP (hosts.toml)")
 
     def undo(self, ctx) -> list[str]:
         nodes = {node.name: node for node in ctx.cluster.wasm_nodes}

@@ -58,6 +58,7 @@ BAD_INPUT = [
     (["lab.up"], "lock: 5\n", "lock: 5 is not a file path"),
     (["lab.up"], "node_containerd: 1.6\n", "node_containerd: '1.6' is not allowed; choose one of: 2, 1.7"),
     (["lab.up"], "adopt: sure\n", "adopt: 'sure' is not allowed; choose one of: true, false"),
+    (["lab.up"], "image_delivery: ftp\n", "image_delivery: 'ftp' is not allowed; choose one of: registry, load"),
     # environment and files beside the config
     (["lab.up", "--env", "WASM_LAB_STATE_DIR="], "", "WASM_LAB_STATE_DIR: empty; unset it or name a folder"),
     (["kit.status", "--env", "WASM_LAB_KIT_DIR="], "", "WASM_LAB_KIT_DIR: empty; unset it or name a folder"),

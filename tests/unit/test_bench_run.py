@@ -8,7 +8,7 @@ import pytest
 import lab.bench as bench
 import lab.kube
 import lab.state
-from lab.bench import coldstart, density, incluster, load, memory, node_images, targets
+from lab.bench import coldstart, density, incluster, load, memory, node_images, targets, variant
 from lab.bench.results import ColdStartRun, DensityRun, ImageSize, LoadLevel
 from lab.errors import InputError, LabError
 
@@ -19,6 +19,7 @@ class FakeLab:
     provider = NS(creates_clusters=True)
 
     def __init__(self, spec):
+        self.spec = spec
         self.state = lab.state.State(spec.name)
         self.cluster = NS(kubeconfig="kubeconfig", context="", check_host="127.0.0.1",
                           nodes=[NS(name="control-plane"), NS(name="worker")])
@@ -151,6 +152,23 @@ def test_on_a_cluster_the_lab_did_not_create_the_load_image_is_taken_back(faked,
     bench.run(spec, variants=["native"], repeat=1, concurrencies=[1], requests=10, duration=1, image_removed=False,
               density_levels=[2])
     assert removed == [("worker", "img:loadgen")]
+
+
+@pytest.mark.parametrize("delivery, loaded_back", [("registry", []), ("load", [("worker", "img:native")])])
+def test_the_image_removed_start_pulls_from_the_lab_registry_or_loads_back(faked, monkeypatch, delivery, loaded_back):
+    spec, calls = faked
+    spec = NS(**vars(spec), pulls_images=delivery == "registry")
+    monkeypatch.setattr(coldstart, "cold_start", lambda kube, target, index, kind, before_start=None, **_: (
+        before_start() if before_start else None, cold_run(index, kind))[1])
+    removed = []
+    monkeypatch.setattr(node_images, "remove_image", lambda node, ref: removed.append((node.name, ref)))
+    monkeypatch.setattr(variant, "_cannot_remove", lambda *args: None)
+    FakeLab.loads.clear()
+    result, _ = bench.run(spec, variants=["native"], repeat=1, concurrencies=[1], requests=10, duration=1,
+                          image_removed=True, density_levels=[])
+    assert [r.kind for r in result.variants["native"].cold_start] == ["first", "image-removed"]
+    assert removed == [("worker", "img:native")]
+    assert [load for load in FakeLab.loads if load[1] == "img:native"] == loaded_back
 
 
 def test_ctrl_c_restores_and_writes_what_was_measured(faked, monkeypatch):

@@ -33,6 +33,12 @@ def test_artifact_variants_only_where_the_nodes_pull_from_a_registry(empty_cwd):
     assert "artifact-wasmtime" in variants(provider="existing", context="ctx", registry="localhost:5001")
 
 
+def test_kind_nodes_pull_the_images_from_the_lab_registry_unless_told_to_load_them(empty_cwd):
+    assert spec.load().pulls_images
+    assert not spec.load(overrides={"image_delivery": "load"}).pulls_images
+    assert not spec.load(overrides={"provider": "minikube"}).pulls_images
+
+
 def test_lab_yaml_then_cli_override(empty_cwd):
     (empty_cwd / "lab.yaml").write_text("workers: 2\nname: team-a\n")
     lab = spec.load(overrides={"name": "team-b", "workers": None})
