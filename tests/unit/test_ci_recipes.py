@@ -13,7 +13,7 @@ import yaml
 from invoke.parser import Parser
 
 import tasks
-from lab import report
+from lab import docker_check, report
 from lab import spec as lab_spec
 
 CI = Path(__file__).resolve().parents[2] / "docs" / "ci"
@@ -47,7 +47,7 @@ def commands() -> list[tuple[str, list[str]]]:
 def test_every_lab_command_in_the_recipes_parses_against_the_tasks():
     found = commands()
     assert {argv[0] for _, argv in found} >= {"lab.up", "lab.bench", "lab.down", "lab.diagnose", "kit.import",
-                                              "kit.export"}
+                                              "kit.export", "lab.docker-check"}
     for script, argv in found:
         Parser(contexts=tasks.namespace.to_contexts()).parse_argv(argv)  # raises on an unknown task or option
 
@@ -55,7 +55,8 @@ def test_every_lab_command_in_the_recipes_parses_against_the_tasks():
 def test_the_recipes_upload_what_the_lab_writes():
     results = lab_spec.load().results_dir
     gitlab = yaml.safe_load(GITLAB.read_text())["wasm-lab-nightly"]
-    assert gitlab["artifacts"]["reports"]["junit"] == f"{results}/{report.JUNIT_FILE}"
+    assert gitlab["artifacts"]["reports"]["junit"] == [f"{results}/{report.JUNIT_FILE}",
+                                                        f"{results}/{docker_check.RESULTS_NAME}.junit.xml"]
     github = yaml.safe_load(GITHUB.read_text())
     uploads = [step["with"]["path"] for step in github["jobs"]["lab"]["steps"]
                if step.get("uses", "").startswith("actions/upload-artifact@")]
