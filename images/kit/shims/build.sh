@@ -1,7 +1,9 @@
 #!/bin/sh
-# Builds wasm-lab's containerd shims (this cargo workspace, Cargo.lock pinned) inside the
-# shims-builder image (Debian trixie, like the nodes) and writes to $KIT_OUT:
-#   bin/containerd-shim-wasmtime-v1   bin/containerd-shim-wasmedge-v1   BUILDINFO (ldd, glibc needs)
+# Builds wasm-lab's containerd shims and wasmtime CLI (this cargo workspace, Cargo.lock pinned, in
+# one cargo build so wasmtime is compiled once for both) inside the shims-builder image (Debian
+# trixie, like the nodes) and writes to $KIT_OUT:
+#   bin/containerd-shim-wasmtime-v1   bin/containerd-shim-wasmedge-v1   bin/wasmtime
+#   BUILDINFO (ldd, glibc needs)
 # The Rust toolchain is the build host's (rustc >= 1.95, wasmtime's MSRV; Debian trixie only has
 # 1.85), mounted read-only. Cargo's registry and target dir live in $KIT_CACHE, so a second or
 # interrupted build resumes incrementally.
@@ -26,10 +28,10 @@ docker run --rm --network host --name "wasm-lab-kit-shims-$$" \
   -e WASMEDGE_INCLUDE_DIR=/usr/include -e WASMEDGE_LIB_DIR=/usr/lib/x86_64-linux-gnu \
   "$KIT_IMAGE_SHIMS_BUILDER" sh -euc '
     mkdir -p /cache/src
-    cp -a /src/Cargo.toml /src/Cargo.lock /src/wasmtime /src/wasmedge /cache/src/
+    cp -a /src/Cargo.toml /src/Cargo.lock /src/wasmtime /src/wasmedge /src/wasmtime-cli /cache/src/
     cd /cache/src
     cargo build --release --locked
-    for b in containerd-shim-wasmtime-v1 containerd-shim-wasmedge-v1; do
+    for b in containerd-shim-wasmtime-v1 containerd-shim-wasmedge-v1 wasmtime; do
       install -m 0755 /cache/target/release/$b /out/bin/$b
     done
     {
