@@ -100,9 +100,12 @@ def wasm_file(engine: str, tmp: Path) -> Path | None:
 
 
 def wasmtime_binary() -> str | None:
-    kit = Path(os.environ.get("WASM_LAB_KIT_DIR", Path.home() / ".cache/wasm-lab/kit"))
+    """$WASMTIME_BIN, a wasmtime on PATH, or the kit's (built with the shims)."""
+    from lab.kit import KitStore
+
+    shims = (KitStore().entry("shims") or {}).get("path")
     found = first_existing(os.environ.get("WASMTIME_BIN"), shutil.which("wasmtime"),
-                           kit / "cache/wasmtime-cli/root/bin/wasmtime",
+                           Path(shims) / "bin" / "wasmtime" if shims else None,
                            Path.home() / ".cache/wasm-lab/wasmtime/bin/wasmtime")
     return str(found) if found else None
 
@@ -221,7 +224,7 @@ def start(name: str, tmp: Path) -> Server:
     if name == "wasmtime-serve":
         binary = wasmtime_binary()
         if binary is None:
-            pytest.skip("wasmtime-serve: no `wasmtime` (PATH, $WASMTIME_BIN or invoke kit.build --only wasmtime-cli)")
+            pytest.skip("wasmtime-serve: no `wasmtime` (PATH, $WASMTIME_BIN or invoke kit.build --only shims)")
         wasm = wasm_file("wasmtime", tmp)
         if wasm is None:
             pytest.skip("wasmtime-serve: no httpbin component (build it or invoke images.build)")
