@@ -130,7 +130,8 @@ def test_online_lab_from_mirrors_then_tampered_then_mirror_down(standin, capsys)
     assert results["failures"] == 0
     assert set(results["results"]) == {"native", "embed-wasmedge", "runtime-wasmedge", "embed-wasmtime",
                                        "runtime-wasmtime", "runtime-crun-wasmedge", "embed-wasmedge-aot",
-                                       "runtime-wasmedge-aot", "runtime-crun-wasmedge-aot"}
+                                       "runtime-wasmedge-aot", "runtime-crun-wasmedge-aot", "artifact-wasmedge",
+                                       "artifact-wasmtime"}
     origins = json.loads((folder / "state" / NAME / "state.json").read_text())["artifact_origins"]
     assert origins["shim-wasmedge"] == origins["shim-wasmtime"] == "release v0.6.1"
     assert origins["node-image"] == origins["base-rust"] == origins["base-debian"] == "registry image"
