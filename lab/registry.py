@@ -112,22 +112,27 @@ def remove_container(lab: str, client=None) -> bool:
     return True
 
 
+def push_image(client, ref: str, remote: str) -> None:
+    """Tags the local image `ref` as `remote` (registry/repository:tag) and pushes it with the
+    Docker engine; the engine's stream reports a failure as a line, raised here as one line."""
+    repository, _, tag = remote.rpartition(":")
+    client.images.get(ref).tag(repository, tag)
+    for line in client.images.push(repository, tag, stream=True, decode=True):
+        if "error" in line:
+            raise LabError(f"pushing {remote} failed: {line['error']}")
+
+
 def push_images(endpoint: Endpoint, refs: list[str], client=None) -> list[str]:
-    """Pushes local images with the Docker engine (a loopback registry is plain HTTP to it); the
-    push tags go again once pushed. Returns what the nodes pull each by, in order."""
+    """Pushes local images to the lab registry (a loopback registry is plain HTTP to the engine);
+    the push tags go again once pushed. Returns what the nodes pull each by, in order."""
     client = client or docker.from_env()
-    pulled = []
     for ref in refs:
-        repository, _, tag = f"{endpoint.push}/{ref}".rpartition(":")
-        client.images.get(ref).tag(repository, tag)
+        remote = f"{endpoint.push}/{ref}"
         try:
-            for line in client.images.push(repository, tag, stream=True, decode=True):
-                if "error" in line:
-                    raise LabError(f"pushing {repository}:{tag} failed: {line['error']}")
+            push_image(client, ref, remote)
         finally:
-            client.images.remove(f"{repository}:{tag}")
-        pulled.append(endpoint.pull_name(ref))
-    return pulled
+            client.images.remove(remote)
+    return [endpoint.pull_name(ref) for ref in refs]
 
 
 def hosts_toml(pull: str) -> str:

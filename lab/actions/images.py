@@ -49,6 +49,16 @@ def names_on_node(node) -> set[str]:
     return set(node.run(["ctr", "-n", "k8s.io", "images", "ls", "-q"], check=False).stdout.split())
 
 
+def record_missing(ctx, refs: list[str]) -> None:
+    """Notes, before they are brought, the images each wasm node lacks: the lab's to remove later."""
+    names = [str(ImageRef.parse(ref)) for ref in refs]
+    for node in ctx.cluster.wasm_nodes:
+        there = names_on_node(node)
+        for name in names:
+            if name not in there:
+                ctx.state.add(LOADED, f"{name}@{node.name}")
+
+
 class LoadImages:
     name = "load"
     title = "make the images available to the wasm nodes (pushed to the lab registry, or loaded)"
@@ -58,17 +68,10 @@ class LoadImages:
     def execute(self, ctx):
         refs = sorted(set(ctx.images.values()))
         pushing = ctx.spec.pulls_images
-        # what each node lacks is the lab's to remove later; recorded before it is brought
         if pushing:
-            names = [str(ImageRef.parse(ctx.registry.pull_name(ref))) for ref in refs]
+            record_missing(ctx, [ctx.registry.pull_name(ref) for ref in refs])
         else:
-            names = [str(ImageRef.parse(ref)) for ref in refs] + [
-                str(ImageRef.parse(r)) for r in ctx.provider.pulled_names(ctx.spec, refs)]
-        for node in ctx.cluster.wasm_nodes:
-            there = names_on_node(node)
-            for name in names:
-                if name not in there:
-                    ctx.state.add(LOADED, f"{name}@{node.name}")
+            record_missing(ctx, refs + ctx.provider.pulled_names(ctx.spec, refs))
         if pushing:
             with console.status(f"pushing {len(refs)} image(s) to the lab registry {ctx.registry.push}"):
                 loaded = registry.push_images(ctx.registry, refs)

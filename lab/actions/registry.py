@@ -1,10 +1,9 @@
 import posixpath
 
 from lab import catalog, images, registry
-from lab.actions.images import LOADED
+from lab.actions.images import record_missing
 from lab.containerd import registry_hosts_dirs
 from lab.errors import LabError
-from lab.mirrors import ImageRef
 
 CONTAINER = "registry_container"        # the lab registry container's name, recorded before it is run
 HOSTS_FILES = "registry_hosts_on_nodes"  # "hosts.toml path@node" the lab wrote
@@ -68,13 +67,8 @@ class PushArtifacts:
             digest = registry.push_wasm(ctx.registry, REPOSITORY, variant, wasm, wasi)
             ctx.images[variant] = ctx.registry.pull_ref(REPOSITORY, variant)
             pushed.append(f"{variant} ({wasi}, {len(wasm) / 1e6:.1f} MB, {digest[:19]})")
-        # what the nodes will pull and lack now is the lab's to remove later (as loaded images are)
-        for node in ctx.cluster.wasm_nodes:
-            there = set(node.run(["ctr", "-n", "k8s.io", "images", "ls", "-q"], check=False).stdout.split())
-            for variant in variants:
-                name = str(ImageRef.parse(ctx.images[variant]))
-                if name not in there:
-                    ctx.state.add(LOADED, f"{name}@{node.name}")
+        if variants:  # what the nodes will pull, as loaded images are, is the lab's to remove later
+            record_missing(ctx, [ctx.images[variant] for variant in variants])
         if pushed:
             done.append(f"pushed to {ctx.registry.push}: " + ", ".join(pushed))
         return "; ".join(done) or "no artifact variant in this lab"

@@ -28,6 +28,7 @@ from lab.nodes import Node
 from lab.proc import console
 from lab.providers import installer_pod
 from lab.providers.base import Cluster, Provider, not_up
+from lab.registry import push_image
 
 POOL_LABEL, POOL_VALUE = "wasm-lab.dev/pool", "wasm"
 DEFAULT_SELECTOR = f"{POOL_LABEL}={POOL_VALUE}"
@@ -298,16 +299,10 @@ class ExistingProvider(Provider):
         return refs
 
     def _push(self, registry: str, refs: list[str]) -> list[str]:
-        client = self.docker()
-        pushed = []
-        for ref in refs:
-            remote = registry_ref(registry, ref)
-            repository, _, tag = remote.rpartition(":")
-            client.images.get(ref).tag(repository, tag)
-            for line in client.images.push(repository, tag, stream=True, decode=True):
-                if "error" in line:
-                    raise LabError(f"pushing {remote} failed: {line['error']}")
-            pushed.append(remote)
+        """Tagged for your registry and pushed; the tags stay until release() takes them back."""
+        pushed = [registry_ref(registry, ref) for ref in refs]
+        for ref, remote in zip(refs, pushed):
+            push_image(self.docker(), ref, remote)
         return pushed
 
     def _untag(self, refs: list[str]) -> list[str]:
