@@ -280,6 +280,11 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
                             node_images.remove_image(lab.node(node_name), lab.pod_image(image))
                         except Exception as error:
                             result.notes.append(f"could not remove {image} from {node_name}: {error}")
+                    if loaded_into:
+                        try:
+                            lab.provider.forget_pushed(spec, [image])
+                        except Exception as error:
+                            result.notes.append(f"could not remove the host's tag of {image} made for pushing: {error}")
                 problems = targets.restore(kube, touched)
                 result.notes += problems
                 result.calibration = _calibration(clients)

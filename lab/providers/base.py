@@ -75,6 +75,11 @@ class Provider:
         """Other names under which the nodes will hold the loaded images (a registry's)."""
         return []
 
+    def forget_pushed(self, spec, refs: list[str]) -> list[str]:
+        """Remove the host's tags that load_images() made to push `refs` to a registry; return
+        what was removed."""
+        return []
+
     def release(self, spec, state) -> list[str]:
         """Undo what ensure() added around the lab in a cluster it did not create (labels, helper
         pods); return what was removed."""

@@ -323,6 +323,9 @@ class ExistingProvider(Provider):
     def pulled_names(self, spec, refs: list[str]) -> list[str]:
         return [registry_ref(spec.registry, ref) for ref in refs] if spec.registry else []
 
+    def forget_pushed(self, spec, refs: list[str]) -> list[str]:
+        return self._untag(self.pulled_names(spec, refs))
+
     def release(self, spec, state) -> list[str]:
         """What ensure() and load_images() added around the lab: pool labels it put on nodes, the
         installer pods and their namespace, the local tags made for pushing. (The lab's objects,
@@ -340,8 +343,7 @@ class ExistingProvider(Provider):
         for node in self._pods:
             node.run(["rmdir", IMPORT_DIR, os.path.dirname(IMPORT_DIR)], check=False)
         self.remove_installer_pods()
-        if spec.registry:  # the local tags made for pushing (the registry keeps its copies)
-            removed += self._untag(self.pulled_names(spec, state.get("images_used", [])))
+        removed += self.forget_pushed(spec, state.get("images_used", []))  # the registry keeps its copies
         namespace = installer_pod.namespace_name(spec.name)
         if kube.delete_owned("v1", "Namespace", namespace, spec.name):
             kube.wait_gone("v1", "Namespace", namespace)

@@ -145,13 +145,16 @@ def test_run_measures_each_variant_and_restores_it(faked, monkeypatch):
 
 def test_on_a_cluster_the_lab_did_not_create_the_load_image_is_taken_back(faked, monkeypatch):
     spec, calls = faked
-    monkeypatch.setattr(FakeLab, "provider", NS(creates_clusters=False))
+    untagged = []
+    monkeypatch.setattr(FakeLab, "provider", NS(creates_clusters=False,
+                                                forget_pushed=lambda spec, refs: untagged.extend(refs)))
     monkeypatch.setattr(coldstart, "cold_start", lambda kube, target, index, kind, **_: cold_run(index, kind))
     removed = []
     monkeypatch.setattr(node_images, "remove_image", lambda node, ref: removed.append((node.name, ref)))
     bench.run(spec, variants=["native"], repeat=1, concurrencies=[1], requests=10, duration=1, image_removed=False,
               density_levels=[2])
     assert removed == [("worker", "img:loadgen")]
+    assert untagged == ["img:loadgen"]   # and the host keeps no tag made to push it to the user's registry
 
 
 @pytest.mark.parametrize("delivery, loaded_back", [("registry", []), ("load", [("worker", "img:native")])])

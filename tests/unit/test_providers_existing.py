@@ -154,6 +154,24 @@ def test_with_registry_images_are_pushed_and_the_registry_refs_returned():
     assert tagged == pushed == [("localhost:5001/wasm-lab/httpbin", "native")]
 
 
+def test_the_tags_made_for_pushing_are_taken_back_and_nothing_without_a_registry():
+    """FAKE docker client: forget_pushed() removes the registry-named tags load_images() made."""
+    import docker
+
+    removed = []
+
+    def remove(ref):
+        if ref.endswith(":gone"):
+            raise docker.errors.ImageNotFound("no such image")
+        removed.append(ref)
+
+    provider = existing.ExistingProvider(docker_client=NS(images=NS(remove=remove)))
+    refs = ["wasm-lab-kit/loadgen:4", "wasm-lab/httpbin:gone"]
+    assert provider.forget_pushed(NS(registry="localhost:5001"), refs) == ["image tag localhost:5001/wasm-lab-kit/loadgen:4"]
+    assert removed == ["localhost:5001/wasm-lab-kit/loadgen:4"]
+    assert provider.forget_pushed(NS(registry=""), refs) == []
+
+
 def test_release_takes_back_only_the_pool_labels_it_added_and_the_installer(monkeypatch, tmp_path):
     """FAKE kube and nodes: release() undoes what ensure() added around the lab, nothing else
     (the lab's objects, runtimes and images are undone by the actions, tests/unit/test_ownership.py)."""
