@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from lab.errors import LabError
 from lab.kit import builders
 from lab.kit.recipes import Recipe, RecipeError, build_order, cache_key, image_tag, load_recipes, load_versions, render
 from lab.kit.store import ChecksumMismatch, KitStore, checksum_tree
-from lab.proc import console, run
+from lab.proc import CommandFailed, console, run
 
 
 @dataclass
@@ -108,7 +109,12 @@ def _build_one(item: Planned, store: KitStore, versions: dict[str, str]) -> floa
     ctx = builders.BuildContext(recipe, store, item.key, item.version, values, need_dirs, need_images, image)
     console.print(f"kit: building [bold]{recipe.name}[/bold] {item.version} (log: {ctx.log})")
     start = time.monotonic()
-    outputs = builders.build(ctx)
+    try:
+        outputs = builders.build(ctx)
+    except CommandFailed as error:
+        # one line naming the recipe and its log; the last lines of the build go to last-error.log
+        raise LabError(f"kit recipe {recipe.name} failed ({error.argv[0]} exited {error.returncode}); "
+                       f"its log: {ctx.log}\n" + "\n".join(error.tail[-15:])) from error
     seconds = round(time.monotonic() - start, 1)
     store.record({
         "name": recipe.name, "kind": recipe.kind, "version": item.version, "key": item.key,
@@ -157,15 +163,24 @@ def clean(store: KitStore | None = None, caches: bool = False) -> list[str]:
     return removed
 
 
+class StaleArtifact(KeyError):
+    """A kit artifact built from other recipes or versions than this checkout's: as good as not built."""
+
+
 def artifact(name: str, store: KitStore | None = None) -> dict:
-    """A built artifact's manifest entry, with files verified against their checksums."""
+    """A built artifact's manifest entry, made from the recipes and versions of this checkout
+    (its recorded cache key is the current one), with files verified against their checksums."""
     store = store or KitStore()
     entry = store.entry(name)
     if entry is None:
         raise KeyError(f"kit artifact {name!r} is not built (run: invoke kit.build --only {name})")
+    current = {item.recipe.name: item.key for item in plan([name])}[name]
+    if entry.get("key") != current:
+        raise StaleArtifact(f"kit artifact {name!r} is stale: built from other recipes or versions than this "
+                            f"checkout's (run: invoke kit.build --only {name})")
     if "path" in entry:
         store.verified_path(name)
     return entry
 
 
-__all__ = ["ChecksumMismatch", "KitStore", "artifact", "build", "clean", "plan", "status"]
+__all__ = ["ChecksumMismatch", "KitStore", "StaleArtifact", "artifact", "build", "clean", "plan", "status"]

@@ -4,6 +4,7 @@ import json
 import pytest
 
 from lab import kit
+from lab.errors import LabError
 from lab.kit import recipes as kit_recipes
 from lab.kit.recipes import RecipeError, build_order, load_recipes, render
 from lab.kit.store import ChecksumMismatch, KitStore
@@ -186,3 +187,28 @@ def test_a_current_artifact_needs_nothing_built_below_it(recipe_root, tmp_path):
     store.forget("base")
     assert [(r["name"], r["action"]) for r in kit.build(["top"], store=store, force=True)] == [("base", "built"),
                                                                                             ("top", "built")]
+
+
+def test_an_artifact_of_an_older_recipe_or_version_is_stale_until_rebuilt(recipe_root, tmp_path):
+    folder = write_recipe(recipe_root, "tool", "name: tool\nkind: files\nversions: [tool]\nrun: [sh, build.sh]\n",
+                          {"build.sh": SCRIPT})
+    store = KitStore(tmp_path / "kit")
+    kit.build(["tool"], store=store)
+    (folder / "build.sh").write_text(SCRIPT + "true\n")
+    with pytest.raises(kit.StaleArtifact, match="'tool' is stale.*invoke kit.build --only tool"):
+        kit.artifact("tool", store=store)
+    kit.build(["tool"], store=store)
+    assert kit.artifact("tool", store=store)["key"] == kit.plan(["tool"])[0].key
+    (recipe_root / "versions.yaml").write_text('tool: "1.2.4"\nother-tool: "4"\n')
+    with pytest.raises(kit.StaleArtifact):
+        kit.artifact("tool", store=store)
+
+
+def test_a_failed_build_says_in_its_first_line_which_recipe_and_where_its_log_is(recipe_root, tmp_path):
+    write_recipe(recipe_root, "tool", "name: tool\nkind: files\nrun: [sh, -c, 'echo boom; exit 3']\n")
+    store = KitStore(tmp_path / "kit")
+    with pytest.raises(LabError) as failed:
+        kit.build(["tool"], store=store)
+    first, *rest = str(failed.value).splitlines()
+    assert first == f"kit recipe tool failed (sh exited 3); its log: {store.log_path('tool')}"
+    assert "boom" in rest
