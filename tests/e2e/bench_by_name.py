@@ -1,58 +1,35 @@
-"""lab.bench for real, short: on a lab cluster that is already up (this test never creates one).
-
-Runs when `kind get clusters` lists a lab cluster whose httpbin deployments are all Ready in
-namespace wasm-lab (candidates: $WASM_LAB_BENCH_CLUSTERS, comma-separated, else wasm-lab and
-wasmlab-e2e); skips with the reason otherwise. Checks the outputs and that every deployment is
-back to its replicas afterwards. No timing is asserted: speed lives in the numbers, not in tests."""
+"""lab.bench by cluster name on a lab that is up, from a state folder that never saw it (the lab
+did not create that cluster as far as this bench knows): a step of tests/e2e/test_lab.py, on the
+lab that test brings up. Checks the outputs and that every deployment is back to its replicas
+afterwards. No timing is asserted: speed lives in the numbers, not in tests."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 
-import pytest
-
-pytestmark = [pytest.mark.cluster, pytest.mark.docker]
+from lab.kube import Kube
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NAMESPACE = "wasm-lab"
 
 
-def _ready_lab(tmp_path):
-    if shutil.which("kind") is None:
-        pytest.skip("kind is not installed")
-    done = subprocess.run(["kind", "get", "clusters"], capture_output=True, text=True, timeout=60)
-    clusters = done.stdout.split()
-    wanted = os.environ.get("WASM_LAB_BENCH_CLUSTERS", "wasm-lab,wasmlab-e2e").split(",")
-    reasons = []
-    for name in [c for c in wanted if c in clusters]:
-        kubeconfig = tmp_path / f"{name}.kubeconfig"
-        config = subprocess.run(["kind", "get", "kubeconfig", "--name", name], capture_output=True, text=True,
-                                timeout=60)
-        if config.returncode != 0:
-            reasons.append(f"{name}: no kubeconfig")
-            continue
-        kubeconfig.write_text(config.stdout)
-        from lab.kube import Kube
-
-        kube = Kube(kubeconfig)
-        try:
-            deployments = kube.apps.list_namespaced_deployment(
-                NAMESPACE, label_selector="app.kubernetes.io/part-of=wasm-lab").items
-        except Exception as error:
-            reasons.append(f"{name}: {error.__class__.__name__}")
-            continue
-        not_ready = [d.metadata.name for d in deployments if (d.status.ready_replicas or 0) < (d.spec.replicas or 0)]
-        if deployments and not not_ready:
-            return name, kube, deployments
-        reasons.append(f"{name}: " + (f"not ready: {', '.join(not_ready)}" if deployments else "no httpbin deployments"))
-    pytest.skip("no lab cluster is up with its httpbin deployments Ready"
-                + (f" ({'; '.join(reasons)})" if reasons else f" (kind lists: {', '.join(clusters) or 'none'})")
-                + "; start one with `invoke lab.up`")
+def lab_deployments(name: str, folder):
+    """The kube client of kind cluster `name` (its kubeconfig from kind) and its httpbin
+    deployments, every one of them Ready."""
+    done = subprocess.run(["kind", "get", "kubeconfig", "--name", name], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    kubeconfig = folder / f"{name}.kubeconfig"
+    kubeconfig.write_text(done.stdout)
+    kube = Kube(kubeconfig)
+    deployments = kube.apps.list_namespaced_deployment(NAMESPACE, label_selector="app.kubernetes.io/part-of=wasm-lab").items
+    not_ready = [d.metadata.name for d in deployments if (d.status.ready_replicas or 0) < (d.spec.replicas or 0)]
+    assert deployments and not not_ready, f"{name}: not ready: {not_ready}"
+    return kube, deployments
 
 
-def test_short_bench_measures_and_restores(tmp_path):
-    name, kube, deployments = _ready_lab(tmp_path)
+def short_bench_measures_and_restores(name: str, tmp_path):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    kube, deployments = lab_deployments(name, tmp_path)
     before = {d.metadata.name: d.spec.replicas for d in deployments}
     variants = [d.metadata.labels["wasm-lab.dev/variant"] for d in deployments]
     chosen = [v for v in variants if v == "native"] + [v for v in variants if v.startswith("runtime-")][:1]

@@ -13,6 +13,7 @@ from lab import registry
 from lab.catalog import load as runtime_catalog
 from lab.kube import Kube
 from tests.commands import invoke
+from tests.e2e.bench_by_name import short_bench_measures_and_restores
 
 pytestmark = [pytest.mark.cluster, pytest.mark.kit, pytest.mark.docker]
 
@@ -50,7 +51,7 @@ def test_up_check_rerun_down(lab_env, capsys):
     assert set(results["jobs"]["results"]) == {"native", "wasmedge", "wasmtime", "crun-wasmedge"}
     assert results["jobs"]["failures"] == 0, results["jobs"]
 
-    # A short lab.bench on the fresh lab (test_bench_on_lab.py needs a lab already up).
+    # A short lab.bench on the fresh lab.
     bench, _ = invoke("lab.bench", "--config", str(config), "--variant", "native", "--variant", "runtime-wasmtime",
                       "--variant", "artifact-wasmedge",
                       "--repeat", "2", "--concurrency", "2", "--requests", "200", "--duration", "3",
@@ -73,6 +74,8 @@ def test_up_check_rerun_down(lab_env, capsys):
     leftovers = kube.core.list_namespaced_pod("wasm-lab", label_selector="app.kubernetes.io/component in "
                                               "(bench-client,bench-responder)").items
     assert not leftovers, [p.metadata.name for p in leftovers]
+    # lab.bench --name on the same lab from a state folder that never saw it
+    short_bench_measures_and_restores(NAME, folder / "bench-by-name")
 
     # The single steps and the read-only tasks, on the running lab.
     for task in (["workloads.check"], ["runtimes.install"], ["workloads.deploy"], ["lab.status", "--json"],
