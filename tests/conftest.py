@@ -1,42 +1,42 @@
-"""Shared fixtures. Tests that need Docker, the offline kit or a cluster skip with the reason."""
+"""Shared fixtures, and the rule on skips (tests/machine_limits.py): a test skips only for a limit
+declared there; any other skip fails. The run ends with a table per test group (tests/<group>)."""
 import shutil
+from collections import Counter, defaultdict
 
 import pytest
 
+from tests.machine_limits import LIMITS, REQUIRE_ALL, SKIP_PREFIX, declared_limit, lacking, require, strict
+
 
 def docker_engine_or_skip():
-    try:
-        import docker
-
-        docker.from_env().ping()
-    except Exception as error:
-        pytest.skip(f"no Docker engine answers ({error.__class__.__name__}); run: bash hack/setup-host")
+    require("docker")
 
 
 @pytest.fixture
 def docker_engine():
-    docker_engine_or_skip()
+    require("docker")
     import docker
 
     return docker.from_env()
 
 
 def kit_artifact_or_skip(name: str) -> dict:
-    """The manifest entry of a built kit artifact, or a skip that says how to build it."""
+    """The manifest entry of a built, current kit artifact. Not built or stale: the `kit` limit
+    (a skip saying how to build it, a failure in a strict run); unreadable: a failure naming it."""
     from lab import kit
 
     try:
         return kit.artifact(name)
-    except KeyError:
-        pytest.skip(f"kit artifact {name!r} is not built (invoke kit.build --only {name})")
+    except KeyError as error:  # not built, or built from other recipes than this checkout's
+        lacking("kit", str(error.args[0]) if error.args else name)
+    except Exception as error:
+        pytest.fail(f"kit artifact {name!r} is unreadable: {error.__class__.__name__}: {error}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
 def kind_cli():
-    path = shutil.which("kind")
-    if path is None:
-        pytest.skip("kind is not installed (bash hack/setup-host installs it)")
-    return path
+    require("kind")
+    return shutil.which("kind")
 
 
 @pytest.fixture
@@ -52,15 +52,119 @@ def empty_cwd(tmp_path, monkeypatch):
     return tmp_path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def kit_complete():
-    """Every kit artifact built and current, so a test never starts a long kit build."""
-    from lab import kit
+    """Every kit artifact built and current, so a test never starts a long kit build. Asked per
+    test (cheap while the kit's manifest is unchanged), so a kit removed mid-run is noticed."""
+    require("kit")
 
-    try:
-        rows = kit.status()
-    except Exception as error:
-        pytest.skip(f"kit status unavailable: {error}")
-    not_ready = [f"{r['name']} ({r['state']})" for r in rows if r["state"] != "built"]
-    if not_ready:
-        pytest.skip("offline kit not complete, build it with `invoke kit.build`: " + ", ".join(not_ready))
+
+# --- skips: declared or failed ----------------------------------------------------------------------
+
+def skip_reason(report) -> str:
+    longrepr = report.longrepr
+    return str(longrepr[2] if isinstance(longrepr, tuple) else longrepr)
+
+
+def undeclared_skip_fails(report) -> None:
+    """A skip whose reason names no limit of tests/machine_limits.py becomes a failure."""
+    if not report.skipped or hasattr(report, "wasxfail"):
+        return
+    reason = skip_reason(report)
+    if declared_limit(reason) is None:
+        report.outcome = "failed"
+        report.longrepr = (f"undeclared skip, not a limit of tests/machine_limits.py: "
+                           f"{reason.removeprefix('Skipped: ')}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    undeclared_skip_fails(report)
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    report = yield
+    undeclared_skip_fails(report)
+    return report
+
+
+# --- the closing table per group --------------------------------------------------------------------
+
+GROUP_ORDER = ("unit", "security", "conformance", "kit", "e2e", "faults")
+RANK = {"failed": 2, "skipped": 1, "passed": 0}
+
+
+class GroupTally:
+    """Each test's outcome over its phases (a failed teardown fails a passed test) and each
+    skip's declared limit, by the tests/ subfolder the test lives in."""
+
+    def __init__(self):
+        self.outcomes: dict[str, str] = {}
+        self.skips: dict[str, str] = {}
+
+    @staticmethod
+    def group(nodeid: str) -> str:
+        parts = nodeid.split("::")[0].split("/")
+        return parts[1] if len(parts) > 2 and parts[0] == "tests" else parts[0]
+
+    def add(self, report) -> None:
+        if report.when != "call" and report.passed:
+            return  # a setup or teardown that passed says nothing of the test
+        previous = self.outcomes.get(report.nodeid)
+        if previous is None or RANK[report.outcome] > RANK[previous]:
+            self.outcomes[report.nodeid] = report.outcome
+        if report.skipped:
+            self.skips[report.nodeid] = skip_reason(report).removeprefix("Skipped: ")
+
+    def rows(self) -> list[tuple[str, int, int, int]]:
+        counts: dict[str, Counter] = defaultdict(Counter)
+        for nodeid, outcome in self.outcomes.items():
+            counts[self.group(nodeid)][outcome] += 1
+        order = [g for g in GROUP_ORDER if g in counts] + sorted(set(counts) - set(GROUP_ORDER))
+        return [(g, counts[g]["passed"], counts[g]["failed"], counts[g]["skipped"]) for g in order]
+
+    def skip_lines(self) -> list[tuple[str, str, int]]:
+        """(group, the declared reason, how many tests) per distinct skip."""
+        found = Counter((self.group(nodeid), reason) for nodeid, reason in self.skips.items()
+                        if self.outcomes.get(nodeid) == "skipped")
+        return [(group, reason, n) for (group, reason), n in sorted(found.items())]
+
+    def lines(self, strict_run: bool) -> list[str]:
+        rows = self.rows()
+        out = [f"{'group':<14}{'passed':>8}{'failed':>8}{'skipped':>9}"]
+        out += [f"{g:<14}{p:>8}{f:>8}{s:>9}" for g, p, f, s in rows]
+        skips = self.skip_lines()
+        if skips:
+            out.append("skipped, by declared machine limit:")
+            out += [f"  {group}: {n} x {reason.removeprefix(SKIP_PREFIX + ' ')}" for group, reason, n in skips]
+        provided = sorted({name for _, reason, _ in skips
+                           if (name := declared_limit(reason)) and LIMITS[name].provided_by})
+        if strict_run:
+            out.append(f"strict run ({REQUIRE_ALL}=1 or CI): only genuine machine limits may skip")
+        elif provided:
+            out.append(f"NOT TESTED on this machine for lack of {', '.join(provided)}: "
+                       "`make test` (hack/run-tests) provides them and fails instead of skipping")
+        return out
+
+
+class GroupTallyPlugin:
+    def __init__(self):
+        self.tally = GroupTally()
+
+    def pytest_runtest_logreport(self, report):
+        self.tally.add(report)
+
+    def pytest_terminal_summary(self, terminalreporter):
+        # before pytest's short summary and its closing "N passed, ..." line, which stays last
+        if not self.tally.outcomes:
+            return
+        terminalreporter.write_sep("-", "tests per group")
+        for line in self.tally.lines(strict()):
+            terminalreporter.write_line(line)
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(GroupTallyPlugin(), "wasm-lab-group-tally")

@@ -9,8 +9,9 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 import yaml
+
+from tests.machine_limits import require
 
 
 def wait_listening(port: int, what: str, seconds: float = 10) -> None:
@@ -28,9 +29,8 @@ class Registry:
     """Debian's registry serving from `folder`, on 127.0.0.1:port; stop() ends it."""
 
     def __init__(self, folder: Path, port: int):
+        require("docker-registry")
         binary = shutil.which("docker-registry")
-        if binary is None:
-            pytest.skip("Debian's docker-registry is not installed (bash hack/setup-host installs it)")
         folder.mkdir(parents=True, exist_ok=True)
         config = folder / "config.yml"
         config.write_text(yaml.safe_dump({

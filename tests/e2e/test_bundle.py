@@ -18,6 +18,7 @@ from lab import artifacts
 from lab.catalog import load as runtime_catalog
 from lab.kit.store import KitStore
 from tests.commands import REPO, invoke
+from tests.machine_limits import require
 
 pytestmark = [pytest.mark.cluster, pytest.mark.kit, pytest.mark.docker]
 
@@ -32,16 +33,11 @@ def free_port() -> int:
 
 @pytest.fixture
 def kit_images(kit_complete, kind_cli):
-    """The image refs of the default bundle; skipped while a container uses one (it could not be wiped)."""
-    client = docker.from_env()
+    """The image refs of the default bundle, while no container uses one (it could not be wiped)."""
+    require("kit-images-unused")
     store = KitStore()
-    refs = {name: store.entry(name)["image"]["ref"] for name in artifacts.kit_artifacts()
+    return {name: store.entry(name)["image"]["ref"] for name in artifacts.kit_artifacts()
             if "image" in store.entry(name)}
-    ids = {client.images.get(ref).id for ref in refs.values()}
-    users = [c.name for c in client.containers.list(all=True) if c.attrs.get("Image") in ids]
-    if users:
-        pytest.skip(f"containers use the kit's images ({', '.join(users)}): the test would have to remove them")
-    return refs
 
 
 def wipe(refs: dict, kit_dir) -> None:

@@ -11,6 +11,7 @@ import uuid
 import pytest
 
 from tests.conftest import kit_artifact_or_skip
+from tests.machine_limits import lacking
 
 pytestmark = [pytest.mark.kit, pytest.mark.docker]
 
@@ -27,8 +28,8 @@ def loadgen_image(docker_engine) -> str:
     try:
         docker_engine.images.get(ref)
     except docker.errors.ImageNotFound:
-        pytest.skip(f"kit artifact 'loadgen' is recorded but its image {ref} is gone "
-                    "(invoke kit.build --only loadgen)")
+        lacking("kit", f"kit artifact 'loadgen' is recorded but its image {ref} is gone "
+                "(invoke kit.build --only loadgen)")
     return ref
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import docker_engine_or_skip, kit_artifact_or_skip
+from tests.machine_limits import lacking
 
 pytestmark = [pytest.mark.kit, pytest.mark.docker, pytest.mark.cluster]
 
@@ -102,7 +103,7 @@ def test_two_node_cluster_from_the_kit_node_image(kind_cli, tmp_path):
         try:
             client.images.get(ref)
         except docker.errors.ImageNotFound:
-            pytest.skip(f"image {ref} is not in the Docker engine (invoke kit.build --only node)")
+            lacking("kit", f"image {ref} is not in the Docker engine (invoke kit.build --only node)")
 
     kubeconfig = tmp_path / "kubeconfig"
     kubectl = ["kubectl", f"--kubeconfig={kubeconfig}"]

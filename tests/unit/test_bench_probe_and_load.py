@@ -2,7 +2,6 @@
 what wrk's report says, where the client goes, when a level is client-bound, why a pod failed.
 (The real paths run in tests/e2e: the kind and existing-cluster benches.)"""
 import json
-import shutil
 import subprocess
 from types import SimpleNamespace as NS
 
@@ -33,7 +32,6 @@ def test_probe_output_is_parsed_into_named_times():
     assert found["attempts"] == 7 and found["pod_ip"] == "10.244.1.8"
 
 
-@pytest.mark.skipif(not shutil.which("bash"), reason="needs bash")
 def test_probe_script_is_valid_bash():
     assert subprocess.run(["bash", "-n", "-c", probe.SCRIPT]).returncode == 0
 

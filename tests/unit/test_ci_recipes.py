@@ -3,28 +3,25 @@ hack/setup-host), and every wasm-lab command in both recipes parses against the 
 so a renamed task or option breaks here before it breaks a team's nightly run."""
 import re
 import shlex
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-import pytest
 import yaml
 from invoke.parser import Parser
 
 import tasks
 from lab import docker_check, report
 from lab import spec as lab_spec
+from tests.machine_limits import actionlint_path, require
 
 CI = Path(__file__).resolve().parents[2] / "docs" / "ci"
 GITHUB, GITLAB = CI / "github-nightly.yml", CI / "gitlab-nightly.yml"
 
 
 def actionlint() -> str:
-    found = shutil.which("actionlint", path=str(Path(sys.executable).parent)) or shutil.which("actionlint")
-    if found is None:
-        pytest.skip("actionlint is not installed (bash hack/setup-host installs it with go install)")
-    return found
+    require("go")
+    require("actionlint")
+    return actionlint_path()
 
 
 def test_the_github_workflow_passes_actionlint():

@@ -1,8 +1,6 @@
 """Unit tests for lab.containerd: planning containerd config edits for wasm runtimes."""
 from __future__ import annotations
 
-import re
-import shutil
 import subprocess
 import tomllib
 from pathlib import Path
@@ -20,6 +18,7 @@ from lab.containerd import (
     runtimes_path,
     systemd_cgroup,
 )
+from tests.machine_limits import require
 
 FIXTURES = Path(__file__).parent / "fixtures" / "containerd"
 MAIN = "/etc/containerd/config.toml"
@@ -461,25 +460,12 @@ def test_dump_has_runtime_checks_type_and_pod_annotations():
         dump_has_runtime("time=... level=fatal msg=\"failed\"", WASMEDGE)
 
 
-def _containerd_version() -> tuple[int, ...] | None:
-    binary = shutil.which("containerd")
-    if not binary:
-        return None
-    out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=20).stdout
-    match = re.search(r"\s+v?(\d+)\.(\d+)\.(\d+)", out)
-    return tuple(int(x) for x in match.groups()) if match else None
-
-
 @pytest.mark.parametrize("entry", [WASMEDGE, CRUN], ids=lambda e: e.handler)
 @pytest.mark.parametrize("name", ["kind-v2.toml", "minikube-v2.toml", "kind-v3.toml"])
 def test_real_containerd_config_dump_sees_the_runtime(tmp_path, name, entry):
-    version = _containerd_version()
-    if version is None:
-        pytest.skip("no containerd binary on PATH (or its --version is unreadable)")
-    needed = (1, 5, 0) if FIXTURE_FACTS[name][0] == 2 else (2, 0, 0)
-    if version < needed:
-        pytest.skip(f"containerd {'.'.join(map(str, version))} cannot read config version "
-                    f"{FIXTURE_FACTS[name][0]} (needs {'.'.join(map(str, needed))}+)")
+    require("containerd")
+    if FIXTURE_FACTS[name][0] == 3:
+        require("containerd-config-v3")
     config = tmp_path / "config.toml"
     original = read(name)
 
