@@ -10,7 +10,7 @@ from pathlib import Path
 
 import docker
 
-from lab import catalog, providers
+from lab import catalog, providers, published_ports
 from lab.proc import run
 from lab.spec import LabSpec
 from lab.state import State
@@ -53,6 +53,17 @@ def _ports(spec: LabSpec, cluster_running: bool):
     if busy and not cluster_running:
         return False, f"ports in use on 127.0.0.1: {', '.join(busy)} (set host_port_base in lab.yaml)"
     return True, "the lab's cluster holds them" if busy else f"{spec.host_port_base}..{spec.host_port_base + len(variants) - 1} free"
+
+
+def _published_ports(provider, spec: LabSpec):
+    ports = provider.published_ports(spec)
+    refused = published_ports.refusing(ports)
+    if published_ports.api_server_refuses(refused):
+        return False, published_ports.dead_ports_error(f"{spec.provider} cluster {spec.name}", refused)
+    if refused:
+        return True, f"{len(refused)} of {len(ports)} refuse, not the API server's: " + ", ".join(map(str, refused)) + \
+            " (no Service behind them?)"
+    return True, f"all {len(ports)} published by the lab's nodes accept connections" if ports else "none published by the nodes"
 
 
 def _privileged():
@@ -99,6 +110,8 @@ def preflight(spec: LabSpec) -> list[dict]:
     except Exception:
         running = False
     checks.append(_check("host ports", lambda: _ports(spec, running)))
+    if running:
+        checks.append(_check("published ports", lambda: _published_ports(provider, spec)))
     return checks
 
 

@@ -67,6 +67,11 @@ class Provider:
         """lab.doctor's checks of what this provider needs on the host: name -> () -> (ok, detail)."""
         return {}
 
+    def published_ports(self, spec) -> list:
+        """The host ports the lab's running node containers publish (lab.published_ports.Published):
+        none for a provider whose nodes publish none."""
+        return []
+
     def identity(self, spec) -> str | None:
         """What tells this cluster from another one made later under the same name."""
         return None

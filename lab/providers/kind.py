@@ -8,7 +8,7 @@ from pathlib import Path
 import docker
 import yaml
 
-from lab import REPO_ROOT, catalog
+from lab import REPO_ROOT, catalog, published_ports
 from lab.errors import LabError
 from lab.nodes import DockerNode
 from lab.proc import run, run_logged
@@ -96,11 +96,23 @@ class KindProvider(Provider):
             state.set("cluster_created", True)
             created = True
         else:
-            self._start_stopped_nodes(spec)
+            if not self._start_stopped_nodes(spec):
+                self._refuse_dead_api_server_port(spec)
             self._refuse_unmapped_ports(spec)
             self._write_kubeconfig(spec, kubeconfig)
         kubeconfig.chmod(0o600)  # the cluster's admin credentials
         return self._cluster(spec, kubeconfig, created)
+
+    def _refuse_dead_api_server_port(self, spec) -> None:
+        """Nodes that were Up already, whose API server port refuses, never become Ready: said in a
+        second rather than after the wait for Ready nodes. (Nodes just started get their ports anew.)"""
+        refused = published_ports.refusing(self.published_ports(spec))
+        if published_ports.api_server_refuses(refused):
+            raise LabError(published_ports.dead_ports_error(f"kind cluster {spec.name}", refused))
+
+    def published_ports(self, spec) -> list[published_ports.Published]:
+        running = docker.from_env().containers.list(filters={"label": f"io.x-k8s.kind.cluster={spec.name}"})
+        return [p for c in sorted(running, key=lambda c: c.name) for p in published_ports.of_container(c.name, c.attrs)]
 
     @staticmethod
     def _refuse_unmapped_ports(spec) -> None:
@@ -154,10 +166,13 @@ class KindProvider(Provider):
             found.append((node, node.container.labels.get(ROLE_LABEL, "")))
         return found
 
-    def _start_stopped_nodes(self, spec):
+    def _start_stopped_nodes(self, spec) -> list[str]:
+        started = []
         for node, _ in self.nodes(spec):
             if node.container.status != "running":
                 node.container.start()
+                started.append(node.name)
+        return started
 
     def load_images(self, cluster, refs):
         if not refs:
