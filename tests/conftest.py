@@ -5,7 +5,16 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from tests.machine_limits import LIMITS, REQUIRE_ALL, SKIP_PREFIX, declared_limit, lacking, require, strict
+from tests.machine_limits import (
+    LIMITS,
+    REQUIRE_ALL,
+    SKIP_PREFIX,
+    declared_limit,
+    lacking,
+    require,
+    required_missing,
+    strict,
+)
 
 
 def docker_engine_or_skip():
@@ -52,10 +61,10 @@ def empty_cwd(tmp_path, monkeypatch):
     return tmp_path
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def kit_complete():
     """Every kit artifact built and current, so a test never starts a long kit build. Asked per
-    test (cheap while the kit's manifest is unchanged), so a kit removed mid-run is noticed."""
+    test module (cheap while the kit's manifest is unchanged), so a kit removed mid-run is noticed."""
     require("kit")
 
 
@@ -98,12 +107,14 @@ RANK = {"failed": 2, "skipped": 1, "passed": 0}
 
 
 class GroupTally:
-    """Each test's outcome over its phases (a failed teardown fails a passed test) and each
-    skip's declared limit, by the tests/ subfolder the test lives in."""
+    """Each test's outcome over its phases (a failed teardown fails a passed test), each skip's
+    declared limit and each failure for a limit a strict run requires, by the tests/ subfolder
+    the test lives in."""
 
     def __init__(self):
         self.outcomes: dict[str, str] = {}
         self.skips: dict[str, str] = {}
+        self.missing: dict[str, tuple[str, str]] = {}
 
     @staticmethod
     def group(nodeid: str) -> str:
@@ -118,6 +129,8 @@ class GroupTally:
             self.outcomes[report.nodeid] = report.outcome
         if report.skipped:
             self.skips[report.nodeid] = skip_reason(report).removeprefix("Skipped: ")
+        elif report.failed and (missing := required_missing(str(report.longrepr))):
+            self.missing.setdefault(report.nodeid, missing)
 
     def rows(self) -> list[tuple[str, int, int, int]]:
         counts: dict[str, Counter] = defaultdict(Counter)
@@ -142,6 +155,11 @@ class GroupTally:
             out += [f"  {group}: {n} x {reason.removeprefix(SKIP_PREFIX + ' ')}" for group, reason, n in skips]
         provided = sorted({name for _, reason, _ in skips
                            if (name := declared_limit(reason)) and LIMITS[name].provided_by})
+        by_limit: dict[str, list[str]] = defaultdict(list)
+        for name, detail in self.missing.values():
+            by_limit[name].append(detail)
+        out += [f"FAILED for lack of [{name}] ({len(details)} tests), which this run requires: {details[0]}"
+                for name, details in sorted(by_limit.items())]
         if strict_run:
             out.append(f"strict run ({REQUIRE_ALL}=1 or CI): only genuine machine limits may skip")
         elif provided:

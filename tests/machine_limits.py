@@ -33,6 +33,7 @@ import pytest
 REQUIRE_ALL = "WASM_LAB_REQUIRE_ALL"
 SKIP_PREFIX = "machine limit"
 DECLARED_SKIP = re.compile(r"^(?:Skipped: )?" + SKIP_PREFIX + r" \[(?P<name>[a-z0-9-]+)\]: ")
+REQUIRED_MISSING = re.compile(r"required \[(?P<name>[a-z0-9-]+)\] missing: (?P<detail>[^\n]*)")
 
 
 class MachineStateUnreadable(Exception):
@@ -135,7 +136,10 @@ def _kit_state() -> str | None:
         raise MachineStateUnreadable(f"the offline kit's state is unreadable ({KitStore().manifest_path}): "
                                      f"{error.__class__.__name__}: {error}") from error
     not_ready = [f"{row['name']} ({row['state']})" for row in rows if row["state"] != "built"]
-    return ("not complete: " + ", ".join(not_ready)) if not_ready else None
+    if not not_ready:
+        return None
+    more = f" and {len(not_ready) - 4} more" if len(not_ready) > 4 else ""
+    return f"not complete, {len(not_ready)} of {len(rows)} artifacts not built or stale: " + ", ".join(not_ready[:4]) + more
 
 
 def _kit_images_unused() -> str | None:
@@ -206,6 +210,12 @@ def lacking(name: str, detail: str) -> None:
                     f"(strict run: {REQUIRE_ALL}=1 or CI)", pytrace=False)
     provided = f"; {limit.provided_by} provides it" if limit.provided_by else ""
     pytest.skip(f"{SKIP_PREFIX} [{name}]: {limit.reason}: {detail}{provided}")
+
+
+def required_missing(failure: str) -> tuple[str, str] | None:
+    """(limit, what was missing) of a failure that `lacking` made in a strict run, else None."""
+    match = REQUIRED_MISSING.search(failure)
+    return (match["name"], match["detail"]) if match else None
 
 
 def declared_limit(skip_reason: str) -> str | None:

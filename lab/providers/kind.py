@@ -112,7 +112,8 @@ class KindProvider(Provider):
 
     def published_ports(self, spec) -> list[published_ports.Published]:
         running = docker.from_env().containers.list(filters={"label": f"io.x-k8s.kind.cluster={spec.name}"})
-        return [p for c in sorted(running, key=lambda c: c.name) for p in published_ports.of_container(c.name, c.attrs)]
+        return [p for c in sorted(running, key=lambda c: c.name or "")
+                for p in published_ports.of_container(c.name or c.id or "", c.attrs)]
 
     @staticmethod
     def _refuse_unmapped_ports(spec) -> None:

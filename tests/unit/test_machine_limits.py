@@ -122,7 +122,7 @@ def test_a_kit_removed_mid_run_is_noticed(kit_dir, monkeypatch, strict_run):
     require("kit")
     (kit_dir / "manifest.json").unlink()
     rows["state"] = "missing"
-    with pytest.raises(FAIL, match=r"required \[kit\] missing: not complete: node \(missing\)"):
+    with pytest.raises(FAIL, match=r"required \[kit\] missing: not complete, 1 of 1 artifacts not built or stale: node \(missing\);"):
         require("kit")
 
 
@@ -151,7 +151,7 @@ def test_a_stale_or_missing_kit_artifact_is_the_kit_limit_a_broken_one_a_failure
 def report(nodeid, when, outcome, reason=None):
     longrepr = ("x.py", 1, f"Skipped: {reason}") if reason else None
     return SimpleNamespace(nodeid=nodeid, when=when, outcome=outcome, passed=outcome == "passed",
-                           skipped=outcome == "skipped", longrepr=longrepr)
+                           skipped=outcome == "skipped", failed=outcome == "failed", longrepr=longrepr)
 
 
 def test_the_tally_counts_each_test_once_by_its_worst_phase_per_group():
@@ -232,6 +232,8 @@ def test_a_module_skipped_for_an_undeclared_reason_fails_the_run(tmp_path):
 def test_a_strict_run_fails_what_the_setup_should_have_provided(tmp_path):
     done = run_small_suite(tmp_path, WASM_LAB_REQUIRE_ALL="1")
     assert "required [docker] missing: no Docker engine answers (a fake lack)" in done.stdout
+    assert "FAILED for lack of [docker] (1 tests), which this run requires: no Docker engine answers (a fake lack)" \
+        in done.stdout
     assert done.stdout.splitlines()[-1].startswith("2 failed, 1 passed, 1 skipped"), done.stdout
 
 
