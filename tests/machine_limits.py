@@ -164,6 +164,10 @@ def _httpbin_url() -> str | None:
     return None if os.environ.get("HTTPBIN_URL") else "HTTPBIN_URL is not set"
 
 
+def _httpbin_flavor() -> str | None:
+    return None if os.environ.get("HTTPBIN_FLAVOR") else "HTTPBIN_FLAVOR is not set"
+
+
 def _go() -> str | None:
     return None if shutil.which("go") or actionlint_path() else "no `go` on PATH"
 
@@ -185,6 +189,8 @@ LIMITS = {limit.name: limit for limit in (
           _containerd_reads_v3),
     Limit("httpbin-url", "the `url` target tests a server that is already running, given as HTTPBIN_URL",
           _httpbin_url),
+    Limit("httpbin-flavor", "which build the server at HTTPBIN_URL is can only be given as HTTPBIN_FLAVOR",
+          _httpbin_flavor),
 )}
 
 
