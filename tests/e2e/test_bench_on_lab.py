@@ -12,6 +12,8 @@ import sys
 
 import pytest
 
+from tests.commands import kind_clusters
+
 pytestmark = [pytest.mark.cluster, pytest.mark.docker]
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -21,8 +23,7 @@ NAMESPACE = "wasm-lab"
 def _ready_lab(tmp_path):
     if shutil.which("kind") is None:
         pytest.skip("kind is not installed")
-    done = subprocess.run(["kind", "get", "clusters"], capture_output=True, text=True, timeout=60)
-    clusters = done.stdout.split()
+    clusters = kind_clusters()
     wanted = os.environ.get("WASM_LAB_BENCH_CLUSTERS", "wasm-lab,wasmlab-e2e").split(",")
     reasons = []
     for name in [c for c in wanted if c in clusters]:
