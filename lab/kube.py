@@ -19,6 +19,20 @@ OWNER = "wasm-lab.dev/owner"          # annotation: the lab that created (or ado
 SERVER_FIELDS = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "selfLink")
 
 
+def _meta(obj: Any) -> client.V1ObjectMeta:
+    """An API object's metadata (the models type it optional; the API server always sends it)."""
+    return obj.metadata or client.V1ObjectMeta()
+
+
+def _ready(status: client.V1NodeStatus | client.V1PodStatus | None) -> bool:
+    """A node's or a pod's status has the condition Ready=True."""
+    return status is not None and any(c.type == "Ready" and c.status == "True" for c in status.conditions or [])
+
+
+def _finished(status: client.V1PodStatus | None) -> bool:
+    return status is not None and status.phase in ("Succeeded", "Failed")
+
+
 def owner_of(obj: dict | None) -> str | None:
     return ((obj or {}).get("metadata", {}).get("annotations") or {}).get(OWNER)
 
@@ -121,8 +135,7 @@ class Kube:
                 nodes = self.core.list_node().items
             except Exception:
                 return ["(API server not answering)"]
-            waiting = [n.metadata.name for n in nodes
-                       if not any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])]
+            waiting = [_meta(n).name for n in nodes if not _ready(n.status)]
             return waiting if nodes else ["(no nodes registered)"]
 
         return self.wait_for(not_ready, timeout, "nodes never became Ready")
@@ -138,12 +151,12 @@ class Kube:
 
         def not_ready():
             pods = self.core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}").items
-            pending = [f"{p.metadata.namespace}/{p.metadata.name}" for p in pods
-                       if p.metadata.deletion_timestamp is None and p.status.phase not in ("Succeeded", "Failed")
-                       and p.spec.runtime_class_name not in without
-                       and not (p.metadata.namespace == own_namespace
-                                and (p.metadata.labels or {}).get("app.kubernetes.io/part-of") == "wasm-lab")
-                       and not any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])]
+            pending = [f"{_meta(p).namespace}/{_meta(p).name}" for p in pods
+                       if _meta(p).deletion_timestamp is None and not _finished(p.status)
+                       and (p.spec is None or p.spec.runtime_class_name not in without)
+                       and not (_meta(p).namespace == own_namespace
+                                and (_meta(p).labels or {}).get("app.kubernetes.io/part-of") == "wasm-lab")
+                       and not _ready(p.status)]
             calm["polls"] = 0 if pending else calm["polls"] + 1
             return pending or (["(settling)"] if calm["polls"] < settle else [])
 
@@ -152,10 +165,10 @@ class Kube:
     def wait_deployment_ready(self, name: str, namespace: str, timeout: float = 300) -> None:
         def not_ready():
             deployment = self.apps.read_namespaced_deployment(name, namespace)
-            status = deployment.status
-            fresh = (status.observed_generation or 0) >= deployment.metadata.generation
-            ready = fresh and (status.updated_replicas or 0) == deployment.spec.replicas \
-                and (status.ready_replicas or 0) == deployment.spec.replicas
+            status = deployment.status or client.V1DeploymentStatus()
+            wanted = deployment.spec.replicas if deployment.spec else None
+            fresh = (status.observed_generation or 0) >= (_meta(deployment).generation or 0)
+            ready = fresh and (status.updated_replicas or 0) == wanted and (status.ready_replicas or 0) == wanted
             return [] if ready else [name]
 
         try:

@@ -6,6 +6,7 @@ each test module.
   over a dict of path -> bytes.
 - `FakeNode`: a kind-like node whose files live in a dict; it answers `containerd config dump` by
   echoing the config it holds, plays systemctl restarts (optionally failing) and the bundle scripts.
+- `UnexpectedCommand`: what a fake raises for a command it does not know.
 """
 import hashlib
 from pathlib import Path
@@ -14,6 +15,12 @@ from lab import node_runtimes
 from lab.nodes import Node, Result
 
 KIND_CONFIG = (Path(__file__).parent / "unit" / "fixtures" / "containerd" / "kind-v2.toml").read_text()
+
+
+class UnexpectedCommand(BaseException):
+    """A command no fake knows: a bug in the test or the code, never an error the lab handles. Not an
+    Exception, so neither the lab's `except Exception` nor a test's `pytest.raises(SomeError)` takes
+    it for the failure under test."""
 
 
 def answer(files: dict[str, bytes], argv: list[str]) -> Result | None:
@@ -78,7 +85,7 @@ class FakeNode(Node):
         if argv[:2] == ["cp", "-p"]:
             self.files[argv[3]] = self.files[argv[2]]
             return Result(0, "")
-        raise AssertionError(f"unexpected command {argv}")
+        raise UnexpectedCommand(f"unexpected command {argv}")
 
     def put_file(self, path, content, mode=0o644):
         self.files[path] = content

@@ -16,7 +16,8 @@ class InstallRuntimes:
     needs, gives = ('artifacts', 'cluster', 'kube'), ()
 
     def execute(self, ctx):
-        lines, restarted, installed = [], set(), {}
+        lines, restarted = [], set()
+        installed: dict[str, set[str]] = {}  # node -> handlers the lab put there in this run
         for runtime in ctx.spec.runtimes:
             entry = catalog.load().runtimes[runtime]
             label = node_runtimes.INSTALLED_LABEL.format(handler=entry.handler)

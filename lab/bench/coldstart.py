@@ -122,6 +122,9 @@ def cold_start(kube, target: Target, index: int, kind: str, timeout: float = 180
     and the NodePort's times only); the probe starts on `expected_node` before the scale-up, and on
     the pod's node when it lands elsewhere. Leaves the Deployment at 1 replica on success;
     `restore` handles every other ending."""
+    port = target.port
+    if port is None:
+        raise LabError(f"{target.variant}: its Service has no NodePort, so its first answer cannot be timed")
     scale_to_zero(kube, target)
     load_seconds = before_start() if before_start else None
     listing = kube.core.list_namespaced_pod(target.namespace, label_selector=target.selector)
@@ -149,7 +152,7 @@ def cold_start(kube, target: Target, index: int, kind: str, timeout: float = 180
         def answered():
             if watcher.problem:
                 raise LabError(f"pod of {target.deployment} cannot start: {watcher.problem}")
-            return http_ok(target.port, path, target.host)
+            return http_ok(port, path, target.host)
 
         wait_until(answered, timeout, f"{target.variant} never answered HTTP 200 on {target.host}:{target.port}",
                    interval=PROBE_INTERVAL)

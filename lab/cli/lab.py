@@ -52,6 +52,7 @@ def up(c, runtime=None, config=None, name=None, offline=False, online=False, mir
         spec = load_spec(config, runtimes=runtime, name=name, workers=workers, offline=mode_override(offline, online),
                          mirrors=mirror, provider=provider, context=context, adopt=adopt or None, kit_from=kit_from)
         ctx = lifecycle.up(spec)
+    assert ctx.cluster is not None, "lab.up ran its cluster action"
     total = sum(ctx.timings.values())
     stdout.print(f"[bold green]lab {spec.name} is up[/bold green] in {total:.0f}s: "
                  + ", ".join(f"{v} → http://{ctx.cluster.check_host}:{spec.host_port(v)}" for v in spec.variants))

@@ -117,9 +117,10 @@ class _Chunks(io.RawIOBase):
 
     def readinto(self, buffer) -> int:
         while not self._left:
-            self._left = next(self._chunks, None)
-            if self._left is None:
+            chunk = next(self._chunks, None)
+            if chunk is None:
                 return 0
+            self._left = chunk
         size = min(len(buffer), len(self._left))
         buffer[:size], self._left = self._left[:size], self._left[size:]
         return size

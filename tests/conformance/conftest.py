@@ -1,4 +1,6 @@
 """Conformance fixtures shared between the per-target tests and the cross-variant comparison."""
+import importlib.util
+
 import pytest
 
 
@@ -40,3 +42,36 @@ def variant_images(tmp_path_factory):
                 client.images.remove(image.tag)
         except docker.errors.ImageNotFound:
             pass
+
+
+@pytest.fixture(scope="session")
+def reference_httpbin(tmp_path_factory):
+    """The reference httpbin (requirements.txt: httpbin, gunicorn) on 127.0.0.1: the external
+    target when HTTPBIN_URL names none."""
+    from tests.conformance.reference import ReferenceServer
+
+    if importlib.util.find_spec("httpbin") is None or importlib.util.find_spec("gunicorn") is None:
+        pytest.skip("the reference httpbin is not installed (pip install -r requirements.txt)")
+    server = ReferenceServer(tmp_path_factory.mktemp("reference-httpbin") / "gunicorn.log")
+    try:
+        server.wait_answering()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(autouse=True)
+def listed_reference_difference(request):
+    """On the reference target, a test listed in reference_differences.yaml must fail (strict
+    xfail: one that starts passing fails, so the list stays true); every other one must pass."""
+    if "server" not in request.fixturenames:
+        return
+    server = request.getfixturevalue("server")
+    if server.reference is None:
+        return
+    from tests.conformance.reference import load
+
+    case = request.node.callspec.params.get("case")
+    reason = load().reason(case.name if case is not None else request.node.originalname)
+    if reason:
+        request.node.add_marker(pytest.mark.xfail(strict=True, reason=f"differs from the reference: {reason}"))

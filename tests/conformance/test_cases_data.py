@@ -1,4 +1,7 @@
 """The case runner and normaliser themselves (no server needed)."""
+import yaml
+
+import lab
 from lab import httpbin_cases as hc
 from lab import images
 
@@ -46,3 +49,24 @@ def test_image_tags_and_aliases():
         assert "WASMTIME_IMAGE" in str(error)
     else:
         raise AssertionError("a base image that was not resolved must be an error")
+
+
+def test_reference_differences_name_real_cases_and_checks():
+    from tests.conformance import reference, test_httpbin
+
+    differences = reference.load()
+    assert set(differences.cases) <= {c.name for c in hc.CASES}
+    assert [name for name in differences.checks if not callable(getattr(test_httpbin, name, None))] == []
+
+
+def test_docs_list_the_same_reference_differences_as_the_data():
+    """docs/conformance.md is the reviewed list; reference_differences.yaml the same list as data."""
+    import re
+
+    from tests.conformance import reference
+
+    data = yaml.safe_load(reference.DIFFERENCES_FILE.read_text())
+    listed = {(row["id"], row["reason"]) for section in ("conventions", "cases", "checks") for row in data[section]}
+    docs = (lab.REPO_ROOT / "docs" / "conformance.md").read_text()
+    rows = {(m.group(1), m.group(2).strip()) for m in re.finditer(r"^\| `([^`]+)` \| ([^|]+?) \|", docs, re.M)}
+    assert rows == listed, f"only in the docs: {sorted(rows - listed)}; only in the data: {sorted(listed - rows)}"

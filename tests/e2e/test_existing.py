@@ -27,7 +27,7 @@ import yaml
 
 from lab import kit
 from lab.providers.kind import host_cgroup_v1
-from tests.commands import REPO, invoke
+from tests.commands import REPO, invoke, output, present_in
 from tests.e2e import standins
 
 pytestmark = [pytest.mark.cluster, pytest.mark.kit, pytest.mark.docker]
@@ -127,14 +127,11 @@ def kind_config(gateway: str | None) -> dict:
 
 def node_sha256(container: str) -> dict:
     """The node's containerd config and folder, its installed packages and /opt/wasm-lab."""
-    out = subprocess.run(["docker", "exec", container, "sh", "-c",
-                          "sha256sum /etc/containerd/config.toml; ls /etc/containerd"],
-                         capture_output=True, text=True, check=True).stdout
-    packages = subprocess.run(["docker", "exec", container, "dpkg-query", "-W", "-f", "${Package}=${Version}\n"],
-                              capture_output=True, text=True, check=True).stdout
-    bundles = subprocess.run(["docker", "exec", container, "ls", "/opt/wasm-lab"], capture_output=True, text=True)
+    out = output("docker", "exec", container, "sh", "-c", "sha256sum /etc/containerd/config.toml && ls /etc/containerd")
+    packages = output("docker", "exec", container, "dpkg-query", "-W", "-f", "${Package}=${Version}\n")
+    bundles = output("docker", "exec", container, "sh", "-c", "if [ -e /opt/wasm-lab ]; then ls /opt/wasm-lab; fi")
     return {"sha": out.split()[0], "listing": sorted(out.split()[2:]),
-            "packages": hashlib.sha256(packages.encode()).hexdigest()[:16], "opt": bundles.stdout.split()}
+            "packages": hashlib.sha256(packages.encode()).hexdigest()[:16], "opt": bundles.split()}
 
 
 @pytest.fixture(scope="module")
@@ -145,8 +142,8 @@ def cluster(tmp_path_factory, node_image, registry):
     kubeconfig = folder / "kubeconfig"
     subprocess.run(["kind", "delete", "cluster", "--name", CLUSTER], capture_output=True)
     started = time.monotonic()
-    subprocess.run(["kind", "create", "cluster", "--name", CLUSTER, "--config", str(config), "--image", node_image,
-                    "--kubeconfig", str(kubeconfig), "--wait", "120s"], check=True, capture_output=True)
+    output("kind", "create", "cluster", "--name", CLUSTER, "--config", config, "--image", node_image,
+           "--kubeconfig", kubeconfig, "--wait", "120s", timeout=900)
     try:
         yield kubeconfig, folder, time.monotonic() - started
     finally:
@@ -156,8 +153,7 @@ def cluster(tmp_path_factory, node_image, registry):
 
 def test_existing_cluster_up_rerun_down_restores_every_node(cluster, registry, capsys):
     kubeconfig, folder, create_seconds = cluster
-    nodes = subprocess.run(["kind", "get", "nodes", "--name", CLUSTER], capture_output=True, text=True,
-                           check=True).stdout.split()
+    nodes = output("kind", "get", "nodes", "--name", CLUSTER).split()
     before = {n: node_sha256(n) for n in nodes}
     lab_yaml = folder / "lab.yaml"
     settings = {"name": "existing-test", "provider": "existing", "context": CONTEXT, "host_port_base": PORT_BASE,
@@ -178,10 +174,9 @@ def test_existing_cluster_up_rerun_down_restores_every_node(cluster, registry, c
         assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-4000:]
         results = json.loads((folder / "results" / "checks.json").read_text())
         assert results["failures"] == 0
-        pods = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "get", "pods", "-A", "-l",
-                               "app.kubernetes.io/name=wasm-lab-installer", "-o", "name"],
-                              capture_output=True, text=True, check=True)
-        assert pods.stdout.strip() == "", f"installer pods outlived lab.up: {pods.stdout}"
+        pods = output("kubectl", "--kubeconfig", kubeconfig, "get", "pods", "-A", "-l",
+                      "app.kubernetes.io/name=wasm-lab-installer", "-o", "name")
+        assert pods.strip() == "", f"installer pods outlived lab.up: {pods}"
         # the read-only tasks and the bench reach the nodes through the provider, not through kind
         for task in (["workloads.check"], ["runtimes.install"], ["workloads.deploy"], ["lab.status", "--json"],
                      ["lab.diagnose", "--output", str(folder / "diagnose")],
@@ -209,18 +204,17 @@ def test_existing_cluster_up_rerun_down_restores_every_node(cluster, registry, c
     after = {n: node_sha256(n) for n in nodes}
     assert after == before, f"containerd config or folder changed: {before} -> {after}"
     for node in nodes:
-        leftovers = subprocess.run(["docker", "exec", node, "ls", *SHIM_FILES], capture_output=True, text=True)
-        assert leftovers.stdout.strip() == "", leftovers.stdout
-        images = subprocess.run(["docker", "exec", node, "ctr", "-n", "k8s.io", "images", "ls", "-q"],
-                                capture_output=True, text=True, check=True).stdout
+        leftovers = present_in(node, *SHIM_FILES)
+        assert leftovers == [], f"{node}: {leftovers}"
+        images = output("docker", "exec", node, "ctr", "-n", "k8s.io", "images", "ls", "-q")
         assert "loadgen" not in images, f"the bench's load generator image was left in {node}"
     kubectl = ["kubectl", "--kubeconfig", str(kubeconfig)]
-    labels = subprocess.run(kubectl + ["get", "nodes", "-o", "json"], capture_output=True, text=True, check=True)
-    for item in json.loads(labels.stdout)["items"]:
+    labels = output(*kubectl, "get", "nodes", "-o", "json")
+    for item in json.loads(labels)["items"]:
         assert not [k for k in item["metadata"].get("labels", {}) if k.startswith("wasm-lab.dev/")]
-    classes = subprocess.run(kubectl + ["get", "runtimeclass", "-o", "name"], capture_output=True, text=True)
-    assert classes.stdout.strip() == ""
-    namespaces = subprocess.run(kubectl + ["get", "ns", "-o", "name"], capture_output=True, text=True).stdout
+    classes = output(*kubectl, "get", "runtimeclass", "-o", "name")
+    assert classes.strip() == ""
+    namespaces = output(*kubectl, "get", "ns", "-o", "name")
     assert "namespace/wasm-lab" not in namespaces.split()
     assert "namespace/wasm-lab-installer-existing-test" not in namespaces.split()
     with capsys.disabled():

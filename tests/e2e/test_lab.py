@@ -3,7 +3,6 @@ kit's shims, the workload images. Runs only when every kit artifact is built and
 never starts a long kit build; it says which artifact is missing otherwise."""
 import json
 import os
-import subprocess
 import tarfile
 
 import docker
@@ -12,7 +11,7 @@ import pytest
 from lab import registry
 from lab.catalog import load as runtime_catalog
 from lab.kube import Kube
-from tests.commands import invoke
+from tests.commands import invoke, kind_clusters, output
 from tests.e2e.bench_by_name import short_bench_measures_and_restores
 
 pytestmark = [pytest.mark.cluster, pytest.mark.kit, pytest.mark.docker]
@@ -43,8 +42,7 @@ def test_up_check_rerun_down(lab_env, capsys):
                                        "artifact-wasmtime"}
     assert results["execution"]["runtime-wasmedge-aot"] == "aot"
     # the artifact variants were pulled by the node's containerd from the lab registry
-    pulled = subprocess.run(["docker", "exec", f"{NAME}-worker", "crictl", "images"], capture_output=True,
-                            text=True, check=True).stdout
+    pulled = output("docker", "exec", f"{NAME}-worker", "crictl", "images")
     for variant in ("artifact-wasmedge", "artifact-wasmtime"):
         assert f"{registry.container_name(NAME)}:5000/wasm-lab/httpbin   {variant}" in pulled, pulled
     # the WASI job: natively and under each runtime, exit 0 and exit 3, the same lines everywhere
@@ -99,7 +97,7 @@ def test_up_check_rerun_down(lab_env, capsys):
 
     down, _ = invoke("lab.down", "--config", str(config), env=env)
     assert down.returncode == 0, down.stderr
-    assert NAME not in subprocess.run(["kind", "get", "clusters"], capture_output=True, text=True).stdout.split()
+    assert NAME not in kind_clusters()
     leftovers = docker.from_env().containers.list(all=True, filters={"label": f"io.x-k8s.kind.cluster={NAME}"})
     assert leftovers == []
     assert docker.from_env().containers.list(all=True, filters={"name": registry.container_name(NAME)}) == []

@@ -30,6 +30,7 @@ import pytest
 import yaml
 
 from lab import artifacts, images, kit
+from tests.commands import kind_clusters, output
 from tests.e2e import standins
 
 pytestmark = [pytest.mark.cluster, pytest.mark.kit, pytest.mark.docker]
@@ -138,8 +139,7 @@ def test_online_lab_from_mirrors_then_tampered_then_mirror_down(standin, capsys)
     assert origins["base-wasmtime"] == "local build" and origins["wasmtime-release"] == "release v42.0.1"
     assert "kit recipe shims" not in origins.values()
     assert yaml.safe_load((folder / "lab.lock").read_text())["artifacts"] == standin["lock"]
-    node = subprocess.run(["docker", "inspect", "-f", "{{.Config.Image}}", f"{NAME}-worker"], capture_output=True,
-                          text=True).stdout.strip()
+    node = output("docker", "inspect", "-f", "{{.Config.Image}}", f"{NAME}-worker").strip()
     assert node == f"{standin['registry'].host}/kindest/node@{standin['lock']['node-image']['digest']}"
 
     # A tampered tarball on the mirror: a fresh download is refused in one line; nothing is created.
@@ -152,8 +152,7 @@ def test_online_lab_from_mirrors_then_tampered_then_mirror_down(standin, capsys)
     assert tampered.returncode == 1
     error_lines = [line for line in tampered.stderr.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1 and "shim-wasmtime: sha256 mismatch" in error_lines[0], tampered.stderr
-    assert "wasmlab-tampered" not in subprocess.run(["kind", "get", "clusters"], capture_output=True,
-                                                    text=True).stdout.split()
+    assert "wasmlab-tampered" not in kind_clusters()
     assert not (folder / "state" / "wasmlab-tampered" / "kubeconfig").exists()
 
     # The mirror and the registry down: auto takes each artifact it has not got yet from the kit,

@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 from lab import kit
+from tests.commands import kind_clusters, output
 
 pytestmark = [pytest.mark.cluster, pytest.mark.kit, pytest.mark.docker]
 
@@ -66,17 +67,16 @@ def one_error_line(done) -> str:
     return lines[0]
 
 
-def on_worker(*argv, check=True) -> str:
-    return subprocess.run(["docker", "exec", WORKER, *argv], capture_output=True, text=True, check=check).stdout
+def on_worker(*argv) -> str:
+    return output("docker", "exec", WORKER, *argv)
 
 
 def worker_sha(path: str) -> str:
     return on_worker("sha256sum", path).split()[0]
 
 
-def kubectl(kubeconfig, *args, check=True) -> str:
-    return subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *args], capture_output=True, text=True,
-                          check=check).stdout
+def kubectl(kubeconfig, *args) -> str:
+    return output("kubectl", "--kubeconfig", kubeconfig, *args)
 
 
 @pytest.fixture(scope="module")
@@ -100,19 +100,16 @@ def test_a_users_kind_cluster_of_the_labs_name_is_left_alone(first_lab):
     config.write_text(yaml.safe_dump({"kind": "Cluster", "apiVersion": "kind.x-k8s.io/v1alpha4",
                                       "networking": {"apiServerAddress": "127.0.0.1"},
                                       "nodes": [{"role": "control-plane"}]}))
-    subprocess.run(["kind", "create", "cluster", "--name", USERS_CLUSTER, "--config", str(config), "--image",
-                    kit.artifact("node")["image"]["ref"], "--kubeconfig", str(first_lab["folder"] / "users-kubeconfig")],
-                   check=True, capture_output=True)
+    output("kind", "create", "cluster", "--name", USERS_CLUSTER, "--config", config, "--image",
+           kit.artifact("node")["image"]["ref"], "--kubeconfig", first_lab["folder"] / "users-kubeconfig", timeout=900)
     try:
-        before = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", f"{USERS_CLUSTER}-control-plane"],
-                                capture_output=True, text=True, check=True).stdout
+        before = output("docker", "inspect", "-f", "{{.Id}}", f"{USERS_CLUSTER}-control-plane")
         refused = invoke("lab.up", "--name", USERS_CLUSTER, env=env)
         assert refused.returncode == 1
         assert "exists and was not created by this lab" in one_error_line(refused)
         down = invoke("lab.down", "--name", USERS_CLUSTER, env=env)
         assert down.returncode == 0, down.stderr
-        after = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", f"{USERS_CLUSTER}-control-plane"],
-                               capture_output=True, text=True, check=True).stdout
+        after = output("docker", "inspect", "-f", "{{.Id}}", f"{USERS_CLUSTER}-control-plane")
         assert after == before
     finally:
         subprocess.run(["kind", "delete", "cluster", "--name", USERS_CLUSTER], capture_output=True)
@@ -127,8 +124,8 @@ def test_a_second_lab_takes_back_exactly_what_it_changed(first_lab):
                                           "metadata": {"name": "wasmtime", "labels": {"team": "dev"}},
                                           "handler": "wasmtime"}))
     kubectl(kubeconfig, "apply", "-f", str(user_class))
-    subprocess.run(["docker", "exec", "-i", WORKER, "sh", "-c", "cat > /usr/local/bin/containerd-shim-wasmtime-v1 && "
-                    "chmod 755 /usr/local/bin/containerd-shim-wasmtime-v1"], input=USER_SHIM, check=True)
+    output("docker", "exec", "-i", WORKER, "sh", "-c", "cat > /usr/local/bin/containerd-shim-wasmtime-v1 && "
+           "chmod 755 /usr/local/bin/containerd-shim-wasmtime-v1", input=USER_SHIM)
 
     def snapshot():
         return {"config": worker_sha("/etc/containerd/config.toml"),
@@ -181,7 +178,7 @@ def test_interrupted_runs_finish_when_run_again(first_lab):
     wait_for_line(killed, "▶ runtimes")
     time.sleep(2)  # inside the install: files copied, containerd being restarted
     killed.send_signal(signal.SIGKILL)
-    killed.wait(60)
+    assert killed.wait(60) == -signal.SIGKILL, "lab.up ended before the kill landed"
     interrupted = start("lab.up", env=env)
     wait_for_line(interrupted, "▶ deploy")
     interrupted.send_signal(signal.SIGINT)
@@ -191,8 +188,7 @@ def test_interrupted_runs_finish_when_run_again(first_lab):
     again = invoke("lab.up", env=env)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     for node in (f"{LAB}-control-plane", WORKER):
-        dump = subprocess.run(["docker", "exec", node, "containerd", "config", "dump"], capture_output=True, text=True)
-        assert dump.returncode == 0, dump.stderr
+        output("docker", "exec", node, "containerd", "config", "dump")
     assert "wasmedge" in on_worker("containerd", "config", "dump")
 
 
@@ -202,5 +198,4 @@ def test_two_runs_of_one_lab_wait_for_each_other(first_lab):
     out = [p.communicate(timeout=1200) for p in (first, second)]
     assert first.returncode == 0 and second.returncode == 0, [o[1][-2000:] for o in out]
     assert any(f"lab {LAB} is busy" in err for _, err in out)
-    clusters = subprocess.run(["kind", "get", "clusters"], capture_output=True, text=True).stdout.split()
-    assert clusters.count(LAB) == 1
+    assert kind_clusters().count(LAB) == 1

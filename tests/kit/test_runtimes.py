@@ -9,7 +9,8 @@ containerd config with the three runtime handlers. Through `ctr` every runtime t
 When crictl is at hand, the same runtimes are also reached through CRI runtime handlers.
 The test wasm is built from tests/kit/fixtures/runtimes (build.sh, Debian sid's rustc).
 
-Each test skips, naming the artifact, when the kit artifact it needs is not built.
+Each test skips, naming the artifact, when the kit artifact it needs is not built; a built one
+whose files no longer match their checksums is an error, never a skip.
 """
 from __future__ import annotations
 
@@ -98,14 +99,22 @@ def wasm_images(wasm_dir, tmp_path_factory) -> Path:
     return tar
 
 
+def built_artifact(name: str) -> dict | None:
+    """A kit artifact's verified manifest entry, None when it is not built; ChecksumMismatch (a
+    built artifact whose files changed) goes up and fails the test."""
+    from lab import kit
+
+    try:
+        return kit.artifact(name)
+    except KeyError:
+        return None
+
+
 def crictl_path() -> Path | None:
     candidates = [FIXTURE_CACHE / "tools" / "bin" / "crictl"]
-    try:
-        from lab import kit
-
-        candidates.insert(0, Path(kit.artifact("kubernetes")["path"]) / "bin" / "crictl")
-    except Exception:
-        pass
+    kubernetes = built_artifact("kubernetes")
+    if kubernetes:
+        candidates.insert(0, Path(kubernetes["path"]) / "bin" / "crictl")
     return next((p for p in candidates if p.exists()), None)
 
 
@@ -134,25 +143,18 @@ def node(wasm_images, tmp_path_factory):
         # WASM_LAB_TEST_SHIMS_DIR / WASM_LAB_TEST_CRUN_WASMEDGE_DIR: try a build that is not in the kit yet.
         path = os.environ.get(f"WASM_LAB_TEST_{artifact.upper().replace('-', '_')}_DIR")
         if not path:
-            try:
-                from lab import kit
-
-                path = kit.artifact(artifact)["path"]
-            except Exception:
+            entry = built_artifact(artifact)
+            if entry is None:
                 continue
+            path = entry["path"]
         mounts += ["-v", f"{path}:/kit/{artifact}:ro"]
         installed[artifact] = path
     crictl = crictl_path()
     if crictl:
         mounts += ["-v", f"{crictl}:/usr/local/bin/crictl:ro"]
     config = tmp_path_factory.mktemp("containerd") / "config.toml"
-    pause = None
-    try:
-        from lab import kit
-
-        pause = kit.artifact("pause")["image"]["ref"]
-    except Exception:
-        pass
+    pause_entry = built_artifact("pause")
+    pause = pause_entry["image"]["ref"] if pause_entry else None
     config.write_text(CONTAINERD_CONFIG.replace("{pause}", pause or "registry.k8s.io/pause:3.10.1"))
     mounts += ["-v", f"{config}:/etc/containerd/config.toml:ro"]
     run(["docker", "run", "-d", "--privileged", "--name", name, "--tmpfs", "/run",
@@ -230,7 +232,10 @@ def test_wasmedge_shim_refuses_a_component_clearly(node):
     cid = f"p2-on-wasmedge-{uuid.uuid4().hex[:6]}"
     result = node.ctr(f"run --rm --runtime io.containerd.wasmedge.v1 docker.io/{IMAGES['hello-p2']} {cid} /app.wasm",
                       timeout=120, check=False)
-    assert result.returncode != 0 or "from wasm" not in result.stdout
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, f"the wasmedge shim ran a wasip2 component (exit 0):\n{output[-2000:]}"
+    assert "from wasm" not in output, f"the component's guest code ran:\n{output[-2000:]}"
+    assert result.stderr.strip(), "the run failed without saying why"
 
 
 # ---------------------------------------------------------------- (b) an HTTP server answers curl
@@ -260,7 +265,8 @@ def _serve_and_curl(node: Node, runtime: str, image: str, env: str, port: int, e
             # The shims end the guest on SIGTERM (crun leaves PID 1 to ignore it, as documented).
             waited = node.sh(f"for i in $(seq 1 20); do ctr -n default task ls | grep -q '^{cid} .*RUNNING' || exit 0; "
                              "sleep 0.5; done; exit 1", check=False)
-            assert stop.returncode != 0 or waited.returncode == 0, f"{runtime}: SIGTERM did not stop the guest"
+            assert stop.returncode == 0, f"{runtime}: SIGTERM could not be sent: {stop.stderr[-1000:]}"
+            assert waited.returncode == 0, f"{runtime}: SIGTERM did not stop the guest"
         node.ctr(f"task kill -s SIGKILL {cid}", check=False)
         node.sh(f"sleep 1; ctr -n default task delete -f {cid}; ctr -n default container delete {cid}", check=False)
 

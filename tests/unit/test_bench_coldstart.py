@@ -1,4 +1,5 @@
 """A cold start run on a fake API and a fake watch: the phases, the first 200, a pod that cannot start."""
+import dataclasses
 import time
 from datetime import datetime, timezone
 from types import SimpleNamespace as NS
@@ -6,6 +7,7 @@ from types import SimpleNamespace as NS
 import pytest
 
 from lab.bench import coldstart, targets
+from lab.errors import LabError
 
 CREATED = datetime(2026, 11, 21, 20, 0, 0, tzinfo=timezone.utc)
 
@@ -97,6 +99,13 @@ def test_cold_start_stops_early_when_the_pod_cannot_start(monkeypatch):
     assert time.monotonic() - started < 10
     assert "ErrImagePull" in run.error
     assert run.seconds["http_200"] is None and run.seconds["scheduled"] is not None
+
+
+def test_a_target_without_a_node_port_is_refused_before_it_is_scaled():
+    kube = FakeKube(pod())
+    with pytest.raises(LabError, match="native: its Service has no NodePort"):
+        coldstart.cold_start(kube, dataclasses.replace(TARGET, port=None), 0, "first")
+    assert kube.scales == []
 
 
 def test_cold_start_gives_up_after_its_timeout(monkeypatch):

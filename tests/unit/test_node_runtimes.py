@@ -12,6 +12,7 @@ from lab import node_runtimes
 from lab.artifacts import LocalBundle, LocalFile
 from lab.catalog import Runtime
 from lab.errors import LabError
+from lab.proc import CommandFailed
 from tests.fakes import KIND_CONFIG, FakeNode
 
 WASMEDGE = Runtime(name="wasmedge", handler="wasmedge", runtime_type="io.containerd.wasmedge.v1",
@@ -37,9 +38,11 @@ def test_install_copies_configures_restarts_then_second_run_changes_nothing(shim
 
 def test_failed_restart_rolls_the_config_back(shim_file):
     node = FakeNode(restart_fails=True)
-    with pytest.raises(Exception):
+    with pytest.raises(CommandFailed, match="fake-worker: exited 1\njob failed") as failed:
         node_runtimes.install(node, WASMEDGE, shim_file)
+    assert failed.value.argv == ["fake-worker:", "systemctl", "restart", "containerd"]
     assert node.files[node_runtimes.MAIN_CONFIG] == KIND_CONFIG.encode()
+    assert node.restarts == 2  # the failed one, then containerd on the config put back
 
 
 def test_uninstall_restores_the_original_config(shim_file):
