@@ -160,10 +160,6 @@ def _kit_images_unused() -> str | None:
     return f"containers use them: {', '.join(users)}" if users else None
 
 
-def _httpbin_url() -> str | None:
-    return None if os.environ.get("HTTPBIN_URL") else "HTTPBIN_URL is not set"
-
-
 def _httpbin_flavor() -> str | None:
     return None if os.environ.get("HTTPBIN_FLAVOR") else "HTTPBIN_FLAVOR is not set"
 
@@ -187,8 +183,6 @@ LIMITS = {limit.name: limit for limit in (
     Limit("go", "actionlint is built with `go install`; this machine has no Go toolchain", _go),
     Limit("containerd-config-v3", "the host's containerd is older than 2.0 and cannot read config version 3",
           _containerd_reads_v3),
-    Limit("httpbin-url", "the `url` target tests a server that is already running, given as HTTPBIN_URL",
-          _httpbin_url),
     Limit("httpbin-flavor", "which build the server at HTTPBIN_URL is can only be given as HTTPBIN_FLAVOR",
           _httpbin_flavor),
 )}

@@ -51,7 +51,8 @@ def reference_httpbin(tmp_path_factory):
     from tests.conformance.reference import ReferenceServer
 
     if importlib.util.find_spec("httpbin") is None or importlib.util.find_spec("gunicorn") is None:
-        pytest.skip("the reference httpbin is not installed (pip install -r requirements.txt)")
+        pytest.fail("the reference httpbin is not installed: bash hack/setup-host installs requirements.txt",
+                    pytrace=False)
     server = ReferenceServer(tmp_path_factory.mktemp("reference-httpbin") / "gunicorn.log")
     try:
         server.wait_answering()

@@ -31,6 +31,7 @@ import requests
 from lab import httpbin_cases as hc
 from tests.conformance import reference
 from tests.conformance.reference import ReferenceServer
+from tests.machine_limits import lacking, require
 
 pytestmark = pytest.mark.conformance
 
@@ -184,11 +185,11 @@ def wasmedge_cli_of_the_kit(name: str, wasm: Path) -> Server:
 def start_container(name: str, image: str, container_port: int, command=None, volumes=None) -> Server:
     client = docker_client_or_none()
     if client is None:
-        pytest.skip(f"{name}: no Docker engine answers")
+        require("docker")
     try:
         client.images.get(image)
     except Exception:
-        pytest.skip(f"{name}: image {image} is not built (invoke images.build)")
+        lacking("kit", f"{name}: image {image} is not built (the kit builds it: invoke images.build --offline)")
     port = free_port()
     container = client.containers.run(image, command, detach=True, volumes=volumes,
                                       ports={f"{container_port}/tcp": ("127.0.0.1", port)})
@@ -216,14 +217,14 @@ def start(name: str, tmp: Path) -> Server:
         binary = first_existing(os.environ.get("HTTPBIN_NATIVE_BIN"), WORKSPACE / "target/release/httpbin",
                                 *sorted(WORKSPACE.glob("target/*/release/httpbin"))) or native_from_image(tmp)
         if binary is None:
-            pytest.skip("native: no httpbin binary (cargo build --release -p httpbin-native in workloads/httpbin, "
-                        "or invoke images.build --variant native)")
+            lacking("kit", "native: no httpbin binary (cargo build --release -p httpbin-native in workloads/httpbin, "
+                           "or invoke images.build --variant native)")
         return start_process(name, [str(binary)], {"BIND": "127.0.0.1", "PORT": str(port), "FLAVOR": "native"}, port)
     if name == "wasmedge-cli":
         binary = os.environ.get("WASMEDGE_BIN") or shutil.which("wasmedge")
         wasm = wasm_file("wasmedge", tmp)
         if wasm is None:
-            pytest.skip("wasmedge-cli: no httpbin-wasmedge.wasm (build it or invoke images.build)")
+            lacking("kit", "wasmedge-cli: no httpbin-wasmedge.wasm (build it or invoke images.build)")
         if binary is None:
             return wasmedge_cli_of_the_kit(name, wasm)
         return start_process(name, [binary, "--env", "BIND=127.0.0.1", "--env", f"PORT={port}",
@@ -231,10 +232,10 @@ def start(name: str, tmp: Path) -> Server:
     if name == "wasmtime-serve":
         binary = wasmtime_binary()
         if binary is None:
-            pytest.skip("wasmtime-serve: no `wasmtime` (PATH, $WASMTIME_BIN or invoke kit.build --only shims)")
+            lacking("kit", "wasmtime-serve: no `wasmtime` (PATH, $WASMTIME_BIN or invoke kit.build --only shims)")
         wasm = wasm_file("wasmtime", tmp)
         if wasm is None:
-            pytest.skip("wasmtime-serve: no httpbin component (build it or invoke images.build)")
+            lacking("kit", "wasmtime-serve: no httpbin component (build it or invoke images.build)")
         return start_process(name, [binary, "serve", "-S", "cli=y", "--env", "FLAVOR=embed-wasmtime",
                                     "--addr", f"127.0.0.1:{port}", str(wasm)], {}, port)
     if name.startswith("image-"):
@@ -265,7 +266,7 @@ def test_case(server, case):
 
 def test_flavor_reported(server):
     if server.flavor is None and server.reference is None:
-        pytest.skip("flavor unknown (set HTTPBIN_FLAVOR)")
+        require("httpbin-flavor")
     v = requests.get(server.url + "/version", timeout=10)
     assert v.status_code == 200, f"/version answered {v.status_code}"
     flavors = [server.flavor] if server.flavor else list(hc.FLAVORS)

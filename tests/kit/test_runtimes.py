@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import docker_engine_or_skip, kit_artifact_or_skip
+from tests.machine_limits import lacking
 
 pytestmark = [pytest.mark.kit, pytest.mark.docker]
 
@@ -189,11 +190,11 @@ def node(wasm_images, tmp_path_factory):
 
 def need(node: Node, artifact: str, runtime: str | None = None):
     if artifact not in node.installed:
-        pytest.skip(f"kit artifact {artifact!r} is not built (invoke kit.build --only {artifact})")
+        lacking("kit", f"kit artifact {artifact!r} is not built (invoke kit.build --only {artifact})")
     if artifact == "shims" and runtime:
         shim = Path(node.installed["shims"]) / "bin" / f"containerd-shim-{runtime}-v1"
         if not shim.exists():
-            pytest.skip(f"{shim} is missing")
+            pytest.fail(f"{shim} is missing from the built kit artifact 'shims'", pytrace=False)
 
 
 RUNTIMES = {
@@ -309,8 +310,8 @@ def test_cri_runtime_handler_runs_a_module(node, handler, tmp_path):
     if not node.pause:
         kit_artifact_or_skip("pause")
     if not node.has_crictl:
-        pytest.skip("no crictl (kit artifact 'kubernetes' carries one; or "
-                    "GOSUMDB=off go install sigs.k8s.io/cri-tools/cmd/crictl@v1.34.0 into the fixtures cache)")
+        lacking("kit", "no crictl (kit artifact 'kubernetes' carries one; or "
+                       "GOSUMDB=off go install sigs.k8s.io/cri-tools/cmd/crictl@v1.34.0 into the fixtures cache)")
     need(node, RUNTIMES[handler][0], handler)
     uid = uuid.uuid4().hex[:6]
     annotations = {"module.wasm.image/variant": "compat-smart"} if handler == "crun-wasmedge" else {}

@@ -183,7 +183,7 @@ SMALL_SUITE = {
             pytest.skip("just because")
 
         def test_genuine_limit():
-            lacking("httpbin-url", "HTTPBIN_URL is not set")
+            lacking("httpbin-flavor", "HTTPBIN_FLAVOR is not set")
         """,
     "tests/e2e/test_b.py": """
         from tests.machine_limits import lacking
