@@ -427,9 +427,16 @@ class Resolver:
                 rows.append(row)
                 return
             row["note"] = "; ".join(notes + ([row["note"]] if row["note"] else []))
+            mark = len(rows)
             rows.append(row)
             for dep in list(origin.get("inputs", {}).values()) + list(origin.get("needs", [])):
                 self.plan(dep, rows)
+            lacking = [r["artifact"] for r in rows if r["artifact"] in origin.get("inputs", {}).values()
+                       and r["arch"] == self.arch and r["note"].endswith("FAILS")]
+            if lacking and self.mode == "auto" and index + 1 < len(origins):  # as get() falls back
+                del rows[mark:]
+                notes.append(f"{', '.join(lacking)} cannot be had")
+                continue
             for dep in origin.get("inputs", {}).values():  # a local build carries its inputs' engine
                 row["engine"] = row["engine"] or next(
                     (r["engine"] for r in rows if r["artifact"] == dep and r["arch"] == self.arch), "")

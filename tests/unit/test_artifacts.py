@@ -356,3 +356,17 @@ def test_a_bundle_by_default_holds_what_an_offline_lab_with_every_runtime_and_th
                                          "wasmtime-cli", "registry", "loadgen"]
     assert artifacts.kit_artifacts("kind", "1.7")[0] == "node"
     assert artifacts.kit_artifacts("minikube")[:2] == ["minikube-node", "minikube"]
+
+
+def test_auto_plans_the_kit_when_a_local_builds_input_cannot_be_had(tmp_path, monkeypatch):
+    """As resolve() does: base-wasmtime's wasmtime-release has no pin, so auto takes the kit's image."""
+    monkeypatch.chdir(tmp_path)
+    rows = artifacts.plan(load_spec(None, {"runtimes": ["wasmtime"]}), ("wasmtime",), ("embed-wasmtime",), None,
+                          ("x86_64",))
+    [row] = [r for r in rows if r["artifact"] == "base-wasmtime"]
+    assert row["origin"] == "kit recipe wasmtime-cli"
+    assert "wasmtime-release" in row["note"].partition(" cannot be had")[0].split(", ")
+    assert not any(r["note"].endswith("FAILS") for r in rows)
+    online = artifacts.plan(load_spec(None, {"runtimes": ["wasmtime"], "offline": "false"}), ("wasmtime",),
+                            ("embed-wasmtime",), None, ("x86_64",))
+    assert [r["artifact"] for r in online if r["note"].endswith("FAILS")] == ["wasmtime-release"]
