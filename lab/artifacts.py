@@ -19,8 +19,9 @@ from pathlib import Path
 
 import yaml
 
-from lab import REPO_ROOT, kit
+from lab import REPO_ROOT, engines, kit
 from lab import catalog as runtime_catalog
+from lab.engines import BASE_IMAGE_ARTIFACTS
 from lab.errors import InputError, LabError
 from lab.fetch import Unavailable, atomic_write, download_path, extract_member, http_get, pull
 from lab.kit.store import sha256_file
@@ -38,9 +39,8 @@ MODE_ORIGINS = {
     "true": ("debian", "kit"),
 }
 MODE_NAMES = {"auto": "auto", "false": "online", "true": "offline"}
-# httpbin Dockerfile build arg -> the artifact that gives its base image
-BASE_IMAGE_ARTIFACTS = {"RUST_IMAGE": "base-rust", "WASMEDGE_IMAGE": "base-wasmedge", "WASMTIME_IMAGE": "base-wasmtime"}
 PROBE_SECONDS = 3.0
+RELEASE_TAG = re.compile(r"v\d+\.\d+\.\d+")
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ class Artifacts:
     files: dict[str, LocalFile | LocalBundle] = field(default_factory=dict)
     images: dict[str, LocalImage] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)   # artifact -> origin it came from
+    engines: dict[str, dict | None] = field(default_factory=dict)  # artifact -> {name, version} of its engine
 
     def bundles_for(self, runtime) -> list[dict]:
         """The bundles a runtime (lab.catalog.Runtime) needs on a node: its own, and those its
@@ -156,6 +157,37 @@ def kit_artifacts(provider: str = "kind", node_containerd: str = "2") -> list[st
     return list(dict.fromkeys(found))
 
 
+def refuse_below_floor(key: str, origin: dict, locked_version: str, mirrored: str, lock_path: Path) -> None:
+    """Bad input (one line) when lab.lock or a mirror puts a release older than the origin's
+    `floor` in its place: the version the lock records, or the release tag a mirror's URL names
+    instead of the catalog's."""
+    floor = origin.get("floor")
+    if not floor:
+        return
+    refused = f"{floor['of']} older than {floor['version']} is refused ({floor['why']})"
+    if locked_version and version_tuple(locked_version) < version_tuple(floor["version"]):
+        raise InputError(f"lock: {lock_path} pins {key} to {floor['of']} {locked_version}; {refused}; "
+                         "delete that entry")
+    tags = RELEASE_TAG.findall(urllib.parse.unquote(mirrored))
+    older = [tag for tag in tags if version_tuple(tag) < version_tuple(floor["version"])]
+    if older and origin.get("version") not in tags:
+        raise InputError(f"mirrors: {key} would come from {mirrored}, {floor['of']} {older[0]}; {refused}")
+
+
+def refuse_old_releases(spec, arch: str | None = None) -> None:
+    """refuse_below_floor for every release origin of the catalog, before anything is created."""
+    if "release" not in MODE_ORIGINS[spec.offline]:
+        return
+    arch = arch or host_arch()
+    lock = LockFile.load(Path(spec.lock))
+    for name, entry in catalog()["artifacts"].items():
+        for origin in entry if isinstance(entry, list) else []:
+            if origin["origin"] == "release":
+                key = f"{name}@{arch}"
+                refuse_below_floor(key, origin, (lock.entries.get(key) or {}).get("version") or "",
+                                   spec.mirrors.url(origin["url"].format(arch=arch)), lock.path)
+
+
 class Resolver:
     """Walks each artifact's origins in order; fetches, verifies and remembers what it used."""
 
@@ -184,6 +216,7 @@ class Resolver:
         key = f"{name}@{self.arch}"
         built_in = (origin.get("sha256") or {}).get(self.arch) or ""
         locked = self.lock.pin(key, url)
+        refuse_below_floor(key, origin, (locked or {}).get("version") or "", self.mirrors.url(url), self.lock.path)
         return url, key, (locked or {}).get("sha256") or built_in
 
     def registry_pin(self, name: str, origin: dict) -> tuple[ImageRef, str]:
@@ -343,6 +376,14 @@ class Resolver:
             return f"{'kit' if kind == 'kit' else 'Debian packages via kit'} recipe {self.kit_artifact(origin)}"
         return {"registry": "registry image", "build": "local build", "default": "provider default"}[kind]
 
+    def engine(self, name: str) -> dict | None:
+        """The engine a resolved artifact carries: its origin's, or (a local build) its inputs'."""
+        origin = self.resolved[name][0]
+        found = engines.of_origin(origin)
+        for dep in origin.get("inputs", {}).values():
+            found = found or (self.engine(dep) if dep in self.resolved else None)
+        return found
+
     def kit_artifact(self, origin: dict) -> str:
         return (origin.get("by-containerd") or {}).get(self.node_containerd, origin["artifact"])
 
@@ -375,7 +416,7 @@ class Resolver:
         notes = []
         for index, origin in enumerate(origins):
             row = {"artifact": name, "arch": self.arch, "origin": self.describe(origin), "source": "", "pin": "",
-                   "note": ""}
+                   "engine": engines.label(engines.of_origin(origin)), "note": ""}
             try:
                 self._describe(name, origin, row)
             except Unavailable as why:
@@ -386,11 +427,21 @@ class Resolver:
                 rows.append(row)
                 return
             row["note"] = "; ".join(notes + ([row["note"]] if row["note"] else []))
+            mark = len(rows)
             rows.append(row)
             for dep in list(origin.get("inputs", {}).values()) + list(origin.get("needs", [])):
                 self.plan(dep, rows)
+            lacking = [r["artifact"] for r in rows if r["artifact"] in origin.get("inputs", {}).values()
+                       and r["arch"] == self.arch and r["note"].endswith("FAILS")]
+            if lacking and self.mode == "auto" and index + 1 < len(origins):  # as get() falls back
+                del rows[mark:]
+                notes.append(f"{', '.join(lacking)} cannot be had")
+                continue
+            for dep in origin.get("inputs", {}).values():  # a local build carries its inputs' engine
+                row["engine"] = row["engine"] or next(
+                    (r["engine"] for r in rows if r["artifact"] == dep and r["arch"] == self.arch), "")
             return
-        rows.append({"artifact": name, "arch": self.arch, "origin": "-", "source": "", "pin": "",
+        rows.append({"artifact": name, "arch": self.arch, "origin": "-", "source": "", "pin": "", "engine": "",
                      "note": f"nothing can provide it{self.mode_phrase()}: FAILS"})
 
     def _describe(self, name: str, origin: dict, row: dict) -> None:
@@ -443,6 +494,7 @@ def resolve(spec, runtimes: tuple[str, ...], variants: tuple[str, ...] = (), pro
             artifacts.images[name] = value
     for name, (origin, value) in resolver.resolved.items():
         artifacts.origins[name] = resolver.describe(origin)
+        artifacts.engines[name] = resolver.engine(name)
         if isinstance(value, (LocalFile, LocalBundle)):
             artifacts.files[name] = value
     if resolver.lock.save():

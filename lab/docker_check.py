@@ -17,7 +17,7 @@ from pathlib import Path
 
 import docker
 
-from lab import artifacts, catalog, httpbin_cases, images, report, workloads
+from lab import artifacts, catalog, engines, httpbin_cases, images, report, workloads
 from lab.actions.check import CONNECT_RETRIES, as_row
 from lab.errors import InputError, LabError
 from lab.kube import OWNER
@@ -165,11 +165,13 @@ def run(spec) -> str:
     finally:
         container.remove(force=True, v=True)
     variants = catalog.load().variants
+    ran_on = {v: engines.of_variant(v, resolved.engines, resolved.origins) for v in results}
     report.show(results, {v: variants[v].execution_label for v in results},
-                title=f"Docker {version}'s wasm runtime (docker run --runtime io.containerd.<shim>.v1): variant × case")
+                title=f"Docker {version}'s wasm runtime (docker run --runtime io.containerd.<shim>.v1): variant × case",
+                engines={v: engines.label(e) for v, e in ran_on.items()})
     json_path, junit_path = report.write(results, Path(spec.results_dir), {
         "lab": spec.name, "engine": f"Docker {version}", "runtimes": {v: r.runtime_type for v, r in chosen.items()},
-        "execution": {v: variants[v].execution for v in results}}, name=RESULTS_NAME)
+        "execution": {v: variants[v].execution for v in results}, "engines": ran_on}, name=RESULTS_NAME)
     failed = report.failures(results)
     if failed:
         raise LabError(f"{failed} check(s) failed under Docker's wasm runtime; details in {json_path} and {junit_path}")

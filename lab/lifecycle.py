@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from lab import artifacts, catalog, ownership, providers
+from lab import artifacts, catalog, engines, ownership, providers
 from lab.actions import UP
 from lab.actions import images as image_records
 from lab.actions import registry as registry_records
@@ -22,9 +22,11 @@ from lab.state import State
 
 
 def run(spec: LabSpec, actions) -> Context:
-    # said before anything is created: a corrupt lab.lock, an architecture upstream does not build for
+    # said before anything is created: a corrupt lab.lock, an architecture upstream does not build for,
+    # a lock entry or mirror that puts a release older than the lab accepts in place
     LockFile.load(Path(spec.lock))
     artifacts.host_arch()
+    artifacts.refuse_old_releases(spec)
     provider = providers.get(spec.provider)
     provider.preflight(spec)  # e.g. an unknown --context: said before any artifact is built
     state = State(spec.name)
@@ -97,7 +99,7 @@ def status(spec: LabSpec) -> dict:
     state = State(spec.name)
     provider = providers.get(spec.provider)
     info = {"name": spec.name, "cluster": "absent", "actions": state.get("actions", {}),
-            "runtimes": state.get("runtimes_installed", []), "variants": {}, "execution": {}}
+            "runtimes": state.get("runtimes_installed", []), "variants": {}, "execution": {}, "engines": {}}
     if not provider.exists(spec) or not state.get("kubeconfig"):
         return info
     info["cluster"] = "present"
@@ -111,4 +113,5 @@ def status(spec: LabSpec) -> dict:
         info["variants"][variant] = f"{deployment.status.ready_replicas or 0}/{deployment.spec.replicas} ready"
         if variant in known:
             info["execution"][variant] = known[variant].execution_label
+    info["engines"] = engines.of_variants([v for v in info["variants"] if v in known], state)
     return info

@@ -1,6 +1,7 @@
 """Running programs: argv lists only (never a shell string), output to a log, progress on screen."""
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 import time
@@ -10,8 +11,20 @@ from pathlib import Path
 
 from rich.console import Console
 
+# A table piped into a file or a CI log is read whole, so without a terminal (and without
+# COLUMNS) results are as wide as their widest line instead of rich's 80 columns.
+UNBOUNDED_WIDTH = 10_000
+
+
+def results_console(file=None) -> Console:
+    out = Console(highlight=False, file=file)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out.width = UNBOUNDED_WIDTH
+    return out
+
+
 console = Console(stderr=True, highlight=False)  # progress and messages
-stdout = Console(highlight=False)  # results: tables a user may redirect
+stdout = results_console()  # results: tables a user may redirect
 
 
 PROGRESS_EVERY = 30.0  # seconds between progress lines when there is no terminal (CI logs)

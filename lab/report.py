@@ -28,9 +28,9 @@ def failures(results: dict[str, list[dict]]) -> int:
 
 
 def show(results: dict[str, list[dict]], execution: dict[str, str] | None = None,
-         title: str = "httpbin checks: variant × case") -> None:
+         title: str = "httpbin checks: variant × case", engines: dict[str, str] | None = None) -> None:
     """The variant × case table (or runner × case, for the WASI job); `execution` (column → how
-    its code runs) heads the columns."""
+    its code runs) and `engines` (column → the engine and version it ran on) head the columns."""
     variants = list(results)
     same = consistency(results)
     table = Table(title=title, show_lines=False)
@@ -38,9 +38,10 @@ def show(results: dict[str, list[dict]], execution: dict[str, str] | None = None
     for variant in variants:
         table.add_column(variant, justify="center")
     table.add_column("same answer", justify="center")
-    if execution:
-        table.add_row("[dim]runs as[/dim]", *(f"[dim]{execution.get(v, '')}[/dim]" for v in variants), "",
-                      end_section=True)
+    heads = [(label, values) for label, values in (("runs as", execution), ("engine", engines)) if values]
+    for index, (label, values) in enumerate(heads):
+        table.add_row(f"[dim]{label}[/dim]", *(f"[dim]{values.get(v, '')}[/dim]" for v in variants), "",
+                      end_section=index == len(heads) - 1)
     cases = [row["case"] for row in next(iter(results.values()), [])]
     for case in cases:
         cells = []
@@ -79,7 +80,9 @@ def _suites(suites: ET.Element, results: dict[str, list[dict]], kind: str, prefi
 def write(results: dict[str, list[dict]], directory: Path, meta: dict,
           jobs: dict[str, list[dict]] | None = None, name: str = "checks") -> tuple[Path, Path]:
     """<name>.json and <name>.junit.xml (checks.json and JUNIT_FILE for lab.up): the HTTP checks
-    per variant and, when they ran, the WASI job's per runner (`jobs`)."""
+    per variant and, when they ran, the WASI job's per runner (`jobs`). `meta` says per variant
+    how its code runs (`execution`) and the engine it ran on (`engines`: {name, version, artifact,
+    origin}, null for native)."""
     directory.mkdir(parents=True, exist_ok=True)
     json_path = directory / f"{name}.json"
     body = {"schema": REPORT_SCHEMA, **meta, "results": results, "consistent": consistency(results),

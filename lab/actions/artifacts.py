@@ -21,7 +21,10 @@ class ResolveArtifacts:
                 f"{sum(1 for r in rows if r['action'] == action)} {action}" for action in ("imported", "present")) + "; "
         ctx.artifacts = artifacts.resolve(spec, spec.runtimes if self.with_runtimes else (),
                                           spec.variants if self.with_images else (), spec.provider)
-        ctx.state.set("artifact_origins", ctx.artifacts.origins)
+        # merged: a resolution of fewer artifacts (the cluster collection's only needs the node image)
+        # keeps what the others came from and carry, which lab.status and the bench report per variant
+        ctx.state.set("artifact_origins", {**ctx.state.get("artifact_origins", {}), **ctx.artifacts.origins})
+        ctx.state.set("artifact_engines", {**ctx.state.get("artifact_engines", {}), **ctx.artifacts.engines})
         by_origin: dict[str, list[str]] = {}
         for name, origin in sorted(ctx.artifacts.origins.items()):
             by_origin.setdefault(origin, []).append(name)

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from lab import catalog, httpbin_cases, report
+from lab import catalog, engines, httpbin_cases, report
 from lab.errors import LabError
 from lab.proc import console
 
@@ -29,7 +29,9 @@ class Check:
         ctx.results = results
         every = catalog.load()
         variants = every.variants
-        report.show(results, {v: variants[v].execution_label for v in results})
+        ran_on = engines.of_variants(results, ctx.state)
+        report.show(results, {v: variants[v].execution_label for v in results},
+                    engines={v: engines.label(e) for v, e in ran_on.items()})
         if ctx.jobs:
             report.show(ctx.jobs, {r: variants[every.jobs[r].like].execution_label for r in ctx.jobs},
                         title="WASI job: runner × case")
@@ -39,7 +41,7 @@ class Check:
                           soft_wrap=True)
         json_path, junit_path = report.write(results, Path(ctx.spec.results_dir), {
             "lab": ctx.spec.name, "runtimes": list(ctx.spec.runtimes), "timings": ctx.timings,
-            "execution": {v: variants[v].execution for v in results}}, jobs=ctx.jobs)
+            "execution": {v: variants[v].execution for v in results}, "engines": ran_on}, jobs=ctx.jobs)
         failed = report.failures(results) + report.failures(ctx.jobs)
         if failed:
             raise LabError(f"{failed} check(s) failed; details in {json_path} and {junit_path}")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from kubernetes.client.exceptions import ApiException
 
-from lab import catalog
+from lab import catalog, engines
 from lab.bench import density, incluster, node_images, probe, report, targets, variant
 from lab.bench.results import BenchResult, VariantResult, from_dict
 from lab.bench.variant import DEFAULT_CONCURRENCIES, DEFAULT_DENSITY
@@ -231,11 +231,13 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
         clients = incluster.InClusterLoad(kube, namespace, spec.name, lab.pod_image(image), node_names,
                                           load_image=load_tool_image)
         density.remove_copies(kube, namespace, spec.name)
+        ran_on = engines.of_variants([t.variant for t in chosen], lab.state)
         try:
             for target in chosen:
                 result.variants[target.variant] = VariantResult(
                     variant=target.variant, deployment=target.deployment, port=target.port, image=target.image,
-                    runtime_class=target.runtime_class, execution=_execution(target.variant))
+                    runtime_class=target.runtime_class, execution=_execution(target.variant),
+                    engine=ran_on.get(target.variant))
                 try:
                     variant.measure(kube, lab, clients, target, result, plan, stop, touched, unloaded)
                 except (LabError, CommandFailed, ApiException) as error:

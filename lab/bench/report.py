@@ -109,6 +109,7 @@ def summary_table(result: BenchResult) -> tuple[list[str], list[list[str]]]:
     for name, h in lines.items():
         v = result.variants[name]
         rows.append([name, EXECUTION.get(v.execution or "", v.execution or "–"),
+                     f"{v.engine['name']} {v.engine['version']}" if v.engine else "–",
                      mb(h["image"]) + _ratio(h["image"], base.get("image")),
                      ms_of(h["start_to_200"]) + _ratio(h["start_to_200"], base.get("start_to_200")),
                      seconds(h["pod_ip_200"]) + _ratio(h["pod_ip_200"], base.get("pod_ip_200")),
@@ -116,7 +117,7 @@ def summary_table(result: BenchResult) -> tuple[list[str], list[list[str]]]:
                      rate(h["top"]) + _ratio(h["throughput"], base.get("throughput")),
                      ms(h["p50"]) + _ratio(h["p50"], base.get("p50")),
                      "–" if h["pods_per_gib"] is None else f"{h['pods_per_gib']:.0f} (N={h['replicas']})"])
-    return (["variant", "execution", "image in node (MB)", "container started → first 200, median (ms)",
+    return (["variant", "execution", "engine", "image in node (MB)", "container started → first 200, median (ms)",
              "first 200 at the pod IP, median (s)", "idle working set (MiB)", f"req/s at the pod IP, {top}",
              f"p50 at {low} (ms)", "pods per GiB of node memory"], rows)
 

@@ -10,10 +10,11 @@ from dataclasses import asdict, dataclass, field
 from lab.bench import stats
 
 SCHEMA = "wasm-lab/bench"
-VERSION = 2
-# Version 1 (before the in-cluster load and the node probe) is read by `migrate`: its cold starts
-# keep their four phases (the new ones are null) and its load levels were the host's own client
-# through the NodePort, so they move to `load_nodeport`.
+VERSION = 3
+# Older versions are read by `migrate`. Version 1 (before the in-cluster load and the node probe):
+# its cold starts keep their four phases (the new ones are null) and its load levels were the
+# host's own client through the NodePort, so they move to `load_nodeport`. Version 2 (before each
+# variant said which engine it ran on): `engine` is null, not known.
 # Phases of a cold start, each in seconds after the pod object was created, in the order they
 # happen. From the pod watch: scheduled, running, ready; from the node probe (CRI times and the pod
 # IP): the sandbox, container and pod_ip_200 ones; from the host: http_200 (through the NodePort).
@@ -137,6 +138,9 @@ class VariantResult:
     image: str | None = None
     runtime_class: str | None = None
     execution: str | None = None        # how the engine runs the module: native | interpreter | jit | aot
+    # the engine it ran on, {name, version, artifact, origin} (lab/engines.py); None for native,
+    # or when the lab recorded none (a lab set up before engines were recorded, a version 2 result)
+    engine: dict | None = None
     node: str | None = None
     cold_start: list[ColdStartRun] = field(default_factory=list)
     memory: dict[str, MemorySample | None] = field(default_factory=lambda: {"idle": None, "after_load": None})
@@ -198,10 +202,19 @@ class BenchResult:
 
 
 def migrate(data: dict) -> dict:
-    """A version 1 result as version 2 (see VERSION); other versions are returned unchanged."""
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA or data.get("version") != 1:
+    """An older result as the current VERSION, one version at a time; anything else unchanged."""
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         return data
-    data = {**data, "version": VERSION, "variants": dict(data.get("variants") or {})}
+    if data.get("version") == 1:
+        data = _version_1_to_2(data)
+    if data.get("version") == 2:
+        data = {**data, "version": 3, "variants": {name: {**variant, "engine": None}
+                                                   for name, variant in (data.get("variants") or {}).items()}}
+    return data
+
+
+def _version_1_to_2(data: dict) -> dict:
+    data = {**data, "version": 2, "variants": dict(data.get("variants") or {})}
     for name, variant in data["variants"].items():
         variant = dict(variant)
         variant["load_nodeport"] = [{**level, "target": "nodeport", "client": "python"}
@@ -247,7 +260,8 @@ def from_dict(data: dict) -> BenchResult:
     for name, v in data["variants"].items():
         variants[name] = VariantResult(
             variant=v["variant"], deployment=v["deployment"], port=v.get("port"), image=v.get("image"),
-            runtime_class=v.get("runtime_class"), execution=v.get("execution"), node=v.get("node"),
+            runtime_class=v.get("runtime_class"), execution=v.get("execution"), engine=v.get("engine"),
+            node=v.get("node"),
             cold_start=[ColdStartRun(**r) for r in v["cold_start"]],
             memory={k: _memory(s) for k, s in v["memory"].items()},
             image_size=ImageSize(**v["image_size"]) if v.get("image_size") else None,

@@ -7,7 +7,7 @@ from invoke.exceptions import Exit
 from rich.table import Table
 
 from lab import artifacts as lab_artifacts
-from lab import catalog, lifecycle
+from lab import catalog, engines, lifecycle
 from lab import doctor as checkup
 from lab import spec as lab_spec
 from lab.cli.common import fail_on_errors, mode_override, print_table
@@ -65,21 +65,26 @@ def up(c, runtime=None, config=None, name=None, offline=False, online=False, mir
     "runtime": RUNTIME_HELP,
     "provider": PROVIDER_HELP["provider"],
     "arch": "x86_64 or aarch64; may be repeated (default: this machine's)",
+    "json": "print JSON: the mode, the lock and one row per artifact and architecture, every pin in full",
 })
 def plan(c, runtime=None, config=None, name=None, offline=False, online=False, mirror=None, provider=None,
-         arch=None):
+         arch=None, json_=False):
     """What lab.up would fetch or build, from where, with which pin, and why; changes nothing."""
     with fail_on_errors():
         spec = load_spec(config, runtimes=runtime, name=name, offline=mode_override(offline, online),
                          mirrors=mirror, provider=provider)
         rows = lab_artifacts.plan(spec, spec.runtimes, spec.variants, spec.provider, _arches(arch))
     mode = lab_artifacts.MODE_NAMES[spec.offline]
-    table = Table("artifact", "arch", "origin", "from", "pin", "note",
-                  title=f"lab.plan ({mode}; lock {spec.lock})")
-    for row in rows:
-        table.add_row(row["artifact"], row["arch"], row["origin"], row["source"], row["pin"], row["note"])
-    print_table(table)
     failing = [f"{r['artifact']}@{r['arch']}" for r in rows if r["note"].endswith("FAILS")]
+    if json_:
+        print(json.dumps({"mode": mode, "lock": spec.lock, "fails": failing, "rows": rows}, indent=2))
+    else:
+        table = Table("artifact", "arch", "origin", "from", "pin", "engine", "note",
+                      title=f"lab.plan ({mode}; lock {spec.lock})")
+        for row in rows:
+            table.add_row(row["artifact"], row["arch"], row["origin"], row["source"], row["pin"], row["engine"],
+                          row["note"])
+        print_table(table)
     if failing:
         raise Exit(f"lab.up would fail on: {', '.join(failing)}", code=1)
 
@@ -113,9 +118,11 @@ def status(c, config=None, name=None, json_=False):
         print(json.dumps(info, indent=2))
         return
     stdout.print(f"lab {info['name']}: cluster {info['cluster']}; runtimes: {', '.join(info['runtimes']) or 'none'}")
-    table = Table("variant", "ready", title="variants")
+    table = Table("variant", "ready", "runs as", "engine", "from", title="variants")
     for variant, ready in info["variants"].items():
-        table.add_row(variant, ready)
+        engine = info["engines"].get(variant)
+        table.add_row(variant, ready, info["execution"].get(variant, ""), engines.label(engine),
+                      f"{engine['artifact']}: {engine['origin']}" if engine else "")
     print_table(table)
 
 

@@ -251,10 +251,68 @@ def test_plan_lists_a_pin_for_every_artifact_of_the_connected_path(tmp_path, mon
     names = {r["artifact"] for r in rows}
     assert {"node-image", "shim-wasmedge", "shim-wasmtime", "wasmedge-libs", "base-rust", "base-wasmedge",
             "base-wasmtime", "wasmtime-release", "base-debian"} <= names
-    missing = [f"{r['artifact']}@{r['arch']}" for r in rows if not r["pin"]]
-    # runwasi publishes no checksum file and no public record of this one could be cross-checked
-    assert missing == ["shim-wasmedge@aarch64"]
+    missing = sorted(f"{r['artifact']}@{r['arch']}" for r in rows if not r["pin"])
+    # no public record of these could be found (docs/artifacts.md): runwasi's v0.6.1 SHA256SUMS was
+    # quoted for x86_64 only, and wasmtime 48.0.11's tarballs nowhere; the plan says so
+    assert missing == ["shim-wasmedge@aarch64", "wasmtime-release@aarch64", "wasmtime-release@x86_64"]
     assert not (tmp_path / "lab.lock").exists()
+
+
+def lock_with(tmp_path, artifact: str, version: str) -> None:
+    """A lab.lock pinning `artifact` (its catalog URL, both architectures) to another `version`."""
+    url = artifacts.catalog()["artifacts"][artifact][0]["url"]
+    (tmp_path / "lab.lock").write_text(yaml.safe_dump({"version": 1, "artifacts": {
+        f"{artifact}@{arch}": {"origin": "release", "source": url.format(arch=arch), "version": version,
+                               "sha256": "a" * 64, "size": 1} for arch in artifacts.ARCHES}}))
+
+
+def test_a_lock_pinning_runwasi_older_than_v0_6_1_is_refused_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = load_spec(None, {"runtimes": ["wasmtime"], "offline": "false"})
+    lock_with(tmp_path, "shim-wasmtime", "v0.6.0")
+    refused = (rf"^lock: {tmp_path / 'lab.lock'} pins shim-wasmtime@x86_64 to runwasi v0.6.0; runwasi older than "
+               r"v0.6.1 is refused \(CVE-2026-47218, .*\); delete that entry$")
+    with pytest.raises(InputError, match=refused):
+        artifacts.refuse_old_releases(spec, "x86_64")
+    with pytest.raises(InputError, match=refused):
+        artifacts.plan(spec, spec.runtimes, spec.variants, "kind", ("x86_64",))
+    lock_with(tmp_path, "shim-wasmtime", "v0.6.1")
+    artifacts.refuse_old_releases(spec, "x86_64")
+    artifacts.refuse_old_releases(load_spec(None, {"offline": "true"}), "x86_64")  # offline takes no release
+
+
+def test_lab_up_refuses_an_old_runwasi_before_it_reaches_the_provider(tmp_path, monkeypatch):
+    from lab import lifecycle
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WASM_LAB_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setattr(lifecycle.providers, "get", lambda name: pytest.fail("lab.up reached the provider"))
+    lock_with(tmp_path, "shim-wasmtime", "v0.5.0")
+    with pytest.raises(InputError, match="^lock: .* to runwasi v0.5.0; runwasi older than v0.6.1 is refused"):
+        lifecycle.up(load_spec(None, {"runtimes": ["wasmtime"]}))
+    assert not (tmp_path / "state").exists()
+
+
+def test_a_mirror_serving_an_older_runwasi_in_its_place_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    tag = "https://github.com/containerd/runwasi/releases/download/containerd-shim-wasmedge%2Fv0.6.1"
+    older = load_spec(None, {"mirrors": [f"{tag}=https://mirror.corp/runwasi/containerd-shim-wasmedge/v0.5.0"]})
+    with pytest.raises(InputError, match=r"^mirrors: shim-wasmedge@aarch64 would come from https://mirror.corp/"
+                                         r"runwasi/containerd-shim-wasmedge/v0.5.0/\S+, runwasi v0.5.0; runwasi "
+                                         r"older than v0.6.1 is refused"):
+        artifacts.refuse_old_releases(older, "aarch64")
+    # a mirror of the same releases whose own path has a version in it is no older release
+    same = load_spec(None, {"mirrors": ["https://github.com=https://artifactory.corp/v0.1.0/github"]})
+    artifacts.refuse_old_releases(same, "aarch64")
+
+
+def test_every_release_the_catalog_pins_keeps_to_its_floor():
+    table = artifacts.catalog()["artifacts"]
+    floors = {name: entry[0]["floor"]["version"] for name, entry in table.items()
+              if isinstance(entry, list) and entry[0].get("floor")}
+    assert floors == {"shim-wasmedge": "v0.6.1", "shim-wasmtime": "v0.6.1", "wasmtime-release": "v48.0.11"}
+    for name, floor in floors.items():
+        assert artifacts.version_tuple(table[name][0]["version"]) >= artifacts.version_tuple(floor), name
 
 
 def test_minikube_offline_takes_the_kits_base_image_and_auto_probes_its_default():
@@ -298,3 +356,17 @@ def test_a_bundle_by_default_holds_what_an_offline_lab_with_every_runtime_and_th
                                          "wasmtime-cli", "registry", "loadgen"]
     assert artifacts.kit_artifacts("kind", "1.7")[0] == "node"
     assert artifacts.kit_artifacts("minikube")[:2] == ["minikube-node", "minikube"]
+
+
+def test_auto_plans_the_kit_when_a_local_builds_input_cannot_be_had(tmp_path, monkeypatch):
+    """As resolve() does: base-wasmtime's wasmtime-release has no pin, so auto takes the kit's image."""
+    monkeypatch.chdir(tmp_path)
+    rows = artifacts.plan(load_spec(None, {"runtimes": ["wasmtime"]}), ("wasmtime",), ("embed-wasmtime",), None,
+                          ("x86_64",))
+    [row] = [r for r in rows if r["artifact"] == "base-wasmtime"]
+    assert row["origin"] == "kit recipe wasmtime-cli"
+    assert "wasmtime-release" in row["note"].partition(" cannot be had")[0].split(", ")
+    assert not any(r["note"].endswith("FAILS") for r in rows)
+    online = artifacts.plan(load_spec(None, {"runtimes": ["wasmtime"], "offline": "false"}), ("wasmtime",),
+                            ("embed-wasmtime",), None, ("x86_64",))
+    assert [r["artifact"] for r in online if r["note"].endswith("FAILS")] == ["wasmtime-release"]

@@ -10,6 +10,12 @@ import yaml
 from invoke import Program
 
 import tasks
+from lab import artifacts
+
+RUNWASI_V0_6_0_LOCK = yaml.safe_dump({"version": 1, "artifacts": {
+    f"shim-wasmtime@{arch}": {"origin": "release", "version": "v0.6.0", "sha256": "a" * 64,
+                              "source": artifacts.catalog()["artifacts"]["shim-wasmtime"][0]["url"].format(arch=arch)}
+    for arch in artifacts.ARCHES}})
 
 BAD_INPUT = [
     # options
@@ -64,6 +70,7 @@ BAD_INPUT = [
     (["kit.status", "--env", "WASM_LAB_KIT_DIR="], "", "WASM_LAB_KIT_DIR: empty; unset it or name a folder"),
     (["lab.plan", "--env", "WASM_LAB_DOWNLOAD_DIR="], "", "WASM_LAB_DOWNLOAD_DIR: empty; unset it or name a folder"),
     (["lab.up", "--lock", "version: 9\n"], "", "lock: "),
+    (["lab.plan", "--runtime", "wasmtime", "--lock", RUNWASI_V0_6_0_LOCK], "", "lock: "),
     (["lab.up", "--provider", "existing", "--context", "nope"], "", "context: 'nope' is not in"),
 ]
 

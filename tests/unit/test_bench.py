@@ -20,6 +20,10 @@ from lab.bench.results import (
 )
 
 VARIANTS = ("native", "embed-wasmedge", "runtime-wasmedge")
+ENGINES = {"embed-wasmedge": {"name": "wasmedge", "version": "0.14.1", "artifact": "base-wasmedge",
+                              "origin": "Debian packages via kit recipe wasmedge-cli"},
+           "runtime-wasmedge": {"name": "wasmedge", "version": "0.14.1", "artifact": "shim-wasmedge",
+                                "origin": "release v0.6.1"}}
 
 
 def synthetic(interrupted=False) -> BenchResult:
@@ -31,7 +35,7 @@ def synthetic(interrupted=False) -> BenchResult:
     for i, name in enumerate(VARIANTS):
         v = VariantResult(variant=name, deployment=f"httpbin-{name}", port=30080 + i, image=f"wasm-lab/httpbin:{name}",
                           runtime_class="wasmedge" if name.startswith("runtime") else None, node="wasm-lab-worker",
-                          execution="native" if name == "native" else "interpreter")
+                          execution="native" if name == "native" else "interpreter", engine=ENGINES.get(name))
         for run in range(3):
             base = 1.0 + i * 0.5 + run * 0.1
             started = 0.5 + i * 0.1
@@ -146,26 +150,47 @@ def test_density_per_pod_and_pods_per_gib():
                       pods_working_set=None).pods_per_gib is None
 
 
-def test_a_version_1_result_is_read_as_version_2():
+def test_a_version_1_result_is_read_as_the_current_version():
     old = synthetic().as_dict()
     old["version"] = 1
     for variant in old["variants"].values():
-        for key in ("load_service", "load_nodeport", "density", "execution"):
+        for key in ("load_service", "load_nodeport", "density", "execution", "engine"):
             variant.pop(key)
         for run in variant["cold_start"]:
             run.pop("probe")
             run["seconds"] = {k: run["seconds"][k] for k in ("scheduled", "running", "ready", "http_200")}
     new = migrate(old)
-    assert new["version"] == 2 and old["version"] == 1
+    assert new["version"] == 3 and old["version"] == 1
     native = from_dict(old).variants["native"]
     assert native.load == [] and [lv.target for lv in native.load_nodeport] == ["nodeport", "nodeport"]
     assert native.cold_start[0].seconds["pod_ip_200"] is None and native.cold_start[0].probe["ran"] is False
     report.markdown(from_dict(old))   # renders with dashes where version 1 had nothing
 
 
+def test_a_version_2_result_is_read_with_its_engines_unknown():
+    old = synthetic().as_dict()
+    old["version"] = 2
+    for variant in old["variants"].values():
+        variant.pop("engine")
+    read = from_dict(old)
+    assert old["version"] == 2 and "engine" not in old["variants"]["runtime-wasmedge"]
+    assert {name: v.engine for name, v in read.variants.items()} == dict.fromkeys(VARIANTS)
+    assert read.as_dict()["version"] == 3
+    assert "| runtime-wasmedge | interpreter | – | 3.00 (×0.33) |" in report.markdown(read)
+
+
+def test_every_row_says_the_engine_and_version_it_ran_on():
+    data = json.loads(json.dumps(synthetic().as_dict()))
+    assert data["variants"]["runtime-wasmedge"]["engine"] == ENGINES["runtime-wasmedge"]
+    assert data["variants"]["native"]["engine"] is None
+    text = report.markdown(from_dict(data))
+    assert "| variant | execution | engine | image in node (MB) |" in text
+    assert "| embed-wasmedge | interpreter | wasmedge 0.14.1 |" in text and "| native | native binary | – |" in text
+
+
 def test_json_round_trip_and_version():
     data = json.loads(json.dumps(synthetic().as_dict()))
-    assert data["schema"] == "wasm-lab/bench" and data["version"] == 2
+    assert data["schema"] == "wasm-lab/bench" and data["version"] == 3
     assert data["variants"]["native"]["flavor"] == "native"
     assert data["published"]["sizes_mb"] == {"native": 8.7, "embed": 12.4, "runtime": 1.15}
     again = from_dict(data)
@@ -174,7 +199,7 @@ def test_json_round_trip_and_version():
 
 @pytest.mark.parametrize("mutate, message", [
     (lambda d: d.update(schema="other"), "not a wasm-lab bench result"),
-    (lambda d: d.update(version=3), "version 3 is not supported"),
+    (lambda d: d.update(version=4), "version 4 is not supported"),
     (lambda d: d.pop("variants"), "lacks 'variants'"),
     (lambda d: d["variants"]["native"].pop("load"), "variant native lacks 'load'"),
     (lambda d: d["variants"]["native"]["cold_start"][0].update(kind="warm"), "cold start kind 'warm'"),
@@ -214,9 +239,9 @@ def test_markdown_tables():
 
 def test_summary_gives_ratios_to_native():
     text = report.markdown(synthetic())
-    assert ("| native | native binary | 9.00 (×1.00) | 13 (×1.00) | 0.51 (×1.00) | 2.0 (×1.00) "
+    assert ("| native | native binary | – | 9.00 (×1.00) | 13 (×1.00) | 0.51 (×1.00) | 2.0 (×1.00) "
             "| 2000 (client-bound) (×1.00) | 2.00 (×1.00) | 1024 (N=10) |") in text
-    assert ("| runtime-wasmedge | interpreter | 3.00 (×0.33) | 33 (×2.54) | 0.73 (×1.43) | 4.0 (×2.00) "
+    assert ("| runtime-wasmedge | interpreter | wasmedge 0.14.1 | 3.00 (×0.33) | 33 (×2.54) | 0.73 (×1.43) | 4.0 (×2.00) "
             "| 2000 (client-bound) (×1.00) | 2.00 (×1.00) | 341 (N=10) |") in text
     assert "req/s at the pod IP, 4 connections" in text
 

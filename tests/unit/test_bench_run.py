@@ -143,6 +143,20 @@ def test_run_measures_each_variant_and_restores_it(faked, monkeypatch):
     assert "idle memory: no numbers" in data["variants"]["native"]["notes"]
 
 
+def test_each_row_says_the_engine_the_lab_recorded_for_its_variant(faked, monkeypatch):
+    spec, _ = faked
+    monkeypatch.setattr(coldstart, "cold_start", lambda kube, target, index, kind, **_: cold_run(index, kind))
+    state = lab.state.State(spec.name)
+    state.set("artifact_engines", {"shim-wasmedge": {"name": "wasmedge", "version": "0.14.1"}})
+    state.set("artifact_origins", {"shim-wasmedge": "release v0.6.1"})
+    result, paths = bench.run(spec, repeat=1, concurrencies=[1], requests=1, duration=1, image_removed=False,
+                              density_levels=[1], density_variants=[])
+    data = json.loads(paths["json"].read_text())
+    assert data["variants"]["runtime-wasmedge"]["engine"] == {"name": "wasmedge", "version": "0.14.1",
+                                                              "artifact": "shim-wasmedge", "origin": "release v0.6.1"}
+    assert data["variants"]["native"]["engine"] is None
+
+
 def test_on_a_cluster_the_lab_did_not_create_the_load_image_is_taken_back(faked, monkeypatch):
     spec, calls = faked
     untagged = []

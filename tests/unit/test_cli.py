@@ -1,4 +1,5 @@
 """The command line as a user meets it: bad input is one line, exit status 2, nothing created."""
+import json
 import os
 import subprocess
 import sys
@@ -58,3 +59,42 @@ def test_the_wasm_lab_command_says_bad_input_in_one_line_with_exit_2(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "error: runtime: 'nope' is not allowed; choose one of: wasmedge, wasmtime, crun-wasmedge"]
+
+
+def plan_of(*args, tmp_path):
+    """lab.plan --online for both architectures with stdout a pipe, as in a CI log (no COLUMNS)."""
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    env.update(WASM_LAB_STATE_DIR=str(tmp_path / "state"), WASM_LAB_KIT_DIR=str(tmp_path / "kit"),
+               WASM_LAB_DOWNLOAD_DIR=str(tmp_path / "downloads"))
+    return subprocess.run([sys.executable, "-m", "invoke", "--search-root", REPO, "lab.plan", "--online",
+                           "--runtime", "wasmedge", "--runtime", "wasmtime", "--arch", "x86_64", "--arch", "aarch64",
+                           *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_lab_plan_json_has_every_pin_in_full(tmp_path):
+    from lab import artifacts
+
+    done = plan_of("--json", tmp_path=tmp_path)
+    assert done.returncode == 1 and done.stderr.strip() == (
+        "lab.up would fail on: wasmtime-release@x86_64, shim-wasmedge@aarch64, wasmtime-release@aarch64")
+    plan = json.loads(done.stdout)
+    assert plan["mode"] == "online" and plan["lock"] == str(tmp_path / "lab.lock")
+    assert plan["fails"] == ["wasmtime-release@x86_64", "shim-wasmedge@aarch64", "wasmtime-release@aarch64"]
+    shim = next(r for r in plan["rows"] if r["artifact"] == "shim-wasmtime" and r["arch"] == "aarch64")
+    origin = artifacts.catalog()["artifacts"]["shim-wasmtime"][0]
+    assert shim == {"artifact": "shim-wasmtime", "arch": "aarch64", "origin": "release v0.6.1",
+                    "source": origin["url"].format(arch="aarch64"), "pin": "sha256:" + origin["sha256"]["aarch64"],
+                    "engine": "wasmtime 36.0.10", "note": ""}
+    assert not (tmp_path / "lab.lock").exists() and not (tmp_path / "state").exists()
+
+
+def test_lab_plan_piped_into_a_log_is_not_cut_at_80_columns(tmp_path):
+    done = plan_of(tmp_path=tmp_path)
+    rows = {line.split("│")[1].strip() + "@" + line.split("│")[2].strip(): line
+            for line in done.stdout.splitlines() if line.startswith("│")}
+    from lab import artifacts
+
+    origin = artifacts.catalog()["artifacts"]["shim-wasmtime"][0]
+    assert origin["url"].format(arch="x86_64") in rows["shim-wasmtime@x86_64"]
+    assert "sha256:" + origin["sha256"]["x86_64"] in rows["shim-wasmtime@x86_64"]
+    assert "wasmtime 36.0.10" in rows["shim-wasmtime@x86_64"]
