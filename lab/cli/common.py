@@ -5,11 +5,12 @@ import traceback
 
 from invoke.exceptions import Exit
 
+from lab import redact
 from lab.errors import InputError, LabError
 from lab.kit.recipes import RecipeError
 from lab.kit.store import ChecksumMismatch
 from lab.proc import CommandFailed, stdout
-from lab.state import state_root
+from lab.state import state_root, write_private
 
 
 @contextlib.contextmanager
@@ -42,11 +43,9 @@ def one_line(message, error: BaseException | None = None, unexpected: bool = Fal
     if not (unexpected or "\n" in text):
         return first
     try:
-        root = state_root()
-        root.mkdir(parents=True, exist_ok=True)
-        path = root / "last-error.log"
+        path = state_root() / "last-error.log"
         details = "".join(traceback.format_exception(error)) if error is not None else text
-        path.write_text(text + "\n\n" + details)
+        write_private(path, redact.text(text + "\n\n" + details, path.name)[0])
     except (OSError, InputError):
         return first
     return f"{first} (details: {path})"

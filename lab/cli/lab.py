@@ -7,7 +7,7 @@ from invoke.exceptions import Exit
 from rich.table import Table
 
 from lab import artifacts as lab_artifacts
-from lab import catalog, lifecycle
+from lab import catalog, lifecycle, redact
 from lab import doctor as checkup
 from lab import spec as lab_spec
 from lab.cli.common import fail_on_errors, mode_override, print_table
@@ -151,8 +151,11 @@ def doctor(c, config=None, name=None):
 def diagnose(c, config=None, name=None, output="."):
     """Collect the provider's logs, containerd config dumps, runtime and containerd logs, pods and events into a tarball."""
     with fail_on_errors():
-        bundle = checkup.diagnose(load_spec(config, name=name), Path(output))
-    stdout.print(f"wrote {bundle}")
+        diagnosis = checkup.diagnose(load_spec(config, name=name), Path(output))
+    for line in redact.summary(diagnosis.redactions) or ["redacted nothing: no credential found"]:
+        stdout.print(line, soft_wrap=True, markup=False)
+    stdout.print(f"wrote {diagnosis.bundle} (0600; {checkup.REDACTED_NOTE} inside lists what was redacted)",
+                 soft_wrap=True, markup=False)
 
 
 @task(iterable=["variant", "concurrency", "density", "density_variant"], help={
