@@ -133,6 +133,16 @@ def test_the_tarball_is_0600_and_gathered_in_private_folders(fake_cluster, monke
         assert {m.mode for m in tar.getmembers()} == {0o600, 0o700}
 
 
+def test_a_tarball_left_readable_by_an_earlier_run_is_made_0600(fake_cluster, monkeypatch):
+    monkeypatch.setattr(doctor.time, "strftime", lambda pattern: "20260101-000000")
+    earlier = fake_cluster / "out" / "wasm-lab-diagnose-x-20260101-000000.tar.gz"
+    earlier.parent.mkdir()
+    earlier.write_bytes(b"old")
+    earlier.chmod(0o644)
+    assert doctor.diagnose(load_spec(None, {"name": "x"}), fake_cluster / "out").bundle == earlier
+    assert stat.S_IMODE(os.stat(earlier).st_mode) == 0o600
+
+
 def test_a_state_folder_made_0755_before_is_made_private(fake_cluster):
     (fake_cluster / "state" / "x").mkdir(parents=True, mode=0o755)
     os.chmod(fake_cluster / "state", 0o755)
@@ -169,13 +179,15 @@ def test_last_error_log_is_private_and_redacted(isolated_state):
     ("    password: kube-pass", ["password"]),
     ("GET /v2/ Authorization: Basic YWxpY2U6czNjcjN0", ["Authorization"]),
     ("token=abcdef12345 remote=1.2.3.4", ["token"]),
+    ('msg="pull with bearer eyJhbGciOi.abc.def from r"', ["Bearer credential"]),
+    ("  private_key: abcdef12345", ["private_key"]),
     ("x -----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----", ["EC PRIVATE KEY"]),
 ])
 def test_each_kind_of_credential_is_redacted_by_key(text, keys):
     cleaned, found = redact.text(text, "f")
     assert [r.key for r in found] == keys and redact.MARK in cleaned
     secret_words = {"p4ss-word", "someone", "abc.def.ghi", "tok-en-1234", "LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0",
-                    "kube-pass", "YWxpY2U6czNjcjN0", "abcdef12345", "MHcCAQEE"}
+                    "kube-pass", "YWxpY2U6czNjcjN0", "abcdef12345", "MHcCAQEE", "eyJhbGciOi.abc.def"}
     assert [w for w in secret_words if w in cleaned] == []
 
 
