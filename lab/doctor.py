@@ -14,6 +14,7 @@ from pathlib import Path
 import docker
 
 from lab import catalog, providers, redact
+from lab.errors import docker_not_answering
 from lab.proc import run
 from lab.spec import LabSpec
 from lab.state import State, private_folder
@@ -27,7 +28,7 @@ def _check(name, fn):
     try:
         ok, detail = fn()
     except Exception as error:  # a preflight reports every failure instead of stopping at the first
-        ok, detail = False, f"{error.__class__.__name__}: {error}"
+        ok, detail = False, docker_not_answering(error) or f"{error.__class__.__name__}: {error}"
     return {"check": name, "ok": ok, "detail": detail}
 
 

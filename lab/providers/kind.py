@@ -71,6 +71,9 @@ class KindProvider(Provider):
     name = "kind"
     registry_network = KIND_NETWORK
 
+    def preflight(self, spec) -> None:
+        docker.from_env()  # kind's nodes are containers: no engine answering is said before anything is made
+
     def exists(self, spec) -> bool:
         clusters = run([kind_binary(), "get", "clusters"]).stdout.split()
         return spec.name in clusters

@@ -124,6 +124,9 @@ class MinikubeProvider(Provider):
             return []
         return [p["Name"] for key in ("valid", "invalid") for p in data.get(key) or []]
 
+    def preflight(self, spec) -> None:
+        self._docker()  # the docker driver: no engine answering is said before anything is made
+
     def exists(self, spec) -> bool:
         return spec.name in self.profiles()
 
