@@ -78,8 +78,9 @@ BAD_INPUT = [
     (["lab.down", "--env", "WASM_LAB_STATE_DIR="], "", "WASM_LAB_STATE_DIR: empty; unset it or name a folder"),
     (["lab.diagnose", "--env", "WASM_LAB_STATE_DIR="], "", "WASM_LAB_STATE_DIR: empty; unset it or name a folder"),
     (["lab.up", "--env", "WASM_LAB_STATE_DIR=kubeconfig"], "", "WASM_LAB_STATE_DIR: 'kubeconfig' is not a folder"),
-    (["kit.build", "--env", "WASM_LAB_DEBIAN_MIRROR=ftp://deb"], "", "WASM_LAB_DEBIAN_MIRROR: 'ftp://deb' is not an http(s) URL"),
-    (["images.build", "--env", "WASM_LAB_EXTRA_CA_CERTS=corp.pem"], "", "WASM_LAB_EXTRA_CA_CERTS: 'corp.pem' is not a file"),
+    # (every command checks them first: lab.plan stands in for the kit and image builds that read these two)
+    (["lab.plan", "--env", "WASM_LAB_DEBIAN_MIRROR=ftp://deb"], "", "WASM_LAB_DEBIAN_MIRROR: 'ftp://deb' is not an http(s) URL"),
+    (["lab.plan", "--env", "WASM_LAB_EXTRA_CA_CERTS=corp.pem"], "", "WASM_LAB_EXTRA_CA_CERTS: 'corp.pem' is not a file"),
     (["lab.up", "--lock", "version: 9\n"], "", "lock: "),
     (["lab.up", "--provider", "existing", "--context", "nope"], "", "context: 'nope' is not in"),
 ]
