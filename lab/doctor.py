@@ -121,13 +121,13 @@ def diagnose(spec: LabSpec, output: Path) -> Diagnosis:
     provider = providers.get(spec.provider)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     bundle = output / f"wasm-lab-diagnose-{spec.name}-{stamp}.tar.gz"
-    if not output.exists():
-        output.mkdir(mode=0o700, parents=True)
     work = Path(tempfile.mkdtemp(prefix=f"diagnose-{stamp}-", dir=private_folder(state.dir)))
     try:
         _collect(spec, state, provider, work)
         redactions = redact.tree(work)
         (work / REDACTED_NOTE).write_text(_redaction_note(redactions))
+        if not output.exists():
+            output.mkdir(mode=0o700, parents=True)
         with os.fdopen(os.open(bundle, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as sink:
             os.fchmod(sink.fileno(), 0o600)
             with tarfile.open(fileobj=sink, mode="w:gz") as tar:
