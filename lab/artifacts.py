@@ -424,7 +424,8 @@ class Resolver:
                 raise Unavailable(f"no sha256 pinned for {url}")
             if key in self.lock.entries:
                 row["note"] = "locked"
-            if download_path(url, sha256).exists():
+            cached = download_path(url, sha256)
+            if cached.exists() and sha256_file(cached) == sha256:
                 row["note"] = (row["note"] + ", " if row["note"] else "") + "downloaded already"
                 return
             self.probe_url(row["source"])

@@ -152,3 +152,14 @@ def test_a_tampered_kit_file_is_refused_at_use(tmp_path):
     (output / "bin" / MEMBER).write_bytes(EVIL)
     with pytest.raises(ChecksumMismatch, match=f"has sha256 {sha(EVIL)}, manifest says {sha(SHIM)}"):
         kit.artifact("shims", store)
+
+
+def test_the_plan_calls_a_download_cached_only_when_it_still_verifies(cached_release):
+    def note():
+        rows: list[dict] = []
+        artifacts.Resolver("false", Mirrors(), LockFile.load(cached_release["lock"]), "x86_64").plan("shim-wasmtime", rows)
+        return rows[0]["note"]
+
+    assert note() == "downloaded already"
+    cached_release["archive"].write_bytes(tarball(EVIL))
+    assert note() == ""
