@@ -23,7 +23,7 @@ from lab import REPO_ROOT, engines, kit
 from lab import catalog as runtime_catalog
 from lab.engines import BASE_IMAGE_ARTIFACTS
 from lab.errors import InputError, LabError
-from lab.fetch import Unavailable, atomic_write, download_path, extract_member, http_get, pull
+from lab.fetch import Unavailable, atomic_write, download_path, extracted_member, http_get, pull
 from lab.kit.store import sha256_file
 from lab.lock import LockFile
 from lab.mirrors import ImageRef, Mirrors
@@ -43,11 +43,24 @@ PROBE_SECONDS = 3.0
 RELEASE_TAG = re.compile(r"v\d+\.\d+\.\d+")
 
 
+def verified_bytes(path: Path, sha256: str) -> bytes:
+    """A cached file's bytes, checked against its pin at the moment they are used: the cache may
+    have been written since the file was resolved."""
+    data = path.read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha256:
+        raise LabError(f"{path}: sha256 {actual}, expected {sha256}; not used (the cache changed since it was verified)")
+    return data
+
+
 @dataclass(frozen=True)
 class LocalFile:
     path: Path
-    sha256: str
+    sha256: str                         # the pin: lab.lock's, the verified archive's or the kit manifest's
     needs: tuple[str, ...] = ()         # bundles this file needs on the node (per origin)
+
+    def verified_bytes(self) -> bytes:
+        return verified_bytes(self.path, self.sha256)
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,9 @@ class LocalBundle:
     """A directory installed as a whole on a node (e.g. .debs and their install script)."""
     path: Path
     files: dict[str, str]               # relative path -> sha256
+
+    def verified_bytes(self, relative: str) -> bytes:
+        return verified_bytes(self.path / relative, self.files[relative])
 
     @property
     def digest(self) -> str:
@@ -299,7 +315,11 @@ class Resolver:
             raise Unavailable(f"no sha256 is pinned for {url}")
         self.note_lock_override(name, (origin.get("sha256") or {}).get(self.arch), sha256)
         archive = download_path(url, sha256)
-        if not (archive.exists() and sha256_file(archive) == sha256):
+        cached = sha256_file(archive) if archive.exists() else None
+        if cached != sha256:
+            if cached is not None:
+                console.print(f"{archive}: sha256 {cached}, pinned {sha256}; downloading it again", soft_wrap=True,
+                              markup=False)
             mirrored = self.mirrors.url(url)
             self.probe_url(mirrored)
             data = http_get(mirrored)
@@ -308,12 +328,13 @@ class Resolver:
                 raise Unavailable(f"sha256 mismatch for {mirrored}: got {actual}, pinned {sha256}; not used")
             atomic_write(archive, data)
         member = origin["member"].format(arch=self.arch)
-        binary = archive.parent / Path(member).name
-        if not binary.exists():
-            atomic_write(binary, extract_member(archive, member), mode=0o755)
+        locked = self.lock.entries.get(key) or {}
+        pinned_member = locked.get("member_sha256") if locked.get("sha256") == sha256 else None
+        binary, member_sha256 = extracted_member(archive, member, pinned_member)
         self.lock.record(key, {"origin": "release", "source": url, "version": origin.get("version", ""),
-                               "sha256": sha256, "size": archive.stat().st_size})
-        return LocalFile(binary, sha256_file(binary))
+                               "sha256": sha256, "size": archive.stat().st_size, "member": member,
+                               "member_sha256": member_sha256})
+        return LocalFile(binary, member_sha256)
 
     def _fetch_registry(self, name: str, origin: dict) -> LocalImage:
         import docker
@@ -358,7 +379,8 @@ class Resolver:
             buildargs = {}
             for key, value in inputs.items():
                 if isinstance(value, LocalFile):
-                    shutil.copy(value.path, Path(context) / key)
+                    (Path(context) / key).write_bytes(value.verified_bytes())
+                    (Path(context) / key).chmod(0o755)
                 else:
                     buildargs[key] = value.ref
             with console.status(f"{name}: building {tag}"):
@@ -453,7 +475,8 @@ class Resolver:
                 raise Unavailable(f"no sha256 pinned for {url}")
             if key in self.lock.entries:
                 row["note"] = "locked"
-            if download_path(url, sha256).exists():
+            cached = download_path(url, sha256)
+            if cached.exists() and sha256_file(cached) == sha256:
                 row["note"] = (row["note"] + ", " if row["note"] else "") + "downloaded already"
                 return
             self.probe_url(row["source"])

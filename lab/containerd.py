@@ -50,8 +50,8 @@ RUNC_TYPE = "io.containerd.runc.v2"
 DROP_IN_PREFIX = "wasm-lab-"
 
 # RuntimeClass handlers are DNS labels; the name also ends up in a file name and markers.
-_HANDLER_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_BARE_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+_HANDLER_RE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_BARE_KEY_RE = re.compile(r"[A-Za-z0-9_-]+")
 _BEGIN_RE = re.compile(
     r'^# managed by wasm-lab: runtime "(?P<h>[^"]+)" \(begin(?P<eol>, newline added at end of file)?[^)]*\).*$',
     re.M,
@@ -78,7 +78,7 @@ class RuntimeEntry:
     pod_annotations: tuple = ()  # annotation keys passed into the OCI spec (crun needs its variant)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.handler, str) or not _HANDLER_RE.match(self.handler):
+        if not isinstance(self.handler, str) or not _HANDLER_RE.fullmatch(self.handler):
             raise ValueError(
                 f"runtime handler {self.handler!r} must be a DNS label "
                 "(lower-case letters, digits and '-', at most 63 characters)"
@@ -197,7 +197,7 @@ def systemd_cgroup(text: str, drop_ins: dict[str, str] | None = None) -> bool:
 
 
 def _key(name: str) -> str:
-    return name if _BARE_KEY_RE.match(name) else tomlkit.string(name).as_string()
+    return name if _BARE_KEY_RE.fullmatch(name) else tomlkit.string(name).as_string()
 
 
 def _value(value: Any) -> str:
@@ -522,7 +522,7 @@ def plan_uninstall(
     (so an empty plan means nothing to undo); with ``drop_ins=None`` its deletion is always
     planned in drop-in mode (delete it like ``rm -f``).
     """
-    if not isinstance(handler, str) or not _HANDLER_RE.match(handler):
+    if not isinstance(handler, str) or not _HANDLER_RE.fullmatch(handler):
         raise ConfigError(f"runtime handler {handler!r} is not a DNS label")
     data = _parse(main_text, main_path)
     version = _version_of(data, main_path)

@@ -72,10 +72,10 @@ def _shims_archive(runtimes: list[catalog.Runtime], files: dict) -> bytes:
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for runtime in runtimes:
             for item in runtime.files:
-                info = tar.gettarinfo(str(files[item["source"]].path), arcname=Path(item["dest"]).name)
-                info.mode = 0o755
-                with open(files[item["source"]].path, "rb") as handle:
-                    tar.addfile(info, handle)
+                data = files[item["source"]].verified_bytes()
+                info = tarfile.TarInfo(Path(item["dest"]).name)
+                info.size, info.mode = len(data), 0o755
+                tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
 
 

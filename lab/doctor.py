@@ -2,18 +2,22 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import socket
 import tarfile
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import docker
 
-from lab import catalog, providers, published_ports
+from lab import catalog, providers, published_ports, redact
+from lab.errors import docker_not_answering
 from lab.proc import run
 from lab.spec import LabSpec
-from lab.state import State
+from lab.state import State, private_folder
 
 CAPS_ERROR = "unable to apply caps"
 PRIVILEGED_FIX = ("this host's capability bounding set lacks a capability privileged containers need "
@@ -24,7 +28,7 @@ def _check(name, fn):
     try:
         ok, detail = fn()
     except Exception as error:  # a preflight reports every failure instead of stopping at the first
-        ok, detail = False, f"{error.__class__.__name__}: {error}"
+        ok, detail = False, docker_not_answering(error) or f"{error.__class__.__name__}: {error}"
     return {"check": name, "ok": ok, "detail": detail}
 
 
@@ -115,16 +119,41 @@ def preflight(spec: LabSpec) -> list[dict]:
     return checks
 
 
-def diagnose(spec: LabSpec, output: Path) -> Path:
-    """A tarball with the provider's logs, each node's containerd config dump and logs, the
-    runtimes' files, and the lab's pods, events, nodes and RuntimeClasses."""
+@dataclass(frozen=True)
+class Diagnosis:
+    bundle: Path
+    redactions: list[redact.Redaction]
+
+
+def diagnose(spec: LabSpec, output: Path) -> Diagnosis:
+    """A tarball (0600) with the provider's logs, each node's containerd config dump and logs, the
+    runtimes' files, and the lab's pods, events, nodes and RuntimeClasses, without credentials:
+    REDACTED.txt inside says what was taken out where. It is gathered in a 0700 folder of the
+    lab's private state; an output folder the lab has to make is made 0700."""
     state = State(spec.name)
     provider = providers.get(spec.provider)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     bundle = output / f"wasm-lab-diagnose-{spec.name}-{stamp}.tar.gz"
-    output.mkdir(parents=True, exist_ok=True)
-    work = state.dir / f"diagnose-{stamp}"
-    work.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"diagnose-{stamp}-", dir=private_folder(state.dir)))
+    try:
+        _collect(spec, state, provider, work)
+        redactions = redact.tree(work)
+        (work / REDACTED_NOTE).write_text(_redaction_note(redactions))
+        if not output.exists():
+            output.mkdir(mode=0o700, parents=True)
+        with os.fdopen(os.open(bundle, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as sink:
+            os.fchmod(sink.fileno(), 0o600)
+            with tarfile.open(fileobj=sink, mode="w:gz") as tar:
+                tar.add(work, arcname=bundle.name.removesuffix(".tar.gz"), filter=_private_member)
+    finally:
+        shutil.rmtree(work)
+    return Diagnosis(bundle, redactions)
+
+
+REDACTED_NOTE = "REDACTED.txt"
+
+
+def _collect(spec: LabSpec, state: State, provider, work: Path) -> None:
     cluster = provider.attach(spec, state)
     try:
         provider.collect_logs(spec, work)
@@ -139,7 +168,17 @@ def diagnose(spec: LabSpec, output: Path) -> Path:
         done = run(["kubectl", "--kubeconfig", cluster.kubeconfig, *(["--context", cluster.context] if cluster.context else []),
                     "-n", state.get("namespace", spec.namespace), *argv], check=False)
         (work / name).write_text(done.stdout + done.stderr)
-    with tarfile.open(bundle, "w:gz") as tar:
-        tar.add(work, arcname=bundle.name.removesuffix(".tar.gz"))
-    shutil.rmtree(work)
-    return bundle
+
+
+def _redaction_note(redactions: list[redact.Redaction]) -> str:
+    head = ("wasm-lab diagnose: the value of every credential found in these files was replaced by "
+            f"{redact.MARK} before they were packed (registry auth, tokens, client keys, Authorization headers, "
+            "Bearer/Basic credentials, URL passwords, private keys). The values are not in this tarball.\n")
+    if not redactions:
+        return head + "Nothing looked like a credential.\n"
+    return head + "file:line: key\n" + "".join(f"{item}\n" for item in redactions)
+
+
+def _private_member(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.mode = 0o700 if info.isdir() else 0o600
+    return info

@@ -3,6 +3,7 @@ pulls by digest, tar members, atomic writes. `Unavailable` says why an origin ca
 artifact store can take the next one."""
 from __future__ import annotations
 
+import hashlib
 import os
 import tarfile
 import tempfile
@@ -12,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from lab.errors import LabError, folder_from_env
+from lab.kit.store import sha256_file
 from lab.proc import console
 
 DOWNLOAD_SECONDS = 60
@@ -61,6 +63,31 @@ def extract_member(archive: Path, member: str) -> bytes:
             if content is not None and info.name.removeprefix("./") == member:
                 return content.read()
     raise Unavailable(f"{member} is not in {archive.name}")
+
+
+def extracted_member(archive: Path, member: str, pinned: str | None) -> tuple[Path, str]:
+    """A member of a verified archive as a file beside it, and its sha256, checked at every use:
+    the file must hash to `pinned` (lab.lock's record) or, without one, to the member inside the
+    archive. A copy that differs (a shared download cache someone wrote into) is said in one line
+    and extracted again from the archive, which the caller has just verified against its pin."""
+    inside = None
+    if pinned is None:
+        inside = extract_member(archive, member)
+        pinned = hashlib.sha256(inside).hexdigest()
+    path = archive.parent / Path(member).name
+    if path.exists():
+        cached = sha256_file(path)
+        if cached == pinned:
+            return path, pinned
+        console.print(f"{path}: sha256 {cached}, but {member} of the verified {archive.name} has {pinned}; "
+                      "extracting it again", soft_wrap=True, markup=False)
+    data = inside if inside is not None else extract_member(archive, member)
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != pinned:
+        raise Unavailable(f"{member} in the verified {archive.name} has sha256 {actual}, but lab.lock pins {pinned}; "
+                          "not used (delete that lab.lock entry to accept it)")
+    atomic_write(path, data, mode=0o755)
+    return path, pinned
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:

@@ -11,12 +11,14 @@ from lab.actions import UP
 from lab.actions import images as image_records
 from lab.actions import registry as registry_records
 from lab.actions import runtimes as runtime_records
-from lab.actions.cluster import made_by_lab
+from lab.actions.cluster import EnsureCluster, made_by_lab
 from lab.actions.runtimeclasses import CreateRuntimeClasses
 from lab.actions.runtimes import InstallRuntimes
+from lab.errors import LabError
 from lab.kube import Kube
 from lab.lock import LockFile
 from lab.pipeline import Context, nodes_released, run_actions
+from lab.proc import console
 from lab.spec import LabSpec
 from lab.state import State
 
@@ -69,6 +71,19 @@ def uninstall_runtimes(spec: LabSpec) -> list[str]:
             return CreateRuntimeClasses().undo(ctx, spec.runtimes) + InstallRuntimes().undo(ctx, spec.runtimes)
 
 
+def delete_cluster(spec: LabSpec) -> list[str]:
+    """cluster.delete: lab.down's own undo of the cluster action, alone. The cluster goes only when
+    this lab made it and it is still the one it made; any other is refused in lab.down's line."""
+    state = State(spec.name)
+    with state.lock("cluster.delete"):
+        ctx = Context(spec=spec, state=state, provider=providers.get(spec.provider))
+        refusal = EnsureCluster.not_the_labs(ctx.provider, spec, state)
+        if refusal:
+            raise LabError(refusal)
+        with nodes_released(ctx):
+            return EnsureCluster().undo(ctx)
+
+
 def down(spec: LabSpec) -> list[str]:
     """The pipeline backwards: each action takes back what it recorded, and only that. A cluster
     the lab made goes whole; in any other, the lab's objects, runtimes and images are undone."""
@@ -77,6 +92,9 @@ def down(spec: LabSpec) -> list[str]:
     with state.lock("lab.down"):
         ctx = Context(spec=spec, state=state, provider=providers.get(spec.provider))
         cluster_goes = ctx.provider.creates_clusters and made_by_lab(state)
+        left = ctx.provider.creates_clusters and EnsureCluster.not_the_labs(ctx.provider, spec, state)
+        if left:
+            console.print(left, soft_wrap=True, markup=False)
         # nothing recorded inside the cluster: no need to reach it
         reachable = None if any(state.get(key) for key in IN_CLUSTER_RECORDS) else False
         for action in reversed(UP):

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from lab.errors import InputError
 
-URL_PREFIX = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9._~%/-]*)?$")
-REGISTRY = re.compile(r"^[a-z0-9.-]+(:\d{1,5})?(/[a-z0-9._/-]+)?$")
+URL_PREFIX = re.compile(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9._~%/-]*)?")
+REGISTRY = re.compile(r"[a-z0-9.-]+(:\d{1,5})?(/[a-z0-9._/-]+)?")
 DOCKER_HUB = "docker.io"
 
 
@@ -85,12 +85,12 @@ def parse(value) -> Mirrors:
     downloads, registries = [], []
     for source, target in pairs:
         if "://" in source:
-            if not (URL_PREFIX.match(source) and URL_PREFIX.match(target)):
+            if not (URL_PREFIX.fullmatch(source) and URL_PREFIX.fullmatch(target)):
                 raise InputError(f"mirrors: {source}={target} must map an http(s) URL prefix to another, "
                                  "like https://github.com=http://mirror.corp/github")
             downloads.append((source.rstrip("/"), target.rstrip("/")))
         else:
-            if not (REGISTRY.match(source) and REGISTRY.match(target)):
+            if not (REGISTRY.fullmatch(source) and REGISTRY.fullmatch(target)):
                 raise InputError(f"mirrors: {source}={target} must map a registry host to a mirror host[:port][/path], "
                                  "like docker.io=harbor.corp/dockerhub-proxy")
             registries.append((source, target.rstrip("/")))

@@ -57,7 +57,7 @@ def place_bundles(node: Node, bundles: list[dict], files: dict[str, LocalBundle]
             continue
         for relative in sorted(bundle.files):
             mode = 0o755 if relative.endswith(".sh") else 0o644
-            node.put_file(f"{item['dest']}/{relative}", (bundle.path / relative).read_bytes(), mode)
+            node.put_file(f"{item['dest']}/{relative}", bundle.verified_bytes(relative), mode)
         node.run(["sh", f"{item['dest']}/{item['install']}"])
         node.put_file(mark, bundle.digest.encode())
         done.append(item["dest"])
@@ -100,7 +100,7 @@ def place_files(node: Node, runtime: Runtime, files: dict[str, LocalFile], keep_
             continue
         if current is not None and keep_foreign and node.sha256(item["dest"] + BACKUP_SUFFIX) is None:
             node.run(["cp", "-p", item["dest"], item["dest"] + BACKUP_SUFFIX])
-        node.put_file(item["dest"], local.path.read_bytes(), 0o755)
+        node.put_file(item["dest"], local.verified_bytes(), 0o755)
         if node.sha256(item["dest"]) != local.sha256:
             raise LabError(f"{node.name}: {item['dest']} does not match sha256 {local.sha256} after copying")
         copied.append(item["dest"])

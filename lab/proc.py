@@ -98,7 +98,8 @@ def run_logged(argv, *, label: str, log: Path, env=None, cwd=None) -> float:
     log.parent.mkdir(parents=True, exist_ok=True)
     tail: deque[str] = deque(maxlen=40)
     start = time.monotonic()
-    with open(log, "a") as sink, progress(label) as shown:
+    # 0600: a command's output may hold what its user alone should read (a registry login, a token)
+    with os.fdopen(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a") as sink, progress(label) as shown:
         sink.write(f"$ {' '.join(str(a) for a in argv)}\n")
         sink.flush()
         process = subprocess.Popen(

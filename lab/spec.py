@@ -17,11 +17,12 @@ PROVIDERS = ("kind", "minikube", "existing")
 OFFLINE_MODES = ("auto", "true", "false")
 NODE_CONTAINERDS = ("2", "1.7")
 IMAGE_DELIVERIES = ("registry", "load")
-NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
-KUBERNETES_PATTERN = re.compile(r"^v1\.\d+\.\d+$")
+# Whole values only (fullmatch: a "$" would let a trailing newline through into folder and object names).
+NAME_PATTERN = re.compile(r"[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?")
+KUBERNETES_PATTERN = re.compile(r"v1\.\d+\.\d+")
 # provider existing: a label selector naming the wasm nodes, a registry the nodes pull from (host[:port][/path]).
-SELECTOR_PATTERN = re.compile(r"^[A-Za-z0-9./_-]+(=[A-Za-z0-9._-]*)?(,[A-Za-z0-9./_-]+(=[A-Za-z0-9._-]*)?)*$")
-REGISTRY_PATTERN = re.compile(r"^[a-z0-9.-]+(:\d{1,5})?(/[a-z0-9._/-]+)?$")
+SELECTOR_PATTERN = re.compile(r"[A-Za-z0-9./_-]+(=[A-Za-z0-9._-]*)?(,[A-Za-z0-9./_-]+(=[A-Za-z0-9._-]*)?)*")
+REGISTRY_PATTERN = re.compile(r"[a-z0-9.-]+(:\d{1,5})?(/[a-z0-9._/-]+)?")
 
 
 
@@ -86,7 +87,7 @@ def _integer(field: str, value, low: int, high: int) -> int:
 
 
 def _pattern(field: str, value, pattern: re.Pattern, what: str) -> str:
-    if not isinstance(value, str) or not pattern.match(value):
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise InputError(f"{field}: {value!r} is not {what}")
     return value
 
@@ -111,7 +112,7 @@ def validate(raw: dict) -> LabSpec:
         offline=_kit_mode(raw),
         host_port_base=_integer("host_port_base", raw["host_port_base"], 30000, 32767 - len(catalog.load().variants)),
         namespace=_pattern("namespace", raw["namespace"], NAME_PATTERN, "a Kubernetes namespace name"),
-        results_dir=str(raw["results_dir"]),
+        results_dir=_results_dir(raw["results_dir"]),
         mirrors=lab_mirrors.parse(raw.get("mirrors")),
         lock=_lock_path(raw.get("lock")),
         adopt=_boolean("adopt", raw.get("adopt", False)),
@@ -137,7 +138,7 @@ def _kit_from(value) -> str:
         return ""
     if not isinstance(value, str):
         raise InputError(f"kit_from: {value!r} is not a bundle file, URL or kit.serve address")
-    if re.match(r"^https?://[^/\s]+", value) or Path(value).expanduser().is_file():
+    if re.fullmatch(r"https?://[^/\s]+(/\S*)?", value) or Path(value).expanduser().is_file():
         return value
     raise InputError(f"kit_from: {value!r} is neither a file nor an http(s) URL (a bundle from kit.export, "
                      "or a kit.serve address like http://192.168.1.10:8780)")
@@ -146,6 +147,12 @@ def _kit_from(value) -> str:
 def _boolean(field: str, value) -> bool:
     if not isinstance(value, bool):
         raise InputError(f"{field}: {value!r} is not allowed; choose one of: true, false")
+    return value
+
+
+def _results_dir(value) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"results_dir: {value!r} is not a folder path (default: lab-results)")
     return value
 
 
@@ -163,9 +170,9 @@ def _cluster_settings(raw: dict) -> dict:
               ("context", "selector", "registry", "installer_image")}
     if raw.get("provider") == "existing" and not values["context"]:
         raise InputError("context: provider 'existing' needs --context NAME")
-    if values["selector"] and not SELECTOR_PATTERN.match(values["selector"]):
+    if values["selector"] and not SELECTOR_PATTERN.fullmatch(values["selector"]):
         raise InputError(f"selector: {values['selector']!r} is not a label selector like wasm-lab.dev/pool=wasm")
-    if values["registry"] and not REGISTRY_PATTERN.match(values["registry"]):
+    if values["registry"] and not REGISTRY_PATTERN.fullmatch(values["registry"]):
         raise InputError(f"registry: {values['registry']!r} is not a registry like localhost:5001 or host:port/path")
     return values
 

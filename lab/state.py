@@ -21,6 +21,27 @@ def state_root() -> Path:
     return folder_from_env("WASM_LAB_STATE_DIR", Path.home() / ".local" / "state" / "wasm-lab")
 
 
+def private_folder(path: Path) -> Path:
+    """`path`, made when missing, with itself and every folder between it and the state root
+    (the root too) open to their owner only (0700): kubeconfigs, logs and diagnostics live there."""
+    root = state_root()
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for folder in (path, *path.parents):
+        if folder != path and not folder.is_relative_to(root):
+            break
+        folder.chmod(0o700)
+    return path
+
+
+def write_private(path: Path, content: str) -> None:
+    """A file only its owner can read (0600), replaced atomically, in a private folder."""
+    private_folder(path.parent)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(content)
+    os.replace(tmp, path)
+
+
 LOCK_WAIT_SECONDS = 3 * 3600
 
 
@@ -65,8 +86,7 @@ class State:
     def lock(self, what: str):
         """One mutating run per lab name at a time, across processes; a second one waits, saying
         which process holds the lab."""
-        root = self.dir.parent
-        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        root = private_folder(self.dir.parent)
         path = root / f".{self.dir.name}.lock"
         with open(path, "a+") as handle:
             try:
@@ -97,12 +117,7 @@ class State:
                 handle.truncate()
 
     def save(self) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.dir.chmod(0o700)
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".state.")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.data, f, indent=2, sort_keys=True)
-        os.replace(tmp, self.path)
+        write_private(self.path, json.dumps(self.data, indent=2, sort_keys=True))
 
     def others(self) -> list["State"]:
         """The states of the other labs kept beside this one."""

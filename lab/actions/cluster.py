@@ -30,19 +30,33 @@ class EnsureCluster:
     def refuse_foreign(provider, spec, state) -> None:
         """A cluster of the lab's name that this lab did not make (or that was made again by hand
         since) is the user's: used only with --adopt, and then never deleted."""
-        what = f"{provider.name} cluster {spec.name}"
         if made_by_lab(state):
-            recorded = state.get("cluster_id")
-            if recorded and provider.identity(spec) != recorded:
-                raise LabError(f"{what} was made again outside the lab since lab.up created it; the lab leaves it "
-                               "alone: choose another --name, or remove the lab's state folder and pass --adopt")
+            remade = EnsureCluster.not_the_labs(provider, spec, state)
+            if remade:
+                raise LabError(f"{remade}: choose another --name, or remove the lab's state folder and pass --adopt")
             return
         if state.get("cluster_adopted"):
             return
         if not spec.adopt:
-            raise LabError(f"{what} exists and was not created by this lab; the lab leaves it alone: choose another "
-                           "--name, or pass --adopt to install into it (lab.down then leaves the cluster)")
+            raise LabError(f"{provider.name} cluster {spec.name} {NOT_MADE}: choose another --name, or pass --adopt "
+                           "to install into it (lab.down then leaves the cluster)")
         state.set("cluster_adopted", True)
+
+    @staticmethod
+    def not_the_labs(provider, spec, state) -> str | None:
+        """Why the cluster of the lab's name is not this lab's to delete (one line), or None when
+        it is the one the lab made, or there is none."""
+        what = f"{provider.name} cluster {spec.context or spec.name}"
+        if not provider.creates_clusters:
+            return f"{what} {NOT_MADE} (provider {provider.name} never deletes a cluster)"
+        if not provider.exists(spec):
+            return None
+        if not made_by_lab(state):
+            return f"{what} {NOT_MADE}"
+        recorded = state.get("cluster_id")
+        if recorded and provider.identity(spec) != recorded:
+            return f"{what} was made again outside the lab since lab.up created it; the lab leaves it alone"
+        return None
 
     def undo(self, ctx) -> list[str]:
         """The cluster goes when the lab made it (and it is still the one it made); otherwise only
@@ -50,10 +64,12 @@ class EnsureCluster:
         provider, spec, state = ctx.provider, ctx.spec, ctx.state
         if not made_by_lab(state):
             return provider.release(spec, state)
-        recorded = state.get("cluster_id")
-        if recorded and provider.exists(spec) and provider.identity(spec) != recorded:
-            return []  # made again by hand since: not the lab's any more
+        if self.not_the_labs(provider, spec, state):
+            return []
         return provider.delete(spec, state)
+
+
+NOT_MADE = "exists and was not created by this lab; the lab leaves it alone"
 
 
 class AttachCluster:

@@ -104,11 +104,18 @@ def check_density(values) -> tuple[int, ...]:
     return levels
 
 
-def check_settings(repeat: int, concurrencies, requests: int, duration: float) -> tuple[int, ...]:
+def _number(field: str, value, kind, what: str):
+    """An option's value as `kind` (int or float); anything else is one line naming the option."""
     try:
-        repeat, requests, duration = int(repeat), int(requests), float(duration)
+        return kind(value)
     except (TypeError, ValueError):
-        raise InputError("repeat and requests must be whole numbers, duration a number of seconds")
+        raise InputError(f"{field}: {value!r} is not {what}")
+
+
+def check_settings(repeat, concurrencies, requests, duration) -> tuple[int, ...]:
+    repeat = _number("repeat", repeat, int, "a whole number from 1 to 50")
+    requests = _number("requests", requests, int, "a whole number from 1 to 1000000")
+    duration = _number("duration", duration, float, "a number of seconds from 0 to 600")
     if not 1 <= repeat <= 50:
         raise InputError(f"repeat: {repeat} is outside 1..50")
     try:
@@ -174,6 +181,7 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
         path: str = "/get", density_levels=DEFAULT_DENSITY, density_variants=None,
         loadgen_image: str | None = None, quiet_wait: float = QUIET_WAIT) -> tuple[BenchResult, dict[str, Path]]:
     levels = check_settings(repeat, concurrencies, requests, duration)
+    quiet_wait = _number("quiet-wait", quiet_wait, float, "a number of seconds")
     plan = variant.Plan(repeat=int(repeat), levels=levels, requests=int(requests), duration=float(duration),
                 image_removed=image_removed, path=path, density=check_density(density_levels),
                 density_variants=tuple(density_variants) if density_variants else None)

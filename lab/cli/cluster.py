@@ -1,12 +1,11 @@
 """invoke cluster.create / cluster.delete: the first steps of lab.up, or the cluster alone."""
 from invoke import Collection, task
 
-from lab import lifecycle, providers
+from lab import lifecycle
 from lab.actions import CLUSTER
 from lab.cli.common import fail_on_errors, mode_override
 from lab.cli.lab import MODE_HELP, SPEC_HELP, load_spec
 from lab.proc import stdout
-from lab.state import State
 
 
 @task(help={**SPEC_HELP, **MODE_HELP})
@@ -18,10 +17,9 @@ def create(c, config=None, name=None, offline=False, online=False):
 
 @task(help=SPEC_HELP)
 def delete(c, config=None, name=None):
-    """Delete the cluster if the lab created it (lab.down also removes images and state)."""
+    """Delete the cluster if the lab created it, refusing any other (lab.down also removes images and state)."""
     with fail_on_errors():
-        spec = load_spec(config, name=name)
-        removed = providers.get(spec.provider).delete(spec, State(spec.name))
+        removed = lifecycle.delete_cluster(load_spec(config, name=name))
     stdout.print("\n".join(f"removed {item}" for item in removed) or "nothing to remove")
 
 

@@ -5,11 +5,12 @@ import traceback
 
 from invoke.exceptions import Exit
 
-from lab.errors import InputError, LabError
+from lab import redact
+from lab.errors import InputError, LabError, check_environment, docker_not_answering
 from lab.kit.recipes import RecipeError
 from lab.kit.store import ChecksumMismatch
 from lab.proc import CommandFailed, stdout
-from lab.state import state_root
+from lab.state import state_root, write_private
 
 
 @contextlib.contextmanager
@@ -18,6 +19,7 @@ def fail_on_errors():
     Anything longer (a command's output, an unexpected error's trace) goes to a file the line
     names; WASM_LAB_DEBUG=1 lets an unexpected error through with its trace."""
     try:
+        check_environment()
         yield
     except Exit:
         raise
@@ -25,12 +27,15 @@ def fail_on_errors():
         raise Exit(f"error: {one_line(error)}", code=2)
     except (LabError, CommandFailed, ChecksumMismatch, KeyError) as error:
         message = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
-        raise Exit(f"error: {one_line(message, error)}", code=1)
+        raise Exit(f"error: {docker_not_answering(error) or one_line(message, error)}", code=1)
     except KeyboardInterrupt:
         raise Exit("interrupted; run the same command again to finish", code=130)
     except Exception as error:
         if os.environ.get("WASM_LAB_DEBUG"):
             raise
+        docker_down = docker_not_answering(error)
+        if docker_down:
+            raise Exit(f"error: {docker_down}", code=1)
         raise Exit(f"error: {one_line(f'{error.__class__.__name__}: {error}', error, unexpected=True)}", code=1)
 
 
@@ -42,11 +47,9 @@ def one_line(message, error: BaseException | None = None, unexpected: bool = Fal
     if not (unexpected or "\n" in text):
         return first
     try:
-        root = state_root()
-        root.mkdir(parents=True, exist_ok=True)
-        path = root / "last-error.log"
+        path = state_root() / "last-error.log"
         details = "".join(traceback.format_exception(error)) if error is not None else text
-        path.write_text(text + "\n\n" + details)
+        write_private(path, redact.text(text + "\n\n" + details, path.name)[0])
     except (OSError, InputError):
         return first
     return f"{first} (details: {path})"

@@ -7,7 +7,7 @@ from invoke.exceptions import Exit
 from rich.table import Table
 
 from lab import artifacts as lab_artifacts
-from lab import catalog, engines, lifecycle
+from lab import catalog, engines, lifecycle, redact
 from lab import doctor as checkup
 from lab import spec as lab_spec
 from lab.cli.common import fail_on_errors, mode_override, print_table
@@ -159,26 +159,29 @@ def doctor(c, config=None, name=None):
 def diagnose(c, config=None, name=None, output="."):
     """Collect the provider's logs, containerd config dumps, runtime and containerd logs, pods and events into a tarball."""
     with fail_on_errors():
-        bundle = checkup.diagnose(load_spec(config, name=name), Path(output))
-    stdout.print(f"wrote {bundle}")
+        diagnosis = checkup.diagnose(load_spec(config, name=name), Path(output))
+    for line in redact.summary(diagnosis.redactions) or ["redacted nothing: no credential found"]:
+        stdout.print(line, soft_wrap=True, markup=False)
+    stdout.print(f"wrote {diagnosis.bundle} (0600; {checkup.REDACTED_NOTE} inside lists what was redacted)",
+                 soft_wrap=True, markup=False)
 
 
 @task(iterable=["variant", "concurrency", "density", "density_variant"], help={
     **SPEC_HELP,
     "variant": "a deployed variant to measure; may be repeated (default: every deployed variant)",
-    "repeat": "cold starts per variant (the first is reported apart)",
+    "repeat": "cold starts per variant (the first is reported apart; default 5)",
     "concurrency": "wrk connections per load level; may be repeated (default: 1, 4, 16)",
-    "requests": "at most this many requests of the host's NodePort client (the reference figure)",
-    "duration": "seconds per load level (wrk runs whole seconds)",
+    "requests": "at most this many requests of the host's NodePort client (the reference figure; default 2000)",
+    "duration": "seconds per load level (wrk runs whole seconds; default 10)",
     "density": "replicas to scale each variant to for the density measure; may be repeated (default: 10)",
     "density-variant": "only these variants get the density measure; may be repeated (default: every measured one)",
-    "quiet-wait": "seconds to wait at most for the machine's load average to settle before measuring (0: none)",
+    "quiet-wait": "seconds to wait at most for the machine's load average to settle before measuring (0: none; default 120)",
     "image-removed": "also time one start after removing the image from the node (--no-image-removed skips it)",
     "output": "folder for bench.json, bench.md, bench.html (default: the lab's results_dir)",
     "report": "only re-render bench.md and bench.html from this bench.json",
 })
-def bench(c, variant=None, repeat=5, concurrency=None, requests=2000, duration=10.0, image_removed=True,
-          output=None, report=None, config=None, name=None, density=None, density_variant=None, quiet_wait=120.0):
+def bench(c, variant=None, repeat=None, concurrency=None, requests=None, duration=None, image_removed=True,
+          output=None, report=None, config=None, name=None, density=None, density_variant=None, quiet_wait=None):
     """Measure native against wasm on the running lab: cold start, memory, image size, requests."""
     from lab import bench as lab_bench
     from lab.bench import report as bench_report
@@ -187,12 +190,15 @@ def bench(c, variant=None, repeat=5, concurrency=None, requests=2000, duration=1
         if report:
             result, paths = lab_bench.render(Path(report), Path(output) if output else None)
         else:
+            # numbers arrive as text (a typed default would make invoke's parser fail with a trace)
+            numbers = {key: value for key, value in {"repeat": repeat, "requests": requests, "duration": duration,
+                                                     "quiet_wait": quiet_wait}.items() if value is not None}
             try:
-                result, paths = lab_bench.run(load_spec(config, name=name), variant or None, repeat,
-                                              concurrency or lab_bench.DEFAULT_CONCURRENCIES, requests, duration,
-                                              image_removed, output,
+                result, paths = lab_bench.run(load_spec(config, name=name), variant or None,
+                                              concurrencies=concurrency or lab_bench.DEFAULT_CONCURRENCIES,
+                                              image_removed=image_removed, output=output,
                                               density_levels=density or lab_bench.DEFAULT_DENSITY,
-                                              density_variants=density_variant or None, quiet_wait=quiet_wait)
+                                              density_variants=density_variant or None, **numbers)
             except KeyboardInterrupt:
                 raise Exit("interrupted: every deployment the bench scaled was put back", code=130)
     for table in bench_report.rich_tables(result):

@@ -29,6 +29,7 @@ from lab.proc import console
 from lab.providers import installer_pod
 from lab.providers.base import Cluster, Provider, not_up
 from lab.registry import push_image
+from lab.state import private_folder
 
 POOL_LABEL, POOL_VALUE = "wasm-lab.dev/pool", "wasm"
 DEFAULT_SELECTOR = f"{POOL_LABEL}={POOL_VALUE}"
@@ -192,7 +193,7 @@ class ExistingProvider(Provider):
 
     @staticmethod
     def _save(state_dir: Path, record: dict) -> None:
-        state_dir.mkdir(parents=True, exist_ok=True)
+        private_folder(state_dir)
         (state_dir / STATE_FILE).write_text(json.dumps(record, indent=2, sort_keys=True))
 
     # ---------------------------------------------------------------- Provider
@@ -219,7 +220,7 @@ class ExistingProvider(Provider):
     def ensure(self, spec, node_image, state) -> Cluster:
         self.spec = spec
         state_dir = state.dir
-        state_dir.mkdir(parents=True, exist_ok=True)
+        private_folder(state_dir)
         kubeconfig = state_dir / "kubeconfig"
         kubeconfig.write_text(yaml.safe_dump(minified_kubeconfig(spec.context), sort_keys=False))
         kubeconfig.chmod(0o600)

@@ -13,6 +13,7 @@ from lab.errors import LabError
 from lab.nodes import DockerNode
 from lab.proc import run, run_logged
 from lab.providers.base import Cluster, Provider, not_up
+from lab.state import private_folder
 
 CLUSTER_TEMPLATE = REPO_ROOT / "clusters" / "kind.yaml"
 ROLE_LABEL = "io.x-k8s.kind.role"
@@ -70,6 +71,9 @@ class KindProvider(Provider):
     name = "kind"
     registry_network = KIND_NETWORK
 
+    def preflight(self, spec) -> None:
+        docker.from_env()  # kind's nodes are containers: no engine answering is said before anything is made
+
     def exists(self, spec) -> bool:
         clusters = run([kind_binary(), "get", "clusters"]).stdout.split()
         return spec.name in clusters
@@ -81,7 +85,7 @@ class KindProvider(Provider):
             self._delete(spec, kubeconfig, state.dir)
         created = False
         if not self.exists(spec):
-            state.dir.mkdir(parents=True, exist_ok=True)
+            private_folder(state.dir)
             config_path = state.dir / "kind-config.yaml"
             config_path.write_text(yaml.safe_dump(cluster_config(spec, host_cgroup_v1()), sort_keys=False))
             argv = [kind_binary(), "create", "cluster", "--name", spec.name, "--config", config_path,
@@ -142,7 +146,7 @@ class KindProvider(Provider):
             raise not_up(spec)
         kubeconfig = state.dir / "kubeconfig"
         if not kubeconfig.exists():  # a cluster of the lab's name whose state folder is gone
-            state.dir.mkdir(parents=True, exist_ok=True)
+            private_folder(state.dir)
             self._write_kubeconfig(spec, kubeconfig)
         return self._cluster(spec, kubeconfig)
 

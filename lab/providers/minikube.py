@@ -28,6 +28,7 @@ from lab.errors import LabError
 from lab.nodes import SshNode
 from lab.proc import run, run_logged
 from lab.providers.base import Cluster, Provider, not_up
+from lab.state import private_folder
 
 POOL_LABEL, POOL_VALUE = "wasm-lab.dev/pool", "wasm"
 TAINT = {"key": "wasm-lab.dev/wasm", "value": "true", "effect": "NoSchedule"}
@@ -123,6 +124,9 @@ class MinikubeProvider(Provider):
             return []
         return [p["Name"] for key in ("valid", "invalid") for p in data.get(key) or []]
 
+    def preflight(self, spec) -> None:
+        self._docker()  # the docker driver: no engine answering is said before anything is made
+
     def exists(self, spec) -> bool:
         return spec.name in self.profiles()
 
@@ -137,7 +141,7 @@ class MinikubeProvider(Provider):
 
     def ensure(self, spec, node_image, state) -> Cluster:
         state_dir = state.dir
-        state_dir.mkdir(parents=True, exist_ok=True)
+        private_folder(state_dir)
         kubeconfig = state_dir / "kubeconfig"
         created = not self.exists(spec)
         binary = self.binary

@@ -82,7 +82,8 @@ def standin(tmp_path_factory, kit_complete, kind_cli):
         (www / release_path(url)).parent.mkdir(parents=True, exist_ok=True)
         (www / release_path(url)).write_bytes(blob)
         lock[f"{name}@x86_64"] = {"origin": "release", "source": url, "version": origin["version"],
-                                  "sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob)}
+                                  "sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob), "member": member,
+                                  "member_sha256": hashlib.sha256(data).hexdigest()}
     wasmtime = table["wasmtime-release"][0]
     binary = images.file_from_image(kit.artifact("wasmtime-cli")["image"]["ref"], "/usr/local/bin/wasmtime")
     blob = tarball({wasmtime["member"].format(arch="x86_64"): binary}, "w:xz")
@@ -90,7 +91,9 @@ def standin(tmp_path_factory, kit_complete, kind_cli):
     (www / release_path(url)).parent.mkdir(parents=True, exist_ok=True)
     (www / release_path(url)).write_bytes(blob)
     lock["wasmtime-release@x86_64"] = {"origin": "release", "source": url, "version": wasmtime["version"],
-                                       "sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob)}
+                                       "sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob),
+                                       "member": wasmtime["member"].format(arch="x86_64"),
+                                       "member_sha256": hashlib.sha256(binary).hexdigest()}
 
     files = standins.FileServer(www).start()
     registry = standins.Registry(folder / "registry", REGISTRY_PORT)

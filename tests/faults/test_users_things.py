@@ -1,8 +1,8 @@
 """Faults on real kit clusters: nothing of the user's is touched, interrupted runs finish when run
 again, two runs of one lab do not trample each other.
 
-1. A kind cluster the user made under the lab's name: `lab.up` refuses it in one line; the
-   cluster's container is the same one afterwards, and `lab.down` leaves it.
+1. A kind cluster the user made under the lab's name: `lab.up` and `cluster.delete` refuse it in
+   one line; the cluster's container is the same one afterwards, and `lab.down` leaves it.
 2. A lab (wasmedge) on kind; inside its cluster the user has a namespace `dev` holding a ConfigMap,
    a RuntimeClass `wasmtime` of their own and their own wasmtime shim binary on the worker. A
    second lab (provider existing, namespace dev, wasmtime + wasmedge) is refused without --adopt,
@@ -107,6 +107,10 @@ def test_a_users_kind_cluster_of_the_labs_name_is_left_alone(first_lab):
         refused = invoke("lab.up", "--name", USERS_CLUSTER, env=env)
         assert refused.returncode == 1
         assert "exists and was not created by this lab" in one_error_line(refused)
+        not_deleted = invoke("cluster.delete", "--name", USERS_CLUSTER, env=env)
+        assert not_deleted.returncode == 1
+        assert one_error_line(not_deleted) == (f"error: kind cluster {USERS_CLUSTER} exists and was not created by "
+                                               "this lab; the lab leaves it alone")
         down = invoke("lab.down", "--name", USERS_CLUSTER, env=env)
         assert down.returncode == 0, down.stderr
         after = output("docker", "inspect", "-f", "{{.Id}}", f"{USERS_CLUSTER}-control-plane")

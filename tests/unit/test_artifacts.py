@@ -112,7 +112,8 @@ def test_release_is_fetched_through_the_mirror_verified_and_locked(release_serve
     assert r.lock.save()
     entry = yaml.safe_load(lock_path.read_text())["artifacts"]["shim-wasmtime@x86_64"]
     assert entry == {"origin": "release", "source": UPSTREAM.format(arch="x86_64"), "version": "v0.6.1",
-                     "sha256": hashlib.sha256(tarball).hexdigest(), "size": len(tarball)}
+                     "sha256": hashlib.sha256(tarball).hexdigest(), "size": len(tarball),
+                     "member": "containerd-shim-wasmtime-v1", "member_sha256": hashlib.sha256(b"upstream shim").hexdigest()}
 
     # a later run needs no network: the verified download is cached
     server.shutdown()

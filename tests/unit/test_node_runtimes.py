@@ -64,7 +64,8 @@ def test_bundle_is_copied_and_installed_once(shim_file, tmp_path):
     (tmp_path / "debs").mkdir()
     (tmp_path / "debs" / "crun.deb").write_bytes(b"deb")
     (tmp_path / "install.sh").write_text("dpkg -i debs/*.deb\n")
-    bundle = LocalBundle(tmp_path, {"debs/crun.deb": "x", "install.sh": "y"})
+    bundle = LocalBundle(tmp_path, {"debs/crun.deb": hashlib.sha256(b"deb").hexdigest(),
+                                    "install.sh": hashlib.sha256(b"dpkg -i debs/*.deb\n").hexdigest()})
     bundles = [{"source": "libs", "dest": "/opt/wasm-lab/libs", "install": "install.sh"}]
     node = FakeNode()
     report = node_runtimes.install(node, WASMEDGE, {**shim_file, "libs": bundle}, bundles)

@@ -277,7 +277,7 @@ def test_a_bundle_goes_with_the_last_runtime_of_the_lab_that_needs_it(ctx, tmp_p
     shim_path.write_bytes(b"\x7fELF kit shim")
     files = {"shim-wasmedge": LocalFile(shim_path, hashlib.sha256(shim_path.read_bytes()).hexdigest(),
                                         needs=("wasmedge-libs",)),
-             "wasmedge-libs": LocalBundle(tmp_path / "bundle", {"install.sh": "x"})}
+             "wasmedge-libs": LocalBundle(tmp_path / "bundle", {"install.sh": hashlib.sha256(b"dpkg -i ...\n").hexdigest()})}
     node = FakeNode()
     both = with_artifacts(ctx(node=node, runtimes=("wasmedge", "crun-wasmedge")), files)
     InstallRuntimes().execute(both)
