@@ -216,7 +216,7 @@ def _import(source: str, url: str, pin: str, store: KitStore) -> list[dict]:
         with _open_tar(archive) as tar:
             rows, todo, blobs = _checked(tar, store)
             _check_room(todo, blobs, store.root)
-            _unpack(tar, {digest: blobs[digest] for entry in todo for digest in checks.blobs_of(entry)}, blob_dir)
+            _unpack(tar, {blob: blobs[blob] for entry in todo for blob in checks.blobs_of(entry)}, blob_dir)
     except Refused:
         shutil.rmtree(blob_dir, ignore_errors=True)
         if archive.parent == work:
@@ -664,6 +664,8 @@ def server(bundle: Path, address: str, port: int, idle_seconds: float = SERVE_ID
            connections: int = SERVE_CONNECTIONS) -> BundleServer:
     """An HTTP server for one bundle (run it with serve_forever), after checking the bundle against
     the sha256 file beside it; its `sha256` is what attendees pin."""
+    if not bundle.is_file():
+        raise InputError(f"bundle_file: {bundle} is not a file (give a bundle made by kit.export)")
     digest = _read_sidecar(bundle)
     if _hash_with_progress(bundle) != digest:
         raise LabError(f"kit.serve: {bundle} does not match its {sidecar(bundle).name}; export it again")

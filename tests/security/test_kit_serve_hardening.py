@@ -4,10 +4,12 @@ an idle connection is dropped after the configured time, and clients beyond the 
 are turned away instead of each holding a thread."""
 import io
 import socket
+import tarfile
 
 import pytest
 from rich.console import Console
 
+from lab.errors import InputError, LabError
 from lab.kit import bundle
 from tests.security.handmade import Serving, attendee, files_entry, index_of, write_bundle  # noqa: F401
 from tests.unit.test_kit_recipes import recipe_root  # noqa: F401 (fixture)
@@ -87,3 +89,18 @@ def test_clients_beyond_the_configured_number_are_turned_away(start, log):
         holder.sendall(b"\r\n")
         assert holder.recv(65536).startswith(b"HTTP/1.0 200")
     assert "127.0.0.1 turned away: 1 clients are served already" in log.getvalue()
+
+
+def test_a_bundle_that_does_not_match_its_checksum_is_not_served(attendee, tmp_path):  # noqa: F811
+    """The fingerprint kit.serve shows must be the one of the bytes it serves."""
+    entry, blobs = files_entry({"bin/tool": b"#!/bin/sh\n"})
+    path = write_bundle(tmp_path / "kit.tar", index_of(entry), blobs)
+    with tarfile.open(path) as tar:
+        blob = tar.getmembers()[1]
+    with open(path, "r+b") as archive:  # one byte of the tool changed after its export
+        archive.seek(blob.offset_data)
+        archive.write(b"X")
+    with pytest.raises(LabError, match=r"^kit.serve: .*kit.tar does not match its kit.tar.sha256; export it again$"):
+        bundle.server(path, "127.0.0.1", 0)
+    with pytest.raises(InputError, match=r"^bundle_file: .*missing.tar is not a file"):
+        bundle.server(tmp_path / "missing.tar", "127.0.0.1", 0)
