@@ -47,7 +47,7 @@ SERVED = "/kit.tar"
 CHUNK = 1 << 20
 DOWNLOAD_SECONDS = 60
 SHA256_FILE_MAX_BYTES = 4096
-FREE_SPACE_RESERVE = 1 << 30  # what an import leaves free on the kit's disk, at the least
+FREE_SPACE_RESERVE = 10**9  # what an import leaves free on the kit's disk, at the least
 SERVE_IDLE_SECONDS = 60  # a connection that sends or takes nothing this long is dropped
 SERVE_CONNECTIONS = 64  # clients served at once (a workshop room, with room to spare)
 
@@ -454,7 +454,11 @@ def _served_index(url: str) -> dict[str, dict] | None:
         data = _read_small(url + ".json", checks.INDEX_MAX_BYTES, what)
     except NETWORK_ERRORS:
         return None
-    return checks.check_index(checks.parse_json(data, checks.INDEX_MAX_BYTES, what), what)
+    try:
+        return checks.check_index(checks.parse_json(data, checks.INDEX_MAX_BYTES, what), what)
+    except Refused as refusal:
+        said = str(refusal)
+        raise Refused(said if said.startswith(what) else f"{what}: {said}")
 
 
 def _download(url: str, pin: str, work: Path) -> tuple[Path, str]:

@@ -215,7 +215,8 @@ def test_a_bundle_naming_one_blob_over_and_over_cannot_fill_the_disk(attendee, t
     monkeypatch.setattr(bundle.shutil, "disk_usage",
                         lambda folder: real_usage(folder)._replace(free=500 * 10**6))  # fake: a nearly full disk
     assert_refused_and_nothing_written(import_file(path, attendee),
-                                       r"it would write 0\.7 GB into .*, which has 0\.5 GB free", tmp_path)
+                                       r"it would write 0\.7 GB into .*, which has 0\.5 GB free "
+                                       r"\(an import leaves 1\.0 GB\)", tmp_path)
 
 
 def test_leftovers_of_an_interrupted_import_go_and_what_verifies_is_kept(attendee, tmp_path):  # noqa: F811

@@ -115,7 +115,8 @@ def test_an_image_entry_may_carry_only_the_kit_s_own_reference(attendee, offered
 
 @pytest.mark.parametrize("file, change, pattern", [
     ("manifest.json", lambda m: [{**m[0], "RepoTags": [USER_REF]}],
-     r"its image archive tags \['wasmlab-sectest/user:mine'\], the index says \['wasm-lab-kit/sectest-tiny:v1\.2\.3'\]"),
+     r"its image archive tags \['wasmlab-sectest/user:mine'\], "
+     r"the index says \['wasm-lab-kit/sectest-tiny:v1\.2\.3'\]"),
     ("manifest.json", lambda m: [{**m[0], "RepoTags": [IMAGE_REF, USER_REF]}], r"its image archive tags \["),
     ("repositories", lambda r: {"wasmlab-sectest/user": {"mine": "x"}},
      r"its image archive's repositories file names other tags than wasm-lab-kit/sectest-tiny:v1\.2\.3"),
