@@ -10,6 +10,7 @@ import yaml
 from lab import catalog
 from lab import mirrors as lab_mirrors
 from lab.errors import InputError
+from lab.kit import trust as kit_trust
 from lab.mirrors import Mirrors
 
 DEFAULTS_FILE = Path(__file__).parent / "defaults" / "lab.yaml"
@@ -46,6 +47,7 @@ class LabSpec:
     node_containerd: str = "2"  # the kit's kind node: containerd 2.x (as kindest/node) or 1.7
     adopt: bool = False        # take over a same-named cluster, RuntimeClass or shim file (backed up, restored)
     kit_from: str = ""         # a kit bundle (file, URL or kit.serve address) imported first; the lab then runs offline
+    kit_sha256: str = ""       # kit_from's sha256 or fingerprint (lab/kit/trust.py), as lower-case hex
     image_delivery: str = "registry"  # provider kind: pushed to the lab registry and pulled ("registry") or kind load
 
     @property
@@ -118,6 +120,7 @@ def validate(raw: dict) -> LabSpec:
         adopt=_boolean("adopt", raw.get("adopt", False)),
         node_containerd=_choice("node_containerd", raw.get("node_containerd", "2"), NODE_CONTAINERDS),
         kit_from=_kit_from(raw.get("kit_from")),
+        kit_sha256=_kit_sha256(raw),
         image_delivery=_choice("image_delivery", raw.get("image_delivery", "registry"), IMAGE_DELIVERIES),
         **_cluster_settings(raw),
     )
@@ -142,6 +145,15 @@ def _kit_from(value) -> str:
         return value
     raise InputError(f"kit_from: {value!r} is neither a file nor an http(s) URL (a bundle from kit.export, "
                      "or a kit.serve address like http://192.168.1.10:8780)")
+
+
+def _kit_sha256(raw: dict) -> str:
+    value = raw.get("kit_sha256")
+    if not value:
+        return ""
+    if not raw.get("kit_from"):
+        raise InputError("kit_sha256: pins the bundle kit_from names; give --kit-from too")
+    return kit_trust.parse_pin(value, "kit_sha256")
 
 
 def _boolean(field: str, value) -> bool:

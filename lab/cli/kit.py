@@ -11,7 +11,7 @@ from rich.table import Column, Table
 from lab import artifacts, kit
 from lab.cli.common import fail_on_errors, human_bytes, print_table, stdout
 from lab.errors import InputError
-from lab.kit import bundle
+from lab.kit import bundle, trust
 from lab.kit.store import KitStore
 
 
@@ -82,12 +82,14 @@ def export(c, file, only=None, provider="kind"):
     with fail_on_errors():
         done = bundle.export(Path(file), _bundle_names(only, provider))
     stdout.print(f"{done['path']}: {human_bytes(done['size'])}, {len(done['artifacts'])} artifacts "
-                 f"({', '.join(done['artifacts'])}); sha256 {done['sha256']}", soft_wrap=True)
+                 f"({', '.join(done['artifacts'])}); sha256 {done['sha256']} (fingerprint "
+                 f"{trust.fingerprint(done['sha256'])})", soft_wrap=True, markup=False)
 
 
 @task(name="import", help={
     "source": "a bundle file, its URL, or a kit.serve address such as http://192.168.1.10:8780",
-    "sha256": "the bundle's sha256 (default: read from FILE.sha256 or URL.sha256)",
+    "sha256": "the bundle's sha256, or the fingerprint kit.serve and kit.export show (its first 16 hex digits); "
+              "default: FILE.sha256 for a file, and for a URL its server's, trusted on first use",
 })
 def import_(c, source, sha256=""):
     """Import a kit bundle: every checksum verified before anything is loaded; an interrupted import resumes."""
@@ -110,8 +112,12 @@ def serve(c, bundle_file="", address="0.0.0.0", port=8780, only=None, provider="
         path = Path(bundle_file) if bundle_file else _exported(_bundle_names(only, provider))
         httpd = bundle.server(path, address, int(port))
     host = socket.gethostname() if address in ("0.0.0.0", "") else address
-    stdout.print(f"kit.serve: {path} on http://{host}:{port} — on each laptop: "
-                 f"invoke lab.up --kit-from http://{host}:{port} (Ctrl-C stops)", soft_wrap=True)
+    fingerprint = trust.fingerprint(httpd.sha256)
+    stdout.print(f"kit.serve: {path} on http://{host}:{port}, sha256 {httpd.sha256} (Ctrl-C stops)",
+                 soft_wrap=True, markup=False)
+    stdout.print(f"kit.serve: fingerprint {fingerprint}: show it to the room; on each laptop: "
+                 f"invoke lab.up --kit-from http://{host}:{port} --kit-sha256 {fingerprint}", soft_wrap=True,
+                 markup=False)
     try:
         httpd.serve_forever()
     except KeyboardInterrupt:

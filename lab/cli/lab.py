@@ -44,13 +44,16 @@ def load_spec(config=None, **overrides):
     "adopt": "take over a same-named cluster, RuntimeClass or shim file the lab did not create (backed up first)",
     "kit_from": "a kit bundle to import first (kit.export FILE, its URL, or a kit.serve address such as "
                 "http://192.168.1.10:8780); implies --offline",
+    "kit_sha256": "the bundle's sha256, or the fingerprint kit.serve shows (default: a URL's is trusted on "
+                  "first use)",
 })
 def up(c, runtime=None, config=None, name=None, offline=False, online=False, mirror=None, workers=None,
-       provider=None, context=None, adopt=False, kit_from=None):
+       provider=None, context=None, adopt=False, kit_from=None, kit_sha256=None):
     """Create the lab: cluster, wasm runtimes, workload variants, and a verified comparison."""
     with fail_on_errors():
         spec = load_spec(config, runtimes=runtime, name=name, workers=workers, offline=mode_override(offline, online),
-                         mirrors=mirror, provider=provider, context=context, adopt=adopt or None, kit_from=kit_from)
+                         mirrors=mirror, provider=provider, context=context, adopt=adopt or None, kit_from=kit_from,
+                         kit_sha256=kit_sha256)
         ctx = lifecycle.up(spec)
     assert ctx.cluster is not None, "lab.up ran its cluster action"
     total = sum(ctx.timings.values())

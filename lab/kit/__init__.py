@@ -153,8 +153,12 @@ def clean(store: KitStore | None = None, caches: bool = False) -> list[str]:
     removed = []
     for name, entry in store.load()["artifacts"].items():
         if "image" in entry:
-            builders.remove_image(entry["image"]["ref"])
-            removed.append(entry["image"]["ref"])
+            ref = entry["image"]["ref"]
+            if builders.remove_kit_image(ref, entry["image"]["id"]):
+                removed.append(ref)
+            else:
+                console.print(f"kit.clean: left {ref} alone: not a kit tag, or it names another image than "
+                              f"the kit's {entry['image']['id']}", markup=False, soft_wrap=True)
         store.forget(name)
     for sub in ("artifacts", "logs", "exports", "imports") + (("cache",) if caches else ()):
         if (store.root / sub).exists():

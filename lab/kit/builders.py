@@ -9,7 +9,7 @@ from pathlib import Path
 
 import docker
 
-from lab.kit.recipes import Recipe, env_name, render
+from lab.kit.recipes import IMAGE_REPOSITORY, Recipe, env_name, render
 from lab.kit.store import KitStore, checksum_tree
 from lab.proc import CommandFailed, progress, run_logged
 
@@ -168,15 +168,28 @@ def build_files(ctx: BuildContext) -> dict:
     return {"path": str(final), "files": files, "size_bytes": size}
 
 
-def image_present(ref: str, image_id: str) -> bool:
+def image_id(ref: str) -> str | None:
+    """The id of the image `ref` names here, or None."""
     try:
-        return docker.from_env().images.get(ref).id == image_id
+        return docker.from_env().images.get(ref).id
     except docker.errors.ImageNotFound:
+        return None
+
+
+def image_present(ref: str, image_id_: str) -> bool:
+    return image_id(ref) == image_id_
+
+
+def remove_kit_image(ref: str, recorded_id: str) -> bool:
+    """Take the kit's tag `ref` off its image, only while it is a kit tag naming the image the kit
+    recorded: a tag of someone else's, or one moved to another image since, is left. True when the
+    tag is gone."""
+    if not ref.startswith(f"{IMAGE_REPOSITORY}/"):
         return False
-
-
-def remove_image(ref: str) -> None:
-    try:
-        docker.from_env().images.remove(ref)
-    except docker.errors.ImageNotFound:
-        pass
+    present = image_id(ref)
+    if present is None:
+        return True
+    if present != recorded_id:
+        return False
+    docker.from_env().images.remove(ref)
+    return True

@@ -2,7 +2,8 @@
 its images, import the bundle from the file, wipe again, then `lab.up --kit-from` a kit.serve on
 127.0.0.1 with every runtime goes green without building a recipe. A bundle with one flipped byte
 is refused before anything is loaded. Whatever happens, the machine's kit is put back from the
-bundle (the images load with the ids its manifest records)."""
+bundle (the images load with the ids its manifest records). lab.up pins the bundle with the
+fingerprint kit.serve shows."""
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ import pytest
 
 from lab import artifacts
 from lab.catalog import load as runtime_catalog
+from lab.kit import trust
 from lab.kit.store import KitStore
 from tests.commands import REPO, invoke
 from tests.machine_limits import require
@@ -96,7 +98,9 @@ def test_export_wipe_import_then_up_builds_nothing(kit_images, tmp_path):
                 break
             except OSError:
                 time.sleep(0.2)
-        up, up_seconds = invoke("lab.up", "--config", str(config), "--kit-from", f"http://127.0.0.1:{port}", env=env)
+        fingerprint = trust.fingerprint((tmp_path / "kit.tar.sha256").read_text().split()[0])  # kit.serve shows it
+        up, up_seconds = invoke("lab.up", "--config", str(config), "--kit-from", f"http://127.0.0.1:{port}",
+                                "--kit-sha256", fingerprint, env=env)
         log = up.stdout + up.stderr
         assert up.returncode == 0, log[-5000:]
         print(f"lab.up --kit-from (download, import, lab): {up_seconds:.0f}s")

@@ -44,7 +44,7 @@ BAD_INPUT = [
     (["lab.up", "--kit-from", "http://trainer:8780", "--online"], "",
      "kit_from: a kit bundle is the offline kit; it cannot be used with --online"),
     (["kit.import", "nowhere.tar"], "", "kit bundle: nowhere.tar is not a file"),
-    (["kit.import", "http://127.0.0.1:9/", "--sha256", "xyz"], "", "sha256: 'xyz' is not 64 lower-case hex digits"),
+    (["kit.import", "http://127.0.0.1:9/", "--sha256", "xyz"], "", "sha256: 'xyz' is neither a sha256 (64 hex digits) nor a fingerprint"),
     (["kit.export", "out.tar", "--only", "nonsense"], "", "only: 'nonsense' is not a kit artifact; choose from:"),
     (["kit.export", "out.tar", "--provider", "existing"], "", "provider: 'existing' is not allowed; choose one of: kind, minikube"),
     (["lab.docker-check", "--runtime", "crun-wasmedge"], "",

@@ -67,7 +67,7 @@ def test_a_bundle_needs_its_checksum(built, tmp_path):
     attendee = KitStore(tmp_path / "attendee")
     with pytest.raises(InputError, match="^sha256: .*kit.tar has no kit.tar.sha256 beside it; pass --sha256"):
         bundle.import_bundle(str(tmp_path / "kit.tar"), store=attendee)
-    with pytest.raises(InputError, match="^sha256: 'abc' is not 64 lower-case hex digits"):
+    with pytest.raises(InputError, match="^sha256: 'abc' is neither a sha256 \\(64 hex digits\\) nor a fingerprint"):
         bundle.import_bundle(str(tmp_path / "kit.tar"), sha256="abc", store=attendee)
     assert [r["action"] for r in bundle.import_bundle(str(tmp_path / "kit.tar"), digest, attendee)] == ["imported"]
 
@@ -90,8 +90,9 @@ def test_export_refuses_what_is_not_built(built, tmp_path):
 
 
 @pytest.fixture
-def served(built, tmp_path):
-    """kit.serve's server on 127.0.0.1, recording each request's path and Range header."""
+def served(built, tmp_path, isolated_state):
+    """kit.serve's server on 127.0.0.1, recording each request's path and Range header (the digest
+    the laptop trusts is recorded in a state folder of the test's own)."""
     bundle.export(tmp_path / "kit.tar", ["tool"], built)
     httpd = bundle.server(tmp_path / "kit.tar", "127.0.0.1", 0)
     requests = []

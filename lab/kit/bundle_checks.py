@@ -1,0 +1,276 @@
+"""What a kit bundle may say, checked before anything of it is written (docs/kit.md, "Trust model").
+
+A bundle comes from another machine, and through a network an attacker may share: its index names
+files, folders and Docker tags on this one. Every name is checked here first: artifact names are
+plain names, files stay inside their artifact's folder, an image carries only the tag the kit gives
+it, and the archive's members are plain files no larger than the archive itself. Nothing here
+reads Docker or writes anything; a check that fails raises `Refused` with what it found."""
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+import tarfile
+import unicodedata
+from typing import Callable
+
+from lab.errors import LabError
+from lab.kit.recipes import IMAGE_REPOSITORY, KINDS
+
+SCHEMA = 1
+INDEX = "wasm-lab-kit.json"
+BLOBS = "blobs/sha256"
+INDEX_MAX_BYTES = 16 << 20
+SMALL_BLOB_MAX_BYTES = 1 << 20  # an image archive's manifest.json, repositories, index.json
+HEX = re.compile(r"^[0-9a-f]{64}$")
+NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+VERSION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+~:-]{0,127}$")  # Debian's too (1.21-1+dfsg-3.1)
+TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")  # what an image's version must also be
+IMAGE_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
+PATH_MAX = 1024
+NUMBER = (int, float)
+ENTRY_FIELDS: dict[str, tuple] = {
+    "name": (str,), "kind": (str,), "version": (str,), "key": (str,), "description": (str,),
+    "built_at": (str,), "build_seconds": (*NUMBER, type(None)), "size_bytes": (int, type(None)),
+    "imported_from": (dict,), "image": (dict,), "files": (dict,), "executables": (list,),
+}
+REQUIRED_FIELDS = ("name", "kind", "version", "key")
+MEMBER_KINDS = {tarfile.SYMTYPE: "symbolic link", tarfile.LNKTYPE: "hard link", tarfile.CHRTYPE: "device",
+                tarfile.BLKTYPE: "device", tarfile.DIRTYPE: "folder", tarfile.FIFOTYPE: "fifo",
+                tarfile.GNUTYPE_SPARSE: "sparse file", tarfile.CONTTYPE: "contiguous file"}
+
+
+class Refused(LabError):
+    """The bundle says something this machine must not do; the caller names the bundle."""
+
+
+def shown(text: str) -> str:
+    """`text` with control and format characters (terminal escapes, bidi overrides) made visible."""
+    return "".join(ch.encode("unicode_escape").decode() if unicodedata.category(ch) in ("Cc", "Cf") else ch
+                   for ch in text)
+
+
+# -- the archive's members ----------------------------------------------------------------------------
+def check_members(tar: tarfile.TarFile) -> dict[str, tarfile.TarInfo]:
+    """The archive's blob members by sha256, after checking every member's header: the index
+    first, then `blobs/sha256/<hex>` only, each a plain file (not sparse: what is read of it is
+    what the archive holds). Reading every header also finds a truncated archive: tarfile checks
+    that each member's data ends inside the file."""
+    try:
+        members = tar.getmembers()
+    except (tarfile.TarError, EOFError) as error:
+        raise Refused(f"the archive is damaged or truncated ({error})")
+    if not members or members[0].name != INDEX:
+        raise Refused(f"not a bundle made by kit.export (no {INDEX} first)")
+    for member in members:
+        _check_plain(member)
+    if members[0].size > INDEX_MAX_BYTES:
+        raise Refused(f"its index declares {members[0].size} bytes, more than {INDEX_MAX_BYTES}")
+    blobs: dict[str, tarfile.TarInfo] = {}
+    for member in members[1:]:
+        digest = member.name.removeprefix(f"{BLOBS}/")
+        if member.name == digest or not HEX.match(digest):
+            raise Refused(f"member '{shown(member.name)}' is neither its index nor a blob")
+        blobs.setdefault(digest, member)
+    return blobs
+
+
+def _check_plain(member: tarfile.TarInfo) -> None:
+    if member.type not in (tarfile.REGTYPE, tarfile.AREGTYPE) or member.sparse is not None:
+        kind = "sparse file" if member.sparse is not None else MEMBER_KINDS.get(member.type, "special file")
+        raise Refused(f"member '{shown(member.name)}' is a {kind}, not a plain file")
+
+
+def read_index(tar: tarfile.TarFile) -> object:
+    """The index member's JSON (its size was bounded by check_members)."""
+    content = tar.extractfile(INDEX)
+    if content is None:
+        raise Refused(f"its {INDEX} is not a plain file")
+    return parse_json(content.read(INDEX_MAX_BYTES + 1), INDEX_MAX_BYTES, "its index")
+
+
+def parse_json(data: bytes, limit: int, what: str) -> object:
+    if len(data) > limit:
+        raise Refused(f"{what} is larger than {limit} bytes")
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        raise Refused(f"{what} is not JSON")
+
+
+# -- the index ----------------------------------------------------------------------------------------
+def check_index(index: object, what: str = "its index") -> dict[str, dict]:
+    """The index's artifacts by name, after checking every field of every entry."""
+    if not isinstance(index, dict):
+        raise Refused(f"{what} is a JSON {type(index).__name__}, not an object")
+    unknown = sorted(set(index) - {"schema", "created_at", "artifacts"})
+    if unknown:
+        raise Refused(f"{what} has an unknown field '{shown(unknown[0])}'")
+    if index.get("schema") != SCHEMA:
+        raise Refused(f"schema {shown(repr(index.get('schema')))[:40]}; this wasm-lab reads {SCHEMA}")
+    _text(index.get("created_at", ""), f"{what}: created_at")
+    artifacts = index.get("artifacts")
+    if not isinstance(artifacts, dict):
+        raise Refused(f"{what}: artifacts is not an object of artifacts by name")
+    for name, entry in artifacts.items():
+        _check_entry(name, entry)
+    return artifacts
+
+
+def _check_entry(name: str, entry: object) -> None:
+    if not NAME.match(name):
+        raise Refused(f"artifact name '{shown(name)}' is not a kit artifact name (lower-case letters, digits, '-')")
+    if not isinstance(entry, dict):
+        raise Refused(f"artifact {name} is not an object")
+    for field, value in entry.items():
+        if field not in ENTRY_FIELDS:
+            raise Refused(f"artifact {name} has an unknown field '{shown(field)}'")
+        if not isinstance(value, ENTRY_FIELDS[field]) or isinstance(value, bool):
+            raise Refused(f"artifact {name}: {field} is a JSON {type(value).__name__}")
+    missing = [field for field in REQUIRED_FIELDS if field not in entry]
+    if missing:
+        raise Refused(f"artifact {name} has no {missing[0]}")
+    if entry["name"] != name:
+        raise Refused(f"artifact {name} calls itself '{shown(entry['name'])}'")
+    if entry["kind"] not in KINDS:
+        raise Refused(f"artifact {name}: kind '{shown(entry['kind'])}' is not one of {', '.join(KINDS)}")
+    if not VERSION.match(entry["version"]) or ("image" in entry and not TAG.match(entry["version"])):
+        raise Refused(f"artifact {name}: version '{shown(entry['version'])}' is not a version")
+    if not HEX.match(entry["key"]):
+        raise Refused(f"artifact {name}: key is not a sha256")
+    for field in ("description", "built_at"):
+        _text(entry.get(field, ""), f"artifact {name}: {field}")
+    if ("image" in entry) == ("files" in entry) or ("image" in entry) != (entry["kind"] != "files"):
+        raise Refused(f"artifact {name} of kind {entry['kind']} needs "
+                      + ("files" if entry["kind"] == "files" else "an image") + " and nothing else")
+    if "image" in entry:
+        _check_image(name, entry["version"], entry["image"])
+    else:
+        _check_files(name, entry["files"], entry.get("executables", []))
+
+
+def _text(value: object, what: str) -> None:
+    if not isinstance(value, str) or shown(value) != value or len(value) > 4096:
+        raise Refused(f"{what} is not one line of text")
+
+
+def check_path(path: object, what: str) -> str:
+    """A path inside its artifact: relative, normalised, no '..', no control characters."""
+    if not isinstance(path, str) or not path or len(path) > PATH_MAX:
+        raise Refused(f"{what} has a path that is not a file name: {shown(repr(path))[:80]}")
+    if path.startswith("/") or posixpath.normpath(path) != path or ".." in path.split("/") \
+            or "\\" in path or shown(path) != path:
+        raise Refused(f"{what}: path '{shown(path)}' is not relative and inside its artifact")
+    return path
+
+
+def _check_files(name: str, files: dict, executables: list) -> None:
+    if not files:
+        raise Refused(f"artifact {name} holds no files")
+    for path, digest in files.items():
+        check_path(path, f"artifact {name}")
+        if not isinstance(digest, str) or not HEX.match(digest):
+            raise Refused(f"artifact {name}: {path} has no sha256")
+    clash = sorted(folder for path in files for folder in _parents(path) if folder in files)
+    if clash:
+        raise Refused(f"artifact {name}: {clash[0]} is both a file and a folder")
+    for path in executables:
+        if path not in files:
+            raise Refused(f"artifact {name}: executable '{shown(str(path))}' is not one of its files")
+
+
+def _parents(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def _check_image(name: str, version: str, image: dict) -> None:
+    if set(image) != {"ref", "id", "archive"}:
+        raise Refused(f"artifact {name}: its image needs ref, id and archive, and nothing else")
+    if image["ref"] != kit_ref(name, version):
+        raise Refused(f"artifact {name}: image '{shown(str(image['ref']))}' is not the kit's own "
+                      f"{kit_ref(name, version)} (a bundle tags only {IMAGE_REPOSITORY}/<artifact>:<version>)")
+    if not isinstance(image["id"], str) or not IMAGE_ID.match(image["id"]):
+        raise Refused(f"artifact {name}: image id is not sha256:<hex>")
+    archive = image["archive"]
+    if not isinstance(archive, list) or not archive:
+        raise Refused(f"artifact {name}: its image archive lists no members")
+    seen: set[str] = set()
+    for member in archive:
+        _check_archive_member(name, member, seen)
+
+
+def kit_ref(name: str, version: str) -> str:
+    return f"{IMAGE_REPOSITORY}/{name}:{version}"
+
+
+def _check_archive_member(name: str, member: object, seen: set[str]) -> None:
+    if not isinstance(member, dict):
+        raise Refused(f"artifact {name}: an image archive member is not an object")
+    path = check_path(member.get("name"), f"artifact {name}'s image archive")
+    if path in seen:
+        raise Refused(f"artifact {name}: image archive member {path} is listed twice")
+    seen.add(path)
+    kind = member.get("type", "file")
+    fields = {"file": {"name", "sha256"}, "dir": {"name", "type"}, "symlink": {"name", "type", "target"}}.get(kind)
+    if fields is None or set(member) != fields:
+        raise Refused(f"artifact {name}: image archive member {path} is not a file, folder or link")
+    if kind == "file" and not (isinstance(member["sha256"], str) and HEX.match(member["sha256"])):
+        raise Refused(f"artifact {name}: image archive member {path} has no sha256")
+    if kind == "symlink":
+        target = member["target"]
+        landing = posixpath.normpath(posixpath.join(posixpath.dirname(path), str(target)))
+        if not isinstance(target, str) or target.startswith("/") or landing.split("/")[0] == ".." \
+                or shown(target) != target:
+            raise Refused(f"artifact {name}: image archive link {path} points outside the archive")
+
+
+def blobs_of(entry: dict) -> list[str]:
+    """Every blob an entry unpacks to, once per file it becomes (so sizes add up to what is written)."""
+    if "image" in entry:
+        return [member["sha256"] for member in entry["image"]["archive"] if "sha256" in member]
+    return list(entry["files"].values())
+
+
+# -- an image's docker save archive ---------------------------------------------------------------------
+def check_image_archive(entry: dict, read_blob: Callable[[str], bytes]) -> None:
+    """The archive `docker load` will read names the entry's ref and nothing else, and its image
+    config is the entry's image id: loading it can neither tag another image nor give another id."""
+    name, ref, image_id = entry["name"], entry["image"]["ref"], entry["image"]["id"]
+    files = {member["name"]: member["sha256"] for member in entry["image"]["archive"] if "sha256" in member}
+
+    def document(path: str) -> object:
+        return parse_json(read_blob(files[path]), SMALL_BLOB_MAX_BYTES, f"artifact {name}'s {path}")
+
+    if "manifest.json" not in files:
+        raise Refused(f"artifact {name}: its image archive has no manifest.json")
+    manifest = document("manifest.json")
+    if not (isinstance(manifest, list) and len(manifest) == 1 and isinstance(manifest[0], dict)):
+        raise Refused(f"artifact {name}: its image archive's manifest.json does not describe one image")
+    if manifest[0].get("RepoTags") != [ref]:
+        raise Refused(f"artifact {name}: its image archive tags {shown(str(manifest[0].get('RepoTags')))[:200]}, "
+                      f"the index says [{ref!r}]")
+    config = manifest[0].get("Config")
+    if not isinstance(config, str) or "sha256:" + files.get(config, "") != image_id:
+        raise Refused(f"artifact {name}: its image archive's config is not image {image_id}")
+    repository, tag = ref.rsplit(":", 1)
+    if "repositories" in files:
+        repositories = document("repositories")
+        if not (isinstance(repositories, dict) and list(repositories) == [repository]
+                and isinstance(repositories[repository], dict) and list(repositories[repository]) == [tag]):
+            raise Refused(f"artifact {name}: its image archive's repositories file names other tags than {ref}")
+    if "index.json" in files:
+        _check_oci_names(name, ref, tag, document("index.json"))
+
+
+def _check_oci_names(name: str, ref: str, tag: str, index: object) -> None:
+    """An OCI layout's index names images by annotations, which newer engines tag on load."""
+    manifests = index.get("manifests") if isinstance(index, dict) else None
+    if not isinstance(manifests, list):
+        raise Refused(f"artifact {name}: its image archive's index.json lists no manifests")
+    for manifest in manifests:
+        annotations = (manifest.get("annotations") or {}) if isinstance(manifest, dict) else None
+        if not isinstance(annotations, dict) \
+                or annotations.get("io.containerd.image.name", ref) not in (ref, f"docker.io/{ref}") \
+                or annotations.get("org.opencontainers.image.ref.name", tag) not in (tag, ref):
+            raise Refused(f"artifact {name}: its image archive's index.json names other images than {ref}")
