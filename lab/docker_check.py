@@ -19,6 +19,7 @@ import docker
 
 from lab import artifacts, catalog, engines, httpbin_cases, images, report, workloads
 from lab.actions.check import CONNECT_RETRIES, as_row
+from lab.artifacts.host import version_tuple
 from lab.errors import InputError, LabError
 from lab.kube import OWNER
 from lab.proc import console
@@ -55,7 +56,7 @@ def own_engine_verdict(client=None) -> str:
     """One line on whether the user's own Docker engine could run these images itself."""
     client = client or docker.from_env()
     version = client.version().get("Version", "0")
-    if artifacts.version_tuple(version) < FIRST_WASM_ENGINE:
+    if version_tuple(version) < FIRST_WASM_ENGINE:
         return (f"your Docker engine {version} cannot run them itself: --runtime io.containerd.<shim>.v1 needs "
                 f"Docker {'.'.join(map(str, FIRST_WASM_ENGINE))}+ with the containerd image store")
     drivers = " ".join(str(value) for _, value in client.info().get("DriverStatus") or [])

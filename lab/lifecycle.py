@@ -14,6 +14,7 @@ from lab.actions import runtimes as runtime_records
 from lab.actions.cluster import EnsureCluster, made_by_lab
 from lab.actions.runtimeclasses import CreateRuntimeClasses
 from lab.actions.runtimes import InstallRuntimes
+from lab.artifacts.host import host_arch
 from lab.errors import LabError
 from lab.kube import Kube
 from lab.lock import LockFile
@@ -27,7 +28,7 @@ def run(spec: LabSpec, actions) -> Context:
     # said before anything is created: a corrupt lab.lock, an architecture upstream does not build for,
     # a lock entry or mirror that puts a release older than the lab accepts in place
     LockFile.load(Path(spec.lock))
-    artifacts.host_arch()
+    host_arch()
     artifacts.refuse_old_releases(spec)
     provider = providers.get(spec.provider)
     provider.preflight(spec)  # e.g. an unknown --context: said before any artifact is built

@@ -11,7 +11,7 @@ from pathlib import PurePosixPath
 from tenacity import RetryError, retry, retry_if_result, stop_after_delay, wait_fixed
 
 from lab import containerd
-from lab.artifacts import LocalBundle, LocalFile
+from lab.artifacts.local import LocalBundle, LocalFile
 from lab.catalog import Runtime
 from lab.errors import LabError
 from lab.nodes import Node

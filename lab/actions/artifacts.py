@@ -1,5 +1,5 @@
 from lab import artifacts
-from lab.kit import bundle
+from lab.kit.bundle.importer import import_bundle
 
 
 class ResolveArtifacts:
@@ -16,7 +16,7 @@ class ResolveArtifacts:
         spec = ctx.spec
         imported = ""
         if spec.kit_from:
-            rows = bundle.import_bundle(spec.kit_from, spec.kit_sha256)
+            rows = import_bundle(spec.kit_from, spec.kit_sha256)
             imported = f"kit bundle {spec.kit_from}: " + ", ".join(
                 f"{sum(1 for r in rows if r['action'] == action)} {action}" for action in ("imported", "present")) + "; "
         ctx.artifacts = artifacts.resolve(spec, spec.runtimes if self.with_runtimes else (),

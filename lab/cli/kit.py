@@ -11,7 +11,11 @@ from rich.table import Column, Table
 from lab import artifacts, kit
 from lab.cli.common import fail_on_errors, human_bytes, print_table, stdout
 from lab.errors import InputError
-from lab.kit import bundle, trust
+from lab.kit import trust
+from lab.kit.bundle.export import export as export_bundle
+from lab.kit.bundle.importer import import_bundle
+from lab.kit.bundle.layout import sidecar
+from lab.kit.bundle.serve import server as bundle_server
 from lab.kit.store import KitStore
 
 
@@ -80,7 +84,7 @@ BUNDLE_HELP = {
 def export(c, file, only=None, provider="kind"):
     """Write built kit artifacts into one checksummed archive for other machines (kit.import, kit.serve)."""
     with fail_on_errors():
-        done = bundle.export(Path(file), _bundle_names(only, provider))
+        done = export_bundle(Path(file), _bundle_names(only, provider))
     stdout.print(f"{done['path']}: {human_bytes(done['size'])}, {len(done['artifacts'])} artifacts "
                  f"({', '.join(done['artifacts'])}); sha256 {done['sha256']} (fingerprint "
                  f"{trust.fingerprint(done['sha256'])})", soft_wrap=True, markup=False)
@@ -94,7 +98,7 @@ def export(c, file, only=None, provider="kind"):
 def import_(c, source, sha256=""):
     """Import a kit bundle: every checksum verified before anything is loaded; an interrupted import resumes."""
     with fail_on_errors():
-        rows = bundle.import_bundle(source, sha256)
+        rows = import_bundle(source, sha256)
     table = Table("artifact", "version", "result", title="kit.import")
     for row in rows:
         table.add_row(row["name"], row["version"], row["action"])
@@ -110,7 +114,7 @@ def serve(c, bundle_file="", address="0.0.0.0", port=8780, only=None, provider="
     """Serve the kit over HTTP so other machines run lab.up --kit-from http://THIS-HOST:PORT."""
     with fail_on_errors():
         path = Path(bundle_file) if bundle_file else _exported(_bundle_names(only, provider))
-        httpd = bundle.server(path, address, int(port))
+        httpd = bundle_server(path, address, int(port))
     host = socket.gethostname() if address in ("0.0.0.0", "") else address
     fingerprint = trust.fingerprint(httpd.sha256)
     stdout.print(f"kit.serve: {path} on http://{host}:{port}, sha256 {httpd.sha256} (Ctrl-C stops)",
@@ -131,10 +135,10 @@ def _exported(names: list[str]) -> Path:
     store = KitStore()
     keys = ",".join(f"{name}={(store.entry(name) or {}).get('key', '')}" for name in names)
     path = store.root / "exports" / f"kit-{hashlib.sha256(keys.encode()).hexdigest()[:16]}.tar"
-    if not (path.exists() and bundle.sidecar(path).exists()):
+    if not (path.exists() and sidecar(path).exists()):
         for older in path.parent.glob("kit-*.tar*"):
             older.unlink()
-        bundle.export(path, names, store)
+        export_bundle(path, names, store)
     return path
 
 

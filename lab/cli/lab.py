@@ -6,10 +6,12 @@ from invoke import Collection, task
 from invoke.exceptions import Exit
 from rich.table import Table
 
-from lab import artifacts as lab_artifacts
 from lab import catalog, engines, lifecycle, redact
 from lab import doctor as checkup
 from lab import spec as lab_spec
+from lab.artifacts import MODE_NAMES
+from lab.artifacts import plan as artifact_plan
+from lab.artifacts.host import ARCH_ALIASES, ARCHES, host_arch
 from lab.cli.common import fail_on_errors, mode_override, print_table
 from lab.errors import InputError
 from lab.proc import stdout
@@ -76,8 +78,8 @@ def plan(c, runtime=None, config=None, name=None, offline=False, online=False, m
     with fail_on_errors():
         spec = load_spec(config, runtimes=runtime, name=name, offline=mode_override(offline, online),
                          mirrors=mirror, provider=provider)
-        rows = lab_artifacts.plan(spec, spec.runtimes, spec.variants, spec.provider, _arches(arch))
-    mode = lab_artifacts.MODE_NAMES[spec.offline]
+        rows = artifact_plan.plan(spec, spec.runtimes, spec.variants, spec.provider, _arches(arch))
+    mode = MODE_NAMES[spec.offline]
     failing = [f"{r['artifact']}@{r['arch']}" for r in rows if r["note"].endswith("FAILS")]
     if json_:
         print(json.dumps({"mode": mode, "lock": spec.lock, "fails": failing, "rows": rows}, indent=2))
@@ -94,11 +96,11 @@ def plan(c, runtime=None, config=None, name=None, offline=False, online=False, m
 
 def _arches(values) -> tuple[str, ...]:
     if not values:
-        return (lab_artifacts.host_arch(),)
-    unknown = [a for a in values if a not in lab_artifacts.ARCH_ALIASES]
+        return (host_arch(),)
+    unknown = [a for a in values if a not in ARCH_ALIASES]
     if unknown:
-        raise InputError(f"arch: {unknown[0]!r} is not allowed; choose one of: {', '.join(lab_artifacts.ARCHES)}")
-    return tuple(dict.fromkeys(lab_artifacts.ARCH_ALIASES[a] for a in values))
+        raise InputError(f"arch: {unknown[0]!r} is not allowed; choose one of: {', '.join(ARCHES)}")
+    return tuple(dict.fromkeys(ARCH_ALIASES[a] for a in values))
 
 
 @task(help={**SPEC_HELP, **PROVIDER_HELP})

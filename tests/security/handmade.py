@@ -16,7 +16,8 @@ import pytest
 
 from lab import kit
 from lab.errors import LabError
-from lab.kit import bundle
+from lab.kit import bundle_checks as checks
+from lab.kit.bundle import layout
 from lab.kit.store import KitStore
 from tests.unit.test_kit_recipes import write_recipe
 
@@ -70,9 +71,9 @@ def write_bundle(path: Path, index, blobs: dict[str, bytes], extra: list[tarfile
     and its FILE.sha256: only what the attack changes differs from a real one."""
     data = index if isinstance(index, bytes) else json.dumps(index).encode()
     with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
-        tar.addfile(member(bundle.INDEX, len(data)), io.BytesIO(data))
+        tar.addfile(member(checks.INDEX, len(data)), io.BytesIO(data))
         for hex_digest, content in blobs.items():
-            tar.addfile(member(f"{bundle.BLOBS}/{hex_digest}", len(content)), io.BytesIO(content))
+            tar.addfile(member(f"{checks.BLOBS}/{hex_digest}", len(content)), io.BytesIO(content))
         for info in extra:
             tar.addfile(info, io.BytesIO(b"\0" * info.size) if info.isreg() else None)
     seal(path)
@@ -82,7 +83,7 @@ def write_bundle(path: Path, index, blobs: dict[str, bytes], extra: list[tarfile
 def seal(path: Path) -> str:
     """Write FILE.sha256 for the bundle as it is now (the attacker controls both)."""
     hex_digest = digest(path.read_bytes())
-    bundle.sidecar(path).write_text(f"{hex_digest}  {path.name}\n")
+    layout.sidecar(path).write_text(f"{hex_digest}  {path.name}\n")
     return hex_digest
 
 

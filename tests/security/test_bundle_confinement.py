@@ -10,8 +10,8 @@ import tarfile
 import pytest
 
 from lab import kit
-from lab.kit import bundle
 from lab.kit import bundle_checks as checks
+from lab.kit.bundle import importer, layout
 from tests.security.handmade import (  # noqa: F401
     assert_refused_and_nothing_written,
     attendee,
@@ -30,14 +30,14 @@ TOOL = b"#!/bin/sh\necho owned\n"
 
 
 def import_file(path, store):
-    return lambda: bundle.import_bundle(str(path), store=store)
+    return lambda: importer.import_bundle(str(path), store=store)
 
 
 def test_a_well_formed_hand_made_bundle_is_imported(attendee, tmp_path):  # noqa: F811
     """The baseline the attacks change one thing of: the checks let an honest bundle through."""
     entry, blobs = files_entry({"bin/tool": TOOL, "share/x": b"data"})
     path = write_bundle(tmp_path / "kit.tar", index_of(entry), blobs)
-    assert [row["action"] for row in bundle.import_bundle(str(path), store=attendee)] == ["imported"]
+    assert [row["action"] for row in importer.import_bundle(str(path), store=attendee)] == ["imported"]
     assert (attendee.verified_path("tool") / "bin/tool").read_bytes() == TOOL
 
 
@@ -90,7 +90,7 @@ def test_a_path_leaving_the_artifact_is_refused_before_anything_is_written(atten
 
 @pytest.mark.parametrize("kind, linkname, shown", [
     (tarfile.SYMTYPE, "/etc/passwd", "symbolic link"),
-    (tarfile.LNKTYPE, bundle.INDEX, "hard link"),
+    (tarfile.LNKTYPE, checks.INDEX, "hard link"),
     (tarfile.CHRTYPE, "", "device"),
     (tarfile.FIFOTYPE, "", "fifo"),
     (tarfile.DIRTYPE, "", "folder"),
@@ -98,7 +98,7 @@ def test_a_path_leaving_the_artifact_is_refused_before_anything_is_written(atten
 def test_a_member_that_is_not_a_plain_file_is_refused(attendee, tmp_path, kind, linkname, shown):  # noqa: F811
     entry, _ = files_entry({"etc-passwd": b"root:x:0:0::/root:/bin/sh\n"})
     blob = next(iter(entry["files"].values()))
-    link = member(f"{bundle.BLOBS}/{blob}", kind=kind, linkname=linkname, devmajor=1, devminor=3)
+    link = member(f"{checks.BLOBS}/{blob}", kind=kind, linkname=linkname, devmajor=1, devminor=3)
     path = write_bundle(tmp_path / "kit.tar", index_of(entry), {}, extra=[link])
     assert_refused_and_nothing_written(import_file(path, attendee),
                                        rf"member 'blobs/sha256/{blob}' is a {shown}, not a plain file", tmp_path)
@@ -110,15 +110,15 @@ def test_a_sparse_member_is_refused_before_it_is_expanded(attendee, tmp_path, fo
     size = 64 << 20
     blob = digest(bytes(size))
     source = tmp_path / "source"
-    (source / bundle.BLOBS).mkdir(parents=True)
-    with open(source / bundle.BLOBS / blob, "wb") as sparse:
+    (source / checks.BLOBS).mkdir(parents=True)
+    with open(source / checks.BLOBS / blob, "wb") as sparse:
         sparse.truncate(size)
     entry, _ = files_entry({"data": b""})
     entry["files"] = {"data": blob}
-    (source / bundle.INDEX).write_text(json.dumps(index_of(entry)))
+    (source / checks.INDEX).write_text(json.dumps(index_of(entry)))
     path = tmp_path / "kit.tar"
-    subprocess.run(["tar", "-C", source, "--sparse", f"--format={form}", "-cf", path, bundle.INDEX,
-                    f"{bundle.BLOBS}/{blob}"], check=True)
+    subprocess.run(["tar", "-C", source, "--sparse", f"--format={form}", "-cf", path, checks.INDEX,
+                    f"{checks.BLOBS}/{blob}"], check=True)
     assert path.stat().st_size < 64 << 10
     seal(path)
     assert_refused_and_nothing_written(import_file(path, attendee),
@@ -200,7 +200,7 @@ def test_members_other_than_the_index_and_blobs_are_refused(attendee, tmp_path):
     assert_refused_and_nothing_written(import_file(path, attendee),
                                        r"member '\.\./\.\./outside/x' is neither its index nor a blob", tmp_path)
     with tarfile.open(path, "w") as tar:  # the index not first
-        tar.addfile(member(f"{bundle.BLOBS}/{'0' * 64}", 0), io.BytesIO(b""))
+        tar.addfile(member(f"{checks.BLOBS}/{'0' * 64}", 0), io.BytesIO(b""))
     seal(path)
     assert_refused_and_nothing_written(import_file(path, attendee), r"no wasm-lab-kit.json first", tmp_path)
 
@@ -211,8 +211,8 @@ def test_a_bundle_naming_one_blob_over_and_over_cannot_fill_the_disk(attendee, t
     data = bytes(64 << 10)
     entry, blobs = files_entry({f"copy/{i}": data for i in range(10_000)})
     path = write_bundle(tmp_path / "kit.tar", index_of(entry), blobs)
-    real_usage = bundle.shutil.disk_usage
-    monkeypatch.setattr(bundle.shutil, "disk_usage",
+    real_usage = importer.shutil.disk_usage
+    monkeypatch.setattr(importer.shutil, "disk_usage",
                         lambda folder: real_usage(folder)._replace(free=500 * 10**6))  # fake: a nearly full disk
     assert_refused_and_nothing_written(import_file(path, attendee),
                                        r"it would write 0\.7 GB into .*, which has 0\.5 GB free "
@@ -229,10 +229,10 @@ def test_leftovers_of_an_interrupted_import_go_and_what_verifies_is_kept(attende
     (blob_dir / digest(b"data")).write_bytes(b"tampered")  # a kept blob that no longer verifies
     with tarfile.open(path) as tar:
         members = {member.name.rsplit("/", 1)[-1]: member for member in tar.getmembers()[1:]}
-        bundle._unpack(tar, members, blob_dir)
+        importer._unpack(tar, members, blob_dir)
     assert {blob.name: blob.read_bytes() for blob in blob_dir.iterdir()} == {digest(TOOL): TOOL,
                                                                              digest(b"data"): b"data"}
-    assert [row["action"] for row in bundle.import_bundle(str(path), store=attendee)] == ["imported"]
+    assert [row["action"] for row in importer.import_bundle(str(path), store=attendee)] == ["imported"]
     assert not blob_dir.exists()
     assert (attendee.verified_path("tool") / "share/x").read_bytes() == b"data"
 
@@ -253,7 +253,7 @@ def test_an_interrupted_blob_copy_removes_its_temporary_file(tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        bundle._store(Interrupted(), tmp_path, expected="0" * 64)
+        layout.store_blob(Interrupted(), tmp_path, expected="0" * 64)
     assert list(tmp_path.iterdir()) == []
 
 

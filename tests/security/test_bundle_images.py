@@ -10,7 +10,7 @@ import docker
 import pytest
 
 from lab import kit
-from lab.kit import bundle
+from lab.kit.bundle import export, importer
 from tests.security.handmade import (  # noqa: F401
     IMAGE_RECIPE,
     IMAGE_REF,
@@ -62,7 +62,7 @@ def saved(ref: str, tmp_path) -> tuple[list[dict], dict[str, bytes]]:
     """`docker save` of `ref` as a bundle stores it: (archive members, blobs by sha256)."""
     folder = tmp_path / "saved"
     folder.mkdir(exist_ok=True)
-    members = bundle._save_image(ref, folder)
+    members = export._save_image(ref, folder)
     return members, {blob.name: blob.read_bytes() for blob in folder.iterdir()}
 
 
@@ -98,7 +98,7 @@ def offered(images, tmp_path):
 def test_an_image_loads_under_the_kit_s_own_tag_and_nothing_else(attendee, offered, tmp_path):  # noqa: F811
     offered_id, user_id, members, blobs = offered
     path = image_bundle(tmp_path, offered_id, IMAGE_REF, members, blobs)
-    assert [row["action"] for row in bundle.import_bundle(str(path), store=attendee)] == ["imported"]
+    assert [row["action"] for row in importer.import_bundle(str(path), store=attendee)] == ["imported"]
     assert image_id(IMAGE_REF) == offered_id and image_id(USER_REF) == user_id
 
 
@@ -107,7 +107,7 @@ def test_an_image_entry_may_carry_only_the_kit_s_own_reference(attendee, offered
     members = rewritten(members, blobs, "manifest.json", lambda m: [{**m[0], "RepoTags": [USER_REF]}])
     path = image_bundle(tmp_path, offered_id, USER_REF, members, blobs)
     assert_refused_and_nothing_written(
-        lambda: bundle.import_bundle(str(path), store=attendee),
+        lambda: importer.import_bundle(str(path), store=attendee),
         r"artifact sectest-tiny: image 'wasmlab-sectest/user:mine' is not the kit's own "
         r"wasm-lab-kit/sectest-tiny:v1\.2\.3", tmp_path)
     assert image_id(USER_REF) == user_id and image_id(offered_id) is None
@@ -129,7 +129,7 @@ def test_the_archive_must_tag_what_the_index_says_and_nothing_else(attendee, off
                                                                      pattern):
     offered_id, user_id, members, blobs = offered
     path = image_bundle(tmp_path, offered_id, IMAGE_REF, rewritten(members, blobs, file, change), blobs)
-    assert_refused_and_nothing_written(lambda: bundle.import_bundle(str(path), store=attendee), pattern, tmp_path)
+    assert_refused_and_nothing_written(lambda: importer.import_bundle(str(path), store=attendee), pattern, tmp_path)
     assert image_id(USER_REF) == user_id and image_id(IMAGE_REF) is None and image_id(offered_id) is None
 
 
@@ -138,7 +138,7 @@ def test_a_tag_naming_another_image_here_is_never_moved(attendee, offered, image
     mine = images(IMAGE_REF, "made here under the kit's name")
     path = image_bundle(tmp_path, offered_id, IMAGE_REF, members, blobs)
     assert_refused_and_nothing_written(
-        lambda: bundle.import_bundle(str(path), store=attendee),
+        lambda: importer.import_bundle(str(path), store=attendee),
         rf"wasm-lab-kit/sectest-tiny:v1\.2\.3 is image {mine} here, the bundle's is {offered_id}, and an import "
         r"never moves a tag \(remove it first: docker rmi wasm-lab-kit/sectest-tiny:v1\.2\.3\)", tmp_path)
     assert image_id(IMAGE_REF) == mine and image_id(offered_id) is None

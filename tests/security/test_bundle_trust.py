@@ -10,7 +10,8 @@ import pytest
 from lab import spec as lab_spec
 from lab.actions.artifacts import ResolveArtifacts
 from lab.errors import InputError
-from lab.kit import bundle, trust
+from lab.kit import trust
+from lab.kit.bundle import importer, serve
 from lab.kit.store import KitStore
 from tests.security.handmade import (  # noqa: F401
     Serving,
@@ -36,14 +37,14 @@ def make_bundle(tmp_path, name: str, text: bytes):
 def served(attendee, tmp_path):  # noqa: F811
     """kit.serve of a hand-made bundle on 127.0.0.1: (address, its sha256, the server)."""
     path, hex_digest = make_bundle(tmp_path, "kit.tar", b"#!/bin/sh\necho trainer\n")
-    serving = Serving(bundle.server(path, "127.0.0.1", 0))
+    serving = Serving(serve.server(path, "127.0.0.1", 0))
     yield serving.address, hex_digest, serving.httpd
     serving.close()
 
 
 def serve_instead(httpd, path):
     """Make a running kit.serve serve another bundle at the same address (a new export, or an attacker)."""
-    fresh = bundle.server(path, "127.0.0.1", 0)
+    fresh = serve.server(path, "127.0.0.1", 0)
     httpd.RequestHandlerClass.bundle = path
     httpd.RequestHandlerClass.extras = fresh.RequestHandlerClass.extras
     fresh.server_close()
@@ -90,7 +91,7 @@ def body(data: bytes, status: int = 200) -> tuple:
 def test_without_a_pin_the_first_digest_is_said_recorded_and_a_different_one_refused(served, attendee, tmp_path,  # noqa: F811
                                                                                       capsys):
     address, first, httpd = served
-    assert [row["action"] for row in bundle.import_bundle(address, store=attendee)] == ["imported"]
+    assert [row["action"] for row in importer.import_bundle(address, store=attendee)] == ["imported"]
     said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("kit.import")]
     assert said == [f"kit.import: {address}/kit.tar: sha256 not pinned (no --sha256); trusting "
                     f"{trust.fingerprint(first)} on first use, recorded in {tmp_path / 'state' / 'kit-trust.json'}; "
@@ -101,12 +102,12 @@ def test_without_a_pin_the_first_digest_is_said_recorded_and_a_different_one_ref
     serve_instead(httpd, path)
     laptop = KitStore(tmp_path / "kit2")  # a kit that needs the bundle again
     assert_refused_and_nothing_written(
-        lambda: bundle.import_bundle(address, store=laptop),
+        lambda: importer.import_bundle(address, store=laptop),
         rf"^kit bundle {address}/kit.tar: its sha256 is now {trust.fingerprint(second)}…, but "
         rf"{trust.fingerprint(first)}… was trusted on first use \(.*kit-trust.json\); if the trainer shows the new "
         r"fingerprint, pass it with --sha256: refused, nothing was imported$", tmp_path)
 
-    rows = bundle.import_bundle(address, trust.fingerprint(second), store=laptop)  # told: pinned
+    rows = importer.import_bundle(address, trust.fingerprint(second), store=laptop)  # told: pinned
     assert [row["action"] for row in rows] == ["imported"] and trust.trusted(f"{address}/kit.tar") == second
     assert "not pinned" not in capsys.readouterr().err
 
@@ -115,29 +116,29 @@ def test_a_pin_that_does_not_match_is_refused(served, attendee, tmp_path):  # no
     address, hex_digest, _ = served
     wrong = "0123456789abcdef" if not hex_digest.startswith("0123") else "fedcba9876543210"
     assert_refused_and_nothing_written(
-        lambda: bundle.import_bundle(address, wrong, store=attendee),
+        lambda: importer.import_bundle(address, wrong, store=attendee),
         rf"^kit bundle {address}/kit.tar: its sha256 {trust.fingerprint(hex_digest)}… does not begin with the "
         rf"pinned {trust.fingerprint(wrong)}: refused, nothing was imported$", tmp_path)
     whole = "f" * 64 if hex_digest != "f" * 64 else "e" * 64
     assert_refused_and_nothing_written(
-        lambda: bundle.import_bundle(address, whole, store=attendee),
+        lambda: importer.import_bundle(address, whole, store=attendee),
         rf"^kit bundle {address}/kit.tar: sha256 {hex_digest}, expected {whole}: refused", tmp_path)
     assert trust.trusted(f"{address}/kit.tar") is None
-    rows = bundle.import_bundle(address, trust.fingerprint(hex_digest).upper(), store=attendee)
+    rows = importer.import_bundle(address, trust.fingerprint(hex_digest).upper(), store=attendee)
     assert [row["action"] for row in rows] == ["imported"]
 
 
 def test_a_pin_is_checked_for_a_file_too(attendee, tmp_path):  # noqa: F811
     path, hex_digest = make_bundle(tmp_path, "kit.tar", b"#!/bin/sh\necho usb stick\n")
     assert_refused_and_nothing_written(
-        lambda: bundle.import_bundle(str(path), "abcd-ef01-2345-6789", store=attendee),
+        lambda: importer.import_bundle(str(path), "abcd-ef01-2345-6789", store=attendee),
         rf"sha256 {hex_digest}, expected abcd-ef01-2345-6789: refused", tmp_path)
 
 
 @pytest.mark.parametrize("value", ["xyz", "0123-4567", "g" * 64, "0" * 65, "../" * 8])
 def test_a_pin_that_is_not_hex_is_bad_input(attendee, value, monkeypatch, capsys, tmp_path):  # noqa: F811
     with pytest.raises(InputError, match=r"^sha256: .* is neither a sha256 \(64 hex digits\) nor a fingerprint"):
-        bundle.import_bundle("http://127.0.0.1:9/", value, store=attendee)
+        importer.import_bundle("http://127.0.0.1:9/", value, store=attendee)
     code, err = run_cli(["kit.import", "http://127.0.0.1:9/", "--sha256", value], monkeypatch, capsys)
     assert code == 2 and err.count("\n") == 1 and "nor a fingerprint" in err
     code, err = run_cli(["lab.up", "--kit-from", "http://127.0.0.1:9/", "--kit-sha256", value], monkeypatch, capsys)
@@ -168,9 +169,9 @@ def test_a_redirect_to_another_port_is_refused_for_kit_import_and_lab_up(served,
     attacker = scripted(redirect)
     pattern = (rf"^kit bundle {attacker.address}/kit.tar: {attacker.address}/kit.tar.json redirects to "
                rf"{target}/kit.tar.json, another origin: refused, nothing was imported$")
-    assert_refused_and_nothing_written(lambda: bundle.import_bundle(attacker.address, store=attendee), pattern,
+    assert_refused_and_nothing_written(lambda: importer.import_bundle(attacker.address, store=attendee), pattern,
                                        tmp_path)
-    assert_refused_and_nothing_written(lambda: bundle.import_bundle(attacker.address, hex_digest, store=attendee),
+    assert_refused_and_nothing_written(lambda: importer.import_bundle(attacker.address, hex_digest, store=attendee),
                                        pattern, tmp_path)
     lab_up = lab_spec.load(overrides={"kit_from": attacker.address, "kit_sha256": trust.fingerprint(hex_digest)})
     context = type("Context", (), {"spec": lab_up})()
@@ -183,7 +184,7 @@ def test_a_redirect_on_the_same_origin_is_followed(attendee, scripted, tmp_path)
     routes = {"/kit.tar": (302, {"Location": "/exports/kit.tar", "Content-Length": "0"}, b""),
               "/exports/kit.tar": body(path.read_bytes())}
     server = scripted(routes)
-    rows = bundle.import_bundle(server.address, hex_digest, store=attendee)
+    rows = importer.import_bundle(server.address, hex_digest, store=attendee)
     assert [row["action"] for row in rows] == ["imported"]
     assert server.httpd.RequestHandlerClass.asked[-2:] == ["/kit.tar", "/exports/kit.tar"]
 
@@ -203,7 +204,7 @@ def test_a_redirect_on_the_same_origin_is_followed(attendee, scripted, tmp_path)
 def test_a_server_s_odd_answers_are_one_line_and_write_nothing(attendee, scripted, tmp_path, routes,  # noqa: F811
                                                                pattern):
     server = scripted(routes)
-    assert_refused_and_nothing_written(lambda: bundle.import_bundle(server.address, store=attendee),
+    assert_refused_and_nothing_written(lambda: importer.import_bundle(server.address, store=attendee),
                                        rf"^kit bundle {server.address}/kit.tar: .*{pattern}", tmp_path)
     assert not (tmp_path / "state" / "kit-trust.json").exists()
 
@@ -216,7 +217,7 @@ def test_a_download_cut_short_says_so_and_resumes_and_other_downloads_go(served,
     cut = scripted({"/kit.tar": (200, {"Content-Length": str(len(data))}, data[:3000])})
     with pytest.raises(Exception, match=rf"^kit bundle {cut.address}/kit.tar: the download stopped with "
                                         rf"{len(data) - 3000} bytes to go; run the same command again to resume it$"):
-        bundle.import_bundle(cut.address, hex_digest, store=attendee)
+        importer.import_bundle(cut.address, hex_digest, store=attendee)
     assert (attendee.root / "imports" / f"{hex_digest}.tar.partial").stat().st_size == 3000
-    assert [row["action"] for row in bundle.import_bundle(address, hex_digest, store=attendee)] == ["imported"]
+    assert [row["action"] for row in importer.import_bundle(address, hex_digest, store=attendee)] == ["imported"]
     assert snapshot(attendee.root / "imports") == {}

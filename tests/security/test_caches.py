@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from lab import artifacts, kit, node_runtimes
-from lab.artifacts import LocalBundle, LocalFile
+from lab.artifacts import plan as artifact_plan
+from lab.artifacts.local import LocalBundle, LocalFile
 from lab.catalog import Runtime
 from lab.errors import LabError
 from lab.fetch import download_path
@@ -189,7 +190,8 @@ def test_a_tampered_kit_file_is_refused_at_use(tmp_path):
 def test_the_plan_calls_a_download_cached_only_when_it_still_verifies(cached_release):
     def note():
         rows: list[dict] = []
-        artifacts.Resolver("false", Mirrors(), LockFile.load(cached_release["lock"]), "x86_64").plan("shim-wasmtime", rows)
+        artifact_plan.add_rows(artifacts.Resolver("false", Mirrors(), LockFile.load(cached_release["lock"]), "x86_64"),
+                               "shim-wasmtime", rows)
         return rows[0]["note"]
 
     assert note() == "downloaded already"

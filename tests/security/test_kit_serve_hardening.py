@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from lab.errors import InputError, LabError
-from lab.kit import bundle
+from lab.kit.bundle import serve
 from tests.security.handmade import Serving, attendee, files_entry, index_of, write_bundle  # noqa: F401
 from tests.unit.test_kit_recipes import recipe_root  # noqa: F401 (fixture)
 
@@ -19,7 +19,7 @@ from tests.unit.test_kit_recipes import recipe_root  # noqa: F401 (fixture)
 def log(monkeypatch):
     """The trainer's terminal: a console that keeps what is printed to it (colours and all)."""
     terminal = io.StringIO()
-    monkeypatch.setattr(bundle, "console", Console(file=terminal, force_terminal=True, width=400))
+    monkeypatch.setattr(serve, "console", Console(file=terminal, force_terminal=True, width=400))
     return terminal
 
 
@@ -31,7 +31,7 @@ def start(attendee, tmp_path):  # noqa: F811
     servers = []
 
     def run(**options) -> tuple[str, int]:
-        servers.append(Serving(bundle.server(path, "127.0.0.1", 0, **options)))
+        servers.append(Serving(serve.server(path, "127.0.0.1", 0, **options)))
         return "127.0.0.1", servers[-1].httpd.server_address[1]
 
     yield run
@@ -101,6 +101,6 @@ def test_a_bundle_that_does_not_match_its_checksum_is_not_served(attendee, tmp_p
         archive.seek(blob.offset_data)
         archive.write(b"X")
     with pytest.raises(LabError, match=r"^kit.serve: .*kit.tar does not match its kit.tar.sha256; export it again$"):
-        bundle.server(path, "127.0.0.1", 0)
+        serve.server(path, "127.0.0.1", 0)
     with pytest.raises(InputError, match=r"^bundle_file: .*missing.tar is not a file"):
-        bundle.server(tmp_path / "missing.tar", "127.0.0.1", 0)
+        serve.server(tmp_path / "missing.tar", "127.0.0.1", 0)

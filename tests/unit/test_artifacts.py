@@ -14,6 +14,8 @@ import pytest
 import yaml
 
 from lab import artifacts, kit
+from lab.artifacts import plan as artifact_plan
+from lab.artifacts.host import ARCHES, version_tuple
 from lab.errors import InputError, LabError
 from lab.lock import LockFile
 from lab.mirrors import ImageRef, Mirrors
@@ -248,7 +250,7 @@ def test_the_lock_lives_beside_the_config(tmp_path, monkeypatch):
 def test_plan_lists_a_pin_for_every_artifact_of_the_connected_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     spec = load_spec(None, {"offline": "false", "runtimes": ["wasmedge", "wasmtime", "crun-wasmedge"]})
-    rows = artifacts.plan(spec, spec.runtimes, spec.variants, "kind", ("x86_64", "aarch64"))
+    rows = artifact_plan.plan(spec, spec.runtimes, spec.variants, "kind", ("x86_64", "aarch64"))
     names = {r["artifact"] for r in rows}
     assert {"node-image", "shim-wasmedge", "shim-wasmtime", "wasmedge-libs", "base-rust", "base-wasmedge",
             "base-wasmtime", "wasmtime-release", "base-debian"} <= names
@@ -264,7 +266,7 @@ def lock_with(tmp_path, artifact: str, version: str) -> None:
     url = artifacts.catalog()["artifacts"][artifact][0]["url"]
     (tmp_path / "lab.lock").write_text(yaml.safe_dump({"version": 1, "artifacts": {
         f"{artifact}@{arch}": {"origin": "release", "source": url.format(arch=arch), "version": version,
-                               "sha256": "a" * 64, "size": 1} for arch in artifacts.ARCHES}}))
+                               "sha256": "a" * 64, "size": 1} for arch in ARCHES}}))
 
 
 def test_a_lock_pinning_runwasi_older_than_v0_6_1_is_refused_in_one_line(tmp_path, monkeypatch):
@@ -276,7 +278,7 @@ def test_a_lock_pinning_runwasi_older_than_v0_6_1_is_refused_in_one_line(tmp_pat
     with pytest.raises(InputError, match=refused):
         artifacts.refuse_old_releases(spec, "x86_64")
     with pytest.raises(InputError, match=refused):
-        artifacts.plan(spec, spec.runtimes, spec.variants, "kind", ("x86_64",))
+        artifact_plan.plan(spec, spec.runtimes, spec.variants, "kind", ("x86_64",))
     lock_with(tmp_path, "shim-wasmtime", "v0.6.1")
     artifacts.refuse_old_releases(spec, "x86_64")
     artifacts.refuse_old_releases(load_spec(None, {"offline": "true"}), "x86_64")  # offline takes no release
@@ -313,7 +315,7 @@ def test_every_release_the_catalog_pins_keeps_to_its_floor():
               if isinstance(entry, list) and entry[0].get("floor")}
     assert floors == {"shim-wasmedge": "v0.6.1", "shim-wasmtime": "v0.6.1", "wasmtime-release": "v48.0.11"}
     for name, floor in floors.items():
-        assert artifacts.version_tuple(table[name][0]["version"]) >= artifacts.version_tuple(floor), name
+        assert version_tuple(table[name][0]["version"]) >= version_tuple(floor), name
 
 
 def test_minikube_offline_takes_the_kits_base_image_and_auto_probes_its_default():
@@ -323,7 +325,7 @@ def test_minikube_offline_takes_the_kits_base_image_and_auto_probes_its_default(
     assert auto.catalog["artifacts"]["node-image"]["minikube"][0]["probe"] == "gcr.io:443"
     auto.catalog["artifacts"]["node-image"]["minikube"][0]["probe"] = "127.0.0.1:9"  # where nothing listens
     rows = []
-    auto.plan("node-image", rows)
+    artifact_plan.add_rows(auto, "node-image", rows)
     assert rows[0]["origin"] == "kit recipe minikube-node" and "127.0.0.1:9 unreachable" in rows[0]["note"]
 
 
@@ -362,12 +364,12 @@ def test_a_bundle_by_default_holds_what_an_offline_lab_with_every_runtime_and_th
 def test_auto_plans_the_kit_when_a_local_builds_input_cannot_be_had(tmp_path, monkeypatch):
     """As resolve() does: base-wasmtime's wasmtime-release has no pin, so auto takes the kit's image."""
     monkeypatch.chdir(tmp_path)
-    rows = artifacts.plan(load_spec(None, {"runtimes": ["wasmtime"]}), ("wasmtime",), ("embed-wasmtime",), None,
+    rows = artifact_plan.plan(load_spec(None, {"runtimes": ["wasmtime"]}), ("wasmtime",), ("embed-wasmtime",), None,
                           ("x86_64",))
     [row] = [r for r in rows if r["artifact"] == "base-wasmtime"]
     assert row["origin"] == "kit recipe wasmtime-cli"
     assert "wasmtime-release" in row["note"].partition(" cannot be had")[0].split(", ")
     assert not any(r["note"].endswith("FAILS") for r in rows)
-    online = artifacts.plan(load_spec(None, {"runtimes": ["wasmtime"], "offline": "false"}), ("wasmtime",),
+    online = artifact_plan.plan(load_spec(None, {"runtimes": ["wasmtime"], "offline": "false"}), ("wasmtime",),
                             ("embed-wasmtime",), None, ("x86_64",))
     assert [r["artifact"] for r in online if r["note"].endswith("FAILS")] == ["wasmtime-release"]

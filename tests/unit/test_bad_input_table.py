@@ -11,11 +11,12 @@ from invoke import Program
 
 import tasks
 from lab import artifacts
+from lab.artifacts.host import ARCHES
 
 RUNWASI_V0_6_0_LOCK = yaml.safe_dump({"version": 1, "artifacts": {
     f"shim-wasmtime@{arch}": {"origin": "release", "version": "v0.6.0", "sha256": "a" * 64,
                               "source": artifacts.catalog()["artifacts"]["shim-wasmtime"][0]["url"].format(arch=arch)}
-    for arch in artifacts.ARCHES}})
+    for arch in ARCHES}})
 
 BAD_INPUT = [
     # options

@@ -5,6 +5,7 @@ import pytest
 import yaml
 
 from lab import artifacts, catalog, httpbin_cases, images, spec, workloads
+from lab.artifacts import plan as artifact_plan
 from tests.unit.test_cluster_and_workloads import lab_spec
 
 TARGETS = catalog.dockerfile_targets()
@@ -130,7 +131,7 @@ def test_a_runtime_added_through_the_catalog_alone_is_validated_planned_and_list
     with pytest.raises(spec.InputError, match="choose one of: wasmedge, wasmtime, crun-wasmedge, fakewasm"):
         lab_spec(runtimes=["nope"])
 
-    planned = {row["artifact"] for row in artifacts.plan(lab, lab.runtimes, lab.variants, "kind", ("x86_64",))}
+    planned = {row["artifact"] for row in artifact_plan.plan(lab, lab.runtimes, lab.variants, "kind", ("x86_64",))}
     assert {"shim-wasmtime", "base-rust"} <= planned
 
     deployment, _ = workloads.variant_objects("runtime-fakewasm", images.tag("runtime-fakewasm"), "ns", 30089)

@@ -10,7 +10,8 @@ import pytest
 
 from lab import kit
 from lab.errors import InputError, LabError
-from lab.kit import bundle
+from lab.kit import bundle_checks as checks
+from lab.kit.bundle import export, importer, serve
 from lab.kit.store import KitStore
 from tests.unit.test_kit_recipes import recipe_root, write_recipe  # noqa: F401 (fixture)
 
@@ -29,14 +30,14 @@ def built(recipe_root, tmp_path):  # noqa: F811
 
 
 def test_export_then_import_from_a_file_gives_the_same_artifact(built, tmp_path):
-    done = bundle.export(tmp_path / "kit.tar", ["tool"], built)
+    done = export.export(tmp_path / "kit.tar", ["tool"], built)
     assert (tmp_path / "kit.tar.sha256").read_text() == f"{done['sha256']}  kit.tar\n"
     with tarfile.open(tmp_path / "kit.tar") as tar:
         names = tar.getnames()
-    assert names[0] == bundle.INDEX
+    assert names[0] == checks.INDEX
     assert len(names) == 1 + 2  # the two identical data files are one blob
     attendee = KitStore(tmp_path / "attendee")
-    rows = bundle.import_bundle(str(tmp_path / "kit.tar"), store=attendee)
+    rows = importer.import_bundle(str(tmp_path / "kit.tar"), store=attendee)
     assert rows == [{"name": "tool", "version": "v1.2.3", "action": "imported"}]
     entry = attendee.entry("tool")
     assert entry["files"] == built.entry("tool")["files"]
@@ -45,38 +46,38 @@ def test_export_then_import_from_a_file_gives_the_same_artifact(built, tmp_path)
     assert os.access(root / "bin/tool", os.X_OK) and not os.access(root / "share/data", os.X_OK)
     assert [r["action"] for r in kit.build(["tool"], store=attendee)] == ["cached"]
     assert not (attendee.root / "imports" / "blobs").exists()
-    again = bundle.import_bundle(str(tmp_path / "kit.tar"), store=attendee)
+    again = importer.import_bundle(str(tmp_path / "kit.tar"), store=attendee)
     assert [r["action"] for r in again] == ["present"]
 
 
 def test_one_flipped_byte_is_refused_before_anything_is_imported(built, tmp_path):
-    bundle.export(tmp_path / "kit.tar", ["tool"], built)
+    export.export(tmp_path / "kit.tar", ["tool"], built)
     data = bytearray((tmp_path / "kit.tar").read_bytes())
     data[len(data) // 2] ^= 0x01
     (tmp_path / "kit.tar").write_bytes(bytes(data))
     attendee = KitStore(tmp_path / "attendee")
     with pytest.raises(LabError, match=r"^kit bundle .*kit.tar: sha256 [0-9a-f]{64}, expected [0-9a-f]{64}: refused"):
-        bundle.import_bundle(str(tmp_path / "kit.tar"), store=attendee)
+        importer.import_bundle(str(tmp_path / "kit.tar"), store=attendee)
     assert attendee.entry("tool") is None and not (attendee.root / "artifacts").exists()
 
 
 def test_a_bundle_needs_its_checksum(built, tmp_path):
-    bundle.export(tmp_path / "kit.tar", ["tool"], built)
+    export.export(tmp_path / "kit.tar", ["tool"], built)
     digest = (tmp_path / "kit.tar.sha256").read_text().split()[0]
     (tmp_path / "kit.tar.sha256").unlink()
     attendee = KitStore(tmp_path / "attendee")
     with pytest.raises(InputError, match="^sha256: .*kit.tar has no kit.tar.sha256 beside it; pass --sha256"):
-        bundle.import_bundle(str(tmp_path / "kit.tar"), store=attendee)
+        importer.import_bundle(str(tmp_path / "kit.tar"), store=attendee)
     with pytest.raises(InputError, match="^sha256: 'abc' is neither a sha256 \\(64 hex digits\\) nor a fingerprint"):
-        bundle.import_bundle(str(tmp_path / "kit.tar"), sha256="abc", store=attendee)
-    assert [r["action"] for r in bundle.import_bundle(str(tmp_path / "kit.tar"), digest, attendee)] == ["imported"]
+        importer.import_bundle(str(tmp_path / "kit.tar"), sha256="abc", store=attendee)
+    assert [r["action"] for r in importer.import_bundle(str(tmp_path / "kit.tar"), digest, attendee)] == ["imported"]
 
 
 def test_a_bundle_of_other_recipes_is_skipped_not_recorded(built, recipe_root, tmp_path):  # noqa: F811
-    bundle.export(tmp_path / "kit.tar", ["tool"], built)
+    export.export(tmp_path / "kit.tar", ["tool"], built)
     (recipe_root / "versions.yaml").write_text('tool: "9.9.9"\nother-tool: "4"\n')
     attendee = KitStore(tmp_path / "attendee")
-    rows = bundle.import_bundle(str(tmp_path / "kit.tar"), store=attendee)
+    rows = importer.import_bundle(str(tmp_path / "kit.tar"), store=attendee)
     assert rows == [{"name": "tool", "version": "v1.2.3",
                      "action": "skipped: made from other recipes than this checkout's"}]
     assert attendee.entry("tool") is None
@@ -85,7 +86,7 @@ def test_a_bundle_of_other_recipes_is_skipped_not_recorded(built, recipe_root, t
 def test_export_refuses_what_is_not_built(built, tmp_path):
     built.forget("tool")
     with pytest.raises(LabError, match="^kit.export: tool not built here \\(or stale\\); run: invoke kit.build --only tool"):
-        bundle.export(tmp_path / "kit.tar", ["tool"], built)
+        export.export(tmp_path / "kit.tar", ["tool"], built)
     assert not (tmp_path / "kit.tar").exists()
 
 
@@ -93,8 +94,8 @@ def test_export_refuses_what_is_not_built(built, tmp_path):
 def served(built, tmp_path, isolated_state):
     """kit.serve's server on 127.0.0.1, recording each request's path and Range header (the digest
     the laptop trusts is recorded in a state folder of the test's own)."""
-    bundle.export(tmp_path / "kit.tar", ["tool"], built)
-    httpd = bundle.server(tmp_path / "kit.tar", "127.0.0.1", 0)
+    export.export(tmp_path / "kit.tar", ["tool"], built)
+    httpd = serve.server(tmp_path / "kit.tar", "127.0.0.1", 0)
     requests = []
     answer = httpd.RequestHandlerClass._answer
 
@@ -117,14 +118,14 @@ def test_import_from_kit_serve_resumes_an_interrupted_download(served, tmp_path)
     half = (tmp_path / "kit.tar").read_bytes()[:200_000]
     (attendee.root / "imports").mkdir(parents=True)
     (attendee.root / "imports" / f"{digest}.tar.partial").write_bytes(half)
-    rows = bundle.import_bundle(address, store=attendee)
+    rows = importer.import_bundle(address, store=attendee)
     assert [r["action"] for r in rows] == ["imported"]
     assert ("/kit.tar", "bytes=200000-") in requests
     assert attendee.entry("tool")["files"] == json.loads(
-        tarfile.open(tmp_path / "kit.tar").extractfile(bundle.INDEX).read())["artifacts"]["tool"]["files"]
+        tarfile.open(tmp_path / "kit.tar").extractfile(checks.INDEX).read())["artifacts"]["tool"]["files"]
     assert list((attendee.root / "imports").iterdir()) == []
     requests.clear()
-    assert [r["action"] for r in bundle.import_bundle(address + "/", store=attendee)] == ["present"]
+    assert [r["action"] for r in importer.import_bundle(address + "/", store=attendee)] == ["present"]
     assert [path for path, _ in requests] == ["/kit.tar.json"]  # nothing to import: no download
 
 
@@ -132,8 +133,8 @@ def test_a_wrong_checksum_from_the_server_refuses_the_download(served, tmp_path)
     address, _ = served
     attendee = KitStore(tmp_path / "attendee")
     with pytest.raises(LabError, match=r"^kit bundle http://127.0.0.1:\d+/kit.tar: sha256 .*: refused"):
-        bundle.import_bundle(address, sha256="0" * 64, store=attendee)
+        importer.import_bundle(address, sha256="0" * 64, store=attendee)
     assert attendee.entry("tool") is None
     assert not list((attendee.root / "imports").glob("*.tar*"))
     with pytest.raises(LabError, match="HTTP 404; nothing was imported"):
-        bundle.import_bundle(address + "/other.tar", sha256="0" * 64, store=attendee)
+        importer.import_bundle(address + "/other.tar", sha256="0" * 64, store=attendee)

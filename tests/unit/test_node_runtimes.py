@@ -9,7 +9,7 @@ import hashlib
 import pytest
 
 from lab import node_runtimes
-from lab.artifacts import LocalBundle, LocalFile
+from lab.artifacts.local import LocalBundle, LocalFile
 from lab.catalog import Runtime
 from lab.errors import LabError
 from lab.proc import CommandFailed

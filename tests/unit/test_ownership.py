@@ -12,7 +12,8 @@ from lab import ownership, workloads
 from lab.actions.deploy import Deploy
 from lab.actions.runtimeclasses import CreateRuntimeClasses
 from lab.actions.runtimes import InstallRuntimes
-from lab.artifacts import Artifacts, LocalBundle, LocalFile
+from lab.artifacts import Artifacts
+from lab.artifacts.local import LocalBundle, LocalFile
 from lab.errors import LabError
 from lab.kube import OWNER, Kube
 from lab.pipeline import Context

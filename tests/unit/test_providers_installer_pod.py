@@ -13,7 +13,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from lab import kube, node_runtimes
-from lab.artifacts import LocalFile
+from lab.artifacts.local import LocalFile
 from lab.catalog import Runtime
 from lab.errors import LabError
 from lab.nodes import Result

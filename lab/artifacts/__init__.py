@@ -4,34 +4,34 @@ Each artifact has an ordered list of origins (lab/defaults/artifacts.yaml): a pi
 download or pull (through the lab's mirrors), an image built here from pinned inputs, a kit recipe.
 The mode picks which origins count (`--online`, `--offline`, or `auto`, which falls back to the next
 origin with one line when one cannot be reached or verified). Nothing is used before its sha256 or
-digest matched the pin: lab.lock's when the lab has one, the catalog's otherwise."""
+digest matched the pin: lab.lock's when the lab has one, the catalog's otherwise.
+
+Here: the catalog, the artifacts a lab needs, the Resolver that walks their origins and resolve();
+`origins` fetches per kind of origin, `plan` describes without fetching (lab.plan), `host` says
+this machine's architecture and kind release, `local` holds what the origins give."""
 from __future__ import annotations
 
-import hashlib
-import platform
 import re
-import shutil
 import socket
-import tempfile
 import urllib.parse
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
 
-from lab import REPO_ROOT, engines, kit
 from lab import catalog as runtime_catalog
+from lab import engines
+from lab.artifacts.host import ARCHES, host_arch, installed_kind_version, version_tuple
+from lab.artifacts.local import LocalBundle, LocalFile, LocalImage
+from lab.artifacts.origins import FETCHERS
 from lab.engines import BASE_IMAGE_ARTIFACTS
 from lab.errors import InputError, LabError
-from lab.fetch import Unavailable, atomic_write, download_path, extracted_member, http_get, pull
-from lab.kit.store import sha256_file
+from lab.fetch import Unavailable
 from lab.lock import LockFile
 from lab.mirrors import ImageRef, Mirrors
-from lab.proc import console, run
+from lab.proc import console
 
-DEFAULTS = Path(__file__).parent / "defaults"
-ARCHES = ("x86_64", "aarch64")
-ARCH_ALIASES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
+DEFAULTS = Path(__file__).parent.parent / "defaults"
 # Which origins each mode may use (spec.offline: "auto", "false" = --online, "true" = --offline).
 MODE_ORIGINS = {
     "auto": ("release", "registry", "build", "debian", "kit", "default"),
@@ -41,46 +41,6 @@ MODE_ORIGINS = {
 MODE_NAMES = {"auto": "auto", "false": "online", "true": "offline"}
 PROBE_SECONDS = 3.0
 RELEASE_TAG = re.compile(r"v\d+\.\d+\.\d+")
-
-
-def verified_bytes(path: Path, sha256: str) -> bytes:
-    """A cached file's bytes, checked against its pin at the moment they are used: the cache may
-    have been written since the file was resolved."""
-    data = path.read_bytes()
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != sha256:
-        raise LabError(f"{path}: sha256 {actual}, expected {sha256}; not used (the cache changed since it was verified)")
-    return data
-
-
-@dataclass(frozen=True)
-class LocalFile:
-    path: Path
-    sha256: str                         # the pin: lab.lock's, the verified archive's or the kit manifest's
-    needs: tuple[str, ...] = ()         # bundles this file needs on the node (per origin)
-
-    def verified_bytes(self) -> bytes:
-        return verified_bytes(self.path, self.sha256)
-
-
-@dataclass(frozen=True)
-class LocalBundle:
-    """A directory installed as a whole on a node (e.g. .debs and their install script)."""
-    path: Path
-    files: dict[str, str]               # relative path -> sha256
-
-    def verified_bytes(self, relative: str) -> bytes:
-        return verified_bytes(self.path / relative, self.files[relative])
-
-    @property
-    def digest(self) -> str:
-        return hashlib.sha256("".join(f"{k}={v}\n" for k, v in sorted(self.files.items())).encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class LocalImage:
-    ref: str                            # what docker build / kind use
-    digest: str = ""                    # registry digest (kit images are pinned by the kit manifest)
 
 
 @dataclass
@@ -110,24 +70,6 @@ class Artifacts:
 def catalog() -> dict:
     return yaml.safe_load((DEFAULTS / "artifacts.yaml").read_text())
 
-
-def host_arch() -> str:
-    machine = platform.machine()
-    if machine not in ARCH_ALIASES:
-        raise InputError(f"architecture: {machine} is not supported; wasm-lab runs on {' and '.join(ARCHES)}")
-    return ARCH_ALIASES[machine]
-
-
-def version_tuple(version: str) -> tuple[int, ...]:
-    return tuple(int(n) for n in re.findall(r"\d+", version)[:3])
-
-
-def installed_kind_version() -> str | None:
-    binary = shutil.which("kind")
-    if binary is None:
-        return None
-    found = re.search(r"v\d+\.\d+\.\d+", run([binary, "version"]).stdout)
-    return found.group(0) if found else None
 
 
 def may_need_bundles(runtime: str) -> bool:
@@ -266,7 +208,7 @@ class Resolver:
                            + ("; drop --offline" if self.mode == "true" else "; drop --online to use the offline kit"))
         for index, origin in enumerate(origins):
             try:
-                value = getattr(self, f"_fetch_{origin['origin']}")(name, origin)
+                value = FETCHERS[origin["origin"]](self, name, origin)
             except Unavailable as why:
                 if self.mode == "auto" and index + 1 < len(origins):
                     console.print(f"{name}: {why}; using {self.describe(origins[index + 1])} instead", soft_wrap=True)
@@ -309,87 +251,6 @@ class Resolver:
             console.print(f"{name}: using lab.lock's pin {locked[:19]}…, not the lab's built-in {built_in[:19]}…",
                           soft_wrap=True)
 
-    def _fetch_release(self, name: str, origin: dict) -> LocalFile:
-        url, key, sha256 = self.release_pin(name, origin)
-        if not sha256:
-            raise Unavailable(f"no sha256 is pinned for {url}")
-        self.note_lock_override(name, (origin.get("sha256") or {}).get(self.arch), sha256)
-        archive = download_path(url, sha256)
-        cached = sha256_file(archive) if archive.exists() else None
-        if cached != sha256:
-            if cached is not None:
-                console.print(f"{archive}: sha256 {cached}, pinned {sha256}; downloading it again", soft_wrap=True,
-                              markup=False)
-            mirrored = self.mirrors.url(url)
-            self.probe_url(mirrored)
-            data = http_get(mirrored)
-            actual = hashlib.sha256(data).hexdigest()
-            if actual != sha256:
-                raise Unavailable(f"sha256 mismatch for {mirrored}: got {actual}, pinned {sha256}; not used")
-            atomic_write(archive, data)
-        member = origin["member"].format(arch=self.arch)
-        locked = self.lock.entries.get(key) or {}
-        pinned_member = locked.get("member_sha256") if locked.get("sha256") == sha256 else None
-        binary, member_sha256 = extracted_member(archive, member, pinned_member)
-        self.lock.record(key, {"origin": "release", "source": url, "version": origin.get("version", ""),
-                               "sha256": sha256, "size": archive.stat().st_size, "member": member,
-                               "member_sha256": member_sha256})
-        return LocalFile(binary, member_sha256)
-
-    def _fetch_registry(self, name: str, origin: dict) -> LocalImage:
-        import docker
-
-        bare, digest = self.registry_pin(name, origin)
-        if not digest:
-            raise Unavailable(f"no digest is pinned for {bare}")
-        self.note_lock_override(name, ImageRef.parse(origin.get("ref") or self.kind_node_ref()).digest, digest)
-        source = self.mirrors.image(replace(bare, tag="", digest=digest))
-        local = str(source)
-        client = docker.from_env()
-        try:
-            client.images.get(local)
-        except docker.errors.ImageNotFound:
-            self.probe_address(source.registry)
-            pull(client, source.repository, digest)
-        self.lock.record(name, {"origin": "registry", "source": str(bare), "digest": digest})
-        return LocalImage(local, digest)
-
-    def _fetch_build(self, name: str, origin: dict) -> LocalImage:
-        import docker
-
-        try:
-            inputs = {key: self.get(dep) for key, dep in origin["inputs"].items()}
-        except Unavailable:
-            raise
-        except LabError as error:
-            raise Unavailable(str(error))
-        dockerfile = REPO_ROOT / origin["dockerfile"]
-        digest = hashlib.sha256(dockerfile.read_bytes())
-        for key, value in sorted(inputs.items()):
-            digest.update(f"{key}={getattr(value, 'sha256', '') or getattr(value, 'digest', '') or value.ref}\0".encode())
-        tag = f"{origin['tag']}:{digest.hexdigest()[:16]}"
-        client = docker.from_env()
-        try:
-            client.images.get(tag)
-            return LocalImage(tag)
-        except docker.errors.ImageNotFound:
-            pass
-        with tempfile.TemporaryDirectory(prefix="wasm-lab-build-") as context:
-            shutil.copy(dockerfile, Path(context) / "Dockerfile")
-            buildargs = {}
-            for key, value in inputs.items():
-                if isinstance(value, LocalFile):
-                    (Path(context) / key).write_bytes(value.verified_bytes())
-                    (Path(context) / key).chmod(0o755)
-                else:
-                    buildargs[key] = value.ref
-            with console.status(f"{name}: building {tag}"):
-                for chunk in client.api.build(path=context, tag=tag, buildargs=buildargs, pull=False, rm=True,
-                                              forcerm=True, decode=True):
-                    if "error" in chunk:
-                        raise LabError(f"{name}: building {tag} failed: {chunk['error'].strip()}")
-        return LocalImage(tag)
-
     def describe(self, origin: dict) -> str:
         kind = origin["origin"]
         if kind == "release":
@@ -408,99 +269,6 @@ class Resolver:
 
     def kit_artifact(self, origin: dict) -> str:
         return (origin.get("by-containerd") or {}).get(self.node_containerd, origin["artifact"])
-
-    def _fetch_kit(self, name: str, origin: dict):
-        kit.build([self.kit_artifact(origin), *origin.get("tools", [])])
-        entry = kit.artifact(self.kit_artifact(origin))
-        if "image" in entry:
-            return LocalImage(entry["image"]["ref"])
-        if "dir" in origin:
-            return LocalBundle(Path(entry["path"]), entry["files"])
-        relative = origin["file"]
-        if relative not in entry["files"]:
-            raise LabError(f"kit artifact {entry['name']} has no {relative}; rebuild it "
-                           f"(invoke kit.build --force --only {entry['name']})")
-        return LocalFile(Path(entry["path"]) / relative, entry["files"][relative], tuple(origin.get("needs", ())))
-
-    _fetch_debian = _fetch_kit
-
-    def _fetch_default(self, name: str, origin: dict):
-        if origin.get("probe"):  # where the provider fetches its default from
-            self.probe_address(origin["probe"])
-        return None
-
-    # -- the plan: what would happen, without fetching --------------------------------------------
-    def plan(self, name: str, rows: list[dict]) -> None:
-        """Append one row per artifact (and per input or bundle it brings) to `rows`."""
-        if any(r["artifact"] == name and r["arch"] == self.arch for r in rows):
-            return
-        origins = self.origins(name)
-        notes = []
-        for index, origin in enumerate(origins):
-            row = {"artifact": name, "arch": self.arch, "origin": self.describe(origin), "source": "", "pin": "",
-                   "engine": engines.label(engines.of_origin(origin)), "note": ""}
-            try:
-                self._describe(name, origin, row)
-            except Unavailable as why:
-                notes.append(str(why))
-                if self.mode == "auto" and index + 1 < len(origins):
-                    continue
-                row["note"] = "; ".join(notes) + ": FAILS"
-                rows.append(row)
-                return
-            row["note"] = "; ".join(notes + ([row["note"]] if row["note"] else []))
-            mark = len(rows)
-            rows.append(row)
-            for dep in list(origin.get("inputs", {}).values()) + list(origin.get("needs", [])):
-                self.plan(dep, rows)
-            lacking = [r["artifact"] for r in rows if r["artifact"] in origin.get("inputs", {}).values()
-                       and r["arch"] == self.arch and r["note"].endswith("FAILS")]
-            if lacking and self.mode == "auto" and index + 1 < len(origins):  # as get() falls back
-                del rows[mark:]
-                notes.append(f"{', '.join(lacking)} cannot be had")
-                continue
-            for dep in origin.get("inputs", {}).values():  # a local build carries its inputs' engine
-                row["engine"] = row["engine"] or next(
-                    (r["engine"] for r in rows if r["artifact"] == dep and r["arch"] == self.arch), "")
-            return
-        rows.append({"artifact": name, "arch": self.arch, "origin": "-", "source": "", "pin": "", "engine": "",
-                     "note": f"nothing can provide it{self.mode_phrase()}: FAILS"})
-
-    def _describe(self, name: str, origin: dict, row: dict) -> None:
-        kind = origin["origin"]
-        if kind == "release":
-            url, key, sha256 = self.release_pin(name, origin)
-            row["source"], row["pin"] = self.mirrors.url(url), sha256 and f"sha256:{sha256}"
-            if not sha256:
-                raise Unavailable(f"no sha256 pinned for {url}")
-            if key in self.lock.entries:
-                row["note"] = "locked"
-            cached = download_path(url, sha256)
-            if cached.exists() and sha256_file(cached) == sha256:
-                row["note"] = (row["note"] + ", " if row["note"] else "") + "downloaded already"
-                return
-            self.probe_url(row["source"])
-        elif kind == "registry":
-            bare, digest = self.registry_pin(name, origin)
-            source = self.mirrors.image(replace(bare, digest=digest))
-            row["source"], row["pin"] = str(source), digest
-            if not digest:
-                raise Unavailable(f"no digest pinned for {bare}")
-            if name in self.lock.entries:
-                row["note"] = "locked"
-            self.probe_address(source.registry)
-        elif kind == "build":
-            row["source"] = f"{origin['dockerfile']} from " + ", ".join(origin["inputs"].values())
-            row["pin"] = "its inputs' pins"
-        elif kind in ("kit", "debian"):
-            row["source"] = f"kit recipe images/kit/{self.kit_artifact(origin)}"
-            row["pin"] = origin.get("packages") or "kit manifest (sha256 per file)"
-            row["note"] = "built here from Debian's packages, about a minute" if kind == "debian" \
-                else "built here from package registries (the first build can take long)"
-        else:
-            row["source"], row["pin"], row["note"] = f"{self.provider}'s own default", "pinned by the provider", ""
-            if origin.get("probe"):
-                self.probe_address(origin["probe"])
 
 
 def resolve(spec, runtimes: tuple[str, ...], variants: tuple[str, ...] = (), provider: str | None = None,
@@ -537,15 +305,3 @@ def image(spec, name: str, arch: str | None = None) -> str:
         console.print(f"wrote {resolver.lock.path}: the pins of {len(resolver.lock.entries)} upstream artifact(s)")
     return value.ref
 
-
-def plan(spec, runtimes: tuple[str, ...], variants: tuple[str, ...], provider: str | None,
-         arches: tuple[str, ...]) -> list[dict]:
-    """What resolve() would fetch or build, from where, with which pin, per architecture."""
-    lock = LockFile.load(Path(spec.lock))
-    rows: list[dict] = []
-    for arch in arches:
-        resolver = Resolver(spec.offline, spec.mirrors, lock, arch, provider, spec.kubernetes,
-                            node_containerd=spec.node_containerd)
-        for name in needed(runtimes, provider, variants):
-            resolver.plan(name, rows)
-    return rows
