@@ -6,8 +6,8 @@ A limit is one of two kinds:
   kind, Debian's docker-registry, a containerd binary and actionlint come from hack/setup-host,
   the offline kit from hack/run-tests (`invoke kit.build`). On a developer's machine a test that
   lacks one skips, naming it; in a STRICT run its absence is a failure of that test.
-- a genuine machine limit (`provided_by` is None): nothing this project sets up can change it (the
-  host's containerd is too old for config version 3, no Go toolchain to build actionlint with).
+- a genuine machine limit (`provided_by` is None): nothing this project sets up can change it (no
+  Go toolchain to build actionlint with, a server under test whose build only its user can name).
   It skips in every run, naming the limit and its reason.
 
 A run is strict when WASM_LAB_REQUIRE_ALL=1 (hack/run-tests, so `make test` and .ci/run, sets it),
@@ -95,13 +95,6 @@ def _containerd() -> str | None:
     return None if containerd_version() else "no containerd binary on PATH (or its --version is unreadable)"
 
 
-def _containerd_reads_v3() -> str | None:
-    version = containerd_version()
-    if version is None or version >= (2, 0, 0):
-        return None  # no containerd at all is the `containerd` limit's business
-    return f"containerd {'.'.join(map(str, version))}"
-
-
 def _manifest_signature():
     from lab.kit.store import KitStore
 
@@ -181,8 +174,6 @@ LIMITS = {limit.name: limit for limit in (
           _kit_images_unused, "a machine where no container runs from the kit's images (invoke lab.down)"),
     # genuine machine limits: nothing the project sets up changes them
     Limit("go", "actionlint is built with `go install`; this machine has no Go toolchain", _go),
-    Limit("containerd-config-v3", "the host's containerd is older than 2.0 and cannot read config version 3",
-          _containerd_reads_v3),
     Limit("httpbin-flavor", "which build the server at HTTPBIN_URL is can only be given as HTTPBIN_FLAVOR",
           _httpbin_flavor),
 )}

@@ -1,6 +1,7 @@
 """Unit tests for lab.containerd: planning containerd config edits for wasm runtimes."""
 from __future__ import annotations
 
+import re
 import subprocess
 import tomllib
 from pathlib import Path
@@ -18,6 +19,7 @@ from lab.containerd import (
     runtimes_path,
     systemd_cgroup,
 )
+from tests import machine_limits
 from tests.machine_limits import require
 
 FIXTURES = Path(__file__).parent / "fixtures" / "containerd"
@@ -460,28 +462,56 @@ def test_dump_has_runtime_checks_type_and_pod_annotations():
         dump_has_runtime("time=... level=fatal msg=\"failed\"", WASMEDGE)
 
 
+UNKNOWN_KEY = re.compile(r'Ignoring unknown key in TOML.*?key=(\S+) plugin=(\S+)')
+
+
+def containerd_reading(version: int) -> list[str]:
+    """The containerd that can read a config of `version`, as an argv prefix: the host's, or where
+    the host's is older than 2.0 and the config is version 3, the containerd 2.x of the kit's
+    node-containerd2 image (the one kind nodes run), in a container with the config's folder."""
+    require("containerd")
+    if version < 3 or machine_limits.containerd_version() >= (2, 0, 0):
+        return ["containerd"]
+    require("docker")
+    from tests.conftest import kit_artifact_or_skip
+
+    image = kit_artifact_or_skip("node-containerd2")["image"]["ref"]
+    return ["docker", "run", "--rm", "--network", "none", "--entrypoint", "containerd", "-v", "{folder}:{folder}:ro",
+            image]
+
+
 @pytest.mark.parametrize("entry", [WASMEDGE, CRUN], ids=lambda e: e.handler)
 @pytest.mark.parametrize("name", ["kind-v2.toml", "minikube-v2.toml", "kind-v3.toml"])
 def test_real_containerd_config_dump_sees_the_runtime(tmp_path, name, entry):
-    require("containerd")
-    if FIXTURE_FACTS[name][0] == 3:
-        require("containerd-config-v3")
+    containerd = [arg.format(folder=tmp_path) for arg in containerd_reading(FIXTURE_FACTS[name][0])]
     config = tmp_path / "config.toml"
     original = read(name)
 
-    def dump(text: str) -> str:
+    def dump(text: str) -> tuple[str, set[str]]:
+        """The dump, and the keys this containerd ignored as unknown (it says so only on stderr)."""
         config.write_text(text)
         result = subprocess.run(
-            ["containerd", "--config", str(config), "config", "dump"],
+            [*containerd, "--config", str(config), "config", "dump"],
             capture_output=True, text=True, timeout=60,
         )
         assert result.returncode == 0, result.stderr
-        assert "unknown key" not in result.stderr.lower(), result.stderr
-        return result.stdout
+        return result.stdout, set(UNKNOWN_KEY.findall(result.stderr))
 
-    assert not dump_has_runtime(dump(original), entry)
+    before, ignored_before = dump(original)
+    assert not dump_has_runtime(before, entry)
     plan = plan_install(str(config), original, entry)
-    assert dump_has_runtime(dump(plan[str(config)]), entry)
+    after, ignored_after = dump(plan[str(config)])
+    assert dump_has_runtime(after, entry)
+    # a key the lab wrote under a name this containerd does not know is silently dropped
+    assert ignored_after <= ignored_before, f"the install added keys containerd ignores: {ignored_after - ignored_before}"
+    # and a whole table under a plugin it does not have is echoed back in the dump, never used:
+    # the runtime must sit under a plugin this containerd's own default config has
+    default = subprocess.run([*containerd, "config", "default"], capture_output=True, text=True, timeout=60)
+    assert default.returncode == 0, default.stderr
+    known = set(tomllib.loads(default.stdout)["plugins"])
+    holders = [plugin for plugin, table in tomllib.loads(after)["plugins"].items()
+               if entry.handler in table.get("containerd", {}).get("runtimes", {})]
+    assert holders and set(holders) <= known, f"runtime {entry.handler} under {holders}, not among {sorted(known)}"
 
 
 def test_odd_option_keys_and_values_are_rendered_as_valid_toml():
