@@ -127,28 +127,6 @@ class Kube:
 
         return self.wait_for(not_ready, timeout, "nodes never became Ready")
 
-    def wait_node_pods_ready(self, node: str, timeout: float = 180, settle: int = 3,
-                             without: tuple[str, ...] = (), own_namespace: str | None = None) -> None:
-        """Every pod on a node Ready, `settle` polls in a row (2 s apart). After a containerd
-        restart the kubelet re-creates the sandboxes of runwasi pods (measured: about 2 s without
-        answers, restart count +1), a second or so after containerd answers again; pods being
-        deleted or finished, pods of the RuntimeClasses in `without` (a runtime just installed or
-        removed) and the lab's own pods in `own_namespace` (deploy rolls those) do not count."""
-        calm = {"polls": 0}
-
-        def not_ready():
-            pods = self.core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}").items
-            pending = [f"{p.metadata.namespace}/{p.metadata.name}" for p in pods
-                       if p.metadata.deletion_timestamp is None and p.status.phase not in ("Succeeded", "Failed")
-                       and p.spec.runtime_class_name not in without
-                       and not (p.metadata.namespace == own_namespace
-                                and (p.metadata.labels or {}).get("app.kubernetes.io/part-of") == "wasm-lab")
-                       and not any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])]
-            calm["polls"] = 0 if pending else calm["polls"] + 1
-            return pending or (["(settling)"] if calm["polls"] < settle else [])
-
-        self.wait_for(not_ready, timeout, f"pods on {node} not Ready again after containerd restarted")
-
     def wait_deployment_ready(self, name: str, namespace: str, timeout: float = 300) -> None:
         def not_ready():
             deployment = self.apps.read_namespaced_deployment(name, namespace)
