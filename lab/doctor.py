@@ -120,7 +120,7 @@ def _crash_looping_pods(spec: LabSpec, cluster_running: bool):
     finally:
         cluster.close_nodes()
     if looping:
-        return False, (f"{len(looping)} pod(s) of the lab crash-loop ({', '.join(p.describe() for p in looping)}), "
+        return False, (f"{len(looping)} pod(s) of the lab crash-loop: {', '.join(p.describe() for p in looping)}, "
                        "as a containerd restart leaves runwasi pods; `invoke lab.up` recreates them in new sandboxes")
     return True, "no pod of the lab crash-loops"
 

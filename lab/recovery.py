@@ -42,7 +42,7 @@ class SeenPod:
         return f"{self.namespace}/{self.name}"
 
     def describe(self) -> str:
-        return f"{self.ref} [{self.runtime_class or 'runc'}]"
+        return f"{self.ref} ({self.runtime_class or 'runc'})"
 
 
 def is_ready(pod: Any) -> bool:

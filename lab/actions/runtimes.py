@@ -1,5 +1,7 @@
 import time
 
+from rich.markup import escape
+
 from lab import catalog, node_runtimes, recovery
 from lab.errors import LabError
 from lab.proc import console
@@ -69,7 +71,7 @@ class InstallRuntimes:
         """After a restart: the lab's own pods that stay down are recreated; the others' are named."""
         outcome = recovery.bring_back(ctx.kube.core, node_name, ctx.spec.name, before, without)
         if outcome.line_for_others:
-            console.print(f"[yellow]{outcome.line_for_others}[/yellow]", soft_wrap=True)
+            console.print(f"[yellow]{escape(outcome.line_for_others)}[/yellow]", soft_wrap=True)
         return [f"{node_name}: recreated {', '.join(p.ref for p in outcome.recreated)} (down after the containerd "
                 "restart)"] if outcome.recreated else []
 

@@ -89,8 +89,8 @@ def test_the_labs_own_pods_that_stay_down_are_recreated_and_the_others_named_nev
     assert [p.ref for p in outcome.others_down] == ["dev/httpbin-runtime-wasmedge", "team/api"]
     line = outcome.line_for_others
     assert "\n" not in line
-    assert "dev/httpbin-runtime-wasmedge [wasmedge] of lab lab2: run `invoke lab.up` for lab lab2" in line
-    assert "team/api [wasmtime]: `kubectl -n team delete pod api`" in line
+    assert "dev/httpbin-runtime-wasmedge (wasmedge) of lab lab2: run `invoke lab.up` for lab lab2" in line
+    assert "team/api (wasmtime): `kubectl -n team delete pod api`" in line
 
 
 def test_pods_of_a_runtime_just_taken_off_are_not_waited_for():
@@ -124,7 +124,7 @@ def test_a_replacement_that_never_becomes_ready_is_named_in_one_line():
     before = recovery.ready_pods(core, NODE)
     crash(ours)
     with pytest.raises(LabError, match=r"^pods recreated after a containerd restart never became Ready: "
-                                       r"wasm-lab/httpbin-runtime-wasmedge \[wasmedge\] \(waited 0s\)"):
+                                       r"wasm-lab/httpbin-runtime-wasmedge \(wasmedge\) \(waited 0s\)"):
         recovery.bring_back(core, NODE, "lab1", before, come_back=0.1, replace_within=0.05, **FAST)
 
 
@@ -151,7 +151,7 @@ def test_doctor_names_crash_looping_pods_in_one_line(monkeypatch):
     monkeypatch.setattr(doctor, "State", lambda name: NS(get=lambda key, default=None: "wasm-lab"))
     ok, detail = doctor._crash_looping_pods(NS(name="lab1", provider="kind", namespace="wasm-lab"), True)
     assert not ok and closed == [True]
-    assert detail.startswith("1 pod(s) of the lab crash-loop (wasm-lab/httpbin-runtime-wasmedge [wasmedge])")
+    assert detail.startswith("1 pod(s) of the lab crash-loop: wasm-lab/httpbin-runtime-wasmedge (wasmedge), ")
     assert detail.endswith("`invoke lab.up` recreates them in new sandboxes")
 
 
