@@ -40,7 +40,10 @@ FIRST, SECOND = "rh1", "rh2"
 NODES = (f"{FIRST}-control-plane", f"{FIRST}-worker")
 WORKER = NODES[1]
 ANSWER_SECONDS = 60
+FAULT_GONE = ("rh1's runwasi pods did not stay down after a containerd restart: the fault this test reproduces "
+              "is gone (containerd or the shims changed); revisit lab/recovery.py and this test\n")
 timings: dict[str, float] = {}
+said_lines: list[str] = []
 
 
 def invoke(step: str, *args, env, timeout=1800):
@@ -132,6 +135,9 @@ def test_every_pod_answers_again_after_each_restart(first_lab, capsys):
 
     # 2. the lab's own runtime install and removal on the same node: containerd restarts
     installed = green(invoke("rh1 runtimes.install wasmtime", "runtimes.install", "--runtime", "wasmtime", env=env))
+    said = " ".join(installed.split())  # the pipeline's lines wrap
+    assert "(down after the containerd restart)" in said and "wasm-lab/httpbin-runtime-wasmedge-" in said, \
+        FAULT_GONE + installed[-3000:]
     wait_all_answer(urls, after="rh1 installed wasmtime")
     green(invoke("rh1 runtimes.uninstall wasmtime", "runtimes.uninstall", "--runtime", "wasmtime", env=env))
     wait_all_answer(urls, after="rh1 removed wasmtime")
@@ -162,18 +168,17 @@ def test_every_pod_answers_again_after_each_restart(first_lab, capsys):
     wait_all_answer(urls, after="rh2 lab.down")
 
     with capsys.disabled():
-        print(f"\ncontainerd restarts under running wasm pods (rh1: {installed.count('recreated')} recreation "
-              f"line(s) after its own install): " + ", ".join(f"{step} {s}s" for step, s in timings.items()))
+        print("\ncontainerd restarts under running wasm pods: " + ", ".join(f"{step} {s}s" for step, s in timings.items()))
+        print("rh2 said: " + said_lines[0])
 
 
 def repair_first_lab(first_lab: dict, said: str, after: str) -> None:
-    """What the other lab's one line says to do, when it says so: rh1's lab.doctor names the crash
-    loop, rh1's lab.up recreates the pods."""
+    """What the other lab's one line says to do: rh1's lab.doctor names the crash loop, rh1's
+    lab.up recreates the pods."""
     lines = [line for line in said.splitlines() if f"of lab {FIRST}: run `invoke lab.up` for lab {FIRST}" in line]
-    assert len(lines) <= 1, said[-3000:]
-    if not lines:
-        return
-    assert "left as they are" in lines[0]
+    assert len(lines) == 1, FAULT_GONE + said[-3000:]
+    assert "left as they are" in lines[0] and "wasm-lab/httpbin-runtime-wasmedge-" in lines[0]
+    said_lines.append(lines[0])
     doctor = invoke(f"rh1 lab.doctor after {after}", "lab.doctor", env=first_lab["env"])
     assert "crash-loop" in doctor.stdout and "recreates them" in doctor.stdout, doctor.stdout[-3000:]
     repaired = green(invoke(f"rh1 lab.up after {after}", "lab.up", env=first_lab["env"]))
