@@ -18,6 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kubernetes.client import V1DeleteOptions, V1Preconditions
+from kubernetes.client.exceptions import ApiException
+
 from lab.errors import LabError
 from lab.kube import OWNER
 from lab.waits import wait_until
@@ -99,9 +102,6 @@ def wait_back(core, node: str, before: list[SeenPod], timeout: float = COME_BACK
 def recreate(core, pods: list[SeenPod]) -> None:
     """Delete each pod (only that very pod: its uid is a precondition) so its controller makes a
     new one, in a new sandbox."""
-    from kubernetes.client import V1DeleteOptions, V1Preconditions
-    from kubernetes.client.exceptions import ApiException
-
     for pod in pods:
         try:
             core.delete_namespaced_pod(pod.name, pod.namespace,
