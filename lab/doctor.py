@@ -13,8 +13,9 @@ from pathlib import Path
 
 import docker
 
-from lab import catalog, providers, published_ports, redact
-from lab.errors import docker_not_answering
+from lab import catalog, providers, published_ports, recovery, redact
+from lab.errors import LabError, docker_not_answering
+from lab.kube import Kube
 from lab.proc import run
 from lab.spec import LabSpec
 from lab.state import State, private_folder
@@ -116,7 +117,28 @@ def preflight(spec: LabSpec) -> list[dict]:
     checks.append(_check("host ports", lambda: _ports(spec, running)))
     if running:
         checks.append(_check("published ports", lambda: _published_ports(provider, spec)))
+    checks.append(_check("lab pods", lambda: _crash_looping_pods(spec, running)))
     return checks
+
+
+def _crash_looping_pods(spec: LabSpec, cluster_running: bool):
+    """The lab's pods stuck crash-looping, as a containerd restart leaves runwasi pods on containerd 2.x."""
+    if not cluster_running:
+        return True, "no cluster yet"
+    state = State(spec.name)
+    try:
+        cluster = providers.get(spec.provider).attach(spec, state)
+    except LabError:
+        return True, "the lab is not up"
+    try:
+        looping = recovery.crash_looping_pods(Kube(cluster.kubeconfig, cluster.context).core,
+                                              state.get("namespace", spec.namespace), spec.name)
+    finally:
+        cluster.close_nodes()
+    if looping:
+        return False, (f"{len(looping)} pod(s) of the lab crash-loop: {', '.join(p.describe() for p in looping)}, "
+                       "as a containerd restart leaves runwasi pods; `invoke lab.up` recreates them in new sandboxes")
+    return True, "no pod of the lab crash-loops"
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,6 @@ def _ready(status: client.V1NodeStatus | client.V1PodStatus | None) -> bool:
     return status is not None and any(c.type == "Ready" and c.status == "True" for c in status.conditions or [])
 
 
-def _finished(status: client.V1PodStatus | None) -> bool:
-    return status is not None and status.phase in ("Succeeded", "Failed")
-
-
 def owner_of(obj: dict | None) -> str | None:
     return ((obj or {}).get("metadata", {}).get("annotations") or {}).get(OWNER)
 
@@ -139,28 +135,6 @@ class Kube:
             return waiting if nodes else ["(no nodes registered)"]
 
         return self.wait_for(not_ready, timeout, "nodes never became Ready")
-
-    def wait_node_pods_ready(self, node: str, timeout: float = 180, settle: int = 3,
-                             without: tuple[str, ...] = (), own_namespace: str | None = None) -> None:
-        """Every pod on a node Ready, `settle` polls in a row (2 s apart). After a containerd
-        restart the kubelet re-creates the sandboxes of runwasi pods (measured: about 2 s without
-        answers, restart count +1), a second or so after containerd answers again; pods being
-        deleted or finished, pods of the RuntimeClasses in `without` (a runtime just installed or
-        removed) and the lab's own pods in `own_namespace` (deploy rolls those) do not count."""
-        calm = {"polls": 0}
-
-        def not_ready():
-            pods = self.core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}").items
-            pending = [f"{_meta(p).namespace}/{_meta(p).name}" for p in pods
-                       if _meta(p).deletion_timestamp is None and not _finished(p.status)
-                       and (p.spec is None or p.spec.runtime_class_name not in without)
-                       and not (_meta(p).namespace == own_namespace
-                                and (_meta(p).labels or {}).get("app.kubernetes.io/part-of") == "wasm-lab")
-                       and not _ready(p.status)]
-            calm["polls"] = 0 if pending else calm["polls"] + 1
-            return pending or (["(settling)"] if calm["polls"] < settle else [])
-
-        self.wait_for(not_ready, timeout, f"pods on {node} not Ready again after containerd restarted")
 
     def wait_deployment_ready(self, name: str, namespace: str, timeout: float = 300) -> None:
         def not_ready():

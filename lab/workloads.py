@@ -7,6 +7,7 @@ from tenacity import RetryError, retry, retry_if_result, stop_after_delay, wait_
 
 from lab import REPO_ROOT, catalog
 from lab.errors import LabError
+from lab.kube import OWNER
 
 MANIFESTS = REPO_ROOT / "workloads" / "httpbin" / "k8s"
 RUNTIMES_AT = "wasm-lab.dev/runtimes-changed-at"
@@ -26,14 +27,18 @@ def runtime_class(handler: str) -> dict:
     return fill_manifest("runtimeclass.yaml", HANDLER=handler)[0]
 
 
-def variant_objects(variant: str, image: str, namespace: str, node_port: int, runtimes_at: str = "") -> list[dict]:
+def variant_objects(variant: str, image: str, namespace: str, node_port: int, runtimes_at: str = "",
+                    lab: str = "") -> list[dict]:
     """A variant's Deployment and Service. `runtimes_at` (when the lab last changed a runtime on
     the nodes) goes into the pod template of the RuntimeClass variants, so a change rolls them onto
-    fresh sandboxes instead of leaving a pod in the kubelet's back-off."""
+    fresh sandboxes instead of leaving a pod in the kubelet's back-off. The pods carry their lab's
+    owner mark, so after a containerd restart the lab knows which pods it may recreate."""
     deployment, service = fill_manifest("variant.yaml", VARIANT=variant, IMAGE=image)
     for obj in (deployment, service):
         obj["metadata"]["namespace"] = namespace
     pod = deployment["spec"]["template"]
+    if lab:
+        pod["metadata"].setdefault("annotations", {})[OWNER] = lab
     entry = catalog.load().variants[variant]
     # how its code runs, for `kubectl get deployments -L wasm-lab.dev/execution` (not on the pods:
     # a change of label would roll them)

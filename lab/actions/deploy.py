@@ -1,4 +1,4 @@
-from lab import ownership, workloads
+from lab import ownership, recovery, workloads
 from lab.actions.runtimes import CHANGED_AT
 
 WORKLOAD_KINDS = ("Deployment", "Service", "Namespace")
@@ -17,13 +17,23 @@ class Deploy:
         runtimes_at = ctx.state.get(CHANGED_AT, "")
         for variant in spec.variants:
             for obj in workloads.variant_objects(variant, ctx.images[variant], spec.namespace, spec.host_port(variant),
-                                                 runtimes_at):
+                                                 runtimes_at, lab=spec.name):
                 ownership.claim(ctx, obj)
+        repaired = self._recreate_crash_looping(ctx)
         for variant in spec.variants:
             ctx.kube.wait_deployment_ready(f"httpbin-{variant}", spec.namespace)
         for variant in spec.variants:
             workloads.wait_answering(f"http://{ctx.cluster.check_host}:{spec.host_port(variant)}", variant)
-        return f"{len(spec.variants)} variants ready and answering in namespace {spec.namespace} ({namespace})"
+        return (f"{len(spec.variants)} variants ready and answering in namespace {spec.namespace} ({namespace})"
+                + (f"; recreated {', '.join(p.ref for p in repaired)} (crash-looping)" if repaired else ""))
+
+    @staticmethod
+    def _recreate_crash_looping(ctx) -> list[recovery.SeenPod]:
+        """The lab's pods that crash-loop (e.g. stuck on a port an instance orphaned by a containerd
+        restart still holds) get a new sandbox: deleted, their Deployment makes new ones."""
+        looping = recovery.crash_looping_pods(ctx.kube.core, ctx.spec.namespace, ctx.spec.name)
+        recovery.recreate(ctx.kube.core, looping)
+        return looping
 
     def undo(self, ctx) -> list[str]:
         """The variants first, then the namespace: deleted when the lab made it, restored when adopted."""

@@ -1,7 +1,10 @@
 import time
 
-from lab import catalog, node_runtimes
+from rich.markup import escape
+
+from lab import catalog, node_runtimes, recovery
 from lab.errors import LabError
+from lab.proc import console
 
 CHANGED_AT = "runtimes_changed_at"  # when the lab last changed a runtime on a node (a containerd restart)
 RECORD = "runtimes_on_nodes"     # "runtime@node" the lab installed (recorded before it changes the node)
@@ -18,6 +21,7 @@ class InstallRuntimes:
     def execute(self, ctx):
         lines, restarted = [], set()
         installed: dict[str, set[str]] = {}  # node -> handlers the lab put there in this run
+        before = self._ready_before(ctx)
         for runtime in ctx.spec.runtimes:
             entry = catalog.load().runtimes[runtime]
             label = node_runtimes.INSTALLED_LABEL.format(handler=entry.handler)
@@ -55,9 +59,22 @@ class InstallRuntimes:
                     what.append("containerd restarted")
                 lines.append(f"{runtime}@{node.name}: {', '.join(what) or 'already installed'}, verified")
         for node_name in sorted(restarted):  # what else runs there is left as it was: running
-            ctx.kube.wait_node_pods_ready(node_name, without=tuple(sorted(installed.get(node_name, ()))),
-                                          own_namespace=ctx.spec.namespace)
+            lines += self._bring_back(ctx, node_name, before[node_name], tuple(sorted(installed.get(node_name, ()))))
         return "; ".join(lines)
+
+    @staticmethod
+    def _ready_before(ctx) -> dict[str, list[recovery.SeenPod]]:
+        """The pods Ready on each wasm node before the lab may restart containerd there."""
+        return {node.name: recovery.ready_pods(ctx.kube.core, node.name) for node in ctx.cluster.wasm_nodes}
+
+    @staticmethod
+    def _bring_back(ctx, node_name: str, before: list, without: tuple[str, ...]) -> list[str]:
+        """After a restart: the lab's own pods that stay down are recreated; the others' are named."""
+        outcome = recovery.bring_back(ctx.kube.core, node_name, ctx.spec.name, before, without)
+        if outcome.line_for_others:
+            console.print(f"[yellow]{escape(outcome.line_for_others)}[/yellow]", soft_wrap=True)
+        return [f"{node_name}: recreated {', '.join(p.ref for p in outcome.recreated)} (down after the containerd "
+                "restart)"] if outcome.recreated else []
 
     @staticmethod
     def _record_bundles(ctx, node: str, runtime: str, bundles: list[dict]) -> None:
@@ -95,6 +112,7 @@ class InstallRuntimes:
         """Take off each runtime the lab installed, on the nodes it installed it on, and its labels."""
         nodes = {node.name: node for node in ctx.cluster.wasm_nodes}
         removed, touched, restarted, handlers = [], set(), set(), set()
+        before = self._ready_before(ctx)
         for mark in ctx.state.get(RECORD, []):
             runtime, _, node_name = mark.partition("@")
             if (runtimes is not None and runtime not in runtimes) or node_name not in nodes:
@@ -118,5 +136,5 @@ class InstallRuntimes:
                 nodes[node_name].run(["rm", "-f", node_runtimes.MAIN_CONFIG + node_runtimes.BACKUP_SUFFIX])
         removed += self._remove_unneeded_bundles(ctx, nodes, left)
         for node_name in sorted(restarted):  # what others run there is left as it was: running
-            ctx.kube.wait_node_pods_ready(node_name, without=tuple(sorted(handlers)), own_namespace=ctx.spec.namespace)
+            removed += self._bring_back(ctx, node_name, before[node_name], tuple(sorted(handlers)))
         return removed

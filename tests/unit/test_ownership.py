@@ -23,8 +23,16 @@ from tests.unit.test_cluster_and_workloads import lab_spec
 
 
 class FakeCore:
+    """FAKE core API: node labels, and no pods on any node."""
+
     def __init__(self):
         self.labels = {}
+
+    def list_pod_for_all_namespaces(self, field_selector):
+        return NS(items=[])
+
+    def list_namespaced_pod(self, namespace):
+        return NS(items=[])
 
     def read_node(self, name):
         return NS(metadata=NS(labels=dict(self.labels.get(name, {}))))
@@ -42,7 +50,7 @@ class FakeKube(Kube):
     """FAKE API server: objects by (kind, namespace, name); server-side apply replaces them."""
 
     def __init__(self):
-        self.objects, self.core, self.settled = {}, FakeCore(), []
+        self.objects, self.core = {}, FakeCore()
 
     @staticmethod
     def key(kind, name, namespace):
@@ -67,9 +75,6 @@ class FakeKube(Kube):
 
     def wait_deployment_ready(self, name, namespace, timeout=300):
         pass
-
-    def wait_node_pods_ready(self, node, timeout=180, settle=3, without=(), own_namespace=None):
-        self.settled.append(node)
 
 
 @pytest.fixture
@@ -152,7 +157,12 @@ def with_artifacts(context, files):
     return context
 
 
-def test_a_users_shim_file_is_refused_then_kept_aside_and_put_back(ctx, shim):
+def test_a_users_shim_file_is_refused_then_kept_aside_and_put_back(ctx, shim, monkeypatch):
+    from lab import recovery
+
+    brought_back = []
+    monkeypatch.setattr(recovery, "bring_back", lambda core, node, lab, before, without=(): brought_back.append(node)
+                        or recovery.Recovery([], []))
     node = FakeNode()
     node.files["/usr/local/bin/containerd-shim-wasmedge-v1"] = b"the user's own shim"
     with pytest.raises(LabError, match="containerd-shim-wasmedge-v1 exists and is not the lab's.*--adopt"):
@@ -164,7 +174,7 @@ def test_a_users_shim_file_is_refused_then_kept_aside_and_put_back(ctx, shim):
     assert node.files["/usr/local/bin/containerd-shim-wasmedge-v1"] == b"\x7fELF lab shim"
     assert adopted.kube.core.labels["fake-worker"] == {"wasm-lab.dev/runtime-wasmedge": "installed"}
     InstallRuntimes().undo(adopted)
-    assert adopted.kube.settled == ["fake-worker", "fake-worker"]  # after the restart of install and of undo
+    assert brought_back == ["fake-worker", "fake-worker"]  # after the restart of install and of undo
     assert node.files["/usr/local/bin/containerd-shim-wasmedge-v1"] == b"the user's own shim"
     assert adopted.kube.core.labels["fake-worker"] == {}
     assert b"wasmedge" not in node.files["/etc/containerd/config.toml"]
