@@ -105,16 +105,24 @@ def import_(c, source, sha256=""):
     print_table(table)
 
 
+def _tcp_port(value) -> int:
+    text = str(value)
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise InputError(f"port: {text!r} is not a TCP port; give a whole number from 1 to 65535")
+    return int(text)
+
+
 @task(iterable=["only"], help={
     "bundle_file": "serve this bundle (default: export the kit into the kit folder's exports/ first)",
     "address": "address to listen on (default 0.0.0.0: every interface, for a room of laptops)",
     "port": "port to listen on (default 8780)", **BUNDLE_HELP,
 })
-def serve(c, bundle_file="", address="0.0.0.0", port=8780, only=None, provider="kind"):
+def serve(c, bundle_file="", address="0.0.0.0", port="8780", only=None, provider="kind"):
     """Serve the kit over HTTP so other machines run lab.up --kit-from http://THIS-HOST:PORT."""
     with fail_on_errors():
+        port = _tcp_port(port)  # text: a typed default would make invoke's parser fail with a trace
         path = Path(bundle_file) if bundle_file else _exported(_bundle_names(only, provider))
-        httpd = bundle_server(path, address, int(port))
+        httpd = bundle_server(path, address, port)
     host = socket.gethostname() if address in ("0.0.0.0", "") else address
     fingerprint = trust.fingerprint(httpd.sha256)
     stdout.print(f"kit.serve: {path} on http://{host}:{port}, sha256 {httpd.sha256} (Ctrl-C stops)",

@@ -22,11 +22,11 @@ INDEX = "wasm-lab-kit.json"
 BLOBS = "blobs/sha256"
 INDEX_MAX_BYTES = 16 << 20
 SMALL_BLOB_MAX_BYTES = 1 << 20  # an image archive's manifest.json, repositories, index.json
-HEX = re.compile(r"^[0-9a-f]{64}$")
-NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-VERSION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+~:-]{0,127}$")  # Debian's too (1.21-1+dfsg-3.1)
-TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")  # what an image's version must also be
-IMAGE_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
+HEX = re.compile(r"[0-9a-f]{64}")
+NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+VERSION = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+~:-]{0,127}")  # Debian's too (1.21-1+dfsg-3.1)
+TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")  # what an image's version must also be
+IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}")
 PATH_MAX = 1024
 NUMBER = (int, float)
 ENTRY_FIELDS: dict[str, tuple] = {
@@ -69,7 +69,7 @@ def check_members(tar: tarfile.TarFile) -> dict[str, tarfile.TarInfo]:
     blobs: dict[str, tarfile.TarInfo] = {}
     for member in members[1:]:
         digest = member.name.removeprefix(f"{BLOBS}/")
-        if member.name == digest or not HEX.match(digest):
+        if member.name == digest or not HEX.fullmatch(digest):
             raise Refused(f"member '{shown(member.name)}' is neither its index nor a blob")
         blobs.setdefault(digest, member)
     return blobs
@@ -118,7 +118,7 @@ def check_index(index: object, what: str = "its index") -> dict[str, dict]:
 
 
 def _check_entry(name: str, entry: object) -> None:
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         raise Refused(f"artifact name '{shown(name)}' is not a kit artifact name (lower-case letters, digits, '-')")
     if not isinstance(entry, dict):
         raise Refused(f"artifact {name} is not an object")
@@ -134,9 +134,9 @@ def _check_entry(name: str, entry: object) -> None:
         raise Refused(f"artifact {name} calls itself '{shown(entry['name'])}'")
     if entry["kind"] not in KINDS:
         raise Refused(f"artifact {name}: kind '{shown(entry['kind'])}' is not one of {', '.join(KINDS)}")
-    if not VERSION.match(entry["version"]) or ("image" in entry and not TAG.match(entry["version"])):
+    if not VERSION.fullmatch(entry["version"]) or ("image" in entry and not TAG.fullmatch(entry["version"])):
         raise Refused(f"artifact {name}: version '{shown(entry['version'])}' is not a version")
-    if not HEX.match(entry["key"]):
+    if not HEX.fullmatch(entry["key"]):
         raise Refused(f"artifact {name}: key is not a sha256")
     for field in ("description", "built_at"):
         _text(entry.get(field, ""), f"artifact {name}: {field}")
@@ -169,7 +169,7 @@ def _check_files(name: str, files: dict, executables: list) -> None:
         raise Refused(f"artifact {name} holds no files")
     for path, digest in files.items():
         check_path(path, f"artifact {name}")
-        if not isinstance(digest, str) or not HEX.match(digest):
+        if not isinstance(digest, str) or not HEX.fullmatch(digest):
             raise Refused(f"artifact {name}: {path} has no sha256")
     clash = sorted(folder for path in files for folder in _parents(path) if folder in files)
     if clash:
@@ -190,7 +190,7 @@ def _check_image(name: str, version: str, image: dict) -> None:
     if image["ref"] != kit_ref(name, version):
         raise Refused(f"artifact {name}: image '{shown(str(image['ref']))}' is not the kit's own "
                       f"{kit_ref(name, version)} (a bundle tags only {IMAGE_REPOSITORY}/<artifact>:<version>)")
-    if not isinstance(image["id"], str) or not IMAGE_ID.match(image["id"]):
+    if not isinstance(image["id"], str) or not IMAGE_ID.fullmatch(image["id"]):
         raise Refused(f"artifact {name}: image id is not sha256:<hex>")
     archive = image["archive"]
     if not isinstance(archive, list) or not archive:
@@ -215,7 +215,7 @@ def _check_archive_member(name: str, member: object, seen: set[str]) -> None:
     fields = {"file": {"name", "sha256"}, "dir": {"name", "type"}, "symlink": {"name", "type", "target"}}.get(kind)
     if fields is None or set(member) != fields:
         raise Refused(f"artifact {name}: image archive member {path} is not a file, folder or link")
-    if kind == "file" and not (isinstance(member["sha256"], str) and HEX.match(member["sha256"])):
+    if kind == "file" and not (isinstance(member["sha256"], str) and HEX.fullmatch(member["sha256"])):
         raise Refused(f"artifact {name}: image archive member {path} has no sha256")
     if kind == "symlink":
         target = member["target"]

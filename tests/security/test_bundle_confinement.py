@@ -66,6 +66,7 @@ def test_every_artifact_of_this_checkout_s_recipes_passes_the_checks():
     ("control", r"path 'bin/\\x1b\]0;x\\x07' is not relative and inside its artifact"),
     ("entry-name", r"artifact tool calls itself '\.\./\.\./outside'"),
     ("index-name", r"artifact name '\.\./\.\./outside' is not a kit artifact name"),
+    ("newline-name", r"artifact name 'tool\\n' is not a kit artifact name"),
     ("file-and-folder", r"artifact tool: bin is both a file and a folder"),
     ("executable-elsewhere", r"executable '/usr/bin/x' is not one of its files"),
 ])
@@ -81,7 +82,9 @@ def test_a_path_leaving_the_artifact_is_refused_before_anything_is_written(atten
         entry["name"] = "../../outside"
     if attack == "executable-elsewhere":
         entry["executables"] = ["/usr/bin/x"]
-    index = index_of(entry, name_as="../../outside" if attack == "index-name" else "tool")
+    if attack == "newline-name":
+        entry["name"] = "tool\n"
+    index = index_of(entry, name_as={"index-name": "../../outside", "newline-name": "tool\n"}.get(attack, "tool"))
     path = write_bundle(tmp_path / "kit.tar", index, blobs)
     message = assert_refused_and_nothing_written(import_file(path, attendee), pattern, tmp_path)
     assert message.startswith(f"kit bundle {path}: ") and message.endswith(": refused, nothing was imported")

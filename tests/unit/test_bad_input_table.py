@@ -38,6 +38,8 @@ BAD_INPUT = [
     (["kit.build", "--only", "nonsense"], "", "unknown kit artifact 'nonsense'"),
     (["lab.bench", "--repeat", "0"], "", "repeat: 0 is outside 1..50"),
     (["lab.bench", "--repeat", "abc"], "", "repeat: 'abc' is not a whole number from 1 to 50"),
+    (["kit.serve", "--port", "abc"], "", "port: 'abc' is not a TCP port; give a whole number from 1 to 65535"),
+    (["kit.serve", "--port", "70000"], "", "port: '70000' is not a TCP port"),
     (["lab.bench", "--requests", "many"], "", "requests: 'many' is not a whole number from 1 to 1000000"),
     (["lab.bench", "--duration", "soon"], "", "duration: 'soon' is not a number of seconds from 0 to 600"),
     (["lab.bench", "--quiet-wait", "a bit"], "", "quiet-wait: 'a bit' is not a number of seconds"),

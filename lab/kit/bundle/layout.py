@@ -46,7 +46,7 @@ def read_sidecar(archive: Path) -> str:
 def leading_sha256(text: str, where: str) -> str:
     """The sha256 a `sha256sum`-style line (FILE.sha256) starts with."""
     words = text.split()
-    if not words or not HEX.match(words[0]):
+    if not words or not HEX.fullmatch(words[0]):
         raise InputError(f"sha256: {where} does not start with a sha256; pass --sha256 HEX")
     return words[0]
 
