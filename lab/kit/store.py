@@ -9,7 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from lab.errors import folder_from_env
+from lab.errors import LabError, folder_from_env
 
 MANIFEST_SCHEMA = 1
 DEFAULT_KIT_DIR = Path.home() / ".cache" / "wasm-lab" / "kit"
@@ -75,9 +75,17 @@ class KitStore:
             manifest = json.loads(self.manifest_path.read_text())
         except FileNotFoundError:
             return {"schema": MANIFEST_SCHEMA, "artifacts": {}}
+        except (ValueError, OSError) as error:  # not JSON, not text, not readable
+            raise self._unusable(f"{error.__class__.__name__}: {error}") from error
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("artifacts"), dict):
+            raise self._unusable("not an object with an `artifacts` object")
         if manifest.get("schema") != MANIFEST_SCHEMA:
-            raise RuntimeError(f"{self.manifest_path}: schema {manifest.get('schema')!r}, expected {MANIFEST_SCHEMA}")
+            raise self._unusable(f"schema {manifest.get('schema')!r}, expected {MANIFEST_SCHEMA}")
         return manifest
+
+    def _unusable(self, why: str) -> LabError:
+        return LabError(f"kit manifest {self.manifest_path} is unusable ({why}); move it away and run "
+                        "invoke kit.build, which rebuilds what no manifest vouches for")
 
     def entry(self, name: str) -> dict | None:
         return self.load()["artifacts"].get(name)

@@ -1,5 +1,6 @@
 """The kit framework on small recipes of the tests' own (files recipes run on the host, for real)."""
 import json
+import re
 
 import pytest
 
@@ -212,3 +213,17 @@ def test_a_failed_build_says_in_its_first_line_which_recipe_and_where_its_log_is
     first, *rest = str(failed.value).splitlines()
     assert first == f"kit recipe tool failed (sh exited 3); its log: {store.log_path('tool')}"
     assert "boom" in rest
+
+
+@pytest.mark.parametrize("content, why", [
+    ('{"artifacts": [', "JSONDecodeError"),
+    ("[]", "not an object with an `artifacts` object"),
+    ('{"schema": 1, "artifacts": []}', "not an object with an `artifacts` object"),
+    ('{"schema": 999, "artifacts": {}}', "schema 999"),
+])
+def test_an_unusable_kit_manifest_is_one_line_naming_it(tmp_path, content, why):
+    store = KitStore(tmp_path)
+    store.manifest_path.write_text(content)
+    with pytest.raises(LabError, match=re.escape(f"kit manifest {store.manifest_path} is unusable (") + ".*"
+                       + re.escape(why)):
+        kit.status(store)

@@ -107,7 +107,7 @@ def kit_dir(tmp_path, monkeypatch):
 def test_a_corrupt_kit_manifest_fails_naming_it_even_for_a_developer(kit_dir, relaxed):
     kit_dir.mkdir()
     (kit_dir / "manifest.json").write_text("{not json")
-    with pytest.raises(FAIL, match=f"unreadable \\({kit_dir}/manifest.json\\): JSONDecodeError"):
+    with pytest.raises(FAIL, match=f"unreadable \\({kit_dir}/manifest.json\\): LabError: kit manifest .* is unusable \\(JSONDecodeError"):
         require("kit")
     with pytest.raises(FAIL, match="unreadable"):
         conftest.kit_complete.__wrapped__()
