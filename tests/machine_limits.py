@@ -193,6 +193,9 @@ def require(name: str) -> None:
         lacking(name, missing)
 
 
+_skips_said: set[str] = set()
+
+
 def lacking(name: str, detail: str) -> None:
     """The test found this machine lacks limit `name` (`detail`: what exactly): skip or fail."""
     limit = LIMITS[name]
@@ -200,7 +203,15 @@ def lacking(name: str, detail: str) -> None:
         pytest.fail(f"required [{name}] missing: {detail}; {limit.provided_by} provides it "
                     f"(strict run: {REQUIRE_ALL}=1 or CI)", pytrace=False)
     provided = f"; {limit.provided_by} provides it" if limit.provided_by else ""
-    pytest.skip(f"{SKIP_PREFIX} [{name}]: {limit.reason}: {detail}{provided}")
+    reason = f"{SKIP_PREFIX} [{name}]: {limit.reason}: {detail}{provided}"
+    _skips_said.add(reason)
+    pytest.skip(reason)
+
+
+def said_here(skip_reason: str) -> bool:
+    """Whether this skip came through `lacking`: a skip that only words itself like one (a
+    pytest.skip written with the same prefix) did not."""
+    return skip_reason.removeprefix("Skipped: ") in _skips_said
 
 
 def required_missing(failure: str) -> tuple[str, str] | None:
