@@ -164,15 +164,16 @@ class Recovery:
     line_for_others: str = ""
 
 
-def bring_back(core, node: str, lab: str, before: list[SeenPod], without: tuple[str, ...] = (),
+def bring_back(core, node: str, lab: str, namespace: str, before: list[SeenPod], without: tuple[str, ...] = (),
                come_back: float = COME_BACK_SECONDS, settle: int = SETTLE_POLLS,
                replace_within: float = REPLACED_SECONDS, interval: float = POLL_SECONDS) -> Recovery:
     """After containerd restarted on `node`: wait for the pods Ready `before` (but those of the
     RuntimeClasses in `without`: a runtime just taken off); recreate this lab's own that stay down
-    and wait for their replacements; name the others' in one line."""
+    (its mark, in its namespace: a copy of its manifest elsewhere is someone else's) and wait for
+    their replacements; name the others' in one line."""
     expected = [p for p in before if p.runtime_class not in without]
     down = wait_back(core, node, expected, come_back, settle, interval)
-    ours = [p for p in down if p.owner == lab and p.controller_uid]
+    ours = [p for p in down if p.owner == lab and p.namespace == namespace and p.controller_uid]
     others = [p for p in down if p not in ours]
     if ours:
         recreate(core, ours)

@@ -70,7 +70,7 @@ class InstallRuntimes:
     @staticmethod
     def _bring_back(ctx, node_name: str, before: list, without: tuple[str, ...]) -> list[str]:
         """After a restart: the lab's own pods that stay down are recreated; the others' are named."""
-        outcome = recovery.bring_back(ctx.kube.core, node_name, ctx.spec.name, before, without)
+        outcome = recovery.bring_back(ctx.kube.core, node_name, ctx.spec.name, ctx.spec.namespace, before, without)
         if outcome.line_for_others:
             console.print(f"[yellow]{escape(outcome.line_for_others)}[/yellow]", soft_wrap=True)
         return [f"{node_name}: recreated {', '.join(p.ref for p in outcome.recreated)} (down after the containerd "

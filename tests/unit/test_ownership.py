@@ -161,7 +161,7 @@ def test_a_users_shim_file_is_refused_then_kept_aside_and_put_back(ctx, shim, mo
     from lab import recovery
 
     brought_back = []
-    monkeypatch.setattr(recovery, "bring_back", lambda core, node, lab, before, without=(): brought_back.append(node)
+    monkeypatch.setattr(recovery, "bring_back", lambda core, node, lab, namespace, before, without=(): brought_back.append(node)
                         or recovery.Recovery([], []))
     node = FakeNode()
     node.files["/usr/local/bin/containerd-shim-wasmedge-v1"] = b"the user's own shim"

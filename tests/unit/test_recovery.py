@@ -69,7 +69,7 @@ def test_pods_that_come_back_by_themselves_are_left_alone():
     native, wasm = pod("native", owner="lab1", runtime_class=None), pod("wasm", owner="lab1")
     core = FakePods(native, wasm)
     before = recovery.ready_pods(core, NODE)
-    outcome = recovery.bring_back(core, NODE, "lab1", before, come_back=1, **FAST)
+    outcome = recovery.bring_back(core, NODE, "lab1", "wasm-lab", before, come_back=1, **FAST)
     assert (outcome.recreated, outcome.others_down, core.deleted) == ([], [], [])
 
 
@@ -82,7 +82,7 @@ def test_the_labs_own_pods_that_stay_down_are_recreated_and_the_others_named_nev
     for p in (ours, other_lab, users):
         crash(p)
 
-    outcome = recovery.bring_back(core, NODE, "lab1", before, come_back=0.1, replace_within=1, **FAST)
+    outcome = recovery.bring_back(core, NODE, "lab1", "wasm-lab", before, come_back=0.1, replace_within=1, **FAST)
 
     assert core.deleted == ["wasm-lab/httpbin-runtime-wasmedge"]
     assert [p.ref for p in outcome.recreated] == ["wasm-lab/httpbin-runtime-wasmedge"]
@@ -93,19 +93,32 @@ def test_the_labs_own_pods_that_stay_down_are_recreated_and_the_others_named_nev
     assert "team/api (wasmtime): `kubectl -n team delete pod api`" in line
 
 
+def test_a_pod_with_the_labs_mark_outside_its_namespace_is_not_the_labs_to_delete():
+    """A copy of the lab's manifest in another namespace carries the mark too; it is someone else's."""
+    copy = pod("httpbin-runtime-wasmedge", namespace="other-team", owner="lab1")
+    core = FakePods(copy)
+    before = recovery.ready_pods(core, NODE)
+    crash(copy)
+
+    outcome = recovery.bring_back(core, NODE, "lab1", "wasm-lab", before, come_back=0.1, **FAST)
+
+    assert core.deleted == [] and outcome.recreated == []
+    assert [p.ref for p in outcome.others_down] == ["other-team/httpbin-runtime-wasmedge"]
+
+
 def test_pods_of_a_runtime_just_taken_off_are_not_waited_for():
     gone_runtime = pod("httpbin-runtime-wasmtime", owner="lab2", runtime_class="wasmtime")
     core = FakePods(gone_runtime)
     before = recovery.ready_pods(core, NODE)
     crash(gone_runtime)
-    outcome = recovery.bring_back(core, NODE, "lab2", before, without=("wasmtime",), come_back=0.1, **FAST)
+    outcome = recovery.bring_back(core, NODE, "lab2", "wasm-lab", before, without=("wasmtime",), come_back=0.1, **FAST)
     assert (outcome.recreated, outcome.others_down, core.deleted) == ([], [], [])
 
 
 def test_a_pod_down_before_the_restart_is_not_the_restarts_doing():
     already = pod("httpbin-runtime-wasmedge", owner="lab1", ready=False, restarts=4)
     core = FakePods(already)
-    outcome = recovery.bring_back(core, NODE, "lab1", recovery.ready_pods(core, NODE), come_back=0.1, **FAST)
+    outcome = recovery.bring_back(core, NODE, "lab1", "wasm-lab", recovery.ready_pods(core, NODE), come_back=0.1, **FAST)
     assert (outcome.recreated, core.deleted) == ([], [])
 
 
@@ -114,7 +127,7 @@ def test_an_own_pod_without_a_controller_is_named_not_deleted():
     core = FakePods(bare)
     before = recovery.ready_pods(core, NODE)
     crash(bare)
-    outcome = recovery.bring_back(core, NODE, "lab1", before, come_back=0.1, **FAST)
+    outcome = recovery.bring_back(core, NODE, "lab1", "wasm-lab", before, come_back=0.1, **FAST)
     assert core.deleted == [] and [p.ref for p in outcome.others_down] == ["wasm-lab/wasm-lab-installer"]
 
 
@@ -125,7 +138,7 @@ def test_a_replacement_that_never_becomes_ready_is_named_in_one_line():
     crash(ours)
     with pytest.raises(LabError, match=r"^pods recreated after a containerd restart never became Ready: "
                                        r"wasm-lab/httpbin-runtime-wasmedge \(wasmedge\) \(waited 0s\)"):
-        recovery.bring_back(core, NODE, "lab1", before, come_back=0.1, replace_within=0.05, **FAST)
+        recovery.bring_back(core, NODE, "lab1", "wasm-lab", before, come_back=0.1, replace_within=0.05, **FAST)
 
 
 def test_only_the_labs_own_crash_looping_pods_are_picked_for_a_new_sandbox():
