@@ -13,16 +13,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MARK = "REDACTED"
-SECRET_KEY = (r"[\w.-]*?(?:password|passwd|secret|token|auth|authorization|username|client[-_]key[-_]data"
-              r"|private[-_]?key|api[-_]?key|credentials?)")
+SECRET_KEY = (r"[\w.-]*?(?:passphrase|password|passwd|pass|pwd|secret|token|auth|authorization|username"
+              r"|client[-_]key[-_]data|(?:private|api|access|secret|signing|encryption|session|account)[-_]?key"
+              r"|credentials?)")
 SCHEME = r"(?:bearer|basic|token|digest|negotiate)\s+"
 KEY_VALUE = re.compile(
     r"(?<![\w.-])[\"']?(?P<key>" + SECRET_KEY + r")[\"']?[ \t]*[:=][ \t]*"
     r"(?P<value>\"(?:[^\"\\]|\\.)*\"|'[^']*'|\[[^\]]*\]|(?:" + SCHEME + r")?[^\s,;{}\[\]\"'][^\s,;}\]\"']*)",
     re.IGNORECASE)
 FREE_CREDENTIAL = re.compile(r"\b(?P<key>bearer|basic)\s+(?P<value>[A-Za-z0-9._~+/=-]{8,})", re.IGNORECASE)
-URL_PASSWORD = re.compile(r"(?P<scheme>\b[a-z][a-z0-9+.-]*://)(?P<value>[^\s:/@\"']+:[^\s/@\"']+)@", re.IGNORECASE)
-PRIVATE_KEY = re.compile(r"-----BEGIN (?P<kind>[A-Z ]*)PRIVATE KEY-----.*?-----END (?P=kind)PRIVATE KEY-----", re.DOTALL)
+# a password may hold '/' and '@' (base64 does): up to the last '@' of the word, but an image
+# digest after '@' (host:5000/v2/x@sha256:…) is no password
+URL_PASSWORD = re.compile(r"(?P<scheme>\b[a-z][a-z0-9+.-]*://)(?P<value>[^\s:/@\"']+:[^\s\"']+)@(?!sha256:)", re.IGNORECASE)
+# a key whose END line is missing (a log cut short) is redacted to the end of the text
+PRIVATE_KEY = re.compile(r"-----BEGIN (?P<kind>[A-Z ]*)PRIVATE KEY-----(?:.*?-----END (?P=kind)PRIVATE KEY-----|.*\Z)",
+                         re.DOTALL)
+# a credential whose value stands on the following lines: a YAML block (`token: |`) or a bare flag
+# whose value is the next argument (kubectl describe's `Args:` list: `--password` then the value)
+VALUE_BELOW = re.compile(r"(?P<indent>[ \t]*)(?:(?P<flag>-{1,2})(?P<fkey>" + SECRET_KEY + r")|[\"']?(?P<key>" + SECRET_KEY
+                         + r")[\"']?[ \t]*:[ \t]*[|>]?[-+]?)[ \t]*", re.IGNORECASE)
 NOT_SECRET = {"", '""', "''", "[]", "true", "false", "null", "none", "~", "<none>", "<nil>"}
 
 
@@ -79,7 +88,20 @@ def text(content: str, where: str) -> tuple[str, list[Redaction]]:
 
     content = PRIVATE_KEY.sub(private_key, content)
     lines = content.split("\n")
+    below: tuple[str, int, bool] | None = None  # (key, its indentation, a flag's one argument) above
     for number, line in enumerate(lines, 1):
+        if below and line.strip():
+            key, indent, one_line = below
+            if one_line or len(line) - len(line.lstrip()) > indent:
+                lines[number - 1] = line[:len(line) - len(line.lstrip())] + MARK
+                redactions.append(Redaction(where, number, key))
+                below = None if one_line else below
+                continue
+            below = None
+        if heading := VALUE_BELOW.fullmatch(line):
+            key = heading.group("fkey") or heading.group("key")
+            below = (key, len(heading.group("indent")), heading.group("flag") is not None)
+            continue
         found: list[str] = []
         lines[number - 1] = _line(line, found)
         redactions += [Redaction(where, number, key) for key in found]

@@ -182,6 +182,14 @@ def test_last_error_log_is_private_and_redacted(isolated_state):
     ('msg="pull with bearer eyJhbGciOi.abc.def from r"', ["Bearer credential"]),
     ("  private_key: abcdef12345", ["private_key"]),
     ("x -----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----", ["EC PRIVATE KEY"]),
+    # kubectl describe pods' Environment and Args, journal lines cut short, YAML blocks
+    ("      AWS_SECRET_ACCESS_KEY:  abcdef12345", ["AWS_SECRET_ACCESS_KEY"]),
+    ("      DB_PASS:  kube-pass\n      GPG_PASSPHRASE=p4ss-word pwd=someone", ["DB_PASS", "GPG_PASSPHRASE", "pwd"]),
+    ("    Args:\n      --password\n      kube-pass\n      --v=2", ["password"]),
+    ("token: |\n  tok-en-1234\n  abc.def.ghi\nnext: 1", ["token", "token"]),
+    ("https://bob:abc/def+p4ss-word=@registry.example/v2/", ["password in a URL"]),
+    ("https://bob:someone@p4ss-word@registry.example/v2/", ["password in a URL"]),
+    ("-- journal --\n-----BEGIN RSA PRIVATE KEY-----\nMHcCAQEE", ["RSA PRIVATE KEY"]),
 ])
 def test_each_kind_of_credential_is_redacted_by_key(text, keys):
     cleaned, found = redact.text(text, "f")
@@ -192,7 +200,9 @@ def test_each_kind_of_credential_is_redacted_by_key(text, keys):
 
 
 @pytest.mark.parametrize("text", ['  auth = ""', "automountServiceAccountToken: false", "TokenExpirationSeconds: 3607",
-                                  "--authorization-mode=Node,RBAC", '  tls_key_file = ""', "[host.\"https://r\".header]"])
+                                  "--authorization-mode=Node,RBAC", '  tls_key_file = ""', "[host.\"https://r\".header]",
+                                  "pulled http://wasm-lab-registry:5000/v2/httpbin@sha256:0123abcd",
+                                  "    Args:\n      --v=2\n      --port=3000"])
 def test_what_holds_no_credential_is_left_as_it_is(text):
     assert redact.text(text, "f") == (text, [])
 
