@@ -58,7 +58,7 @@ def check_members(tar: tarfile.TarFile) -> dict[str, tarfile.TarInfo]:
     that each member's data ends inside the file."""
     try:
         members = tar.getmembers()
-    except (tarfile.TarError, EOFError) as error:
+    except (tarfile.TarError, EOFError, ValueError) as error:  # ValueError: a malformed PAX sparse map
         raise Refused(f"the archive is damaged or truncated ({error})")
     if not members or members[0].name != INDEX:
         raise Refused(f"not a bundle made by kit.export (no {INDEX} first)")
@@ -158,7 +158,7 @@ def check_path(path: object, what: str) -> str:
     """A path inside its artifact: relative, normalised, no '..', no control characters."""
     if not isinstance(path, str) or not path or len(path) > PATH_MAX:
         raise Refused(f"{what} has a path that is not a file name: {shown(repr(path))[:80]}")
-    if path.startswith("/") or posixpath.normpath(path) != path or ".." in path.split("/") \
+    if path.startswith("/") or posixpath.normpath(path) != path or {".", ".."} & set(path.split("/")) \
             or "\\" in path or shown(path) != path:
         raise Refused(f"{what}: path '{shown(path)}' is not relative and inside its artifact")
     return path
@@ -198,6 +198,18 @@ def _check_image(name: str, version: str, image: dict) -> None:
     seen: set[str] = set()
     for member in archive:
         _check_archive_member(name, member, seen)
+    _check_links_lead_to_no_link(name, {m["name"]: m["target"] for m in archive if m.get("type") == "symlink"})
+
+
+def _check_links_lead_to_no_link(name: str, links: dict[str, str]) -> None:
+    """Each link is checked where its words lead, which is where it lands only when nothing on its
+    way is itself a link (`b -> .` then `a -> b/..` lands outside): a link through a link is refused."""
+    for path, target in links.items():
+        walked = posixpath.dirname(path)
+        for part in target.split("/"):
+            walked = posixpath.join(walked, part) if walked else part
+            if posixpath.normpath(walked) in links:
+                raise Refused(f"artifact {name}: image archive link {path} leads through another link")
 
 
 def kit_ref(name: str, version: str) -> str:

@@ -2,16 +2,19 @@
 byte of it is written. Each attack is a hand-made bundle whose FILE.sha256 matches (the attacker
 made both); each is refused in one line, and nothing under the test's folder changes but the
 kit's import lock."""
+import hashlib
 import io
 import json
 import subprocess
 import tarfile
+from pathlib import Path
 
 import pytest
 
 from lab import kit
 from lab.kit import bundle_checks as checks
 from lab.kit.bundle import importer, layout
+from lab.kit.store import KitStore
 from tests.security.handmade import (  # noqa: F401
     assert_refused_and_nothing_written,
     attendee,
@@ -68,6 +71,7 @@ def test_every_artifact_of_this_checkout_s_recipes_passes_the_checks():
     ("index-name", r"artifact name '\.\./\.\./outside' is not a kit artifact name"),
     ("newline-name", r"artifact name 'tool\\n' is not a kit artifact name"),
     ("file-and-folder", r"artifact tool: bin is both a file and a folder"),
+    ("dot-file", r"path '\.' is not relative and inside its artifact"),
     ("executable-elsewhere", r"executable '/usr/bin/x' is not one of its files"),
 ])
 def test_a_path_leaving_the_artifact_is_refused_before_anything_is_written(attendee, tmp_path, attack,  # noqa: F811
@@ -76,6 +80,7 @@ def test_a_path_leaving_the_artifact_is_refused_before_anything_is_written(atten
     files = {"absolute": {str(outside): TOOL}, "dotdot": {"../../../../outside/tool": TOOL},
              "inner-dotdot": {"bin/../../x": TOOL}, "dot": {"./bin/tool": TOOL},
              "control": {"bin/\x1b]0;x\x07": TOOL}, "file-and-folder": {"bin": TOOL, "bin/tool": TOOL},
+             "dot-file": {".": TOOL, "x": TOOL},
              }.get(attack, {"bin/tool": TOOL})
     entry, blobs = files_entry(files)
     if attack == "entry-name":
@@ -186,6 +191,11 @@ def test_an_index_of_the_wrong_shape_is_refused(attendee, tmp_path, shape):  # n
     ([{"name": "/etc/cron.d/x", "sha256": "0" * 64}], r"image archive: path '/etc/cron\.d/x' is not relative"),
     ([{"name": "l", "type": "symlink", "target": "/etc/shadow"}], r"image archive link l points outside the archive"),
     ([{"name": "a/l", "type": "symlink", "target": "../../x"}], r"image archive link a/l points outside the archive"),
+    ([{"name": "b", "type": "symlink", "target": "."}, {"name": "a", "type": "symlink", "target": "b/.."}],
+     r"image archive link a leads through another link"),
+    ([{"name": "d/b", "type": "symlink", "target": ".."}, {"name": "a", "type": "symlink", "target": "d/b/x"}],
+     r"image archive link a leads through another link"),
+    ([{"name": ".", "type": "dir"}], r"image archive: path '\.' is not relative"),
     ([{"name": "x", "sha256": "0" * 64}, {"name": "x", "type": "dir"}], r"member x is listed twice"),
     ([{"name": "x", "type": "hardlink", "target": "y"}], r"member x is not a file, folder or link"),
 ])
@@ -269,3 +279,40 @@ def test_the_command_line_says_a_refusal_in_one_line_with_exit_1(attendee, tmp_p
     assert code == 1 and err.count("\n") == 1, err
     assert err.startswith(f"error: kit bundle {path}: artifact tool: path '../../../../outside/tool' is not relative")
     assert snapshot(tmp_path) == before
+
+
+def test_a_malformed_sparse_header_is_a_refusal_not_an_error():
+    """tarfile raises ValueError for a GNU sparse PAX header whose map it cannot read."""
+    raw = io.BytesIO()
+    blob = b"x" * 600
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data, pax in [(checks.INDEX, b"{}", {}),
+                                (f"{checks.BLOBS}/{hashlib.sha256(blob).hexdigest()}", blob,
+                                 {"GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.realsize": "600"})]:
+            info = tarfile.TarInfo(name)
+            info.size, info.pax_headers = len(data), pax
+            tar.addfile(info, io.BytesIO(data))
+    with tarfile.open(fileobj=io.BytesIO(raw.getvalue()), mode="r:") as tar:
+        with pytest.raises(checks.Refused, match="the archive is damaged or truncated"):
+            checks.check_members(tar)
+
+
+def test_a_link_where_the_import_stages_its_files_is_not_written_through(tmp_path):
+    """Someone who can write in the kit folder plants a link at the staging name: the import
+    removes the link and stages in a folder of its own, never in what the link names."""
+    store = KitStore(tmp_path / "kit")
+    blobs = tmp_path / "blobs"
+    blobs.mkdir()
+    digest = hashlib.sha256(b"tool").hexdigest()
+    (blobs / digest).write_bytes(b"tool")
+    entry = {"name": "tool", "kind": "files", "version": "1", "key": "0" * 64, "files": {"planted": digest}}
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    target = store.artifact_dir("tool", entry["key"])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.with_name(target.name + ".import").symlink_to(victim)
+
+    record = importer._install(entry, blobs, store)
+
+    assert list(victim.iterdir()) == []
+    assert (Path(record["path"]) / "planted").read_bytes() == b"tool"

@@ -199,15 +199,26 @@ def _install(entry: dict, blob_dir: Path, store: KitStore) -> dict:
     target = store.artifact_dir(entry["name"], entry["key"])
     if not (target.is_dir() and checksum_tree(target) == entry["files"]):
         staging = target.with_name(target.name + ".import")
-        shutil.rmtree(staging, ignore_errors=True)
+        _clear(staging)
         try:
+            staging.parent.mkdir(parents=True, exist_ok=True)
+            staging.mkdir()
             _place(entry, blob_dir, staging)
-            shutil.rmtree(target, ignore_errors=True)
+            _clear(target)
             os.replace(staging, target)
         except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
+            _clear(staging)
             raise
     return {**record, "path": str(target)}
+
+
+def _clear(path: Path) -> None:
+    """`path` gone, whatever it is: rmtree does not remove a link (and ignores the error), and the
+    files placed next would go through it."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
 
 
 def _place(entry: dict, blob_dir: Path, staging: Path) -> None:
