@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import urllib.parse
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -141,10 +142,19 @@ def _kit_from(value) -> str:
         return ""
     if not isinstance(value, str):
         raise InputError(f"kit_from: {value!r} is not a bundle file, URL or kit.serve address")
-    if re.fullmatch(r"https?://[^/\s]+(/\S*)?", value) or Path(value).expanduser().is_file():
+    if Path(value).expanduser().is_file() or (re.fullmatch(r"https?://[^/\s]+(/\S*)?", value)
+                                              and _parses_as_url(value)):
         return value
     raise InputError(f"kit_from: {value!r} is neither a file nor an http(s) URL (a bundle from kit.export, "
                      "or a kit.serve address like http://192.168.1.10:8780)")
+
+
+def _parses_as_url(value: str) -> bool:
+    try:
+        urllib.parse.urlsplit(value).port  # a bad IPv6 host or port raises here
+    except ValueError:
+        return False
+    return True
 
 
 def _kit_sha256(raw: dict) -> str:

@@ -38,6 +38,8 @@ BAD_INPUT = [
     (["kit.build", "--only", "nonsense"], "", "unknown kit artifact 'nonsense'"),
     (["lab.bench", "--repeat", "0"], "", "repeat: 0 is outside 1..50"),
     (["lab.bench", "--repeat", "abc"], "", "repeat: 'abc' is not a whole number from 1 to 50"),
+    (["kit.import", "http://[::1"], "", "source: 'http://[::1' is neither a bundle file nor an http(s) URL"),
+    (["kit.import", "http://127.0.0.1:99999/"], "", "source: 'http://127.0.0.1:99999/' is neither a bundle file nor"),
     (["kit.serve", "--port", "abc"], "", "port: 'abc' is not a TCP port; give a whole number from 1 to 65535"),
     (["kit.serve", "--port", "70000"], "", "port: '70000' is not a TCP port"),
     (["lab.bench", "--requests", "many"], "", "requests: 'many' is not a whole number from 1 to 1000000"),
@@ -77,6 +79,7 @@ BAD_INPUT = [
     (["lab.status"], 'name: "lab\\n"\n', "name: 'lab\\n' is not lower-case letters"),
     (["lab.up"], 'namespace: "wasm-lab\\n"\n', "namespace: 'wasm-lab\\n' is not a Kubernetes namespace name"),
     (["lab.up"], 'kubernetes: "v1.34.2\\n"\n', "kubernetes: 'v1.34.2\\n' is not a version like v1.34.2"),
+    (["lab.up"], "kit_from: 'http://[::1'\n", "kit_from: 'http://[::1' is neither a file nor an http(s) URL"),
     (["lab.up"], 'kit_from: "http://trainer:8780/\\n"\n', "kit_from: 'http://trainer:8780/\\n' is neither a file nor"),
     # environment and files beside the config
     (["lab.up", "--env", "WASM_LAB_STATE_DIR="], "", "WASM_LAB_STATE_DIR: empty; unset it or name a folder"),

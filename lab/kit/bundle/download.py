@@ -27,7 +27,12 @@ SHA256_FILE_MAX_BYTES = 4096
 
 
 def is_url(source: str) -> bool:
-    return urllib.parse.urlsplit(source).scheme in ("http", "https")
+    try:
+        parts = urllib.parse.urlsplit(source)
+        parts.port  # noqa: B018 - parsing the port is what finds a bad one
+    except ValueError as error:
+        raise InputError(f"source: {source!r} is neither a bundle file nor an http(s) URL ({error})") from error
+    return parts.scheme in ("http", "https")
 
 
 def bundle_url(source: str) -> str:
@@ -172,7 +177,7 @@ def _remote_sha256(url: str) -> str:
     try:
         data = _read_small(url + ".sha256", SHA256_FILE_MAX_BYTES, f"{url}.sha256")
     except NETWORK_ERRORS as error:
-        raise InputError(f"sha256: {url}.sha256 cannot be fetched ({getattr(error, 'reason', error)}); "
-                         "pass --sha256 HEX")
+        raise LabError(f"sha256: {url}.sha256 cannot be fetched ({getattr(error, 'reason', error)}); "
+                       "pass --sha256 HEX")
     return leading_sha256(data.decode(errors="replace"), f"{url}.sha256")
 
