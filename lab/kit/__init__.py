@@ -184,6 +184,9 @@ def artifact(name: str, store: KitStore | None = None) -> dict:
                             f"checkout's (run: invoke kit.build --only {name})")
     if "path" in entry:
         store.verified_path(name)
+    elif not builders.image_present(entry["image"]["ref"], entry["image"]["id"]):
+        raise StaleArtifact(f"kit artifact {name!r}: image {entry['image']['ref']} is gone or is another image now "
+                            f"(run: invoke kit.build --only {name})")
     return entry
 
 

@@ -476,7 +476,8 @@ def containerd_reading(version: int) -> list[str]:
     from tests.conftest import kit_artifact_or_skip
 
     image = kit_artifact_or_skip("node-containerd2")["image"]["ref"]
-    return ["docker", "run", "--rm", "--network", "none", "--entrypoint", "containerd", "-v", "{folder}:{folder}:ro",
+    return ["docker", "run", "--rm", "--pull", "never", "--network", "none", "--entrypoint", "containerd",
+            "-v", "{folder}:{folder}:ro",
             image]
 
 

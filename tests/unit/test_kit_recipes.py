@@ -227,3 +227,18 @@ def test_an_unusable_kit_manifest_is_one_line_naming_it(tmp_path, content, why):
     with pytest.raises(LabError, match=re.escape(f"kit manifest {store.manifest_path} is unusable (") + ".*"
                        + re.escape(why)):
         kit.status(store)
+
+
+def test_an_image_artifact_whose_image_is_gone_is_stale(recipe_root, tmp_path, monkeypatch):
+    """A FAKE Docker answer (builders.image_present): the manifest still lists the image, Docker no longer has it."""
+    write_recipe(recipe_root, "tool", "name: tool\nkind: files\nversions: [tool]\nrun: [sh, build.sh]\n",
+                 {"build.sh": SCRIPT})
+    store = KitStore(tmp_path / "kit")
+    image = {"ref": "wasm-lab-kit/tool:1.2.3", "id": "sha256:" + "0" * 64}
+    store.record({"name": "tool", "key": kit.plan(["tool"])[0].key, "image": image})
+    present = {"answer": True}
+    monkeypatch.setattr(kit.builders, "image_present", lambda ref, image_id: present["answer"])
+    assert kit.artifact("tool", store=store)["image"] == image
+    present["answer"] = False
+    with pytest.raises(kit.StaleArtifact, match="image wasm-lab-kit/tool:1.2.3 is gone or is another image now"):
+        kit.artifact("tool", store=store)
