@@ -162,7 +162,7 @@ def test_the_tally_counts_each_test_once_by_its_worst_phase_per_group():
               report("tests/e2e/test_b.py::t3", "setup", "skipped", "machine limit [kind]: needs kind: no `kind`"),
               report("tests/kit/test_c.py::t4", "setup", "failed")):
         tally.add(r)
-    assert tally.rows() == [("unit", 1, 1, 0), ("kit", 0, 1, 0), ("e2e", 0, 0, 1)]
+    assert tally.rows() == [("unit", 1, 1, 0, 0), ("kit", 0, 1, 0, 0), ("e2e", 0, 0, 1, 0)]
     assert tally.skip_lines() == [("e2e", "machine limit [kind]: needs kind: no `kind`", 1)]
     lines = tally.lines(strict_run=False)
     assert "  e2e: 1 x [kind]: needs kind: no `kind`" in lines
@@ -216,8 +216,8 @@ def test_undeclared_skips_fail_declared_ones_skip_and_a_table_closes_the_run(tmp
     assert done.returncode == 1, done.stdout + done.stderr
     assert "undeclared skip, not a limit of tests/machine_limits.py: just because" in done.stdout
     table = lines[lines.index(next(x for x in lines if "tests per group" in x)) + 1:]
-    assert table[:4] == [f"{'group':<14}{'passed':>8}{'failed':>8}{'skipped':>9}",
-                         f"{'unit':<14}{1:>8}{1:>8}{1:>9}", f"{'e2e':<14}{0:>8}{0:>8}{1:>9}",
+    assert table[:4] == [f"{'group':<14}{'passed':>8}{'failed':>8}{'skipped':>9}{'xfailed':>9}",
+                         f"{'unit':<14}{1:>8}{1:>8}{1:>9}{0:>9}", f"{'e2e':<14}{0:>8}{0:>8}{1:>9}{0:>9}",
                          "skipped, by declared machine limit:"]
     assert any(x.startswith("NOT TESTED on this machine for lack of docker") for x in table)
     assert lines[-1].startswith("1 failed, 1 passed, 2 skipped"), lines[-1]
@@ -273,3 +273,6 @@ def test_skips_and_expected_failures_that_only_look_declared_fail(tmp_path):
     assert "undeclared expected failure (only strict xfail markers may stand): not now" in out, out
     assert "undeclared expected failure (only strict xfail markers may stand): flaky" in out, out
     assert out.splitlines()[-1].startswith("3 failed, 1 xfailed"), out
+    lines = out.splitlines()
+    table = lines[lines.index(next(x for x in lines if "tests per group" in x)) + 1:]
+    assert table[1] == f"{'unit':<14}{0:>8}{3:>8}{0:>9}{1:>9}" and "skipped, by declared machine limit:" not in out
