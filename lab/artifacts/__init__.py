@@ -177,6 +177,12 @@ class Resolver:
         refuse_below_floor(key, origin, (locked or {}).get("version") or "", self.mirrors.url(url), self.lock.path)
         return url, key, (locked or {}).get("sha256") or built_in
 
+    def unpinned(self, url: str, origin: dict) -> Unavailable:
+        """Why a release origin cannot be used on this architecture: no sha256 pinned, and the
+        catalog's reason (`unpinned:`) when it gives one."""
+        why = (origin.get("unpinned") or {}).get(self.arch)
+        return Unavailable(f"no sha256 is pinned for {url}" + (f" ({why})" if why else ""))
+
     def registry_pin(self, name: str, origin: dict) -> tuple[ImageRef, str]:
         """(canonical reference without digest, digest to expect) for a registry origin."""
         ref = ImageRef.parse(self.kind_node_ref() if origin.get("from") == "kind-node-images" else origin["ref"])

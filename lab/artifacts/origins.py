@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 def fetch_release(resolver: Resolver, name: str, origin: dict) -> LocalFile:
     url, key, sha256 = resolver.release_pin(name, origin)
     if not sha256:
-        raise Unavailable(f"no sha256 is pinned for {url}")
+        raise resolver.unpinned(url, origin)
     resolver.note_lock_override(name, (origin.get("sha256") or {}).get(resolver.arch), sha256)
     archive = download_path(url, sha256)
     cached = sha256_file(archive) if archive.exists() else None

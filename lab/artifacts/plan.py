@@ -69,7 +69,7 @@ def _describe(resolver: Resolver, name: str, origin: dict, row: dict) -> None:
         url, key, sha256 = resolver.release_pin(name, origin)
         row["source"], row["pin"] = resolver.mirrors.url(url), sha256 and f"sha256:{sha256}"
         if not sha256:
-            raise Unavailable(f"no sha256 pinned for {url}")
+            raise resolver.unpinned(url, origin)
         if key in resolver.lock.entries:
             row["note"] = "locked"
         cached = download_path(url, sha256)

@@ -163,6 +163,13 @@ def test_missing_pin_is_refused_online(shim_catalog, home):
         resolver("false").get("shim-wasmtime")
 
 
+def test_lab_up_says_why_an_architecture_has_no_pin(shim_catalog, home):
+    shim_catalog("")
+    artifacts.catalog()["artifacts"]["shim-wasmtime"][0]["unpinned"] = {"x86_64": "no record of it was found"}
+    with pytest.raises(LabError, match=r"no sha256 is pinned for https://github.com/\S+ \(no record of it was found\)"):
+        resolver("false").get("shim-wasmtime")
+
+
 def test_the_lock_pin_wins_and_a_changed_source_is_drift(release_server, shim_catalog, home, tmp_path, capsys):
     server, folder = release_server
     tarball = runwasi_tarball(b"mirror rebuilt it")

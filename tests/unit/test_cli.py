@@ -88,6 +88,20 @@ def test_lab_plan_json_has_every_pin_in_full(tmp_path):
     assert not (tmp_path / "lab.lock").exists() and not (tmp_path / "state").exists()
 
 
+def test_lab_plan_pins_every_aarch64_row_or_says_why_not(tmp_path):
+    done = plan_of("--runtime", "crun-wasmedge", "--json", tmp_path=tmp_path)
+    rows = [r for r in json.loads(done.stdout)["rows"] if r["arch"] == "aarch64"]
+    assert {r["artifact"] for r in rows} >= {"node-image", "shim-wasmedge", "shim-wasmtime", "wasmedge-libs",
+                                            "base-rust", "base-wasmedge", "base-wasmtime", "base-debian"}
+    unpinned = {r["artifact"]: r["note"] for r in rows if not r["pin"]}
+    assert sorted(unpinned) == ["shim-wasmedge", "wasmtime-release"]
+    assert unpinned["shim-wasmedge"].endswith(
+        "containerd-shim-wasmedge-aarch64-linux-musl.tar.gz (runwasi publishes it, but no record of its sha256 "
+        "could be confirmed (docs/artifacts.md); a lab.lock entry with one you checked pins it): FAILS")
+    assert "(wasmtime publishes no checksums and no public record of this tarball's sha256 was found" \
+        in unpinned["wasmtime-release"]
+
+
 def test_lab_plan_piped_into_a_log_is_not_cut_at_80_columns(tmp_path):
     done = plan_of(tmp_path=tmp_path)
     rows = {line.split("│")[1].strip() + "@" + line.split("│")[2].strip(): line
