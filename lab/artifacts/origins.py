@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab import REPO_ROOT, kit
+from lab.artifacts.host import ARCH_ALIASES
 from lab.artifacts.local import LocalBundle, LocalFile, LocalImage
 from lab.errors import LabError
 from lab.fetch import Unavailable, atomic_write, download_path, extracted_member, http_get, pull
@@ -64,12 +65,23 @@ def fetch_registry(resolver: Resolver, name: str, origin: dict) -> LocalImage:
     local = str(source)
     client = docker.from_env()
     try:
-        client.images.get(local)
+        image = client.images.get(local)
     except docker.errors.ImageNotFound:
         resolver.probe_address(source.registry)
         pull(client, source.repository, digest)
+        image = client.images.get(local)
+    refuse_other_architecture(resolver, local, image.attrs.get("Architecture") or "")
     resolver.lock.record(name, {"origin": "registry", "source": str(bare), "digest": digest})
     return LocalImage(local, digest)
+
+
+def refuse_other_architecture(resolver: Resolver, ref: str, image_arch: str) -> None:
+    """A digest that names one platform's image rather than a multi-platform index gives that
+    platform's image on every host: on a host of another architecture it would only fail later,
+    inside the node or the build ("exec format error")."""
+    if image_arch and ARCH_ALIASES.get(image_arch, image_arch) != resolver.arch:
+        raise Unavailable(f"{ref} is an image for {image_arch}, not for this {resolver.arch} host (its pinned digest "
+                          "names one platform's image, not a multi-platform index)")
 
 
 def fetch_build(resolver: Resolver, name: str, origin: dict) -> LocalImage:

@@ -380,3 +380,76 @@ def test_auto_plans_the_kit_when_a_local_builds_input_cannot_be_had(tmp_path, mo
     online = artifact_plan.plan(load_spec(None, {"runtimes": ["wasmtime"], "offline": "false"}), ("wasmtime",),
                             ("embed-wasmtime",), None, ("x86_64",))
     assert [r["artifact"] for r in online if r["note"].endswith("FAILS")] == ["wasmtime-release"]
+
+
+RUST_DIGEST = "sha256:" + "ab" * 32
+
+
+class FakeDocker:
+    """FAKE docker client: one image per reference, made by a pull, with the architecture given."""
+
+    def __init__(self, architecture: str, present: bool):
+        import docker
+
+        self.pulled: list[str] = []
+        outer = self
+
+        class Images:
+            def get(self, ref):
+                if not present and not outer.pulled:
+                    raise docker.errors.ImageNotFound(ref)
+                return type("Image", (), {"attrs": {"Architecture": architecture}})()
+
+        class Api:
+            def pull(self, repository, tag, stream, decode):
+                outer.pulled.append(f"{repository}@{tag}")
+                return iter(())
+
+        self.images, self.api = Images(), Api()
+
+
+@pytest.fixture
+def rust_catalog(monkeypatch):
+    """A catalog whose base-rust is a registry image by digest, then the kit's (fake kit)."""
+    table = {"artifacts": {"base-rust": [{"origin": "registry", "ref": f"rust:1-bookworm@{RUST_DIGEST}"},
+                                         {"origin": "kit", "artifact": "rust-builder"}], "node-image": {}},
+             "kind-node-images": {}, "oldest-kind": "v0.32.0", "registry-hosts": {}, "bundles": {}}
+    monkeypatch.setattr(artifacts, "catalog", lambda: table)
+
+
+def on_docker(monkeypatch, architecture, present=False):
+    import docker
+
+    client = FakeDocker(architecture, present)
+    monkeypatch.setattr(docker, "from_env", lambda: client)
+    return client
+
+
+def arch_resolver(mode, arch, tmp_path):
+    return artifacts.Resolver(mode, Mirrors(), LockFile.load(tmp_path / "lab.lock"), arch)
+
+
+@pytest.mark.parametrize("arch, docker_arch", [("x86_64", "amd64"), ("aarch64", "arm64")])
+def test_a_pulled_image_of_this_hosts_architecture_is_used(rust_catalog, monkeypatch, tmp_path, arch, docker_arch):
+    client = on_docker(monkeypatch, docker_arch)
+    image = arch_resolver("false", arch, tmp_path).get("base-rust")
+    assert client.pulled == [f"docker.io/library/rust@{RUST_DIGEST}"]
+    assert image.digest == RUST_DIGEST
+
+
+def test_a_digest_of_another_architectures_image_is_refused_before_it_is_locked(rust_catalog, monkeypatch, tmp_path):
+    on_docker(monkeypatch, "amd64")
+    resolver_ = arch_resolver("false", "aarch64", tmp_path)
+    with pytest.raises(LabError, match=r"^base-rust: docker.io/library/rust@sha256:abab\S+ is an image for amd64, "
+                                       r"not for this aarch64 host \(its pinned digest names one platform's image"):
+        resolver_.get("base-rust")
+    assert "base-rust" not in resolver_.lock.entries
+
+
+def test_auto_takes_the_kit_when_the_local_image_is_of_another_architecture(rust_catalog, monkeypatch, tmp_path,
+                                                                            fake_kit, capsys):
+    on_docker(monkeypatch, "amd64", present=True)
+    monkeypatch.setattr(kit, "artifact", lambda name: {"name": name, "image": {"ref": "wasm-lab-kit/rust-builder:1"}})
+    image = arch_resolver("auto", "aarch64", tmp_path).get("base-rust")
+    assert image.ref == "wasm-lab-kit/rust-builder:1" and fake_kit == ["rust-builder"]
+    assert "is an image for amd64, not for this aarch64 host" in capsys.readouterr().err
