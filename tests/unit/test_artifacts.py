@@ -453,3 +453,31 @@ def test_auto_takes_the_kit_when_the_local_image_is_of_another_architecture(rust
     image = arch_resolver("auto", "aarch64", tmp_path).get("base-rust")
     assert image.ref == "wasm-lab-kit/rust-builder:1" and fake_kit == ["rust-builder"]
     assert "is an image for amd64, not for this aarch64 host" in capsys.readouterr().err
+
+
+X86_ONLY_KIT = {"node-image": "node-containerd2", "shim-wasmedge": "shims", "shim-wasmtime": "shims",
+                "base-wasmtime": "wasmtime-cli"}
+
+
+@pytest.mark.parametrize("name, kit_artifact", sorted(X86_ONLY_KIT.items()))
+def test_the_kits_x86_64_only_recipes_are_no_origin_on_aarch64(name, kit_artifact):
+    def kit_origins(arch):
+        found = artifacts.Resolver("auto", Mirrors(), LockFile(Path("/nonexistent")), arch, "kind").origins(name)
+        return [o["artifact"] for o in found if o["origin"] == "kit"]
+    assert kit_origins("x86_64") == [kit_artifact]
+    assert kit_origins("aarch64") == []
+
+
+def test_the_kits_debian_package_recipes_serve_both_architectures():
+    for arch in ARCHES:
+        found = artifacts.Resolver("true", Mirrors(), LockFile(Path("/nonexistent")), arch, "kind")
+        assert [o["artifact"] for o in found.origins("base-wasmedge")] == ["wasmedge-cli"]
+        assert [o["artifact"] for o in found.origins("lab-registry")] == ["registry"]
+
+
+def test_auto_plans_no_x86_64_kit_build_for_an_aarch64_wasmedge_shim(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = load_spec(None, {"runtimes": ["wasmedge"]})
+    rows = artifact_plan.plan(spec, ("wasmedge",), (), "kind", ("aarch64",))
+    (shim,) = [r for r in rows if r["artifact"] == "shim-wasmedge"]
+    assert shim["origin"] == "release v0.6.1" and shim["note"].endswith("pins it): FAILS")
