@@ -91,8 +91,8 @@ def test_macos_says_one_brew_line_per_missing_tool_and_calls_no_installer(tmp_pa
         "setup-host: docker is missing: brew install --cask docker (Docker Desktop), "
         "or brew install colima docker (Colima)",
         "setup-host: kind is missing: brew install kind",
-        "setup-host: debootstrap is missing: none on macOS: bring a kit bundle built on a Linux host "
-        "of this architecture (docs/macos.md)",
+        "setup-host: debootstrap is missing: none on macOS: the lab builds its Debian-package images "
+        "on a Linux host (docs/macos.md)",
     ]
     assert installer_calls(calls) == []
     assert "setup-docker" not in " ".join(calls)
