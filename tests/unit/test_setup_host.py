@@ -172,6 +172,12 @@ def test_a_linux_it_does_not_know_without_apt_get_gets_a_plain_line(tmp_path):
     assert done.stderr.splitlines() == ["setup-host: kind is missing: install kind with this system's package manager"]
 
 
+def test_a_linux_it_does_not_know_is_told_to_start_its_engine(tmp_path):
+    checkout, env = fake_host(tmp_path, release="unknown", tools=("docker", "kind", "debootstrap"), apt_get=False)
+    done, _ = setup_host(checkout, env, "lab", engine_status=1)
+    assert done.stderr.splitlines() == ["setup-host: a Docker engine that answers is missing: start the Docker engine"]
+
+
 @pytest.mark.parametrize("release", ["ubuntu", "unknown"])
 def test_debian_and_an_unknown_linux_with_apt_get_take_the_debian_path(tmp_path, release):
     checkout, env = fake_host(tmp_path, release=release, tools=("kind", "debootstrap", "docker-registry"))
