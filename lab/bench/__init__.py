@@ -24,7 +24,7 @@ from pathlib import Path
 from kubernetes.client.exceptions import ApiException
 
 from lab import catalog, engines
-from lab.bench import density, incluster, node_images, probe, report, targets, variant
+from lab.bench import density, incluster, node_images, page, probe, report, targets, variant
 from lab.bench.results import BenchResult, VariantResult, from_dict
 from lab.bench.variant import DEFAULT_CONCURRENCIES, DEFAULT_DENSITY
 from lab.errors import InputError, LabError
@@ -137,7 +137,7 @@ def write(result: BenchResult, directory: Path) -> dict[str, Path]:
     paths = {"json": directory / "bench.json", "markdown": directory / "bench.md", "html": directory / "bench.html"}
     paths["json"].write_text(json.dumps(result.as_dict(), indent=2) + "\n")
     paths["markdown"].write_text(report.markdown(result))
-    paths["html"].write_text(report.html(result))
+    paths["html"].write_text(page.html(result))
     return paths
 
 

@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from lab.bench import render, report, results, stats, svg, write
+from lab.bench import page, render, report, results, stats, svg, write
 from lab.bench.results import (
     BenchResult,
     ColdStartRun,
@@ -257,18 +257,18 @@ def test_markdown_of_missing_numbers_shows_dashes():
 # ----------------------------------------------------------------------------- HTML and SVG
 
 def test_html_is_self_contained_and_escaped():
-    page = report.html(synthetic(interrupted=True))
-    assert page.startswith("<!DOCTYPE html>")
-    assert "<script" not in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
-    assert "a note with &lt;angle&gt; &amp; ampersand" in page
-    assert "interrupted" in page
+    html = page.html(synthetic(interrupted=True))
+    assert html.startswith("<!DOCTYPE html>")
+    assert "<script" not in html and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "a note with &lt;angle&gt; &amp; ampersand" in html
+    assert "interrupted" in html
     # cold start ×2 (stacked spans, time to 200), memory, density ×2, size, throughput, p50, p99
-    assert page.count("<svg") == 9
-    assert "client-bound" in page
+    assert html.count("<svg") == 9
+    assert "client-bound" in html
 
 
 def test_every_svg_is_well_formed_with_labelled_axes():
-    for charts in report.charts(synthetic()).values():
+    for charts in page.charts(synthetic()).values():
         for chart in charts:
             root = ET.fromstring(chart)
             texts = [t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text")]

@@ -74,3 +74,32 @@ def test_the_rules_name_modules_that_exist():
         assert any(under(m, importer) for m in modules), importer
         for name in forbidden:
             assert name in ("kubernetes", "docker") or any(under(m, name) for m in modules), name
+
+
+MAX_LINES = 400
+EXPLAINED_OVER = 300
+ARCHITECTURE = LAB.parent / "docs" / "architecture.md"
+
+
+def lines_of(path: Path) -> int:
+    return len(path.read_text().splitlines())
+
+
+def explained_long_modules() -> set[str]:
+    """The modules docs/architecture.md's "Module size" section names (`lab/...py` — why)."""
+    text = ARCHITECTURE.read_text()
+    section = text.split("\n## Module size\n", 1)[1].split("\n## ", 1)[0]
+    return {line.split("`")[1] for line in section.splitlines() if line.startswith("- `lab/")}
+
+
+def test_no_module_is_too_long_to_read_whole():
+    too_long = [f"{p.relative_to(LAB.parent)}: {lines_of(p)} lines" for p in sorted(LAB.rglob("*.py"))
+                if lines_of(p) > MAX_LINES]
+    assert too_long == [], f"split by job: no module of lab/ over {MAX_LINES} lines"
+
+
+def test_a_module_over_300_lines_is_one_the_docs_say_why():
+    long = {str(p.relative_to(LAB.parent)) for p in LAB.rglob("*.py") if lines_of(p) > EXPLAINED_OVER}
+    explained = explained_long_modules()
+    assert long - explained == set(), "say why in docs/architecture.md, Module size (or split it)"
+    assert explained - long == set(), "no longer over 300 lines: take it out of Module size"
