@@ -244,8 +244,8 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
             for target in chosen:
                 result.variants[target.variant] = VariantResult(
                     variant=target.variant, deployment=target.deployment, port=target.port, image=target.image,
-                    runtime_class=target.runtime_class, execution=_execution(target.variant),
-                    engine=ran_on.get(target.variant))
+                    runtime_class=target.runtime_class, packaging=_from_catalog(target.variant, "packaging"),
+                    execution=_from_catalog(target.variant, "execution"), engine=ran_on.get(target.variant))
                 try:
                     variant.measure(kube, lab, clients, target, result, plan, stop, touched, unloaded)
                 except (LabError, CommandFailed, ApiException) as error:
@@ -329,9 +329,9 @@ def _loadgen_image(spec) -> str:
     return artifacts.image(spec, "bench-loadgen")
 
 
-def _execution(variant: str) -> str | None:
+def _from_catalog(variant: str, key: str) -> str | None:
     found = catalog.load().variants.get(variant)
-    return getattr(found, "execution", None) if found else None
+    return getattr(found, key, None) if found else None
 
 
 def _calibration(clients: incluster.InClusterLoad) -> dict:

@@ -6,7 +6,7 @@ from html import escape
 
 from lab.bench import svg
 from lab.bench.report import CLIENT_BOUND_MARK, MB, MIB, TITLES, machine, memory_bytes, notes, tables
-from lab.bench.results import SPANS, BenchResult, flavor
+from lab.bench.results import SPANS, BenchResult
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1180px;color:#111;
@@ -73,13 +73,13 @@ def charts(result: BenchResult) -> dict[str, list[str]]:
         out["density"].append(svg.line_chart("Time until all N pods were Ready", list(ready_after), ready_after,
                                              x_axis="replicas (N)", y_axis="seconds (s)", digits=2))
     values = {}
-    series = ["in node's containerd", "docker save | gzip", "published (same flavor)"]
+    series = ["in node's containerd", "docker save | gzip", "published (same packaging)"]
     published = result.published.get("sizes_mb", {})
     for name, v in result.variants.items():
         size = v.image_size
         values[(name, series[0])] = size.node_bytes / MB if size and size.node_bytes is not None else None
         values[(name, series[1])] = size.gzip_bytes / MB if size and size.gzip_bytes is not None else None
-        values[(name, series[2])] = published.get(flavor(name))
+        values[(name, series[2])] = published.get(v.packaging or "")
     out["size"].append(svg.bar_chart("Image size", variants, series, values, axis="size (MB = 10⁶ bytes)", digits=2))
     levels = sorted({level.concurrency for v in result.variants.values() for level in v.load})
     if levels:

@@ -4,7 +4,7 @@
 All are rendered from a BenchResult only, so they can be rebuilt from bench.json later."""
 from __future__ import annotations
 
-from lab.bench.results import SPANS, BenchResult, flavor
+from lab.bench.results import SPANS, BenchResult
 
 MB = 1_000_000
 MIB = 1 << 20
@@ -160,11 +160,11 @@ def tables(result: BenchResult) -> dict[str, tuple[list[str], list[list[str]]]]:
     published = result.published.get("sizes_mb", {})
     for name, v in result.variants.items():
         size = v.image_size
-        pub = published.get(flavor(name))
+        pub = published.get(v.packaging or "")
         rows.append([name, mb(size.node_bytes if size else None), mb(size.host_bytes if size else None),
                      mb(size.gzip_bytes if size else None), "–" if pub is None else f"{pub:g}"])
     out["size"] = (["variant", "in node's containerd (MB)", "host Docker, unpacked (MB)", "docker save | gzip (MB)",
-                    "published, same flavor (MB)"], rows)
+                    "published, same packaging (MB)"], rows)
 
     rows = []
     where = {"pod-ip": "pod IP (wrk)", "service": "ClusterIP (wrk)", "nodeport": "NodePort (host client)"}

@@ -23,7 +23,7 @@ from tests.unit.test_cluster_and_workloads import lab_spec
 
 @pytest.fixture
 def ctx(isolated_state, monkeypatch):
-    monkeypatch.setattr(workloads, "wait_answering", lambda url, flavor, timeout=90: None)
+    monkeypatch.setattr(workloads, "wait_answering", lambda url, variant, timeout=90: None)
 
     def make(adopt=False, namespace="wasm-lab", runtimes=("wasmedge",), kube=None, node=None):
         spec = lab_spec(name="lab1", runtimes=list(runtimes), namespace=namespace, adopt=adopt)
