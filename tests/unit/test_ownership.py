@@ -247,3 +247,22 @@ def test_a_bundle_goes_with_the_last_runtime_of_the_lab_that_needs_it(ctx, tmp_p
     assert node.uninstalls == ["/opt/wasm-lab/crun-wasmedge/uninstall.sh"]
     assert not [p for p in node.files if p.startswith("/opt/wasm-lab/")]
     assert both.state.get("bundles_on_nodes") == {}
+
+
+def test_each_action_writes_only_the_state_keys_it_declares(ctx, shim, monkeypatch):
+    """Run and undo the actions that reach the cluster, each inside its declaration (as lab.up and
+    lab.down run them): a key an action writes without declaring it is refused."""
+    from lab import recovery
+
+    monkeypatch.setattr(recovery, "bring_back", lambda *args, **kwargs: recovery.Recovery([], []))
+    c = with_artifacts(ctx(), shim)
+    steps = [InstallRuntimes(), CreateRuntimeClasses(), Deploy()]
+    for action in steps:
+        with c.state.declared(action):
+            action.execute(c)
+    written = set(c.state.data)
+    for action in reversed(steps):
+        with c.state.declared(action):
+            action.undo(c)
+    declared = {key for action in steps for key in (*action.records, *action.notes)}
+    assert written <= declared and {ownership.OWNED, "runtimes_on_nodes", "labels_on_nodes"} <= written
