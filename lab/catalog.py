@@ -26,9 +26,16 @@ EXECUTIONS = {
     "aot": "AOT",                    # machine code compiled before deployment, carried in the image
 }
 COMPILERS = {"wasmtime": "Cranelift", "wasmedge": "LLVM"}
-# How a variant's code reaches the node: an image (side-loaded, or pulled from the registry the
-# lab pushes it to), or its image's .wasm pushed as a Wasm OCI artifact (one application/wasm
-# layer, no root filesystem) that the node pulls from a registry and the shim runs.
+# How a variant's code is packaged and what runs it (docs/architecture.md, Words).
+PACKAGINGS = {
+    "native": "a Linux binary in an image, run by runc",
+    "embed": "an engine and the module in one image, run by runc",
+    "runtime": "the module alone in an image, run through a runtime's RuntimeClass",
+    "artifact": "the module as a Wasm OCI artifact (one application/wasm layer, no root filesystem), "
+                "pulled from a registry and run through a runtime's RuntimeClass",
+}
+# How a variant's code reaches the node, from its packaging: an image (side-loaded, or pulled from
+# the registry the lab pushes it to), or the Wasm OCI artifact.
 DELIVERIES = ("image", "artifact")
 
 
@@ -40,12 +47,17 @@ class CatalogError(ValueError):
 class Variant:
     name: str
     image: str                          # the Dockerfile target it is deployed from
+    packaging: str                      # one of PACKAGINGS
     execution: str                      # how its code runs: one of EXECUTIONS
     engine: str | None = None           # the wasm engine inside; None for native
     runtime_class: str | None = None    # the RuntimeClass (= handler) it runs through; None: runc
     pod_annotations: dict = field(default_factory=dict)
     env: dict = field(default_factory=dict)
-    delivery: str = "image"             # one of DELIVERIES: how its code reaches the node
+
+    @property
+    def delivery(self) -> str:
+        """One of DELIVERIES: how its code reaches the node."""
+        return "artifact" if self.packaging == "artifact" else "image"
 
     @property
     def execution_label(self) -> str:
@@ -120,15 +132,18 @@ def _variant(name: str, entry: dict, runtime: Runtime | None, targets: set[str])
         raise CatalogError(f"variant {name}: execution {execution!r} is not one of {', '.join(EXECUTIONS)}")
     if (execution == "native") != (entry.get("engine") is None):
         raise CatalogError(f"variant {name}: execution native is for a variant without engine, and only for it")
-    delivery = entry.get("delivery", "image")
-    if delivery not in DELIVERIES:
-        raise CatalogError(f"variant {name}: delivery {delivery!r} is not one of {', '.join(DELIVERIES)}")
-    if delivery == "artifact" and not entry.get("runtime_class"):
-        raise CatalogError(f"variant {name}: only a RuntimeClass's shim runs a Wasm OCI artifact")
-    return Variant(name=name, image=entry["image"], execution=execution, engine=entry.get("engine"),
+    packaging = entry.get("packaging")
+    if packaging not in PACKAGINGS:
+        raise CatalogError(f"variant {name}: packaging {packaging!r} is not one of {', '.join(PACKAGINGS)}")
+    if (packaging == "native") != (execution == "native"):
+        raise CatalogError(f"variant {name}: packaging native is for execution native, and only for it")
+    if (packaging in ("runtime", "artifact")) != bool(entry.get("runtime_class")):
+        raise CatalogError(f"variant {name}: packaging runtime or artifact runs through a RuntimeClass, "
+                           "and only those do")
+    return Variant(name=name, image=entry["image"], packaging=packaging, execution=execution,
+                   engine=entry.get("engine"),
                    runtime_class=runtime.handler if runtime is not None and entry.get("runtime_class") else None,
-                   pod_annotations=dict(entry.get("pod_annotations") or {}), env=dict(entry.get("env") or {}),
-                   delivery=delivery)
+                   pod_annotations=dict(entry.get("pod_annotations") or {}), env=dict(entry.get("env") or {}))
 
 
 def parse(data: dict, targets: set[str]) -> Catalog:

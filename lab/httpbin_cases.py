@@ -7,7 +7,7 @@ tests/conformance runs them against local processes and containers. Only the sta
     results = run_cases("http://127.0.0.1:3000")
     passed = sum(r.ok for r in results)
 
-`normalise(json)` drops what legitimately differs between variants (flavor, runtime, host:port,
+`normalise(json)` drops what legitimately differs between variants (the `flavor` field, runtime, host:port,
 peer address, random values) so answers from different variants can be compared for equality.
 """
 from __future__ import annotations
@@ -29,11 +29,12 @@ ANY = object()
 
 XFF = {"X-Forwarded-For": "203.0.113.7"}
 RUNTIMES = ("native", "wasmedge", "wasmtime")
-# The spec's flavors (shared/specs/httpbin.md), then the lab catalog's AOT-compiled WasmEdge
-# variants and its Wasm OCI artifacts: the same module and server, a flavor of their own from FLAVOR.
-FLAVORS = ("native", "embed-wasmedge", "runtime-wasmedge", "embed-wasmtime", "runtime-wasmtime",
-           "runtime-crun-wasmedge", "embed-wasmedge-aot", "runtime-wasmedge-aot", "runtime-crun-wasmedge-aot",
-           "artifact-wasmedge", "artifact-wasmtime")
+# The names a workload reports as its `flavor` (the field and X-Workload-Flavor of the httpbin
+# spec, shared/specs/httpbin.md, set from its `FLAVOR` environment variable): the spec's, then the
+# lab catalog's AOT-compiled WasmEdge variants and its Wasm OCI artifacts, each a variant's name.
+VARIANT_NAMES = ("native", "embed-wasmedge", "runtime-wasmedge", "embed-wasmtime", "runtime-wasmtime",
+                 "runtime-crun-wasmedge", "embed-wasmedge-aot", "runtime-wasmedge-aot", "runtime-crun-wasmedge-aot",
+                 "artifact-wasmedge", "artifact-wasmtime")
 JSON_CT = "application/json; charset=utf-8"
 
 
@@ -243,8 +244,8 @@ def check(case: Case, status: int, headers: dict, body: bytes, seconds: float) -
     lower = {k.lower(): v for k, v in headers.items()}
     if "x-workload-flavor" not in lower:
         problems.append("header X-Workload-Flavor: missing")
-    elif lower["x-workload-flavor"] not in FLAVORS:
-        problems.append(f"header X-Workload-Flavor: unknown flavor {lower['x-workload-flavor']!r}")
+    elif lower["x-workload-flavor"] not in VARIANT_NAMES:
+        problems.append(f"header X-Workload-Flavor: unknown variant {lower['x-workload-flavor']!r}")
     for name, want in case.resp_headers.items():
         got = lower.get(name.lower())
         if got is None:
@@ -276,9 +277,9 @@ def check(case: Case, status: int, headers: dict, body: bytes, seconds: float) -
                 found, value = _lookup(result.json, path)
                 if not found or not isinstance(value, str) or not re.fullmatch(pattern, value):
                     problems.append(f"{path}: {value!r:.80} does not match {pattern}")
-            flavor = (result.json or {}).get("flavor") if isinstance(result.json, dict) else None
-            if flavor is not None and flavor not in FLAVORS:
-                problems.append(f"flavor: unknown {flavor!r}")
+            reported = (result.json or {}).get("flavor") if isinstance(result.json, dict) else None
+            if reported is not None and reported not in VARIANT_NAMES:
+                problems.append(f"`flavor` field: unknown variant {reported!r}")
             if case.name == "version" and isinstance(result.json, dict) \
                     and result.json.get("runtime") not in RUNTIMES:
                 problems.append(f"runtime: {result.json.get('runtime')!r} is not one of {RUNTIMES}")

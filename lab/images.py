@@ -21,9 +21,10 @@ ROOT = REPO_ROOT
 CONTEXT = ROOT / "workloads" / "httpbin"
 DOCKERFILE = catalog.DOCKERFILE
 REPOSITORY = "wasm-lab/httpbin"
-# The image targets the variants are deployed from (a variant may share another's image: FLAVOR
-# is set at deploy time), and the engine of each image that carries a .wasm (lab/catalog.py).
-VARIANTS = catalog.load().images
+# The image targets the variants are deployed from (a variant may share another's image: the
+# workload's `FLAVOR` is set at deploy time), and the engine of each image that carries a .wasm
+# (lab/catalog.py).
+IMAGE_TARGETS = catalog.load().images
 JOB_IMAGES = catalog.load().job_images   # the WASI job check's images (lab/jobs.py)
 ENGINE = {v.image: v.engine for v in catalog.load().variants.values() if v.engine}
 WASM_PATH = "/httpbin.wasm"
@@ -88,8 +89,8 @@ def image_of(variant: str) -> str:
 def tag(variant: str) -> str:
     """The local tag of a variant's image, or of a job image (named by its target)."""
     variant = image_of(variant)
-    if variant not in VARIANTS + JOB_IMAGES:
-        raise ValueError(f"unknown httpbin variant {variant!r} (one of {', '.join(VARIANTS + JOB_IMAGES)})")
+    if variant not in IMAGE_TARGETS + JOB_IMAGES:
+        raise ValueError(f"unknown httpbin variant {variant!r} (one of {', '.join(IMAGE_TARGETS + JOB_IMAGES)})")
     return f"{REPOSITORY}:{variant}"
 
 
@@ -167,7 +168,7 @@ def build_variant(variant: str, bases: BaseImages, client=None, log: Path | None
 
 def build(variants: list[str] | None, bases: BaseImages, log: Path | None = None) -> list[BuiltImage]:
     """Build the given variants (all when None), in order; returns tag, id, size, build time."""
-    wanted = [image_of(v) for v in (variants or VARIANTS)]
+    wanted = [image_of(v) for v in (variants or IMAGE_TARGETS)]
     for v in wanted:
         tag(v)
     client = _client()
@@ -205,8 +206,8 @@ def wasm_identical(built: list[BuiltImage]) -> dict[str, bool | None]:
     carry the same .wasm (None: not both built)."""
     sums = {b.variant: b.wasm_sha256 for b in built}
     out: dict[str, bool | None] = {}
-    for image in VARIANTS:
-        if image.startswith("embed-") and f"runtime-{image.removeprefix('embed-')}" in VARIANTS:
+    for image in IMAGE_TARGETS:
+        if image.startswith("embed-") and f"runtime-{image.removeprefix('embed-')}" in IMAGE_TARGETS:
             pair = (sums.get(image), sums.get(f"runtime-{image.removeprefix('embed-')}"))
             out[image.removeprefix("embed-")] = None if None in pair else pair[0] == pair[1]
     return out

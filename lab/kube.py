@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from kubernetes import client, config, dynamic
 from kubernetes.client.exceptions import ApiException
@@ -17,6 +17,32 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "wasm-lab"}
 OWNER = "wasm-lab.dev/owner"          # annotation: the lab that created (or adopted) an object
 # what the API server adds to an object; left out of a backup so it can be applied again
 SERVER_FIELDS = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "selfLink")
+NOT_FOUND = 404
+
+T = TypeVar("T")
+
+
+def read_if_present(call: Callable[[], T]) -> T | None:
+    """call()'s answer, or None when the API answers 404: the object is not there, which the caller
+    takes as an answer (any other error is raised)."""
+    try:
+        return call()
+    except ApiException as error:
+        if error.status == NOT_FOUND:
+            return None
+        raise
+
+
+def delete_if_present(call: Callable[[], object], also_fine: tuple[int, ...] = ()) -> bool:
+    """Run a delete call: True when it deleted, False when the object was already gone (404) or the
+    API answered one of `also_fine` (say 409: a precondition no longer holds)."""
+    try:
+        call()
+        return True
+    except ApiException as error:
+        if error.status == NOT_FOUND or error.status in also_fine:
+            return False
+        raise
 
 
 def _meta(obj: Any) -> client.V1ObjectMeta:
@@ -72,12 +98,7 @@ class Kube:
 
     def read(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict | None:
         resource = self.dynamic.resources.get(api_version=api_version, kind=kind)
-        try:
-            return resource.get(name=name, namespace=namespace).to_dict()
-        except ApiException as error:
-            if error.status == 404:
-                return None
-            raise
+        return read_if_present(lambda: resource.get(name=name, namespace=namespace).to_dict())
 
     def apply_owned(self, body: dict, lab: str, adopt: bool = False, shared: bool = False) -> tuple[str, dict | None]:
         """Apply an object the lab owns, marked with its name. Returns what happened ("created",
@@ -110,14 +131,9 @@ class Kube:
 
     def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
         resource = self.dynamic.resources.get(api_version=api_version, kind=kind)
-        try:
-            # Background, as kubectl does: a Job deleted through the API would otherwise orphan its pods
-            resource.delete(name=name, namespace=namespace, body={"propagationPolicy": "Background"})
-            return True
-        except ApiException as error:
-            if error.status == 404:
-                return False
-            raise
+        # Background, as kubectl does: a Job deleted through the API would otherwise orphan its pods
+        return delete_if_present(lambda: resource.delete(name=name, namespace=namespace,
+                                                         body={"propagationPolicy": "Background"}))
 
     def wait_gone(self, api_version: str, kind: str, name: str, namespace: str | None = None,
                   timeout: float = 180) -> None:

@@ -6,11 +6,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from lab import artifacts, catalog, engines, ownership, providers
+from lab import artifacts, catalog, engines, providers
 from lab.actions import UP
-from lab.actions import images as image_records
-from lab.actions import registry as registry_records
-from lab.actions import runtimes as runtime_records
 from lab.actions.cluster import EnsureCluster, made_by_lab
 from lab.actions.runtimeclasses import CreateRuntimeClasses
 from lab.actions.runtimes import InstallRuntimes
@@ -44,8 +41,8 @@ def up(spec: LabSpec) -> Context:
     return run(spec, UP)
 
 
-IN_CLUSTER_RECORDS = (ownership.OWNED, ownership.ADOPTED, runtime_records.RECORD, runtime_records.LABELS, runtime_records.BUNDLES,
-                      image_records.LOADED, registry_records.HOSTS_FILES)
+# what only an undo inside the cluster takes back: the records of the actions that need it
+IN_CLUSTER_RECORDS = tuple(dict.fromkeys(key for action in UP if action.in_cluster for key in action.records))
 
 
 def connect(ctx: Context) -> bool:
@@ -68,8 +65,12 @@ def uninstall_runtimes(spec: LabSpec) -> list[str]:
         ctx = Context(spec=spec, state=state, provider=providers.get(spec.provider))
         if not connect(ctx):
             return []
+        classes, runtimes = CreateRuntimeClasses(), InstallRuntimes()
         with nodes_released(ctx):
-            return CreateRuntimeClasses().undo(ctx, spec.runtimes) + InstallRuntimes().undo(ctx, spec.runtimes)
+            with state.declared(classes):
+                removed = classes.undo(ctx, spec.runtimes)
+            with state.declared(runtimes):
+                return removed + runtimes.undo(ctx, spec.runtimes)
 
 
 def delete_cluster(spec: LabSpec) -> list[str]:
@@ -81,8 +82,9 @@ def delete_cluster(spec: LabSpec) -> list[str]:
         refusal = EnsureCluster.not_the_labs(ctx.provider, spec, state)
         if refusal:
             raise LabError(refusal)
-        with nodes_released(ctx):
-            return EnsureCluster().undo(ctx)
+        cluster = EnsureCluster()
+        with nodes_released(ctx), state.declared(cluster):
+            return cluster.undo(ctx)
 
 
 def down(spec: LabSpec) -> list[str]:
@@ -106,7 +108,7 @@ def down(spec: LabSpec) -> list[str]:
                     reachable = connect(ctx)
                 if not reachable:
                     continue
-            with nodes_released(ctx):
+            with nodes_released(ctx), state.declared(action):
                 removed += action.undo(ctx)
         if (state.dir / "state.json").is_file():
             shutil.rmtree(state.dir)

@@ -54,6 +54,12 @@ class Action(Protocol):
     def in_cluster(self) -> bool: ...
 
     @property
+    def records(self) -> tuple[str, ...]: ...   # state keys listing what its undo takes back
+
+    @property
+    def notes(self) -> tuple[str, ...]: ...     # other state keys it writes, read by later runs
+
+    @property
     def needs(self) -> tuple[str, ...]: ...
 
     @property
@@ -89,7 +95,7 @@ def run_actions(ctx: Context, actions) -> None:
     for action in actions:
         start = time.monotonic()
         console.print(f"[bold]▶ {action.name}[/bold] — {action.title}")
-        with nodes_released(ctx):
+        with nodes_released(ctx), ctx.state.declared(action):
             outcome = action.execute(ctx)
         seconds = time.monotonic() - start
         ctx.timings[action.name] = round(seconds, 1)

@@ -16,13 +16,13 @@ did not come back and what brings them back, never touching those."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from kubernetes.client import V1DeleteOptions, V1Preconditions
-from kubernetes.client.exceptions import ApiException
 
 from lab.errors import LabError
-from lab.kube import OWNER
+from lab.kube import OWNER, delete_if_present
 from lab.waits import wait_until
 
 COME_BACK_SECONDS = 45    # a pod a restart did not break is Ready again within seconds
@@ -103,12 +103,9 @@ def recreate(core, pods: list[SeenPod]) -> None:
     """Delete each pod (only that very pod: its uid is a precondition) so its controller makes a
     new one, in a new sandbox."""
     for pod in pods:
-        try:
-            core.delete_namespaced_pod(pod.name, pod.namespace,
-                                       body=V1DeleteOptions(preconditions=V1Preconditions(uid=pod.uid)))
-        except ApiException as error:
-            if error.status not in (404, 409):  # gone already, or already another pod of that name
-                raise
+        body = V1DeleteOptions(preconditions=V1Preconditions(uid=pod.uid))
+        # 409: the uid precondition failed, the name is already another pod's
+        delete_if_present(partial(core.delete_namespaced_pod, pod.name, pod.namespace, body=body), also_fine=(409,))
 
 
 def replaced(core, pods: list[SeenPod]) -> list[SeenPod]:

@@ -14,7 +14,7 @@ JUNIT_FILE = "checks.junit.xml"  # lab.up's, what CI systems read (docs/ci)
 
 
 def consistency(results: dict[str, list[dict]]) -> dict[str, bool]:
-    """Per case: do all variants give the same answer (status and normalised body, flavor aside)?"""
+    """Per case: do all variants give the same answer (status and normalised body, the `flavor` field aside)?"""
     per_case: dict[str, set] = {}
     for rows in results.values():
         for row in rows:
@@ -91,7 +91,7 @@ def write(results: dict[str, list[dict]], directory: Path, meta: dict,
         body["jobs"] = {"results": jobs, "consistent": consistency(jobs), "failures": failures(jobs)}
     json_path.write_text(json.dumps(body, indent=2) + "\n")
     suites = ET.Element("testsuites", name="wasm-lab")
-    _suites(suites, results, "httpbin", "", "variants answered differently (apart from flavor)")
+    _suites(suites, results, "httpbin", "", "variants answered differently (apart from the `flavor` field)")
     if jobs:
         _suites(suites, jobs, "wasi-job", "wasi-job ", "runners printed or exited differently")
     junit_path = directory / f"{name}.junit.xml"

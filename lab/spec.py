@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import urllib.parse
 from dataclasses import dataclass, fields
+from enum import StrEnum
 from pathlib import Path
 
 import yaml
@@ -16,7 +17,17 @@ from lab.mirrors import Mirrors
 
 DEFAULTS_FILE = Path(__file__).parent / "defaults" / "lab.yaml"
 PROVIDERS = ("kind", "minikube", "existing")
-OFFLINE_MODES = ("auto", "true", "false")
+
+
+class Offline(StrEnum):
+    """`offline`: which origins an artifact may come from. The values are lab.yaml's (and what
+    --offline / --online give), so a member equals the text it was read from."""
+    AUTO = "auto"           # upstream when it answers and verifies, else the offline kit
+    KIT = "true"            # --offline: the offline kit only
+    UPSTREAM = "false"      # --online: upstream only, never the kit
+
+
+OFFLINE_MODES = tuple(mode.value for mode in Offline)
 NODE_CONTAINERDS = ("2", "1.7")
 IMAGE_DELIVERIES = ("registry", "load")
 # Whole values only (fullmatch: a "$" would let a trailing newline through into folder and object names).
@@ -35,7 +46,7 @@ class LabSpec:
     kubernetes: str
     workers: int
     runtimes: tuple[str, ...]
-    offline: str
+    offline: Offline
     host_port_base: int
     namespace: str
     results_dir: str
@@ -127,14 +138,14 @@ def validate(raw: dict) -> LabSpec:
     )
 
 
-def _kit_mode(raw: dict) -> str:
+def _kit_mode(raw: dict) -> Offline:
     """A kit bundle is the offline kit: with one, auto means offline and --online is a contradiction."""
-    mode = _choice("offline", raw["offline"], OFFLINE_MODES)
+    mode = Offline(_choice("offline", raw["offline"], OFFLINE_MODES))
     if not raw.get("kit_from"):
         return mode
-    if mode == "false":
+    if mode is Offline.UPSTREAM:
         raise InputError("kit_from: a kit bundle is the offline kit; it cannot be used with --online (offline: false)")
-    return "true"
+    return Offline.KIT
 
 
 def _kit_from(value) -> str:

@@ -45,6 +45,11 @@ def write_private(path: Path, content: str) -> None:
 LOCK_WAIT_SECONDS = 3 * 3600
 
 
+class UndeclaredRecord(LabError):
+    """An action wrote a state key it does not declare (`records`, `notes`): a bug, since lab.down
+    reads the declarations to know what to take back and whether that needs the cluster."""
+
+
 class State:
     """Every change re-reads the file first and writes it atomically (0600, in a 0700 folder), so
     two State objects of one lab never overwrite each other with stale copies."""
@@ -53,6 +58,7 @@ class State:
         self.dir = (root or state_root()) / name
         self.path = self.dir / "state.json"
         self.data = self._read()
+        self._writer: tuple[str, tuple[str, ...]] | None = None  # the action running and the keys it declares
 
     def _read(self) -> dict:
         try:
@@ -68,8 +74,21 @@ class State:
         return self.data.get(key, default)
 
     def set(self, key, value) -> None:
+        if self._writer is not None and key not in self._writer[1]:
+            raise UndeclaredRecord(f"action {self._writer[0]} wrote state key {key!r}, which it does not declare "
+                                   f"(it declares {', '.join(self._writer[1]) or 'none'})")
         self.data = {**self._read(), key: value}
         self.save()
+
+    @contextlib.contextmanager
+    def declared(self, action):
+        """While `action` runs (or undoes), it may write only the keys it declares: `records`, what
+        its undo takes back, and `notes`, what later runs read."""
+        outer, self._writer = self._writer, (action.name, (*action.records, *action.notes))
+        try:
+            yield
+        finally:
+            self._writer = outer
 
     def add(self, key, item) -> None:
         """Remember one more created thing under `key` (a list in the order things were made,

@@ -62,9 +62,9 @@ def namespace_object(namespace: str) -> dict:
             "metadata": {"name": namespace, "labels": {"app.kubernetes.io/managed-by": "wasm-lab"}}}
 
 
-def wait_answering(base_url: str, flavor: str, timeout: float = 90) -> None:
-    """Ready means answering: GET /version through the address the checks use returns this
-    variant's flavor (a Ready pod can precede the NodePort route by seconds)."""
+def wait_answering(base_url: str, variant: str, timeout: float = 90) -> None:
+    """Ready means answering: GET /version through the address the checks use names this variant
+    in its `flavor` field (a Ready pod can precede the NodePort route by seconds)."""
     last = {"why": "no answer yet"}
 
     @retry(stop=stop_after_delay(timeout), wait=wait_fixed(0.5), retry=retry_if_result(lambda ok: not ok))
@@ -75,10 +75,10 @@ def wait_answering(base_url: str, flavor: str, timeout: float = 90) -> None:
         except (requests.RequestException, ValueError) as error:
             last["why"] = f"{error.__class__.__name__}"
             return False
-        last["why"] = f"HTTP {response.status_code}, flavor {answer.get('flavor')!r}"
-        return answer.get("flavor") == flavor
+        last["why"] = f"HTTP {response.status_code}, variant {answer.get('flavor')!r}"
+        return answer.get("flavor") == variant
 
     try:
         answered()
     except RetryError:
-        raise LabError(f"{flavor} never answered on {base_url}/version within {timeout:.0f}s (last: {last['why']})")
+        raise LabError(f"{variant} never answered on {base_url}/version within {timeout:.0f}s (last: {last['why']})")

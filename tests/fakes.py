@@ -7,11 +7,23 @@ each test module.
 - `FakeNode`: a kind-like node whose files live in a dict; it answers `containerd config dump` by
   echoing the config it holds, plays systemctl restarts (optionally failing) and the bundle scripts.
 - `UnexpectedCommand`: what a fake raises for a command it does not know.
+- `FakeCore`: the CoreV1Api calls the lab makes on nodes (labels, taints, images), namespaces and
+  pods, kept in dicts; a pod is Running as soon as it is created; absent is a 404, taken a 409.
+- `FakeApps`: Deployment scales in a dict, patches recorded.
+- `FakeKube`: a `lab.kube.Kube` whose API server is a dict of objects by (kind, namespace, name):
+  server-side apply replaces them; only the API calls are replaced, the lab's ownership logic
+  (`apply_owned`, `delete_owned`) runs as is.
 """
+import copy
 import hashlib
 from pathlib import Path
+from types import SimpleNamespace as NS
+
+from kubernetes.client.exceptions import ApiException
 
 from lab import node_runtimes
+from lab.errors import LabError
+from lab.kube import Kube
 from lab.nodes import Node, Result
 
 KIND_CONFIG = (Path(__file__).parent / "unit" / "fixtures" / "containerd" / "kind-v2.toml").read_text()
@@ -89,3 +101,109 @@ class FakeNode(Node):
 
     def put_file(self, path, content, mode=0o644):
         self.files[path] = content
+
+
+class FakeCore:
+    """FAKE CoreV1Api (see the module's docstring). Listing pods shows none: the pods it holds are
+    installer-pod manifests, not the workload pods a listing is asked for."""
+
+    def __init__(self, images=("registry.k8s.io/pause:3.10.1",), waiting=None):
+        self.labels: dict[str, dict] = {}
+        self.patches: list = []
+        self.pods, self.namespaces, self.deleted = {}, {}, []
+        self.node_images = images
+        self.waiting = waiting  # the reason every pod waits with (an image pull failure), or None
+
+    def read_node(self, name):
+        images = [NS(names=["docker.io/library/x@sha256:ab", n]) for n in self.node_images]
+        return NS(metadata=NS(labels=dict(self.labels.get(name, {}))), spec=NS(taints=None),
+                  status=NS(images=images))
+
+    def patch_node(self, name, body):
+        self.patches.append((name, body))
+        labels = self.labels.setdefault(name, {})
+        for key, value in body["metadata"]["labels"].items():
+            if value is None:
+                labels.pop(key, None)
+            else:
+                labels[key] = value
+
+    def create_namespace(self, body):
+        if body["metadata"]["name"] in self.namespaces:
+            raise ApiException(status=409, reason="AlreadyExists")
+        self.namespaces[body["metadata"]["name"]] = body
+
+    def delete_namespace(self, name):
+        if self.namespaces.pop(name, None) is None:
+            raise ApiException(status=404, reason="NotFound")
+
+    def list_pod_for_all_namespaces(self, field_selector):
+        return NS(items=[])
+
+    def list_namespaced_pod(self, namespace):
+        return NS(items=[])
+
+    def create_namespaced_pod(self, namespace, body):
+        self.pods[body["metadata"]["name"]] = body
+
+    def read_namespaced_pod(self, name, namespace):
+        if name not in self.pods:
+            raise ApiException(status=404, reason="NotFound")
+        state = NS(waiting=NS(reason=self.waiting, message="pull failed"), running=None) if self.waiting \
+            else NS(waiting=None, running=NS(started_at="now"))
+        return NS(status=NS(phase="Pending" if self.waiting else "Running", container_statuses=[NS(state=state)]))
+
+    def delete_namespaced_pod(self, name, namespace, grace_period_seconds=None):
+        if self.pods.pop(name, None) is None:
+            raise ApiException(status=404, reason="NotFound")
+        self.deleted.append(name)
+
+
+class FakeApps:
+    """FAKE AppsV1Api: Deployment replicas by name; scale patches recorded."""
+
+    def __init__(self, replicas=None):
+        self.replicas = dict(replicas or {})
+        self.patches: list = []
+
+    def read_namespaced_deployment_scale(self, name, namespace):
+        return NS(spec=NS(replicas=self.replicas[name]))
+
+    def patch_namespaced_deployment_scale(self, name, namespace, body):
+        self.patches.append((name, body["spec"]["replicas"]))
+        self.replicas[name] = body["spec"]["replicas"]
+
+
+class FakeKube(Kube):
+    """FAKE API server (see the module's docstring); a Deployment named in `never_ready` never
+    becomes ready."""
+
+    def __init__(self, replicas=None, never_ready=()):
+        self.objects: dict = {}
+        self.core, self.apps = FakeCore(), FakeApps(replicas)
+        self.never_ready = never_ready
+
+    @staticmethod
+    def key(kind, name, namespace):
+        return kind, namespace or "", name
+
+    def read(self, api_version, kind, name, namespace=None):
+        obj = self.objects.get(self.key(kind, name, namespace))
+        return copy.deepcopy(obj) if obj else None
+
+    def apply(self, body):
+        meta = body["metadata"]
+        stored = copy.deepcopy(body)
+        stored["metadata"]["uid"] = "uid-1"
+        self.objects[self.key(body["kind"], meta["name"], meta.get("namespace"))] = stored
+        return stored
+
+    def delete(self, api_version, kind, name, namespace=None):
+        return self.objects.pop(self.key(kind, name, namespace), None) is not None
+
+    def wait_gone(self, *args, **kwargs):
+        pass
+
+    def wait_deployment_ready(self, name, namespace, timeout=300):
+        if name in self.never_ready:
+            raise LabError(f"deployment {namespace}/{name} never became ready")

@@ -6,6 +6,7 @@ class ResolveArtifacts:
     name = "artifacts"
     title = "every artifact from its first origin that answers and verifies (lab.lock pins, mirrors, the kit)"
     in_cluster = False
+    records, notes = (), ("artifact_origins", "artifact_engines")
     needs, gives = (), ('artifacts',)
 
     def __init__(self, with_runtimes: bool = True, with_images: bool = True):

@@ -19,6 +19,7 @@ class Check:
     name = "check"
     title = "the same requests against every variant through its NodePort, answers compared"
     in_cluster = False
+    records, notes = (), ()
     needs, gives = ('cluster',), ('results',)
 
     def execute(self, ctx):

@@ -10,6 +10,9 @@ class EnsureCluster:
     name = "cluster"
     title = "create the cluster (or reuse it) and wait for every node to be Ready"
     in_cluster = False
+    # the providers' ensure writes the first three (a create under way, done; kind's network)
+    records = ("cluster_creating", "cluster_created", "kind_network_created", "cluster_id", "cluster_adopted")
+    notes = ("kubeconfig",)
     needs, gives = ('artifacts',), ('cluster', 'kube')
 
     def execute(self, ctx):
@@ -77,6 +80,7 @@ class AttachCluster:
     name = "attach"
     title = "reach the lab's cluster as lab.up left it (read-only)"
     in_cluster = False
+    records, notes = (), ()
     needs, gives = (), ("cluster", "kube")
 
     def execute(self, ctx):

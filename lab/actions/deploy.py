@@ -8,6 +8,7 @@ class Deploy:
     name = "deploy"
     title = "a Deployment and NodePort Service per variant, server-side applied, waited for until it answers"
     in_cluster = True
+    records, notes = (ownership.OWNED, ownership.ADOPTED), ("namespace",)
     needs, gives = ('cluster', 'kube', 'images'), ()
 
     def execute(self, ctx):

@@ -11,6 +11,7 @@ class BuildImages:
     name = "images"
     title = "build the workload images (multi-stage, docker SDK; cached layers make re-runs quick)"
     in_cluster = False
+    records, notes = ("images",), ("images_used",)
     needs, gives = ("artifacts",), ("images",)
 
     def execute(self, ctx):
@@ -63,6 +64,7 @@ class LoadImages:
     name = "load"
     title = "make the images available to the wasm nodes (pushed to the lab registry, or loaded)"
     in_cluster = True
+    records, notes = (LOADED,), ()
     needs, gives = ("cluster", "images", "registry"), ("images",)
 
     def execute(self, ctx):

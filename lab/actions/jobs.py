@@ -8,6 +8,7 @@ class RunJobs:
     name = "jobs"
     title = "the WASI job under every runner (natively and per RuntimeClass): exit statuses and output"
     in_cluster = True
+    records, notes = (ownership.OWNED, ownership.ADOPTED), (JOB_IMAGES,)
     needs, gives = ("cluster", "kube"), ("jobs",)
 
     def execute(self, ctx):

@@ -1,7 +1,7 @@
 import posixpath
 
 from lab import catalog, images, registry
-from lab.actions.images import record_missing
+from lab.actions.images import LOADED, record_missing
 from lab.containerd import registry_hosts_dirs
 from lab.errors import LabError
 
@@ -19,6 +19,7 @@ class RunRegistry:
     name = "registry"
     title = "the registry the nodes pull images and Wasm OCI artifacts from (the lab's own container, or yours)"
     in_cluster = False
+    records, notes = (CONTAINER,), ()
     needs, gives = ("artifacts", "cluster"), ("registry",)
 
     def execute(self, ctx):
@@ -49,6 +50,7 @@ class PushArtifacts:
     name = "push"
     title = "tell the wasm nodes' containerd the lab registry; push each artifact variant as a Wasm OCI artifact"
     in_cluster = True
+    records, notes = (HOSTS_FILES, LOADED), ()
     needs, gives = ("cluster", "images", "registry"), ("images",)
 
     def execute(self, ctx):

@@ -5,6 +5,7 @@ class CreateRuntimeClasses:
     name = "runtimeclasses"
     title = "one RuntimeClass per runtime, scheduled onto the nodes that have it"
     in_cluster = True
+    records, notes = (ownership.OWNED, ownership.ADOPTED), ()
     needs, gives = ('kube',), ()
 
     def execute(self, ctx):

@@ -16,6 +16,7 @@ class InstallRuntimes:
     name = "runtimes"
     title = "install each runtime on the wasm nodes, register it with containerd, verify"
     in_cluster = True
+    records, notes = (RECORD, LABELS, BUNDLES), ("runtimes_installed", CHANGED_AT)
     needs, gives = ('artifacts', 'cluster', 'kube'), ()
 
     def execute(self, ctx):

@@ -30,15 +30,16 @@ from lab.fetch import Unavailable
 from lab.lock import LockFile
 from lab.mirrors import ImageRef, Mirrors
 from lab.proc import console
+from lab.spec import Offline
 
 DEFAULTS = Path(__file__).parent.parent / "defaults"
-# Which origins each mode may use (spec.offline: "auto", "false" = --online, "true" = --offline).
+# Which origins each mode may use (spec.offline).
 MODE_ORIGINS = {
-    "auto": ("release", "registry", "build", "debian", "kit", "default"),
-    "false": ("release", "registry", "build", "debian", "default"),
-    "true": ("debian", "kit"),
+    Offline.AUTO: ("release", "registry", "build", "debian", "kit", "default"),
+    Offline.UPSTREAM: ("release", "registry", "build", "debian", "default"),
+    Offline.KIT: ("debian", "kit"),
 }
-MODE_NAMES = {"auto": "auto", "false": "online", "true": "offline"}
+MODE_NAMES = {Offline.AUTO: "auto", Offline.UPSTREAM: "online", Offline.KIT: "offline"}
 PROBE_SECONDS = 3.0
 RELEASE_TAG = re.compile(r"v\d+\.\d+\.\d+")
 
@@ -107,7 +108,7 @@ def kit_artifacts(provider: str = "kind", node_containerd: str = "2") -> list[st
         entry = table[names.pop(0)]
         origins = (entry.get(provider) or []) if isinstance(entry, dict) else entry
         for origin in origins:
-            if origin["origin"] in MODE_ORIGINS["true"]:
+            if origin["origin"] in MODE_ORIGINS[Offline.KIT]:
                 found += [(origin.get("by-containerd") or {}).get(node_containerd, origin["artifact"]),
                           *origin.get("tools", [])]
                 names += list(origin.get("needs", ()))
@@ -149,9 +150,9 @@ def refuse_old_releases(spec, arch: str | None = None) -> None:
 class Resolver:
     """Walks each artifact's origins in order; fetches, verifies and remembers what it used."""
 
-    def __init__(self, mode: str, mirrors: Mirrors, lock: LockFile, arch: str, provider: str | None = None,
+    def __init__(self, mode: Offline | str, mirrors: Mirrors, lock: LockFile, arch: str, provider: str | None = None,
                  kubernetes: str = "v1.34.2", kind_version: str | None = None, node_containerd: str = "2"):
-        self.mode, self.mirrors, self.lock, self.arch = mode, mirrors, lock, arch
+        self.mode, self.mirrors, self.lock, self.arch = Offline(mode), mirrors, lock, arch
         self.provider, self.kubernetes, self.node_containerd = provider, kubernetes, node_containerd
         self._kind_version = kind_version
         self.catalog = catalog()
@@ -211,15 +212,15 @@ class Resolver:
         origins = self.origins(name)
         if not origins:
             raise LabError(f"{name}: nothing can provide it{self.mode_phrase()} on {self.arch}"
-                           + ("; drop --offline" if self.mode == "true" else "; drop --online to use the offline kit"))
+                           + ("; drop --offline" if self.mode == Offline.KIT else "; drop --online to use the offline kit"))
         for index, origin in enumerate(origins):
             try:
                 value = FETCHERS[origin["origin"]](self, name, origin)
             except Unavailable as why:
-                if self.mode == "auto" and index + 1 < len(origins):
+                if self.mode == Offline.AUTO and index + 1 < len(origins):
                     console.print(f"{name}: {why}; using {self.describe(origins[index + 1])} instead", soft_wrap=True)
                     continue
-                hint = "; without --online the lab falls back to the offline kit" if self.mode == "false" else ""
+                hint = "; without --online the lab falls back to the offline kit" if self.mode == Offline.UPSTREAM else ""
                 raise LabError(f"{name}: {why}{hint}")
             self.resolved[name] = (origin, value)
             for need in getattr(value, "needs", ()):
@@ -227,11 +228,11 @@ class Resolver:
             return value
 
     def mode_phrase(self) -> str:
-        return {"auto": "", "false": " online", "true": " offline"}[self.mode]
+        return {Offline.AUTO: "", Offline.UPSTREAM: " online", Offline.KIT: " offline"}[self.mode]
 
     def probe(self, host: str, port: int) -> None:
         """auto only: fail fast (Unavailable) when an origin's host cannot be reached at all."""
-        if self.mode != "auto":
+        if self.mode != Offline.AUTO:
             return
         key = f"{host}:{port}"
         if key not in self._reachable:

@@ -11,6 +11,7 @@ from lab.artifacts import Resolver, needed
 from lab.fetch import Unavailable, download_path
 from lab.kit.store import sha256_file
 from lab.lock import LockFile
+from lab.spec import Offline
 
 
 def plan(spec, runtimes: tuple[str, ...], variants: tuple[str, ...], provider: str | None,
@@ -39,7 +40,7 @@ def add_rows(resolver: Resolver, name: str, rows: list[dict]) -> None:
             _describe(resolver, name, origin, row)
         except Unavailable as why:
             notes.append(str(why))
-            if resolver.mode == "auto" and index + 1 < len(origins):
+            if resolver.mode == Offline.AUTO and index + 1 < len(origins):
                 continue
             row["note"] = "; ".join(notes) + ": FAILS"
             rows.append(row)
@@ -51,7 +52,7 @@ def add_rows(resolver: Resolver, name: str, rows: list[dict]) -> None:
             add_rows(resolver, dep, rows)
         lacking = [r["artifact"] for r in rows if r["artifact"] in origin.get("inputs", {}).values()
                    and r["arch"] == resolver.arch and r["note"].endswith("FAILS")]
-        if lacking and resolver.mode == "auto" and index + 1 < len(origins):  # as get() falls back
+        if lacking and resolver.mode == Offline.AUTO and index + 1 < len(origins):  # as get() falls back
             del rows[mark:]
             notes.append(f"{', '.join(lacking)} cannot be had")
             continue

@@ -24,7 +24,7 @@ from pathlib import Path
 from kubernetes.client.exceptions import ApiException
 
 from lab import catalog, engines
-from lab.bench import density, incluster, node_images, probe, report, targets, variant
+from lab.bench import density, incluster, node_images, page, probe, report, targets, variant
 from lab.bench.results import BenchResult, VariantResult, from_dict
 from lab.bench.variant import DEFAULT_CONCURRENCIES, DEFAULT_DENSITY
 from lab.errors import InputError, LabError
@@ -137,7 +137,7 @@ def write(result: BenchResult, directory: Path) -> dict[str, Path]:
     paths = {"json": directory / "bench.json", "markdown": directory / "bench.md", "html": directory / "bench.html"}
     paths["json"].write_text(json.dumps(result.as_dict(), indent=2) + "\n")
     paths["markdown"].write_text(report.markdown(result))
-    paths["html"].write_text(report.html(result))
+    paths["html"].write_text(page.html(result))
     return paths
 
 
@@ -244,8 +244,8 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
             for target in chosen:
                 result.variants[target.variant] = VariantResult(
                     variant=target.variant, deployment=target.deployment, port=target.port, image=target.image,
-                    runtime_class=target.runtime_class, execution=_execution(target.variant),
-                    engine=ran_on.get(target.variant))
+                    runtime_class=target.runtime_class, packaging=_from_catalog(target.variant, "packaging"),
+                    execution=_from_catalog(target.variant, "execution"), engine=ran_on.get(target.variant))
                 try:
                     variant.measure(kube, lab, clients, target, result, plan, stop, touched, unloaded)
                 except (LabError, CommandFailed, ApiException) as error:
@@ -329,9 +329,9 @@ def _loadgen_image(spec) -> str:
     return artifacts.image(spec, "bench-loadgen")
 
 
-def _execution(variant: str) -> str | None:
+def _from_catalog(variant: str, key: str) -> str | None:
     found = catalog.load().variants.get(variant)
-    return getattr(found, "execution", None) if found else None
+    return getattr(found, key, None) if found else None
 
 
 def _calibration(clients: incluster.InClusterLoad) -> dict:

@@ -15,13 +15,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-
-from kubernetes.client.exceptions import ApiException
+from functools import partial
 
 from lab.bench.results import LoadLevel
 from lab.bench.targets import is_ready
 from lab.errors import LabError
-from lab.kube import MANAGED_BY, OWNER, websocket_exec
+from lab.kube import MANAGED_BY, OWNER, delete_if_present, read_if_present, websocket_exec
 from lab.waits import wait_until
 
 COMPONENT = "app.kubernetes.io/component"
@@ -116,25 +115,16 @@ class InClusterLoad:
         for pod in self.kube.core.list_namespaced_pod(self.namespace, label_selector=self._selector()).items:
             if (pod.metadata.annotations or {}).get(OWNER) != self.lab:
                 continue
-            try:
-                self.kube.core.delete_namespaced_pod(pod.metadata.name, self.namespace, grace_period_seconds=1)
+            if delete_if_present(partial(self.kube.core.delete_namespaced_pod, pod.metadata.name, self.namespace,
+                                         grace_period_seconds=1)):
                 gone.append(pod.metadata.name)
-            except ApiException as error:
-                if error.status != 404:
-                    raise
         for name in gone:
             wait_until(lambda name=name: self._absent(name), 60, f"bench pod {name} was still there after deletion")
         self.made.clear()
         return gone
 
     def _absent(self, name: str) -> bool:
-        try:
-            self.kube.core.read_namespaced_pod(name, self.namespace)
-            return False
-        except ApiException as error:
-            if error.status == 404:
-                return True
-            raise
+        return read_if_present(lambda: self.kube.core.read_namespaced_pod(name, self.namespace)) is None
 
     def _ensure(self, role: str, node: str, cpu_limit: str | None) -> dict:
         name = pod_name(role, node)

@@ -10,11 +10,13 @@ from dataclasses import asdict, dataclass, field
 from lab.bench import stats
 
 SCHEMA = "wasm-lab/bench"
-VERSION = 3
+VERSION = 4
 # Older versions are read by `migrate`. Version 1 (before the in-cluster load and the node probe):
 # its cold starts keep their four phases (the new ones are null) and its load levels were the
 # host's own client through the NodePort, so they move to `load_nodeport`. Version 2 (before each
-# variant said which engine it ran on): `engine` is null, not known.
+# variant said which engine it ran on): `engine` is null, not known. Version 3 (before the
+# catalog's `packaging`): each variant's `flavor` (native, embed or runtime, read off its name)
+# becomes its `packaging`.
 # Phases of a cold start, each in seconds after the pod object was created, in the order they
 # happen. From the pod watch: scheduled, running, ready; from the node probe (CRI times and the pod
 # IP): the sandbox, container and pod_ip_200 ones; from the host: http_200 (through the NodePort).
@@ -33,17 +35,12 @@ SPANS = {"scheduling": (None, "scheduled"), "kubelet to sandbox": ("scheduled", 
          "started to first 200": ("container_started", "pod_ip_200")}
 NODEPORT_SPAN = ("pod_ip_200", "http_200")
 RUN_KINDS = ("first", "repeat", "image-removed")
-# Image sizes published in the 2025 "WebAssembly on Kubernetes" walkthrough, per flavor.
+# Image sizes published in the 2025 "WebAssembly on Kubernetes" walkthrough, per packaging.
 PUBLISHED = {
     "source": "2025 \"WebAssembly on Kubernetes\" walkthrough",
     "unit": "MB (as published)",
     "sizes_mb": {"native": 8.7, "embed": 12.4, "runtime": 1.15},
 }
-
-
-def flavor(variant: str) -> str:
-    """native, embed or runtime: what the published sizes are given for."""
-    return variant.split("-", 1)[0]
 
 
 @dataclass
@@ -137,6 +134,7 @@ class VariantResult:
     port: int | None = None
     image: str | None = None
     runtime_class: str | None = None
+    packaging: str | None = None        # the catalog's: native | embed | runtime | artifact
     execution: str | None = None        # how the engine runs the module: native | interpreter | jit | aot
     # the engine it ran on, {name, version, artifact, origin} (lab/engines.py); None for native,
     # or when the lab recorded none (a lab set up before engines were recorded, a version 2 result)
@@ -172,7 +170,6 @@ class VariantResult:
     def as_dict(self) -> dict:
         data = asdict(self)
         data["cold_start_summary"] = self.cold_summary()
-        data["flavor"] = flavor(self.variant)
         for run, density in zip(data["density"], self.density):
             run["per_pod_node_bytes"] = density.per_pod_node_bytes
             run["pods_per_gib"] = density.pods_per_gib
@@ -210,7 +207,16 @@ def migrate(data: dict) -> dict:
     if data.get("version") == 2:
         data = {**data, "version": 3, "variants": {name: {**variant, "engine": None}
                                                    for name, variant in (data.get("variants") or {}).items()}}
+    if data.get("version") == 3:
+        data = {**data, "version": 4, "variants": {name: _packaging_of_version_3(variant)
+                                                   for name, variant in (data.get("variants") or {}).items()}}
     return data
+
+
+def _packaging_of_version_3(variant: dict) -> dict:
+    variant = dict(variant)
+    variant["packaging"] = variant.pop("flavor", None)
+    return variant
 
 
 def _version_1_to_2(data: dict) -> dict:
@@ -260,7 +266,8 @@ def from_dict(data: dict) -> BenchResult:
     for name, v in data["variants"].items():
         variants[name] = VariantResult(
             variant=v["variant"], deployment=v["deployment"], port=v.get("port"), image=v.get("image"),
-            runtime_class=v.get("runtime_class"), execution=v.get("execution"), engine=v.get("engine"),
+            runtime_class=v.get("runtime_class"), packaging=v.get("packaging"), execution=v.get("execution"),
+            engine=v.get("engine"),
             node=v.get("node"),
             cold_start=[ColdStartRun(**r) for r in v["cold_start"]],
             memory={k: _memory(s) for k, s in v["memory"].items()},

@@ -10,6 +10,7 @@ from lab.errors import InputError, LabError, check_environment, docker_not_answe
 from lab.kit.recipes import RecipeError
 from lab.kit.store import ChecksumMismatch
 from lab.proc import CommandFailed, stdout
+from lab.spec import Offline
 from lab.state import state_root, write_private
 
 
@@ -55,11 +56,11 @@ def one_line(message, error: BaseException | None = None, unexpected: bool = Fal
     return f"{first} (details: {path})"
 
 
-def mode_override(offline: bool, online: bool) -> str | None:
+def mode_override(offline: bool, online: bool) -> Offline | None:
     """--offline / --online as the spec's `offline` setting (None: lab.yaml or the default decides)."""
     if offline and online:
         raise InputError("offline: --offline and --online exclude each other; give one")
-    return "true" if offline else "false" if online else None
+    return Offline.KIT if offline else Offline.UPSTREAM if online else None
 
 
 def human_bytes(size):

@@ -12,17 +12,17 @@ from lab.errors import InputError
 @task(iterable=["variant"], help={
     "config": SPEC_HELP["config"],
     **MODE_HELP,
-    "variant": f"build only this variant; may be repeated ({', '.join(images.VARIANTS)})",
+    "variant": f"build only this variant; may be repeated ({', '.join(images.IMAGE_TARGETS)})",
     "log": "append the full docker build output to this file",
 })
 def build(c, variant=None, config=None, offline=False, online=False, log=None):
     """Build wasm-lab/httpbin:<variant> images and show each one's size and build time."""
     with fail_on_errors():
         spec = load_spec(config, offline=mode_override(offline, online))
-        variants = tuple(variant or images.VARIANTS)
-        unknown = [v for v in variants if v not in images.VARIANTS]
+        variants = tuple(variant or images.IMAGE_TARGETS)
+        unknown = [v for v in variants if v not in images.IMAGE_TARGETS]
         if unknown:
-            raise InputError(f"variant: {unknown[0]!r} is not allowed; choose one of: {', '.join(images.VARIANTS)}")
+            raise InputError(f"variant: {unknown[0]!r} is not allowed; choose one of: {', '.join(images.IMAGE_TARGETS)}")
         resolved = artifacts.resolve(spec, (), variants)
         for arg, ref in resolved.base_images.items():
             print_table(f"[dim]{arg}: {ref} ({resolved.origins[artifacts.BASE_IMAGE_ARTIFACTS[arg]]})[/dim]")

@@ -129,9 +129,9 @@ def refuse_unsupported(node) -> None:
     runtime = (info.container_runtime_version if info else "") or ""
     kubelet = (info.kubelet_version if info else "") or ""
     name = node.metadata.name
-    for flavour, folder in RANCHER_DIRS.items():
-        if f"+{flavour}" in kubelet or f"-{flavour}" in runtime:
-            raise LabError(_rancher_message(name, flavour, folder))
+    for distribution, folder in RANCHER_DIRS.items():
+        if f"+{distribution}" in kubelet or f"-{distribution}" in runtime:
+            raise LabError(_rancher_message(name, distribution, folder))
     if runtime and not runtime.startswith("containerd://"):
         raise LabError(f"node {name} runs {runtime}; wasm-lab installs wasm runtimes into containerd only")
 
@@ -149,9 +149,9 @@ def refuse_foreign_bundles(node, runtimes) -> None:
                        "trixie nodes; choose runtime wasmtime, or nodes running Debian trixie")
 
 
-def _rancher_message(name: str, flavour: str, folder: str) -> str:
-    return (f"node {name} runs {flavour}: its containerd config is generated from {folder}/config.toml.tmpl "
-            f"on every {flavour} start, so wasm-lab's edit of config.toml would not last; not supported "
+def _rancher_message(name: str, distribution: str, folder: str) -> str:
+    return (f"node {name} runs {distribution}: its containerd config is generated from {folder}/config.toml.tmpl "
+            f"on every {distribution} start, so wasm-lab's edit of config.toml would not last; not supported "
             f"(put the shims on the node and add the runtimes to that template yourself)")
 
 
@@ -268,9 +268,9 @@ class ExistingProvider(Provider):
         return node
 
     def _refuse_rancher_files(self, node) -> None:
-        for flavour, folder in RANCHER_DIRS.items():
+        for distribution, folder in RANCHER_DIRS.items():
             if node.run(["test", "-d", folder], check=False).returncode == 0:
-                raise LabError(_rancher_message(node.name, flavour, folder))
+                raise LabError(_rancher_message(node.name, distribution, folder))
 
     def remove_installer_pods(self) -> None:
         """At exit, after an interruption: the pods an action was still using."""

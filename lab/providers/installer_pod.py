@@ -31,7 +31,7 @@ import time
 from kubernetes.client.exceptions import ApiException
 
 from lab.errors import LabError
-from lab.kube import OWNER, websocket_exec
+from lab.kube import OWNER, delete_if_present, read_if_present, websocket_exec
 from lab.nodes import Node, Result
 from lab.waits import wait_until
 
@@ -164,12 +164,7 @@ class InstallerPodNode(Node):
         self.core.create_namespaced_pod(self.namespace, pod_manifest(self.lab, self.name, image, borrow))
 
     def _pod(self):
-        try:
-            return self.core.read_namespaced_pod(self.pod, self.namespace)
-        except ApiException as error:
-            if error.status == 404:
-                return None
-            raise
+        return read_if_present(lambda: self.core.read_namespaced_pod(self.pod, self.namespace))
 
     def _sandbox_image(self) -> str:
         image = sandbox_image(self.core.read_node(self.name))
@@ -215,14 +210,10 @@ class InstallerPodNode(Node):
 
     def _delete_pod(self) -> bool:
         try:
-            self.core.delete_namespaced_pod(self.pod, self.namespace, grace_period_seconds=0)
-        except ApiException as error:
-            if error.status == 404:
-                return False
-            raise
+            return delete_if_present(lambda: self.core.delete_namespaced_pod(self.pod, self.namespace,
+                                                                             grace_period_seconds=0))
         finally:
             self._prefix = None
-        return True
 
     def close(self) -> bool:
         """The action is done with this node: its installer pod goes (True when there was one)."""

@@ -27,7 +27,7 @@ def variant_images(tmp_path_factory):
     from lab import artifacts, images, kit
     from lab import spec as lab_spec
 
-    missing = [v for v in images.VARIANTS if not images.exists(images.tag(v), client)]
+    missing = [v for v in images.IMAGE_TARGETS if not images.exists(images.tag(v), client)]
     if not missing or any(row["state"] != "built" for row in kit.status()):
         yield []
         return

@@ -67,8 +67,9 @@ def test_up_check_rerun_down(lab_env, capsys):
         assert variant["load"][0]["target"] == "pod-ip" and variant["load"][0]["client_node"] != variant["node"]
         assert variant["load_service"][0]["ok"] > 0 and variant["load_nodeport"][0]["ok"] > 0
         assert variant["density"][0]["ready"] == 2 and variant["density"][0]["per_pod_node_bytes"]
-    assert measured["calibration"] and measured["version"] == 3
-    # every wasm row says the engine it ran on (schema 3); native runs none
+    assert measured["calibration"] and measured["version"] == 4
+    assert measured["variants"]["artifact-wasmedge"]["packaging"] == "artifact"
+    # every wasm row says the engine it ran on (schema 3 on); native runs none
     assert measured["variants"]["native"]["engine"] is None
     assert measured["variants"]["runtime-wasmtime"]["engine"]["name"] == "wasmtime"
     assert measured["variants"]["artifact-wasmedge"]["engine"]["name"] == "wasmedge"

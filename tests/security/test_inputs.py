@@ -7,6 +7,7 @@ import pytest
 
 from lab import containerd
 from lab.bench import check_settings
+from lab.containerd.config import toml_key
 from lab.errors import InputError, check_environment, docker_not_answering
 from lab.mirrors import parse as parse_mirrors
 from lab.spec import load as load_spec
@@ -37,8 +38,8 @@ def test_a_runtime_handler_is_a_whole_dns_label(handler):
 
 
 def test_a_toml_key_with_a_newline_is_quoted_not_written_bare():
-    assert containerd._key("SystemdCgroup") == "SystemdCgroup"
-    assert containerd._key("x\n[evil]") == '"x\\n[evil]"'
+    assert toml_key("SystemdCgroup") == "SystemdCgroup"
+    assert toml_key("x\n[evil]") == '"x\\n[evil]"'
 
 
 @pytest.mark.parametrize("mirror", ["https://github.com=http://mirror/\nx", "docker.io=harbor\nx"])

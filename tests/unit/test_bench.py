@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from lab.bench import render, report, results, stats, svg, write
+from lab.bench import page, render, report, results, stats, svg, write
 from lab.bench.results import (
     BenchResult,
     ColdStartRun,
@@ -20,6 +20,7 @@ from lab.bench.results import (
 )
 
 VARIANTS = ("native", "embed-wasmedge", "runtime-wasmedge")
+PACKAGINGS = {"native": "native", "embed-wasmedge": "embed", "runtime-wasmedge": "runtime"}
 ENGINES = {"embed-wasmedge": {"name": "wasmedge", "version": "0.14.1", "artifact": "base-wasmedge",
                               "origin": "Debian packages via kit recipe wasmedge-cli"},
            "runtime-wasmedge": {"name": "wasmedge", "version": "0.14.1", "artifact": "shim-wasmedge",
@@ -35,6 +36,7 @@ def synthetic(interrupted=False) -> BenchResult:
     for i, name in enumerate(VARIANTS):
         v = VariantResult(variant=name, deployment=f"httpbin-{name}", port=30080 + i, image=f"wasm-lab/httpbin:{name}",
                           runtime_class="wasmedge" if name.startswith("runtime") else None, node="wasm-lab-worker",
+                          packaging=PACKAGINGS[name],
                           execution="native" if name == "native" else "interpreter", engine=ENGINES.get(name))
         for run in range(3):
             base = 1.0 + i * 0.5 + run * 0.1
@@ -156,11 +158,12 @@ def test_a_version_1_result_is_read_as_the_current_version():
     for variant in old["variants"].values():
         for key in ("load_service", "load_nodeport", "density", "execution", "engine"):
             variant.pop(key)
+        variant["flavor"] = variant.pop("packaging")
         for run in variant["cold_start"]:
             run.pop("probe")
             run["seconds"] = {k: run["seconds"][k] for k in ("scheduled", "running", "ready", "http_200")}
     new = migrate(old)
-    assert new["version"] == 3 and old["version"] == 1
+    assert new["version"] == 4 and old["version"] == 1
     native = from_dict(old).variants["native"]
     assert native.load == [] and [lv.target for lv in native.load_nodeport] == ["nodeport", "nodeport"]
     assert native.cold_start[0].seconds["pod_ip_200"] is None and native.cold_start[0].probe["ran"] is False
@@ -172,10 +175,11 @@ def test_a_version_2_result_is_read_with_its_engines_unknown():
     old["version"] = 2
     for variant in old["variants"].values():
         variant.pop("engine")
+        variant["flavor"] = variant.pop("packaging")
     read = from_dict(old)
     assert old["version"] == 2 and "engine" not in old["variants"]["runtime-wasmedge"]
     assert {name: v.engine for name, v in read.variants.items()} == dict.fromkeys(VARIANTS)
-    assert read.as_dict()["version"] == 3
+    assert read.as_dict()["version"] == 4
     assert "| runtime-wasmedge | interpreter | – | 3.00 (×0.33) |" in report.markdown(read)
 
 
@@ -190,8 +194,9 @@ def test_every_row_says_the_engine_and_version_it_ran_on():
 
 def test_json_round_trip_and_version():
     data = json.loads(json.dumps(synthetic().as_dict()))
-    assert data["schema"] == "wasm-lab/bench" and data["version"] == 3
-    assert data["variants"]["native"]["flavor"] == "native"
+    assert data["schema"] == "wasm-lab/bench" and data["version"] == 4
+    assert {name: v["packaging"] for name, v in data["variants"].items()} == PACKAGINGS
+    assert not any("flavor" in v for v in data["variants"].values())
     assert data["published"]["sizes_mb"] == {"native": 8.7, "embed": 12.4, "runtime": 1.15}
     again = from_dict(data)
     assert again.as_dict() == data
@@ -199,7 +204,7 @@ def test_json_round_trip_and_version():
 
 @pytest.mark.parametrize("mutate, message", [
     (lambda d: d.update(schema="other"), "not a wasm-lab bench result"),
-    (lambda d: d.update(version=4), "version 4 is not supported"),
+    (lambda d: d.update(version=5), "version 5 is not supported"),
     (lambda d: d.pop("variants"), "lacks 'variants'"),
     (lambda d: d["variants"]["native"].pop("load"), "variant native lacks 'load'"),
     (lambda d: d["variants"]["native"]["cold_start"][0].update(kind="warm"), "cold start kind 'warm'"),
@@ -211,9 +216,18 @@ def test_validate_rejects(mutate, message):
         validate(data)
 
 
-def test_flavor():
-    assert [results.flavor(v) for v in ("native", "embed-wasmtime", "runtime-crun-wasmedge")] == \
-        ["native", "embed", "runtime"]
+def test_a_version_3_result_is_read_with_its_flavor_as_the_packaging():
+    old = json.loads(json.dumps(synthetic().as_dict()))
+    old["version"] = 3
+    for variant in old["variants"].values():
+        variant["flavor"] = variant.pop("packaging")
+    read = from_dict(old)
+    assert {name: v.packaging for name, v in read.variants.items()} == PACKAGINGS
+    assert old["variants"]["native"]["flavor"] == "native"   # the file read is left as it was
+    again = read.as_dict()
+    assert again["version"] == 4 and not any("flavor" in v for v in again["variants"].values())
+    # the published sizes are matched by packaging, as before by flavor
+    assert "| embed-wasmedge | 6.00 | 10.00 | 3.00 | 12.4 |" in report.markdown(read)
 
 
 # ----------------------------------------------------------------------------- markdown
@@ -257,18 +271,18 @@ def test_markdown_of_missing_numbers_shows_dashes():
 # ----------------------------------------------------------------------------- HTML and SVG
 
 def test_html_is_self_contained_and_escaped():
-    page = report.html(synthetic(interrupted=True))
-    assert page.startswith("<!DOCTYPE html>")
-    assert "<script" not in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
-    assert "a note with &lt;angle&gt; &amp; ampersand" in page
-    assert "interrupted" in page
+    html = page.html(synthetic(interrupted=True))
+    assert html.startswith("<!DOCTYPE html>")
+    assert "<script" not in html and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "a note with &lt;angle&gt; &amp; ampersand" in html
+    assert "interrupted" in html
     # cold start ×2 (stacked spans, time to 200), memory, density ×2, size, throughput, p50, p99
-    assert page.count("<svg") == 9
-    assert "client-bound" in page
+    assert html.count("<svg") == 9
+    assert "client-bound" in html
 
 
 def test_every_svg_is_well_formed_with_labelled_axes():
-    for charts in report.charts(synthetic()).values():
+    for charts in page.charts(synthetic()).values():
         for chart in charts:
             root = ET.fromstring(chart)
             texts = [t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text")]

@@ -42,7 +42,9 @@ class FakeWatch:
         self.stopped = True
 
 
-class FakeKube:
+class OnePodKube:
+    """FAKE Kube for one cold start: scales recorded, no pods listed, the pod read back is `final`."""
+
     def __init__(self, final):
         self.scales = []
         self.deleted = []
@@ -76,7 +78,7 @@ def test_cold_start_times_each_phase_after_creation(monkeypatch):
     monkeypatch.setattr(coldstart.watch, "Watch", FakeWatch)
     answered_after = time.monotonic() + 0.15
     monkeypatch.setattr(coldstart, "http_ok", lambda port, path="/get", host="127.0.0.1": time.monotonic() >= answered_after)
-    kube = FakeKube(pod(node="w", running=True, ready=True))
+    kube = OnePodKube(pod(node="w", running=True, ready=True))
     loaded = []
     run = coldstart.cold_start(kube, TARGET, 1, "repeat", timeout=10, before_start=lambda: loaded.append(1) or 2.5)
     assert run.error is None, run.error
@@ -93,7 +95,7 @@ def test_cold_start_stops_early_when_the_pod_cannot_start(monkeypatch):
     FakeWatch.events = [pod(), pod(node="w", waiting="ErrImagePull")]
     monkeypatch.setattr(coldstart.watch, "Watch", FakeWatch)
     monkeypatch.setattr(coldstart, "http_ok", lambda port, path="/get", host="127.0.0.1": False)
-    kube = FakeKube(pod(node="w", waiting="ErrImagePull"))
+    kube = OnePodKube(pod(node="w", waiting="ErrImagePull"))
     started = time.monotonic()
     run = coldstart.cold_start(kube, TARGET, 0, "first", timeout=20)
     assert time.monotonic() - started < 10
@@ -102,7 +104,7 @@ def test_cold_start_stops_early_when_the_pod_cannot_start(monkeypatch):
 
 
 def test_a_target_without_a_node_port_is_refused_before_it_is_scaled():
-    kube = FakeKube(pod())
+    kube = OnePodKube(pod())
     with pytest.raises(LabError, match="native: its Service has no NodePort"):
         coldstart.cold_start(kube, dataclasses.replace(TARGET, port=None), 0, "first")
     assert kube.scales == []
@@ -112,5 +114,5 @@ def test_cold_start_gives_up_after_its_timeout(monkeypatch):
     FakeWatch.events = [pod()]
     monkeypatch.setattr(coldstart.watch, "Watch", FakeWatch)
     monkeypatch.setattr(coldstart, "http_ok", lambda port, path="/get", host="127.0.0.1": False)
-    run = coldstart.cold_start(FakeKube(pod()), TARGET, 0, "first", timeout=0.3)
+    run = coldstart.cold_start(OnePodKube(pod()), TARGET, 0, "first", timeout=0.3)
     assert "never answered HTTP 200 on 127.0.0.1:30080" in run.error

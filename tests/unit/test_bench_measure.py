@@ -8,8 +8,9 @@ from types import SimpleNamespace as NS
 import pytest
 
 from lab.bench import check_settings, coldstart, load, memory, node_images, report, targets
-from lab.errors import InputError, LabError
+from lab.errors import InputError
 from lab.nodes import Result
+from tests.fakes import FakeKube
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -190,29 +191,6 @@ def test_remove_image_removes_every_name_of_that_digest():
 
 
 # ----------------------------------------------------------------------------- restore
-
-class FakeApps:
-    def __init__(self, replicas):
-        self.replicas = dict(replicas)
-        self.patches = []
-
-    def read_namespaced_deployment_scale(self, name, namespace):
-        return NS(spec=NS(replicas=self.replicas[name]))
-
-    def patch_namespaced_deployment_scale(self, name, namespace, body):
-        self.patches.append((name, body["spec"]["replicas"]))
-        self.replicas[name] = body["spec"]["replicas"]
-
-
-class FakeKube:
-    def __init__(self, replicas, never_ready=()):
-        self.apps = FakeApps(replicas)
-        self.never_ready = never_ready
-
-    def wait_deployment_ready(self, name, namespace, timeout):
-        if name in self.never_ready:
-            raise LabError(f"deployment {namespace}/{name} never became ready")
-
 
 def target(name, replicas=1):
     return targets.Target(variant=name, deployment=f"httpbin-{name}", namespace="wasm-lab",

@@ -6,7 +6,7 @@ import random
 
 from test_bench import synthetic
 
-from lab.bench import report, stats
+from lab.bench import page, stats
 
 
 def test_latency_summary_of_100k_samples(benchmark):
@@ -18,5 +18,5 @@ def test_latency_summary_of_100k_samples(benchmark):
 
 def test_html_report_rendering(benchmark):
     result = synthetic()
-    page = benchmark.pedantic(report.html, args=(result,), rounds=5, iterations=1)
-    assert page.count("<svg") == 9
+    html = benchmark.pedantic(page.html, args=(result,), rounds=5, iterations=1)
+    assert html.count("<svg") == 9

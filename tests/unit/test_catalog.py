@@ -77,7 +77,23 @@ def test_every_variant_says_how_its_code_runs():
     assert {v.execution_label for v in loaded.variants.values()} == {
         "native binary", "interpreter", "JIT (Cranelift)", "AOT (LLVM)"}
     # an engine the labels do not know is still labelled, without a compiler's name
-    assert catalog.Variant("x", "img", execution="jit", engine="wamr").execution_label == "JIT"
+    assert catalog.Variant("x", "img", packaging="embed", execution="jit", engine="wamr").execution_label == "JIT"
+
+
+def test_every_variant_says_how_it_is_packaged_whatever_its_name():
+    loaded = catalog.load()
+    assert {name: v.packaging for name, v in loaded.variants.items()} == {
+        "native": "native", "embed-wasmedge": "embed", "runtime-wasmedge": "runtime", "embed-wasmtime": "embed",
+        "runtime-wasmtime": "runtime", "runtime-crun-wasmedge": "runtime", "embed-wasmedge-aot": "embed",
+        "runtime-wasmedge-aot": "runtime", "runtime-crun-wasmedge-aot": "runtime", "artifact-wasmedge": "artifact",
+        "artifact-wasmtime": "artifact"}
+    # the packaging is the catalog's word, never read off the name
+    data = repository_data()
+    wasmtime = data["runtimes"]["wasmtime"]["variants"]
+    wasmtime["fast-wasmtime"] = wasmtime.pop("artifact-wasmtime")
+    data["host_port_order"] = [("fast-wasmtime" if v == "artifact-wasmtime" else v) for v in data["host_port_order"]]
+    renamed = catalog.parse(data, TARGETS).variants["fast-wasmtime"]
+    assert (renamed.packaging, renamed.delivery) == ("artifact", "artifact")
 
 
 @pytest.mark.parametrize("change, message", [
@@ -87,10 +103,16 @@ def test_every_variant_says_how_its_code_runs():
     (lambda d: d["runtimes"]["crun-wasmedge"]["variants"].update({"runtime-wasmedge": {"image": "runtime-wasmedge"}}),
      "variant runtime-wasmedge is named twice"),
     (lambda d: d["baseline"]["native"].update(runtime_class=True), "only a runtime's variants"),
-    (lambda d: d["runtimes"]["wasmtime"]["variants"]["artifact-wasmtime"].update(delivery="ftp"),
-     "variant artifact-wasmtime: delivery 'ftp' is not one of image, artifact"),
-    (lambda d: d["runtimes"]["wasmtime"]["variants"]["embed-wasmtime"].update(delivery="artifact"),
-     "variant embed-wasmtime: only a RuntimeClass's shim runs a Wasm OCI artifact"),
+    (lambda d: d["runtimes"]["wasmtime"]["variants"]["artifact-wasmtime"].update(packaging="ftp"),
+     "variant artifact-wasmtime: packaging 'ftp' is not one of native, embed, runtime, artifact"),
+    (lambda d: d["runtimes"]["wasmtime"]["variants"]["embed-wasmtime"].pop("packaging"),
+     "variant embed-wasmtime: packaging None is not one of"),
+    (lambda d: d["runtimes"]["wasmtime"]["variants"]["embed-wasmtime"].update(packaging="artifact"),
+     "variant embed-wasmtime: packaging runtime or artifact runs through a RuntimeClass, and only those do"),
+    (lambda d: d["runtimes"]["wasmtime"]["variants"]["runtime-wasmtime"].update(packaging="embed"),
+     "variant runtime-wasmtime: packaging runtime or artifact runs through a RuntimeClass"),
+    (lambda d: d["runtimes"]["wasmtime"]["variants"]["embed-wasmtime"].update(packaging="native"),
+     "variant embed-wasmtime: packaging native is for execution native, and only for it"),
     (lambda d: d["runtimes"]["wasmtime"].update(variants={}), "runtime wasmtime: no variants"),
     (lambda d: d["runtimes"]["wasmtime"]["variants"]["embed-wasmtime"].pop("execution"),
      "variant embed-wasmtime: execution None is not one of native, interpreter, jit, aot"),
@@ -119,7 +141,8 @@ def test_a_runtime_added_through_the_catalog_alone_is_validated_planned_and_list
     data["runtimes"]["fakewasm"] = {
         "handler": "fakewasm", "runtime_type": "io.containerd.fakewasm.v1",
         "files": [{"source": "shim-wasmtime", "dest": "/usr/local/bin/containerd-shim-fakewasm-v1"}],
-        "variants": {"runtime-fakewasm": {"image": "runtime-wasmtime", "engine": "wasmtime", "execution": "jit",
+        "variants": {"runtime-fakewasm": {"image": "runtime-wasmtime", "packaging": "runtime", "engine": "wasmtime",
+                                          "execution": "jit",
                                           "runtime_class": True, "env": {"FAKE": "1"}}}}
     data["host_port_order"].append("runtime-fakewasm")
     fake = catalog.parse(copy.deepcopy(data), TARGETS)
@@ -171,9 +194,9 @@ def test_embed_and_runtime_pairs_are_compared_by_their_wasm():
     assert images.wasm_identical(built) == {"wasmedge": True, "wasmtime": None, "wasmedge-aot": False}
 
 
-def test_every_variant_is_a_flavor_the_checks_accept():
-    """The checks refuse an unknown X-Workload-Flavor, and a variant reports its name as flavor."""
-    assert set(catalog.load().variants) <= set(httpbin_cases.FLAVORS)
+def test_every_variant_is_a_name_the_checks_accept():
+    """The checks refuse an unknown X-Workload-Flavor, and a variant reports its name in it."""
+    assert set(catalog.load().variants) <= set(httpbin_cases.VARIANT_NAMES)
 
 
 def test_the_wasi_job_runs_natively_and_under_each_chosen_runtime():

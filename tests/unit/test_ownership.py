@@ -1,8 +1,7 @@
 """The user's things are sacred: what the lab refuses to take over, what it records, what its
 undo takes back. A FAKE Kubernetes API (FakeKube keeps objects in a dict; only the API calls are
-replaced, the ownership logic of lab.kube runs as is) and a FAKE node (tests/fakes.py);
+replaced, the ownership logic of lab.kube runs as is) and a FAKE node, both from tests/fakes.py;
 tests/faults runs the same scenarios on real kit clusters."""
-import copy
 import hashlib
 from types import SimpleNamespace as NS
 
@@ -15,71 +14,16 @@ from lab.actions.runtimes import InstallRuntimes
 from lab.artifacts import Artifacts
 from lab.artifacts.local import LocalBundle, LocalFile
 from lab.errors import LabError
-from lab.kube import OWNER, Kube
+from lab.kube import OWNER
 from lab.pipeline import Context
 from lab.state import State
-from tests.fakes import FakeNode
+from tests.fakes import FakeKube, FakeNode
 from tests.unit.test_cluster_and_workloads import lab_spec
-
-
-class FakeCore:
-    """FAKE core API: node labels, and no pods on any node."""
-
-    def __init__(self):
-        self.labels = {}
-
-    def list_pod_for_all_namespaces(self, field_selector):
-        return NS(items=[])
-
-    def list_namespaced_pod(self, namespace):
-        return NS(items=[])
-
-    def read_node(self, name):
-        return NS(metadata=NS(labels=dict(self.labels.get(name, {}))))
-
-    def patch_node(self, name, body):
-        labels = self.labels.setdefault(name, {})
-        for key, value in body["metadata"]["labels"].items():
-            if value is None:
-                labels.pop(key, None)
-            else:
-                labels[key] = value
-
-
-class FakeKube(Kube):
-    """FAKE API server: objects by (kind, namespace, name); server-side apply replaces them."""
-
-    def __init__(self):
-        self.objects, self.core = {}, FakeCore()
-
-    @staticmethod
-    def key(kind, name, namespace):
-        return kind, namespace or "", name
-
-    def read(self, api_version, kind, name, namespace=None):
-        obj = self.objects.get(self.key(kind, name, namespace))
-        return copy.deepcopy(obj) if obj else None
-
-    def apply(self, body):
-        meta = body["metadata"]
-        stored = copy.deepcopy(body)
-        stored["metadata"]["uid"] = "uid-1"
-        self.objects[self.key(body["kind"], meta["name"], meta.get("namespace"))] = stored
-        return stored
-
-    def delete(self, api_version, kind, name, namespace=None):
-        return self.objects.pop(self.key(kind, name, namespace), None) is not None
-
-    def wait_gone(self, *args, **kwargs):
-        pass
-
-    def wait_deployment_ready(self, name, namespace, timeout=300):
-        pass
 
 
 @pytest.fixture
 def ctx(isolated_state, monkeypatch):
-    monkeypatch.setattr(workloads, "wait_answering", lambda url, flavor, timeout=90: None)
+    monkeypatch.setattr(workloads, "wait_answering", lambda url, variant, timeout=90: None)
 
     def make(adopt=False, namespace="wasm-lab", runtimes=("wasmedge",), kube=None, node=None):
         spec = lab_spec(name="lab1", runtimes=list(runtimes), namespace=namespace, adopt=adopt)
@@ -303,3 +247,22 @@ def test_a_bundle_goes_with_the_last_runtime_of_the_lab_that_needs_it(ctx, tmp_p
     assert node.uninstalls == ["/opt/wasm-lab/crun-wasmedge/uninstall.sh"]
     assert not [p for p in node.files if p.startswith("/opt/wasm-lab/")]
     assert both.state.get("bundles_on_nodes") == {}
+
+
+def test_each_action_writes_only_the_state_keys_it_declares(ctx, shim, monkeypatch):
+    """Run and undo the actions that reach the cluster, each inside its declaration (as lab.up and
+    lab.down run them): a key an action writes without declaring it is refused."""
+    from lab import recovery
+
+    monkeypatch.setattr(recovery, "bring_back", lambda *args, **kwargs: recovery.Recovery([], []))
+    c = with_artifacts(ctx(), shim)
+    steps = [InstallRuntimes(), CreateRuntimeClasses(), Deploy()]
+    for action in steps:
+        with c.state.declared(action):
+            action.execute(c)
+    written = set(c.state.data)
+    for action in reversed(steps):
+        with c.state.declared(action):
+            action.undo(c)
+    declared = {key for action in steps for key in (*action.records, *action.notes)}
+    assert written <= declared and {ownership.OWNED, "runtimes_on_nodes", "labels_on_nodes"} <= written

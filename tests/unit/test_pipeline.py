@@ -29,7 +29,7 @@ def test_no_node_transport_outlives_the_action_that_used_it(tmp_path, monkeypatc
     node = NS(name="w1", close=lambda: closed.append("w1"))
 
     def action(name, body):
-        return NS(name=name, title=name, needs=(), gives=(), execute=body)
+        return NS(name=name, title=name, needs=(), gives=(), records=(), notes=(), execute=body)
 
     def attach(ctx):
         ctx.cluster = Cluster(name="c", kubeconfig=tmp_path / "k", context="c", nodes=[node])
@@ -42,3 +42,39 @@ def test_no_node_transport_outlives_the_action_that_used_it(tmp_path, monkeypatc
     with pytest.raises(RuntimeError, match="broke"):
         run_actions(ctx, [action("attach", attach), action("use", lambda ctx: "used"), action("fail", fail)])
     assert closed == ["w1", "w1", "w1"]
+
+
+def test_an_action_writing_a_state_key_it_does_not_declare_is_stopped(tmp_path, monkeypatch):
+    """FAKE actions: lab.down reads the declarations to know what to take back, so a record an action
+    keeps without declaring it would be left behind; the state refuses it, naming both."""
+    from types import SimpleNamespace as NS
+
+    from lab.pipeline import Context, run_actions
+    from lab.state import State, UndeclaredRecord
+
+    monkeypatch.setenv("WASM_LAB_STATE_DIR", str(tmp_path))
+    ctx = Context(spec=None, state=State("pipeline-test"), provider=None)
+
+    def writes(key):
+        return lambda ctx: ctx.state.add(key, "x@node") or "wrote"
+
+    declared = NS(name="declared", title="", needs=(), gives=(), records=("things_on_nodes",), notes=(),
+                  execute=writes("things_on_nodes"))
+    sneaky = NS(name="sneaky", title="", needs=(), gives=(), records=("things_on_nodes",), notes=(),
+                execute=writes("other_things"))
+    run_actions(ctx, [declared])
+    assert ctx.state.get("things_on_nodes") == ["x@node"]
+    with pytest.raises(UndeclaredRecord, match="^action sneaky wrote state key 'other_things', which it does not "
+                                               "declare \\(it declares things_on_nodes\\)$"):
+        run_actions(ctx, [sneaky])
+    assert ctx.state.get("other_things") is None
+    ctx.state.set("other_things", "outside any action")   # the pipeline's own records are not an action's
+
+
+def test_lab_down_knows_what_needs_the_cluster_from_the_declarations():
+    from lab import lifecycle
+
+    # the records docs/architecture.md's table lists for the in-cluster undos
+    assert set(lifecycle.IN_CLUSTER_RECORDS) == {"owned_objects", "adopted_objects", "runtimes_on_nodes",
+                                                 "labels_on_nodes", "bundles_on_nodes", "images_on_nodes",
+                                                 "registry_hosts_on_nodes"}

@@ -1,7 +1,7 @@
 """The installer-pod node (lab/providers/installer_pod.py) against a FAKE Kubernetes API and a FAKE node.
 
-FakeCore stands in for CoreV1Api (pods and namespaces kept in dicts, a pod is Running as soon as
-it is created); FakeHost stands in for the exec endpoint plus the node behind it: it checks the
+FakeCore (tests/fakes.py) stands in for CoreV1Api (pods and namespaces kept in dicts, a pod is Running as
+soon as it is created); FakeHost stands in for the exec endpoint plus the node behind it: it checks the
 nsenter prefix, keeps files in a dict and plays the node's systemd for the guarded containerd
 restart. These fakes test the lab's logic (pod spec, command prefix, file transfer, restart
 guard, rollback through lab.node_runtimes); the real path runs in tests/e2e/test_existing.py."""
@@ -20,47 +20,11 @@ from lab.nodes import Result
 from lab.proc import CommandFailed
 from lab.providers import installer_pod
 from tests import fakes
-from tests.fakes import KIND_CONFIG, UnexpectedCommand
+from tests.fakes import KIND_CONFIG, FakeCore, UnexpectedCommand
 
 WASMEDGE = Runtime(name="wasmedge", handler="wasmedge", runtime_type="io.containerd.wasmedge.v1",
                    files=({"source": "shim-wasmedge", "dest": "/usr/local/bin/containerd-shim-wasmedge-v1"},))
 LOADER = "/host/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
-
-
-class FakeCore:
-    """A fake CoreV1Api: just what the installer pod uses."""
-
-    def __init__(self, images=("registry.k8s.io/pause:3.10.1",), waiting=None):
-        self.pods, self.namespaces, self.deleted = {}, {}, []
-        self.node_images = images
-        self.waiting = waiting
-
-    def read_node(self, name):
-        return NS(status=NS(images=[NS(names=["docker.io/library/x@sha256:ab", n]) for n in self.node_images]))
-
-    def create_namespace(self, body):
-        if body["metadata"]["name"] in self.namespaces:
-            raise ApiException(status=409, reason="AlreadyExists")
-        self.namespaces[body["metadata"]["name"]] = body
-
-    def delete_namespace(self, name):
-        if self.namespaces.pop(name, None) is None:
-            raise ApiException(status=404, reason="NotFound")
-
-    def create_namespaced_pod(self, namespace, body):
-        self.pods[body["metadata"]["name"]] = body
-
-    def read_namespaced_pod(self, name, namespace):
-        if name not in self.pods:
-            raise ApiException(status=404, reason="NotFound")
-        state = NS(waiting=NS(reason=self.waiting, message="pull failed"), running=None) if self.waiting \
-            else NS(waiting=None, running=NS(started_at="now"))
-        return NS(status=NS(phase="Pending" if self.waiting else "Running", container_statuses=[NS(state=state)]))
-
-    def delete_namespaced_pod(self, name, namespace, grace_period_seconds=None):
-        if self.pods.pop(name, None) is None:
-            raise ApiException(status=404, reason="NotFound")
-        self.deleted.append(name)
 
 
 class FakeHost:

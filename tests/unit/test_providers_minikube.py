@@ -11,6 +11,7 @@ import pytest
 from lab import spec as lab_spec
 from lab.nodes import SshNode
 from lab.providers import minikube
+from tests.fakes import FakeCore
 
 
 class FakeRunner:
@@ -35,19 +36,6 @@ class FakeRunner:
     def run_logged(self, argv, *, label, log, env=None, cwd=None):
         self.logged.append(([str(a) for a in argv], env))
         return 1.0
-
-
-class FakeCore:
-    """FAKE CoreV1Api: nodes without taints; patches recorded."""
-
-    def __init__(self):
-        self.patches = []
-
-    def read_node(self, name):
-        return NS(spec=NS(taints=None))
-
-    def patch_node(self, name, body):
-        self.patches.append((name, body))
 
 
 class FakeNetworks:

@@ -68,9 +68,9 @@ def test_deploy_waits_until_the_variant_answers(late_server):
     assert time.monotonic() - started >= 1.4
 
 
-def test_another_flavor_on_the_port_is_not_an_answer(late_server):
+def test_another_variant_on_the_port_is_not_an_answer(late_server):
     url = late_server(0, flavor="embed-wasmedge")
-    with pytest.raises(LabError, match=r"native never answered on .*/version within 2s \(last: HTTP 200, flavor 'embed-wasmedge'\)"):
+    with pytest.raises(LabError, match=r"native never answered on .*/version within 2s \(last: HTTP 200, variant 'embed-wasmedge'\)"):
         workloads.wait_answering(url, "native", timeout=2)
 
 

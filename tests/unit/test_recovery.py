@@ -7,12 +7,13 @@ import itertools
 from types import SimpleNamespace as NS
 
 import pytest
+from kubernetes.client.exceptions import ApiException
 
 from lab import doctor, recovery, workloads
 from lab.errors import LabError
 from lab.kube import OWNER
+from tests.fakes import FakeKube
 from tests.unit import test_ownership
-from tests.unit.test_ownership import FakeKube
 
 ctx = test_ownership.ctx  # the fixture: a lab context over FakeKube
 
@@ -129,6 +130,18 @@ def test_an_own_pod_without_a_controller_is_named_not_deleted():
     crash(bare)
     outcome = recovery.bring_back(core, NODE, "lab1", "wasm-lab", before, come_back=0.1, **FAST)
     assert core.deleted == [] and [p.ref for p in outcome.others_down] == ["wasm-lab/wasm-lab-installer"]
+
+
+def test_recreating_a_pod_already_gone_or_already_replaced_is_fine_and_any_other_answer_raised():
+    answers = iter([404, 409, 403])  # gone; the uid precondition failed (the name is a new pod's); forbidden
+
+    def delete_namespaced_pod(name, namespace, body):
+        raise ApiException(status=next(answers))
+
+    core = NS(delete_namespaced_pod=delete_namespaced_pod)
+    recovery.recreate(core, [recovery.seen(pod("a")), recovery.seen(pod("b"))])
+    with pytest.raises(ApiException):
+        recovery.recreate(core, [recovery.seen(pod("c"))])
 
 
 def test_a_replacement_that_never_becomes_ready_is_named_in_one_line():

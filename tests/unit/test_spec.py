@@ -84,6 +84,22 @@ def test_missing_and_malformed_config_files(empty_cwd):
         spec.load("bad.yaml")
 
 
+def test_offline_is_one_of_three_modes_read_from_the_words_users_give(empty_cwd):
+    from lab.cli.common import mode_override
+    from lab.spec import Offline
+
+    assert spec.load().offline is Offline.AUTO
+    # lab.yaml's values (a YAML boolean too) and the flags, unchanged
+    for given, mode in ((True, Offline.KIT), ("true", Offline.KIT), (False, Offline.UPSTREAM),
+                        ("false", Offline.UPSTREAM), ("auto", Offline.AUTO)):
+        assert spec.load(overrides={"offline": given}).offline is mode
+    assert (mode_override(True, False), mode_override(False, True), mode_override(False, False)) == \
+        (Offline.KIT, Offline.UPSTREAM, None)
+    assert spec.load(overrides={"offline": mode_override(True, False)}).offline is Offline.KIT
+    with pytest.raises(InputError, match="^offline: 'never' is not allowed; choose one of: auto, true, false$"):
+        spec.load(overrides={"offline": "never"})
+
+
 def test_a_kit_bundle_means_offline(empty_cwd):
     (empty_cwd / "kit.tar").write_bytes(b"")
     assert spec.load(overrides={"kit_from": "http://192.168.1.10:8780"}).offline == "true"
