@@ -1,102 +1,16 @@
-"""lab.pins against local stand-ins laid out like upstream (tests/e2e/standins.py): GitHub's
-releases listing and release downloads, reached through the lab's `mirrors:` setting. Every pin
-of the catalog is published there with a lab.lock holding the stand-ins' own sha256s, so all are
-current; each test then makes upstream move or lie."""
-import hashlib
-import io
+"""lab.pins against local stand-ins laid out like upstream (tests/pins_upstream.py on
+tests/e2e/standins.py): GitHub's releases listing and release downloads, reached through the lab's
+`mirrors:` setting. Every pin of the catalog is published there with a lab.lock holding the
+stand-ins' own sha256s, so all are current; each test then makes upstream move or lie."""
 import json
-import os
-import subprocess
-import sys
-import tarfile
 
 import pytest
-import yaml
 
-from lab import artifacts, pins, upstream
+from lab import artifacts
 from lab.artifacts import Resolver
 from lab.lock import LockFile
-from lab.spec import load as load_spec
 from tests.e2e import standins
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-STALE = "shim-wasmtime@x86_64"
-NEWER = "v0.6.2"
-
-
-def shim_tarball(member: str, content: bytes) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        info = tarfile.TarInfo(f"./{member}")
-        info.size, info.mode = len(content), 0o755
-        tar.addfile(info, io.BytesIO(content))
-    return buffer.getvalue()
-
-
-class Upstream:
-    """The stand-in upstream, the lab.yaml whose mirrors lead to it, and the lab.lock beside it."""
-
-    def __init__(self, tmp_path):
-        self.root, self.folder = tmp_path / "www", tmp_path / "lab"
-        self.folder.mkdir()
-        self.server = standins.FileServer(self.root).start()
-        self.config = self.folder / "lab.yaml"
-        self.config.write_text(yaml.safe_dump({"mirrors": {"https://github.com": f"{self.server.url}/github",
-                                                           "https://api.github.com": f"{self.server.url}/api"}}))
-        self.lock_path = self.folder / "lab.lock"
-        self.pins = pins.release_pins(artifacts.catalog(), {})
-
-    def publish(self, prefix: str, version: str, sums="SHA256SUMS", digests=True, tamper: str = "") -> dict:
-        """Every catalog asset of the releases named `prefix + version`, as tarballs holding their member;
-        `tamper`: an asset whose line in SHA256SUMS names other bytes. {asset: sha256}."""
-        assets = {}
-        for pin in self.pins:
-            if pin.tag_prefix == prefix:
-                name, _ = pin.at(version)
-                member = next(o for o in artifacts.catalog()["artifacts"][pin.key.split("@")[0]]
-                              if o["origin"] == "release")["member"]
-                member = member.format(arch=pin.key.split("@")[1]).replace(pin.version, version)
-                assets[name] = shim_tarball(member, f"{pin.key} {version}".encode())
-        owner, repo = next((p.owner, p.repo) for p in self.pins if p.tag_prefix == prefix)
-        standins.github_release(self.root, owner, repo, prefix + version, assets, sums=sums, digests=digests)
-        if tamper:
-            listed = self.root / "github" / owner / repo / "releases" / "download" / (prefix + version) / sums
-            listed.write_text(listed.read_text().replace(hashlib.sha256(assets[tamper]).hexdigest(), "e" * 64))
-        return {name: hashlib.sha256(data).hexdigest() for name, data in assets.items()}
-
-    def publish_current(self, **kinds) -> None:
-        """The catalog's releases (runwasi with SHA256SUMS, wasmtime with none, as upstream) and kind's
-        releases with notes listing the catalog's node images; lab.lock pins them all."""
-        lock = LockFile(self.lock_path)
-        published = {}
-        for prefix in dict.fromkeys(p.tag_prefix for p in self.pins):
-            version = next(p.version for p in self.pins if p.tag_prefix == prefix)
-            published |= self.publish(prefix, version, sums="SHA256SUMS" if prefix else None)
-        for pin in self.pins:
-            lock.record(pin.key, {"origin": "release", "source": pin.url, "version": pin.version,
-                                  "sha256": published[pin.asset]})
-        lock.save()
-        table = artifacts.catalog()["kind-node-images"]
-        for kind_version in sorted(table, key=artifacts.version_tuple):
-            notes = "Images pre-built for this release:\n" + "".join(
-                f"- {minor}: `{ref}`\n" for minor, ref in kinds.get(kind_version, table[kind_version]).items())
-            standins.github_release(self.root, "kubernetes-sigs", "kind", kind_version, {}, notes=notes, sums=None)
-
-    def spec(self):
-        return load_spec(str(self.config), {})
-
-    def rows(self) -> dict[str, dict]:
-        return {row["pin"]: row for row in upstream.check(self.spec())}
-
-    def lock(self) -> dict:
-        return yaml.safe_load(self.lock_path.read_text())["artifacts"]
-
-    def invoke(self, *args):
-        env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
-        env.update(WASM_LAB_STATE_DIR=str(self.folder / "state"), WASM_LAB_DOWNLOAD_DIR=str(self.folder / "dl"))
-        return subprocess.run([sys.executable, "-m", "invoke", "--search-root", REPO, "lab.pins", *args,
-                               "--config", str(self.config)], cwd=self.folder, env=env, capture_output=True,
-                              text=True, timeout=120)
+from tests.pins_upstream import NEWER, STALE, Upstream
 
 
 @pytest.fixture
@@ -234,3 +148,43 @@ def test_neither_or_both_modes_are_bad_input(stand_in):
         done = stand_in.invoke(*args)
         assert done.returncode == 2 and done.stderr.strip() == \
             "error: pins: give one of --check (report) or --write (report, then update lab.lock)"
+
+
+def test_a_pin_no_second_source_names_is_unconfirmed(stand_in):
+    stand_in.publish_current(**{"v0.32.0": {}})
+    listing = stand_in.root / "api/repos/bytecodealliance/wasmtime/releases"
+    releases = json.loads(listing.read_text())
+    for release in releases:
+        for asset in release["assets"]:
+            asset.pop("digest")
+    listing.write_text(json.dumps(releases))
+    lock = LockFile.load(stand_in.lock_path)
+    del lock.entries["wasmtime-release@aarch64"]   # the catalog pins none: nothing pinned, nothing confirmed
+    lock.changed = True
+    lock.save()
+    rows = stand_in.rows()
+    assert rows["wasmtime-release@aarch64"]["status"] == "unconfirmed" and rows["wasmtime-release@aarch64"][
+        "note"] == "nothing pinned; no checksum published for wasmtime-v48.0.11-aarch64-linux.tar.xz"
+    assert rows["wasmtime-release@aarch64"]["proposal"] is None
+    assert rows["wasmtime-release@x86_64"]["status"] == "unconfirmed"
+    assert rows["wasmtime-release@x86_64"]["note"] == "no checksum published for wasmtime-v48.0.11-x86_64-linux.tar.xz"
+    assert rows["kindest/node v1.33 (kind v0.32.0)"]["status"] == "unconfirmed"
+    assert rows["kindest/node v1.37 (kind v0.33.0)"]["status"] == "current"
+    assert stand_in.invoke("--check").returncode == 1
+
+
+def test_a_release_the_catalog_pins_nothing_for_gets_the_checksum_upstream_publishes(stand_in):
+    """The catalog has no sha256 of wasmtime's tarballs; GitHub's asset digest of that very release
+    is one, so --write pins it at the catalog's version."""
+    stand_in.publish_current()
+    pin = next(p for p in stand_in.pins if p.key == "wasmtime-release@x86_64")
+    published = stand_in.lock()[pin.key]["sha256"]
+    lock = LockFile.load(stand_in.lock_path)
+    del lock.entries[pin.key]
+    lock.changed = True
+    lock.save()
+    row = stand_in.rows()[pin.key]
+    assert (row["status"], row["note"]) == ("behind", "nothing pinned; upstream confirms one")
+    assert stand_in.invoke("--write").returncode == 0
+    assert stand_in.lock()[pin.key] == {"origin": "release", "source": pin.url, "version": pin.version,
+                                        "sha256": published, "size": row["proposal"]["size"]}
