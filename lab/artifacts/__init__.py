@@ -169,13 +169,15 @@ class Resolver:
         return [self.as_locked(name, o) for o in entry if o["origin"] in allowed and self.arch in o.get("arches", ARCHES)]
 
     def as_locked(self, name: str, origin: dict) -> dict:
-        """A release origin at the release lab.lock names for it (`lab.pins --write` moves a pin to a
-        newer release upstream's checksums confirm): the catalog's URL and member at that version.
+        """A release origin at the release lab.lock names for it, when the entry's URL is the catalog's
+        at that version (`lab.pins --write` moves a pin to a newer release upstream's checksums
+        confirm): the catalog's URL and member at that version.
         The engine follows when its version is the release's; otherwise it is named by the release."""
-        locked = (self.lock.entries.get(f"{name}@{self.arch}") or {}).get("version")
-        version = origin.get("version")
+        entry = self.lock.entries.get(f"{name}@{self.arch}") or {}
+        locked, version = entry.get("version"), origin.get("version")
         if origin["origin"] != "release" or not version or not isinstance(locked, str) or locked == version \
-                or not RELEASE_TAG.fullmatch(locked):
+                or not RELEASE_TAG.fullmatch(locked) \
+                or entry.get("source") != origin["url"].format(arch=self.arch).replace(version, locked):
             return origin
         moved = {**origin, "version": locked, "url": origin["url"].replace(version, locked),
                  "member": origin["member"].replace(version, locked)}

@@ -8,7 +8,9 @@ import pytest
 
 from lab import artifacts
 from lab.artifacts import Resolver
+from lab.artifacts import plan as artifact_plan
 from lab.lock import LockFile
+from lab.spec import load as load_spec
 from tests.e2e import standins
 from tests.pins_upstream import NEWER, STALE, Upstream
 
@@ -61,6 +63,10 @@ def test_a_stale_pin_is_reported_and_write_moves_lab_lock_to_the_confirmed_relea
     fetched = resolver.get("shim-wasmtime")
     assert fetched.path.read_bytes() == f"{STALE} {NEWER}".encode()
     assert resolver.engine("shim-wasmtime") == {"name": "wasmtime", "version": f"of runwasi {NEWER}"}
+    planned = artifact_plan.plan(load_spec(str(stand_in.config), {"runtimes": ["wasmtime"], "offline": "false"}),
+                                 ("wasmtime",), (), None, ("x86_64",))
+    assert [r["source"] for r in planned if r["artifact"] == "shim-wasmtime"] == [
+        stand_in.spec().mirrors.url(stale.at(NEWER)[1])]
 
 
 def test_a_newer_release_without_a_checksum_is_left_and_said(stand_in):
