@@ -41,6 +41,13 @@ class ReleasePin:
     url: str            # canonical URL at `version`
     sha256: str         # "" when nothing is pinned
     floor: str
+    line: str = ""      # "major": newer releases of the same major version only
+
+    def newest(self, releases: dict[str, dict]) -> str:
+        """The newest release upstream has of this pin's line (its own version when none is listed)."""
+        major = version_tuple(self.version)[:1]
+        found = newest(releases, self.tag_prefix, major if self.line == "major" else ())
+        return found if version_tuple(found) > version_tuple(self.version) else self.version
 
     def at(self, version: str) -> tuple[str, str]:
         """(asset name, canonical URL) of the same file in another release."""
@@ -65,7 +72,7 @@ def release_pins(catalog: dict, lock_entries: dict) -> list[ReleasePin]:
                 owner, repo, tag, asset = RELEASE_URL.fullmatch(url).groups()  # type: ignore[union-attr]
                 tag = urllib.parse.unquote(tag)
                 pins.append(ReleasePin(key, owner, repo, tag.removesuffix(version), version, asset, url, sha256,
-                                       (origin.get("floor") or {}).get("version", "")))
+                                       (origin.get("floor") or {}).get("version", ""), origin.get("line", "")))
     return pins
 
 
@@ -118,9 +125,10 @@ def node_images(notes: str) -> dict[str, set[str]]:
     return found
 
 
-def newest(releases: dict[str, dict], prefix: str) -> str:
+def newest(releases: dict[str, dict], prefix: str, major: tuple[int, ...] = ()) -> str:
+    """The newest whole version among the tags starting with `prefix` (of that major version, given one)."""
     versions = [tag.removeprefix(prefix) for tag in releases if tag.startswith(prefix)]
-    versions = [v for v in versions if VERSION.fullmatch(v)]
+    versions = [v for v in versions if VERSION.fullmatch(v) and version_tuple(v)[:len(major)] == major]
     return max(versions, key=version_tuple, default="")
 
 
@@ -151,7 +159,7 @@ def release_row(pin: ReleasePin, releases: dict[str, dict], sums: dict[str, dict
            "note": "", "proposal": None}
     tag = pin.tag_prefix + pin.version
     confirmed, why = upstream_sha256(releases.get(tag), pin.asset, sums.get(tag, {}))
-    latest = newest(releases, pin.tag_prefix) or pin.version
+    latest = pin.newest(releases)
     row["upstream"] = latest
     if why.startswith("upstream's checksums disagree"):
         return {**row, "status": "mismatch", "note": f"{tag}: {why}"}

@@ -67,7 +67,7 @@ def check(spec) -> list[dict]:
         try:
             releases = upstream.releases(pin.owner, pin.repo)
             sums = {}
-            for version in {pin.version, pins.newest(releases, pin.tag_prefix)} - {""}:
+            for version in {pin.version, pin.newest(releases)}:
                 tag = pin.tag_prefix + version
                 asset = pin.at(version)[0]
                 sums[tag] = {name: upstream.checksums(pin.owner, pin.repo, tag, name)

@@ -80,11 +80,15 @@ def test_a_newer_release_without_a_checksum_is_left_and_said(stand_in):
     assert stand_in.lock_path.read_text() == before and f"{stand_in.lock_path} unchanged" in done.stdout
 
 
-def test_wasmtimes_newer_release_is_confirmed_by_githubs_asset_digest(stand_in):
+def test_wasmtimes_newer_release_of_its_line_is_confirmed_by_githubs_asset_digest(stand_in):
+    """wasmtime publishes no checksum file: GitHub's digest of the asset confirms it. The catalog
+    keeps wasmtime to the kit's major line (`line: major`), so a newer major is not proposed."""
     stand_in.publish_current()
+    stand_in.publish("", "v51.0.1", sums=None)
+    assert stand_in.rows()["wasmtime-release@x86_64"]["status"] == "current"
     newer = stand_in.publish("", "v48.0.12", sums=None)
     row = stand_in.rows()["wasmtime-release@x86_64"]
-    assert row["status"] == "behind"
+    assert row["status"] == "behind" and row["proposal"]["version"] == "v48.0.12"
     assert row["proposal"]["sha256"] == newer["wasmtime-v48.0.12-x86_64-linux.tar.xz"]
 
 
