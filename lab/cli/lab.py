@@ -116,13 +116,13 @@ def pins(c, check=False, write=False, config=None, name=None, mirror=None, json_
         rows = upstream.check(spec)
         written, left, diff = upstream.write(spec, rows) if write else ([], [], "")
     if json_:
-        print(json.dumps({"lock": spec.lock, "rows": rows, "written": written, "left": left}, indent=2))
+        print(json.dumps({"lock": spec.lock, "rows": rows, "written": written, "left": left, "diff": diff}, indent=2))
     else:
         table = Table("pin", "current", "newest upstream", "status", "note", title=f"lab.pins (lock {spec.lock})")
         for row in rows:
             style = PIN_STYLES[row["status"]]
-            table.add_row(row["pin"], row["current"], row["upstream"], f"[{style}]{row['status']}[/{style}]",
-                          row["note"])
+            note = row["note"] + ("; written into lab.lock" if row["pin"] in written else "")
+            table.add_row(row["pin"], row["current"], row["upstream"], f"[{style}]{row['status']}[/{style}]", note)
         print_table(table)
         for row in rows:
             if row["status"] == "mismatch":

@@ -56,6 +56,7 @@ def test_a_stale_pin_is_reported_and_write_moves_lab_lock_to_the_confirmed_relea
     assert entry["version"] == NEWER and entry["sha256"] == newer[stale.asset] and entry["source"] == stale.at(NEWER)[1]
     assert f"+    sha256: {newer[stale.asset]}" in written.stdout and f"wrote 1 pin(s) into {stand_in.lock_path}" \
         in written.stdout
+    assert f"{STALE} " in written.stdout and "confirmed by upstream; written into lab.lock" in written.stdout
     assert stand_in.invoke("--check").returncode == 0
 
     monkeypatch.setenv("WASM_LAB_DOWNLOAD_DIR", str(tmp_path / "downloads"))
