@@ -99,7 +99,7 @@ def parse_releases(text: str) -> dict[str, dict]:
             digest = digest.removeprefix("sha256:") if isinstance(digest, str) else ""
             size = asset.get("size")
             assets[name] = {"sha256": digest if SHA256.fullmatch(digest) else "",
-                            "size": size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None}
+                            "size": size if type(size) is int and size >= 0 else None}
         body = item.get("body")
         releases[tag] = {"assets": assets, "notes": body if isinstance(body, str) else ""}
     return releases
@@ -167,14 +167,14 @@ def release_row(pin: ReleasePin, releases: dict[str, dict], sums: dict[str, dict
         return {**row, "status": "mismatch",
                 "note": f"MISMATCH: {tag} {pin.asset} is {confirmed} upstream, pinned {pin.sha256}"}
     if version_tuple(latest) > version_tuple(pin.version):
-        asset, url = pin.at(latest)
-        new, new_why = upstream_sha256(releases.get(pin.tag_prefix + latest), asset, sums.get(pin.tag_prefix + latest, {}))
+        (asset, url), new_tag = pin.at(latest), pin.tag_prefix + latest
+        new, new_why = upstream_sha256(releases.get(new_tag), asset, sums.get(new_tag, {}))
         row.update(status="behind", upstream=f"{latest} {short(new)}")
         if new_why.startswith("upstream's checksums disagree"):
-            return {**row, "status": "mismatch", "note": f"{pin.tag_prefix + latest}: {new_why}"}
+            return {**row, "status": "mismatch", "note": f"{new_tag}: {new_why}"}
         if not new:
             return {**row, "note": f"{latest}: {new_why}; left as it is"}
-        size = releases[pin.tag_prefix + latest]["assets"].get(asset, {}).get("size")
+        size = releases[new_tag]["assets"].get(asset, {}).get("size")
         return {**row, "note": f"{latest} confirmed by upstream", "proposal": lock_entry(url, latest, new, size)}
     row["upstream"] = f"{latest} {short(confirmed)}"
     if not pin.sha256:

@@ -79,8 +79,8 @@ def check(spec) -> list[dict]:
     try:
         rows += pins.kind_rows(table["kind-node-images"], upstream.releases(*pins.KIND_REPO))
     except Unavailable as why:
-        rows.append(pins.unreachable("kindest/node (kind-node-images)", max(table["kind-node-images"], key=version_tuple),
-                                     str(why)))
+        newest_kind = max(table["kind-node-images"], key=version_tuple)
+        rows.append(pins.unreachable("kindest/node (kind-node-images)", newest_kind, str(why)))
     return rows
 
 

@@ -166,7 +166,8 @@ class Resolver:
         if isinstance(entry, dict):
             entry = entry.get(self.provider) or []
         allowed = MODE_ORIGINS[self.mode]
-        return [self.as_locked(name, o) for o in entry if o["origin"] in allowed and self.arch in o.get("arches", ARCHES)]
+        return [self.as_locked(name, o) for o in entry
+                if o["origin"] in allowed and self.arch in o.get("arches", ARCHES)]
 
     def as_locked(self, name: str, origin: dict) -> dict:
         """A release origin at the release lab.lock names for it, when the entry's URL is the catalog's

@@ -1,4 +1,5 @@
-"""invoke lab.up / lab.plan / lab.pins / lab.down / lab.status / lab.doctor / lab.diagnose / lab.bench / lab.docker-check"""
+"""invoke lab.up / lab.plan / lab.pins / lab.down / lab.status / lab.doctor / lab.diagnose / lab.bench /
+lab.docker-check"""
 import json
 from pathlib import Path
 
@@ -116,7 +117,8 @@ def pins(c, check=False, write=False, config=None, name=None, mirror=None, json_
         rows = upstream.check(spec)
         written, left, diff = upstream.write(spec, rows) if write else ([], [], "")
     if json_:
-        print(json.dumps({"lock": spec.lock, "rows": rows, "written": written, "left": left, "diff": diff}, indent=2))
+        print(json.dumps({"lock": spec.lock, "rows": rows, "written": written, "left": left, "diff": diff},
+                         indent=2))
     else:
         table = Table("pin", "current", "newest upstream", "status", "note", title=f"lab.pins (lock {spec.lock})")
         for row in rows:

@@ -139,7 +139,9 @@ def github_release(root: Path, owner: str, repo: str, tag: str, assets: dict[str
     listing = root / "api" / "repos" / owner / repo / "releases"
     listing.parent.mkdir(parents=True, exist_ok=True)
     releases = json.loads(listing.read_text()) if listing.exists() else []
-    releases.insert(0, {"tag_name": tag, "draft": False, "prerelease": False, "body": notes, "assets": [
-        {"name": name, "size": len(data), **({"digest": f"sha256:{hashlib.sha256(data).hexdigest()}"} if digests else {})}
-        for name, data in files.items()]})
+    listed = [{"name": name, "size": len(data)} for name, data in files.items()]
+    if digests:
+        for item in listed:
+            item["digest"] = f"sha256:{hashlib.sha256(files[item['name']]).hexdigest()}"
+    releases.insert(0, {"tag_name": tag, "draft": False, "prerelease": False, "body": notes, "assets": listed})
     listing.write_text(json.dumps(releases))
