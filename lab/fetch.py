@@ -4,6 +4,7 @@ artifact store can take the next one."""
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import tarfile
 import tempfile
@@ -32,16 +33,20 @@ class Unavailable(LabError):
     """An origin could not be reached or verified; in auto mode the next origin is tried."""
 
 
-def http_get(url: str) -> bytes:
+def http_get(url: str, max_bytes: int | None = None) -> bytes:
+    """The body at `url`; with `max_bytes`, an answer longer than that is refused (read no further)."""
     try:
         with console.status(f"downloading {url}"):
             with urllib.request.urlopen(url, timeout=DOWNLOAD_SECONDS) as response:
-                return response.read()
+                data = response.read() if max_bytes is None else response.read(max_bytes + 1)
     except urllib.error.HTTPError as error:
         raise Unavailable(f"{url} answered HTTP {error.code}")
-    except (urllib.error.URLError, OSError) as error:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
         reason = getattr(error, "reason", None) or error
         raise Unavailable(f"{url} could not be fetched ({getattr(reason, 'strerror', None) or reason})")
+    if max_bytes is not None and len(data) > max_bytes:
+        raise Unavailable(f"{url} answered more than {max_bytes} bytes; not read")
+    return data
 
 
 def pull(client, repository: str, digest: str) -> None:

@@ -167,7 +167,28 @@ class Resolver:
         if isinstance(entry, dict):
             entry = entry.get(self.provider) or []
         allowed = MODE_ORIGINS[self.mode]
-        return [o for o in entry if o["origin"] in allowed and self.arch in o.get("arches", ARCHES)]
+        return [self.as_locked(name, o) for o in entry
+                if o["origin"] in allowed and self.arch in o.get("arches", ARCHES)]
+
+    def as_locked(self, name: str, origin: dict) -> dict:
+        """A release origin at the release lab.lock names for it, when the entry's URL is the catalog's
+        at that version (`lab.pins --write` moves a pin to a newer release upstream's checksums
+        confirm): the catalog's URL and member at that version.
+        The engine follows when its version is the release's; otherwise it is named by the release."""
+        entry = self.lock.entries.get(f"{name}@{self.arch}") or {}
+        locked, version = entry.get("version"), origin.get("version")
+        if origin["origin"] != "release" or not version or not isinstance(locked, str) or locked == version \
+                or not RELEASE_TAG.fullmatch(locked) \
+                or entry.get("source") != origin["url"].format(arch=self.arch).replace(version, locked):
+            return origin
+        moved = {**origin, "version": locked, "url": origin["url"].replace(version, locked),
+                 "member": origin["member"].replace(version, locked)}
+        engine = origin.get("engine")
+        if engine:
+            same = str(engine["version"]) == version.removeprefix("v")
+            project = (origin.get("floor") or {}).get("of", "release")
+            moved["engine"] = {**engine, "version": locked.removeprefix("v") if same else f"of {project} {locked}"}
+        return moved
 
     def release_pin(self, name: str, origin: dict) -> tuple[str, str, str]:
         """(canonical URL, lock key, sha256 to expect) for a release origin."""

@@ -1,12 +1,16 @@
 """Local stand-ins for upstream services, on 127.0.0.1 only: Debian's distribution registry (the
-CNCF `docker-registry`) and a plain HTTP file server laid out like GitHub release downloads."""
+CNCF `docker-registry`) and a plain HTTP file server laid out like GitHub release downloads and
+GitHub's releases API (`github_release`)."""
 import contextlib
+import hashlib
 import http.server
+import json
 import shutil
 import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 import yaml
@@ -114,3 +118,30 @@ def push(client, local_ref: str, registry_host: str, repository: str, tag: str) 
         except Exception:
             pass
     return digest
+
+
+def github_release(root: Path, owner: str, repo: str, tag: str, assets: dict[str, bytes], notes: str = "",
+                   sums: str | None = "SHA256SUMS", digests: bool = True) -> None:
+    """Lay out one release under a FileServer's `root` as GitHub serves it (a mirror maps
+    https://github.com to URL/github and https://api.github.com to URL/api): each asset at
+    github/OWNER/REPO/releases/download/TAG/NAME (a tag's %2F arrives decoded, as the file server
+    serves it), a `sums` checksum file beside them in sha256sum's format (runwasi's SHA256SUMS;
+    None: none, as wasmtime publishes none), and the release added first to
+    api/repos/OWNER/REPO/releases, the REST API's listing: tag_name, draft, prerelease, body and
+    per asset name, size and, with `digests`, the sha256 GitHub computes at upload."""
+    folder = root / "github" / owner / repo / "releases" / "download" / urllib.parse.unquote(tag)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = dict(assets)
+    if sums:
+        files[sums] = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in assets.items()).encode()
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    listing = root / "api" / "repos" / owner / repo / "releases"
+    listing.parent.mkdir(parents=True, exist_ok=True)
+    releases = json.loads(listing.read_text()) if listing.exists() else []
+    listed = [{"name": name, "size": len(data)} for name, data in files.items()]
+    if digests:
+        for item in listed:
+            item["digest"] = f"sha256:{hashlib.sha256(files[item['name']]).hexdigest()}"
+    releases.insert(0, {"tag_name": tag, "draft": False, "prerelease": False, "body": notes, "assets": listed})
+    listing.write_text(json.dumps(releases))

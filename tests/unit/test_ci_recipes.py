@@ -31,9 +31,10 @@ def test_the_github_workflow_passes_actionlint():
 
 def commands() -> list[tuple[str, list[str]]]:
     github = yaml.safe_load(GITHUB.read_text())
-    gitlab = yaml.safe_load(GITLAB.read_text())["wasm-lab-nightly"]
+    gitlab = yaml.safe_load(GITLAB.read_text())
     scripts = [step["run"] for job in github["jobs"].values() for step in job["steps"] if "run" in step]
-    scripts += gitlab["before_script"] + gitlab["script"] + gitlab["after_script"]
+    scripts += [line for job in gitlab.values() for key in ("before_script", "script", "after_script")
+                for line in job.get(key, [])]
     found = []
     for script in scripts:
         for command in re.findall(r"\.venv/bin/invoke ([^;\n]+)", " ".join(script.split("\n"))):
@@ -44,7 +45,7 @@ def commands() -> list[tuple[str, list[str]]]:
 def test_every_lab_command_in_the_recipes_parses_against_the_tasks():
     found = commands()
     assert {argv[0] for _, argv in found} >= {"lab.up", "lab.bench", "lab.down", "lab.diagnose", "kit.import",
-                                              "kit.export", "lab.docker-check"}
+                                              "kit.export", "lab.docker-check", "lab.pins"}
     for script, argv in found:
         Parser(contexts=tasks.namespace.to_contexts()).parse_argv(argv)  # raises on an unknown task or option
 

@@ -4,8 +4,9 @@ nothing is run).
 - Providers make and reach nodes; they never install runtimes or touch workloads.
 - Commands, the bench, doctor and lifecycle reach a provider through `lab.providers.get`, never
   one provider module by name.
-- Pure planning modules (containerd config, spec, results, the artifact plan) import no cluster or
-  Docker client; the artifact plan fetches nothing (no origin's fetcher).
+- Pure planning modules (containerd config, spec, results, the artifact plan, lab.pins' rows) import
+  no cluster or Docker client; the artifact plan fetches nothing (no origin's fetcher), nor do
+  lab.pins' rows (upstream's answers reach them through lab.upstream).
 - The network sides of a kit bundle (kit.serve, an import's download) import no Docker client and
   neither load, build nor record kit artifacts."""
 import ast
@@ -31,6 +32,7 @@ RULES = {
     "lab.spec": ("kubernetes", "docker", "lab.nodes", "lab.kube", "lab.providers"),
     "lab.bench.results": ("kubernetes", "docker", "lab.kube"),
     "lab.artifacts.plan": ("kubernetes", "docker", "lab.nodes", "lab.kube", "lab.artifacts.origins"),
+    "lab.pins": ("kubernetes", "docker", "lab.nodes", "lab.kube", "lab.fetch", "lab.upstream"),
     "lab.kit.bundle.serve": ("docker", "lab.kit.builders", "lab.kit.store"),
     "lab.kit.bundle.download": ("docker", "lab.kit.builders", "lab.kit.store"),
 }
