@@ -94,6 +94,7 @@ class BuiltImage:
     seconds: float
     wasm_sha256: str | None = None
     prebuilt: bool = False        # its label matched its inputs: used without a build
+    inputs: str = ""              # inputs_digest, which its label BUILD_INPUTS records
 
 
 def image_of(variant: str) -> str:
@@ -193,7 +194,7 @@ def build_variant(variant: str, bases: BaseImages, client=None, log: Path | None
         image = client.images.get(ref)
         return BuiltImage(variant=variant, tag=ref, id=image.id, size=image.attrs.get("Size", 0), seconds=0.0,
                           wasm_sha256=wasm_sha256(ref, client) if wasm_sums and variant in ENGINE else None,
-                          prebuilt=True)
+                          prebuilt=True, inputs=inputs)
     buildargs = bases.buildargs(variant)
     ca = extra_ca_certs()
     if ca:
@@ -227,7 +228,7 @@ def build_variant(variant: str, bases: BaseImages, client=None, log: Path | None
     seconds = time.monotonic() - started
     image = client.images.get(ref)
     built = BuiltImage(variant=variant, tag=ref, id=image_id or image.id, size=image.attrs.get("Size", 0),
-                       seconds=seconds)
+                       seconds=seconds, inputs=inputs)
     if wasm_sums and variant in ENGINE:
         built.wasm_sha256 = wasm_sha256(ref, client)
     return built

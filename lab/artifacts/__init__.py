@@ -120,6 +120,38 @@ def kit_artifacts(provider: str = "kind", node_containerd: str = "2") -> list[st
     return list(dict.fromkeys(found))
 
 
+def workshop_artifacts(provider: str = "kind", node_containerd: str = "2") -> list[str]:
+    """What a workshop bundle holds of the kit: kit_artifacts less the base images the workload
+    images are built from (the workload images themselves travel instead: kit.export --for workshop)."""
+    bases = set(kit_base_artifacts().values())
+    return [name for name in kit_artifacts(provider, node_containerd) if name not in bases]
+
+
+def run_artifacts() -> set[str]:
+    """Every kit artifact a workshop bundle may hold, whatever its provider and node containerd."""
+    return {name for provider in ("kind", "minikube") for containerd in ("2", "1.7")
+            for name in workshop_artifacts(provider, containerd)}
+
+
+def kit_base_artifacts() -> dict[str, str]:
+    """The kit artifact each base image of the workload build comes from offline, by build arg."""
+    table = catalog()["artifacts"]
+    return {arg: next(origin["artifact"] for origin in table[name] if origin["origin"] in MODE_ORIGINS["true"])
+            for arg, name in BASE_IMAGE_ARTIFACTS.items()}
+
+
+def offline_resolver(arch: str | None = None) -> Resolver:
+    """A resolver of the offline kit alone (no mirror or lock applies to it)."""
+    return Resolver("true", Mirrors(), LockFile(Path("/nonexistent/lab.lock")), arch or host_arch())
+
+
+def kit_base_identities() -> dict[str, str]:
+    """Resolver.identity of each base image the kit gives (build arg -> identity), nothing built:
+    what the workload images of a workshop bundle, built from the kit's base images, record."""
+    resolver = offline_resolver()
+    return {arg: resolver.identities(name)[0][1] for arg, name in BASE_IMAGE_ARTIFACTS.items()}
+
+
 def refuse_below_floor(key: str, origin: dict, locked_version: str, mirrored: str, lock_path: Path) -> None:
     """Bad input (one line) when lab.lock or a mirror puts a release older than the origin's
     `floor` in its place: the version the lock records, or the release tag a mirror's URL names

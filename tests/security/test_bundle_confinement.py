@@ -58,7 +58,7 @@ def test_every_artifact_of_this_checkout_s_recipes_passes_the_checks():
         else:
             entry["files"] = {"bin/tool": "0" * 64}
         artifacts[planned.recipe.name] = entry
-    assert checks.check_index(index_of(*artifacts.values())) == artifacts
+    assert checks.check_index(index_of(*artifacts.values()))["artifacts"] == artifacts
 
 
 @pytest.mark.parametrize("attack, pattern", [
@@ -155,10 +155,14 @@ def test_a_truncated_archive_is_refused(attendee, tmp_path, cut, pattern):  # no
 WRONG_SHAPES = {
     "a list": ([], r"its index is a JSON list, not an object"),
     "not JSON": (b"{not json", r"its index is not JSON"),
-    "artifacts a list": ({"schema": 1, "artifacts": []}, r"artifacts is not an object of artifacts by name"),
-    "entry a list": ({"schema": 1, "artifacts": {"tool": []}}, r"artifact tool is not an object"),
-    "another schema": ({"schema": 2, "artifacts": {}}, r"schema 2; this wasm-lab reads 1"),
-    "unknown top field": ({"schema": 1, "artifacts": {}, "hooks": "rm -rf /"}, r"unknown field 'hooks'"),
+    "artifacts a list": ({"schema": 2, "for": "build", "artifacts": []}, r"artifacts is not an object of artifacts by name"),
+    "entry a list": ({"schema": 2, "for": "build", "artifacts": {"tool": []}}, r"artifact tool is not an object"),
+    "another schema": ({"schema": 1, "artifacts": {}}, r"schema 1; this wasm-lab reads 2"),
+    "no purpose": ({"schema": 2, "artifacts": {}}, r"for is None, not one of build, workshop"),
+    "another purpose": ({"schema": 2, "for": "hooks", "artifacts": {}}, r"for is 'hooks', not one of build, workshop"),
+    "unknown top field": ({"schema": 2, "for": "build", "artifacts": {}, "hooks": "rm -rf /"}, r"unknown field 'hooks'"),
+    "workloads a list": ({"schema": 2, "for": "workshop", "artifacts": {}, "workloads": []},
+                         r"workloads is not an object of workload images by target"),
     "files a list": ("files", r"artifact tool: files is a JSON list"),
     "version a number": ("version", r"artifact tool: version is a JSON int"),
     "size a boolean": ("size_bytes", r"artifact tool: size_bytes is a JSON bool"),
