@@ -28,6 +28,7 @@ INDEX = "wasm-lab-kit.json"
 BLOBS = "blobs/sha256"
 INDEX_MAX_BYTES = 16 << 20
 SMALL_BLOB_MAX_BYTES = 1 << 20  # an image archive's manifest.json, repositories, index.json
+BLOB_MAX_BYTES = 1 << 40  # what a compressed blob may declare it expands to
 HEX = re.compile(r"[0-9a-f]{64}")
 NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 VERSION = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+~:-]{0,127}")  # Debian's too (1.21-1+dfsg-3.1)
@@ -112,7 +113,7 @@ def check_index(index: object, what: str = "its index") -> dict:
     artifacts by name, "workloads": workload images by image target}."""
     if not isinstance(index, dict):
         raise Refused(f"{what} is a JSON {type(index).__name__}, not an object")
-    unknown = sorted(set(index) - {"schema", "created_at", "for", "artifacts", "workloads"})
+    unknown = sorted(set(index) - {"schema", "created_at", "for", "artifacts", "workloads", "encoded"})
     if unknown:
         raise Refused(f"{what} has an unknown field '{shown(unknown[0])}'")
     if index.get("schema") != SCHEMA:
@@ -138,7 +139,16 @@ def check_index(index: object, what: str = "its index") -> dict:
                           "bundle carries no builders")
     for name, entry in workloads.items():
         _check_workload(name, entry)
-    return {"for": purpose, "artifacts": artifacts, "workloads": workloads}
+    encoded = index.get("encoded", {})
+    if not isinstance(encoded, dict):
+        raise Refused(f"{what}: encoded is not an object of compressed blobs by sha256")
+    for digest, encoding in encoded.items():
+        if not HEX.fullmatch(digest) or not isinstance(encoding, dict) or set(encoding) != {"encoding", "size"} \
+                or encoding["encoding"] != "gzip" or not isinstance(encoding["size"], int) \
+                or isinstance(encoding["size"], bool) or not 0 <= encoding["size"] <= BLOB_MAX_BYTES:
+            raise Refused(f"{what}: encoded blob '{shown(str(digest))[:80]}' is not "
+                          f"{{encoding: gzip, size: 0..{BLOB_MAX_BYTES}}} by sha256")
+    return {"for": purpose, "artifacts": artifacts, "workloads": workloads, "encoded": encoded}
 
 
 def _check_workload(name: str, entry: object) -> None:

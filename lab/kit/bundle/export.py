@@ -2,6 +2,7 @@
 a workshop, with the workload images built from the kit's base images instead of the builders."""
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -54,15 +55,19 @@ def export(path: Path, names: list[str], store: KitStore | None = None, purpose:
                 workloads[built.variant] = {
                     "name": built.variant, "kind": WORKLOAD_KIND, "key": built.inputs, "size_bytes": built.size,
                     "image": {"ref": built.tag, "id": built.id, "archive": _save_image(built.tag, blobs)}}
-        index = {"schema": SCHEMA, "created_at": now(), "for": purpose, "artifacts": members, "workloads": workloads}
+        with console.status("kit.export: compressing"):
+            encoded = _compress(blobs, Path(staging) / "gzip")
+        index = {"schema": SCHEMA, "created_at": now(), "for": purpose, "artifacts": members, "workloads": workloads,
+                 "encoded": encoded}
         partial = Path(staging) / "bundle.tar"
         with console.status(f"kit.export: writing {path.name}"), \
                 tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
             data = json.dumps(index, indent=2, sort_keys=True).encode()
             tar.addfile(tar_member(INDEX, len(data)), io.BytesIO(data))
             for blob in sorted(blobs.iterdir()):
-                with open(blob, "rb") as content:
-                    tar.addfile(tar_member(f"{BLOBS}/{blob.name}", blob.stat().st_size), content)
+                stored = Path(staging) / "gzip" / blob.name if blob.name in encoded else blob
+                with open(stored, "rb") as content:
+                    tar.addfile(tar_member(f"{BLOBS}/{blob.name}", stored.stat().st_size), content)
         digest = sha256_file(partial)
         os.replace(partial, path)
     atomic_write(sidecar(path), f"{digest}  {path.name}\n".encode())
@@ -84,6 +89,28 @@ def workload_images(targets: list[str]) -> list[images.BuiltImage]:
         if images.build_inputs(image.tag) != image.inputs:
             raise LabError(f"kit.export: {image.tag} does not carry the label of its build inputs")
     return built
+
+
+COMPRESS_MIN_BYTES = 1 << 20  # smaller blobs (manifests, image configs) are read as they lie
+COMPRESS_MAX_RATIO = 0.9  # a blob gzip makes no smaller than this (a compressed file) stays as it is
+
+
+def _compress(blobs: Path, out: Path) -> dict[str, dict]:
+    """gzip (level 1: fast) of each large blob into `out`, kept where it saves space; the index's
+    `encoded` entries ({encoding, size}: the size an import decompresses it to, and no more)."""
+    out.mkdir()
+    encoded = {}
+    for blob in sorted(blobs.iterdir()):
+        size = blob.stat().st_size
+        if size < COMPRESS_MIN_BYTES:
+            continue
+        with open(blob, "rb") as raw, gzip.GzipFile(out / blob.name, "wb", compresslevel=1, mtime=0) as packed:
+            shutil.copyfileobj(raw, packed, CHUNK)
+        if (out / blob.name).stat().st_size <= size * COMPRESS_MAX_RATIO:
+            encoded[blob.name] = {"encoding": "gzip", "size": size}
+        else:
+            (out / blob.name).unlink()
+    return encoded
 
 
 class _Chunks(io.RawIOBase):
