@@ -134,6 +134,7 @@ def test_a_workshop_bundle_brings_the_workload_images_so_nothing_is_built(kit_co
     index = json.loads(tarfile.open(path).extractfile("wasm-lab-kit.json").read())
     assert index["for"] == "workshop" and set(index["artifacts"]) == set(artifacts.workshop_artifacts())
     assert set(index["workloads"]) == set(images.VARIANTS + images.JOB_IMAGES)
+    assert index["encoded"], "its large blobs travel gzipped"
     fresh = {**env, "WASM_LAB_KIT_DIR": str(tmp_path / "workshop-kit")}
     imported, import_seconds = invoke("kit.import", str(path), env=fresh)
     assert imported.returncode == 0, imported.stdout[-3000:] + imported.stderr[-3000:]
