@@ -149,7 +149,7 @@ def run(spec) -> str:
     runtimes = [every[name] for name in dict.fromkeys(r.name for r in chosen.values())]
     resolved = artifacts.resolve(spec, tuple(r.name for r in runtimes), tuple(chosen))
     engine_image = artifacts.image(spec, ENGINE_ARTIFACT)
-    images.build(list(chosen), images.BaseImages(resolved.base_images))
+    images.build(list(chosen), images.BaseImages(resolved.base_images, identities=resolved.base_identities))
     client = docker.from_env()
     with console.status(f"starting the Docker engine {engine_name(spec.name)} ({engine_image})"):
         container, inner, address = _start_engine(client, spec.name, engine_image,

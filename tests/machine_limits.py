@@ -138,12 +138,12 @@ def _kit_state() -> str | None:
 def _kit_images_unused() -> str | None:
     import docker
 
-    from lab import artifacts
+    from lab.artifacts import kit_sets
     from lab.kit.store import KitStore
 
     client, store = docker.from_env(), KitStore()
     ids = set()
-    for name in artifacts.kit_artifacts():
+    for name in kit_sets.kit_artifacts():
         entry = store.entry(name) or {}
         try:
             ids.add(client.images.get(entry["image"]["ref"]).id)

@@ -9,7 +9,7 @@ LOADED = "images_on_nodes"       # "containerd name@node" the lab brought onto a
 
 class BuildImages:
     name = "images"
-    title = "build the workload images (multi-stage, docker SDK; cached layers make re-runs quick)"
+    title = "the workload images: each built (multi-stage, docker SDK) unless one from the same inputs is there"
     in_cluster = False
     records, notes = ("images",), ("images_used",)
     needs, gives = ("artifacts",), ("images",)
@@ -24,9 +24,10 @@ class BuildImages:
             ctx.state.add("images_used", ref)
             if not images.exists(ref):
                 ctx.state.add("images", ref)
-        bases = images.BaseImages(ctx.artifacts.base_images)
-        built = images.build(list(ctx.spec.variants + jobs), bases, log=ctx.state.dir / "images-build.log")
-        return ", ".join(f"{b.tag} {b.size / 1e6:.1f} MB" for b in built)
+        bases = images.BaseImages(ctx.artifacts.base_images, identities=ctx.artifacts.base_identities)
+        built = images.build(list(ctx.spec.variants + jobs), bases, log=ctx.state.dir / "images-build.log", wasm_sums=False)
+        return ", ".join(f"{b.tag} {b.size / 1e6:.1f} MB" + (" (prebuilt, same inputs)" if b.prebuilt else "")
+                         for b in built)
 
     def undo(self, ctx) -> list[str]:
         """The local tags this lab made; one that another lab still uses is handed over to it."""

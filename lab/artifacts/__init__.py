@@ -11,7 +11,6 @@ Here: the catalog, the artifacts a lab needs, the Resolver that walks their orig
 this machine's architecture and kind release, `local` holds what the origins give."""
 from __future__ import annotations
 
-import re
 import socket
 import urllib.parse
 from dataclasses import dataclass, field, replace
@@ -20,12 +19,13 @@ from pathlib import Path
 import yaml
 
 from lab import catalog as runtime_catalog
-from lab import engines
+from lab import engines, kit
+from lab.artifacts.floors import RELEASE_TAG, refuse_below_floor
 from lab.artifacts.host import ARCHES, host_arch, installed_kind_version, version_tuple
 from lab.artifacts.local import LocalBundle, LocalFile, LocalImage
 from lab.artifacts.origins import FETCHERS
 from lab.engines import BASE_IMAGE_ARTIFACTS
-from lab.errors import InputError, LabError
+from lab.errors import LabError
 from lab.fetch import Unavailable
 from lab.lock import LockFile
 from lab.mirrors import ImageRef, Mirrors
@@ -41,7 +41,6 @@ MODE_ORIGINS = {
 }
 MODE_NAMES = {Offline.AUTO: "auto", Offline.UPSTREAM: "online", Offline.KIT: "offline"}
 PROBE_SECONDS = 3.0
-RELEASE_TAG = re.compile(r"v\d+\.\d+\.\d+")
 
 
 @dataclass
@@ -52,6 +51,7 @@ class Artifacts:
     images: dict[str, LocalImage] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)   # artifact -> origin it came from
     engines: dict[str, dict | None] = field(default_factory=dict)  # artifact -> {name, version} of its engine
+    identities: dict[str, str] = field(default_factory=dict)  # base image artifact -> Resolver.identity
 
     def bundles_for(self, runtime) -> list[dict]:
         """The bundles a runtime (lab.catalog.Runtime) needs on a node: its own, and those its
@@ -66,6 +66,10 @@ class Artifacts:
     @property
     def base_images(self) -> dict[str, str]:
         return {arg: self.images[name].ref for arg, name in BASE_IMAGE_ARTIFACTS.items() if name in self.images}
+
+    @property
+    def base_identities(self) -> dict[str, str]:
+        return {arg: self.identities[name] for arg, name in BASE_IMAGE_ARTIFACTS.items() if name in self.identities}
 
 
 def catalog() -> dict:
@@ -97,42 +101,6 @@ def needed(runtimes: tuple[str, ...], provider: str | None, variants: tuple[str,
     return list(dict.fromkeys(names))
 
 
-def kit_artifacts(provider: str = "kind", node_containerd: str = "2") -> list[str]:
-    """The kit artifacts a lab with every runtime and variant uses offline, and the bench's load
-    generator: what a kit bundle holds unless told otherwise."""
-    table = catalog()["artifacts"]
-    every = runtime_catalog.load()
-    names = needed(tuple(every.runtimes), provider, tuple(every.variants)) + ["bench-loadgen"]
-    found: list[str] = []
-    while names:
-        entry = table[names.pop(0)]
-        origins = (entry.get(provider) or []) if isinstance(entry, dict) else entry
-        for origin in origins:
-            if origin["origin"] in MODE_ORIGINS[Offline.KIT]:
-                found += [(origin.get("by-containerd") or {}).get(node_containerd, origin["artifact"]),
-                          *origin.get("tools", [])]
-                names += list(origin.get("needs", ()))
-                break
-    return list(dict.fromkeys(found))
-
-
-def refuse_below_floor(key: str, origin: dict, locked_version: str, mirrored: str, lock_path: Path) -> None:
-    """Bad input (one line) when lab.lock or a mirror puts a release older than the origin's
-    `floor` in its place: the version the lock records, or the release tag a mirror's URL names
-    instead of the catalog's."""
-    floor = origin.get("floor")
-    if not floor:
-        return
-    refused = f"{floor['of']} older than {floor['version']} is refused ({floor['why']})"
-    if locked_version and version_tuple(locked_version) < version_tuple(floor["version"]):
-        raise InputError(f"lock: {lock_path} pins {key} to {floor['of']} {locked_version}; {refused}; "
-                         "delete that entry")
-    tags = RELEASE_TAG.findall(urllib.parse.unquote(mirrored))
-    older = [tag for tag in tags if version_tuple(tag) < version_tuple(floor["version"])]
-    if older and origin.get("version") not in tags:
-        raise InputError(f"mirrors: {key} would come from {mirrored}, {floor['of']} {older[0]}; {refused}")
-
-
 def refuse_old_releases(spec, arch: str | None = None) -> None:
     """refuse_below_floor for every release origin of the catalog, before anything is created."""
     if "release" not in MODE_ORIGINS[spec.offline]:
@@ -158,6 +126,7 @@ class Resolver:
         self.catalog = catalog()
         self.resolved: dict[str, tuple[dict, object]] = {}
         self._reachable: dict[str, str] = {}     # host:port -> "" (reached) or why not
+        self._kit_keys: dict[str, str] = {}      # kit recipe -> this checkout's key (kit.plan, nothing built)
 
     # -- origins and pins (no side effects) -------------------------------------------------------
     def origins(self, name: str) -> list[dict]:
@@ -298,14 +267,41 @@ class Resolver:
     def kit_artifact(self, origin: dict) -> str:
         return (origin.get("by-containerd") or {}).get(self.node_containerd, origin["artifact"])
 
+    def identity(self, name: str, origin: dict, value=None) -> str | None:
+        """What an image from `origin` is, the same on every machine, from pins alone: a kit
+        recipe's key (this checkout's recipe inputs), a registry digest; a local build's tag (a hash
+        of its pinned inputs) once built. The workload images' inputs digest names base images by it."""
+        if origin["origin"] in ("kit", "debian"):
+            artifact = self.kit_artifact(origin)
+            self._kit_keys = self._kit_keys or {item.recipe.name: item.key for item in kit.plan()}
+            return f"kit {artifact} {self._kit_keys[artifact]}"
+        if origin["origin"] == "registry":
+            bare, digest = self.registry_pin(name, origin)
+            return f"{bare}@{digest}" if digest else None
+        return getattr(value, "ref", None)
+
+    def identities(self, name: str) -> list[tuple[dict, str]]:
+        """(origin, identity) of each origin of `name` this mode allows whose identity the pins say."""
+        found = [(origin, self.identity(name, origin)) for origin in self.origins(name)]
+        return [(origin, identity) for origin, identity in found if identity]
+
 
 def resolve(spec, runtimes: tuple[str, ...], variants: tuple[str, ...] = (), provider: str | None = None,
             arch: str | None = None) -> Artifacts:
     """Everything the lab needs for these runtimes, variants and provider, fetched and verified."""
     resolver = Resolver(spec.offline, spec.mirrors, LockFile.load(Path(spec.lock)), arch or host_arch(),
                         provider, spec.kubernetes, node_containerd=spec.node_containerd)
+    from lab import images
+
     artifacts = Artifacts(MODE_NAMES[spec.offline])
+    prebuilt = _prebuilt_bases(resolver, images.targets_for(variants, runtimes))
+    for name, (origin, identity) in prebuilt.items():
+        artifacts.origins[name] = f"{resolver.describe(origin)}, in prebuilt workload images"
+        artifacts.engines[name] = engines.of_origin(origin)
+        artifacts.identities[name] = identity
     for name in needed(runtimes, provider, variants):
+        if name in prebuilt:
+            continue
         value = resolver.get(name)
         if name == "node-image":
             artifacts.node_image = value.ref if value else None
@@ -316,9 +312,52 @@ def resolve(spec, runtimes: tuple[str, ...], variants: tuple[str, ...] = (), pro
         artifacts.engines[name] = resolver.engine(name)
         if isinstance(value, (LocalFile, LocalBundle)):
             artifacts.files[name] = value
+        if name in BASE_IMAGE_ARTIFACTS.values():
+            resolved_as = resolver.identity(name, origin, value)
+            if resolved_as:
+                artifacts.identities[name] = resolved_as
     if resolver.lock.save():
         console.print(f"wrote {resolver.lock.path}: the pins of {len(resolver.lock.entries)} upstream artifact(s)")
     return artifacts
+
+
+def _prebuilt_bases(resolver: Resolver, targets: list[str]) -> dict[str, tuple[dict, str]]:
+    """The base image artifacts no build needs, by name, with the origin and identity the prebuilt
+    images were built with. A target whose image carries the label of its inputs, with base
+    identities from this mode's origins (images.prebuilt_with), is left unbuilt. A base that a
+    target to build needs (or that prebuilt images name differently) is resolved; a prebuilt image
+    made with another identity of it is then built too, until nothing changes."""
+    from lab import images
+
+    options = {arg: resolver.identities(BASE_IMAGE_ARTIFACTS[arg])
+               for arg in dict.fromkeys(arg for target in targets for arg in images.NEEDS[target])}
+    matched: dict[str, dict[str, str]] = {}
+    client = images._client() if targets else None
+    for target in targets:
+        found = images.prebuilt_with(target, {arg: [i for _, i in options[arg]] for arg in images.NEEDS[target]},
+                                     client)
+        if found is not None:
+            matched[target] = found
+    while True:
+        named: dict[str, set[str]] = {}
+        for found in matched.values():
+            for arg, identity in found.items():
+                named.setdefault(arg, set()).add(identity)
+        fixed = {arg for target in targets if target not in matched for arg in images.NEEDS[target]}
+        fixed |= {arg for arg, identities in named.items() if len(identities) > 1}
+        resolved = {}
+        for arg in fixed:
+            name = BASE_IMAGE_ARTIFACTS[arg]
+            value = resolver.get(name)
+            resolved[arg] = resolver.identity(name, resolver.resolved[name][0], value)
+        clashing = [target for target, found in matched.items()
+                    if any(arg in resolved and resolved[arg] != identity for arg, identity in found.items())]
+        if not clashing:
+            break
+        for target in clashing:
+            del matched[target]
+    return {BASE_IMAGE_ARTIFACTS[arg]: next((o, i) for o, i in options[arg] if i == identity)
+            for found in matched.values() for arg, identity in found.items() if arg not in fixed}
 
 
 def image(spec, name: str, arch: str | None = None) -> str:

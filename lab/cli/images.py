@@ -27,7 +27,7 @@ def build(c, variant=None, config=None, offline=False, online=False, log=None):
         for arg, ref in resolved.base_images.items():
             print_table(f"[dim]{arg}: {ref} ({resolved.origins[artifacts.BASE_IMAGE_ARTIFACTS[arg]]})[/dim]")
         try:
-            built = images.build(list(variants), images.BaseImages(resolved.base_images), log=log)
+            built = images.build(list(variants), images.BaseImages(resolved.base_images, identities=resolved.base_identities), log=log)
         except (images.ImageBuildError, ValueError) as error:
             raise Exit(f"error: {error}", code=1)
     table = Table("variant", "id", "size", "build time", ".wasm sha256",

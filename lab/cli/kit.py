@@ -8,7 +8,8 @@ from invoke import Collection, task
 from rich import box
 from rich.table import Column, Table
 
-from lab import artifacts, kit
+from lab import images, kit
+from lab.artifacts import kit_sets
 from lab.cli.common import fail_on_errors, human_bytes, print_table, stdout
 from lab.errors import InputError
 from lab.kit import trust
@@ -16,6 +17,7 @@ from lab.kit.bundle.export import export as export_bundle
 from lab.kit.bundle.importer import import_bundle
 from lab.kit.bundle.layout import sidecar
 from lab.kit.bundle.serve import server as bundle_server
+from lab.kit.bundle_checks import PURPOSES
 from lab.kit.store import KitStore
 
 
@@ -62,14 +64,18 @@ def clean(c, caches=False):
             print(f"removed {item}")
 
 
-def _bundle_names(only, provider) -> list[str]:
+def _bundle_names(only, provider, purpose) -> list[str]:
     if provider not in ("kind", "minikube"):
         raise InputError(f"provider: {provider!r} is not allowed; choose one of: kind, minikube")
-    names = list(dict.fromkeys(only or artifacts.kit_artifacts(provider)))
-    known = [planned.recipe.name for planned in kit.plan()]
+    if purpose not in PURPOSES:
+        raise InputError(f"for: {purpose!r} is not allowed; choose one of: {', '.join(PURPOSES)}")
+    default = kit_sets.workshop_artifacts(provider) if purpose == "workshop" else kit_sets.kit_artifacts(provider)
+    names = list(dict.fromkeys(only or default))
+    known = [planned.recipe.name for planned in kit.plan()] if purpose == "build" else sorted(kit_sets.run_artifacts())
     for name in names:
         if name not in known:
-            raise InputError(f"only: {name!r} is not a kit artifact; choose from: {', '.join(known)}")
+            what = "a kit artifact a lab runs from" if purpose == "workshop" else "a kit artifact"
+            raise InputError(f"only: {name!r} is not {what}; choose from: {', '.join(known)}")
     return names
 
 
@@ -78,15 +84,19 @@ BUNDLE_HELP = {
             "runtime and lab.bench use offline)",
     "provider": "kind (default) or minikube: whose node image the default bundle holds",
 }
+FOR_HELP = ("workshop: what a lab runs from and the workload images, built here (no builders); "
+            "build: the kit with its builders, to build on")
 
 
-@task(iterable=["only"], help={"file": "the bundle to write (FILE.sha256 is written beside it)", **BUNDLE_HELP})
-def export(c, file, only=None, provider="kind"):
+@task(iterable=["only"], help={"file": "the bundle to write (FILE.sha256 is written beside it)", **BUNDLE_HELP,
+                               "for": FOR_HELP + " (default)"})
+def export(c, file, only=None, provider="kind", for_="build"):
     """Write built kit artifacts into one checksummed archive for other machines (kit.import, kit.serve)."""
     with fail_on_errors():
-        done = export_bundle(Path(file), _bundle_names(only, provider))
+        done = export_bundle(Path(file), _bundle_names(only, provider, for_), purpose=for_)
+    workloads = f", {len(done['workloads'])} workload images" if done["workloads"] else ""
     stdout.print(f"{done['path']}: {human_bytes(done['size'])}, {len(done['artifacts'])} artifacts "
-                 f"({', '.join(done['artifacts'])}); sha256 {done['sha256']} (fingerprint "
+                 f"({', '.join(done['artifacts'])}){workloads}; sha256 {done['sha256']} (fingerprint "
                  f"{trust.fingerprint(done['sha256'])})", soft_wrap=True, markup=False)
 
 
@@ -115,13 +125,13 @@ def _tcp_port(value) -> int:
 @task(iterable=["only"], help={
     "bundle_file": "serve this bundle (default: export the kit into the kit folder's exports/ first)",
     "address": "address to listen on (default 0.0.0.0: every interface, for a room of laptops)",
-    "port": "port to listen on (default 8780)", **BUNDLE_HELP,
+    "port": "port to listen on (default 8780)", **BUNDLE_HELP, "for": FOR_HELP + " (default: workshop)",
 })
-def serve(c, bundle_file="", address="0.0.0.0", port="8780", only=None, provider="kind"):
+def serve(c, bundle_file="", address="0.0.0.0", port="8780", only=None, provider="kind", for_="workshop"):
     """Serve the kit over HTTP so other machines run lab.up --kit-from http://THIS-HOST:PORT."""
     with fail_on_errors():
         port = _tcp_port(port)  # text: a typed default would make invoke's parser fail with a trace
-        path = Path(bundle_file) if bundle_file else _exported(_bundle_names(only, provider))
+        path = Path(bundle_file) if bundle_file else _exported(_bundle_names(only, provider, for_), for_)
         httpd = bundle_server(path, address, port)
     host = socket.gethostname() if address in ("0.0.0.0", "") else address
     fingerprint = trust.fingerprint(httpd.sha256)
@@ -138,15 +148,20 @@ def serve(c, bundle_file="", address="0.0.0.0", port="8780", only=None, provider
         httpd.server_close()
 
 
-def _exported(names: list[str]) -> Path:
-    """The kit's bundle of `names` in its exports/ folder, written again only when an artifact changed."""
+def _exported(names: list[str], purpose: str) -> Path:
+    """The kit's bundle of `names` in its exports/ folder, written again only when an artifact
+    changed (or, for a workshop, what the workload images are built from)."""
     store = KitStore()
-    keys = ",".join(f"{name}={(store.entry(name) or {}).get('key', '')}" for name in names)
+    keys = ",".join([f"for={purpose}"] + [f"{name}={(store.entry(name) or {}).get('key', '')}" for name in names])
+    if purpose == "workshop":
+        bases = kit_sets.kit_base_identities()
+        keys += "".join(f",{target}={images.inputs_digest(target, {a: bases[a] for a in images.NEEDS[target]})}"
+                        for target in images.IMAGE_TARGETS + images.JOB_IMAGES)
     path = store.root / "exports" / f"kit-{hashlib.sha256(keys.encode()).hexdigest()[:16]}.tar"
     if not (path.exists() and sidecar(path).exists()):
         for older in path.parent.glob("kit-*.tar*"):
             older.unlink()
-        export_bundle(path, names, store)
+        export_bundle(path, names, store, purpose)
     return path
 
 

@@ -14,14 +14,21 @@ import tarfile
 import unicodedata
 from typing import Callable
 
+from lab import images
+from lab.artifacts.kit_sets import run_artifacts
 from lab.errors import LabError
 from lab.kit.recipes import IMAGE_REPOSITORY, KINDS
 
-SCHEMA = 1
+SCHEMA = 2
+# what a bundle is for: `build` carries the kit whole (builders too), `workshop` what a lab runs
+# from and the workload images built with the kit's builders (docs/kit.md, "Bundles")
+PURPOSES = ("build", "workshop")
+WORKLOAD_KIND = "workload"
 INDEX = "wasm-lab-kit.json"
 BLOBS = "blobs/sha256"
 INDEX_MAX_BYTES = 16 << 20
 SMALL_BLOB_MAX_BYTES = 1 << 20  # an image archive's manifest.json, repositories, index.json
+BLOB_MAX_BYTES = 1 << 40  # what a compressed blob may declare it expands to
 HEX = re.compile(r"[0-9a-f]{64}")
 NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 VERSION = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+~:-]{0,127}")  # Debian's too (1.21-1+dfsg-3.1)
@@ -35,6 +42,8 @@ ENTRY_FIELDS: dict[str, tuple] = {
     "imported_from": (dict,), "image": (dict,), "files": (dict,), "executables": (list,),
 }
 REQUIRED_FIELDS = ("name", "kind", "version", "key")
+WORKLOAD_FIELDS: dict[str, tuple] = {"name": (str,), "kind": (str,), "key": (str,), "size_bytes": (int, type(None)),
+                                     "image": (dict,)}
 MEMBER_KINDS = {tarfile.SYMTYPE: "symbolic link", tarfile.LNKTYPE: "hard link", tarfile.CHRTYPE: "device",
                 tarfile.BLKTYPE: "device", tarfile.DIRTYPE: "folder", tarfile.FIFOTYPE: "fifo",
                 tarfile.GNUTYPE_SPARSE: "sparse file", tarfile.CONTTYPE: "contiguous file"}
@@ -99,22 +108,71 @@ def parse_json(data: bytes, limit: int, what: str) -> object:
 
 
 # -- the index ----------------------------------------------------------------------------------------
-def check_index(index: object, what: str = "its index") -> dict[str, dict]:
-    """The index's artifacts by name, after checking every field of every entry."""
+def check_index(index: object, what: str = "its index") -> dict:
+    """The index, after checking every field of every entry: {"for": purpose, "artifacts": kit
+    artifacts by name, "workloads": workload images by image target}."""
     if not isinstance(index, dict):
         raise Refused(f"{what} is a JSON {type(index).__name__}, not an object")
-    unknown = sorted(set(index) - {"schema", "created_at", "artifacts"})
+    unknown = sorted(set(index) - {"schema", "created_at", "for", "artifacts", "workloads", "encoded"})
     if unknown:
         raise Refused(f"{what} has an unknown field '{shown(unknown[0])}'")
     if index.get("schema") != SCHEMA:
         raise Refused(f"schema {shown(repr(index.get('schema')))[:40]}; this wasm-lab reads {SCHEMA}")
     _text(index.get("created_at", ""), f"{what}: created_at")
+    purpose = index.get("for")
+    if purpose not in PURPOSES:
+        raise Refused(f"{what}: for is {shown(repr(purpose))[:40]}, not one of {', '.join(PURPOSES)}")
     artifacts = index.get("artifacts")
     if not isinstance(artifacts, dict):
         raise Refused(f"{what}: artifacts is not an object of artifacts by name")
     for name, entry in artifacts.items():
         _check_entry(name, entry)
-    return artifacts
+    workloads = index.get("workloads", {})
+    if not isinstance(workloads, dict):
+        raise Refused(f"{what}: workloads is not an object of workload images by target")
+    if purpose == "build" and workloads:
+        raise Refused(f"{what}: a build bundle carries the kit, not workload images")
+    if purpose == "workshop":
+        builders = sorted(set(artifacts) - run_artifacts())
+        if builders:
+            raise Refused(f"{what}: artifact {shown(builders[0])} is not one a lab runs from, and a workshop "
+                          "bundle carries no builders")
+    for name, entry in workloads.items():
+        _check_workload(name, entry)
+    encoded = index.get("encoded", {})
+    if not isinstance(encoded, dict):
+        raise Refused(f"{what}: encoded is not an object of compressed blobs by sha256")
+    for digest, encoding in encoded.items():
+        if not HEX.fullmatch(digest) or not isinstance(encoding, dict) or set(encoding) != {"encoding", "size"} \
+                or encoding["encoding"] != "gzip" or not isinstance(encoding["size"], int) \
+                or isinstance(encoding["size"], bool) or not 0 <= encoding["size"] <= BLOB_MAX_BYTES:
+            raise Refused(f"{what}: encoded blob '{shown(str(digest))[:80]}' is not "
+                          f"{{encoding: gzip, size: 0..{BLOB_MAX_BYTES}}} by sha256")
+    return {"for": purpose, "artifacts": artifacts, "workloads": workloads, "encoded": encoded}
+
+
+def _check_workload(name: str, entry: object) -> None:
+    """A workload image: one of the lab's image targets, tagged only with the lab's own reference."""
+    targets = images.IMAGE_TARGETS + images.JOB_IMAGES
+    if name not in targets:
+        raise Refused(f"workload '{shown(name)}' is not an image target of the lab ({', '.join(targets)})")
+    if not isinstance(entry, dict):
+        raise Refused(f"workload {name} is not an object")
+    for field, value in entry.items():
+        if field not in WORKLOAD_FIELDS:
+            raise Refused(f"workload {name} has an unknown field '{shown(field)}'")
+        if not isinstance(value, WORKLOAD_FIELDS[field]) or isinstance(value, bool):
+            raise Refused(f"workload {name}: {field} is a JSON {type(value).__name__}")
+    missing = [field for field in ("name", "kind", "key", "image") if field not in entry]
+    if missing:
+        raise Refused(f"workload {name} has no {missing[0]}")
+    if entry["name"] != name or entry["kind"] != WORKLOAD_KIND:
+        raise Refused(f"workload {name} calls itself '{shown(entry['name'])}' of kind '{shown(entry['kind'])}'")
+    if not HEX.fullmatch(entry["key"]):
+        raise Refused(f"workload {name}: key is not a sha256 (its build inputs)")
+    ref = images.tag(name)
+    _check_image(f"workload {name}", ref, entry["image"],
+                 f"the lab's own {ref} (a bundle tags workload images only {images.REPOSITORY}:<target>)")
 
 
 def _check_entry(name: str, entry: object) -> None:
@@ -144,7 +202,9 @@ def _check_entry(name: str, entry: object) -> None:
         raise Refused(f"artifact {name} of kind {entry['kind']} needs "
                       + ("files" if entry["kind"] == "files" else "an image") + " and nothing else")
     if "image" in entry:
-        _check_image(name, entry["version"], entry["image"])
+        ref = kit_ref(name, entry["version"])
+        _check_image(f"artifact {name}", ref, entry["image"],
+                     f"the kit's own {ref} (a bundle tags only {IMAGE_REPOSITORY}/<artifact>:<version>)")
     else:
         _check_files(name, entry["files"], entry.get("executables", []))
 
@@ -184,24 +244,24 @@ def _parents(path: str) -> list[str]:
     return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
-def _check_image(name: str, version: str, image: dict) -> None:
+def _check_image(what: str, ref: str, image: dict, rule: str) -> None:
+    """An image entry's ref (exactly `ref`), id and `docker save` archive members."""
     if set(image) != {"ref", "id", "archive"}:
-        raise Refused(f"artifact {name}: its image needs ref, id and archive, and nothing else")
-    if image["ref"] != kit_ref(name, version):
-        raise Refused(f"artifact {name}: image '{shown(str(image['ref']))}' is not the kit's own "
-                      f"{kit_ref(name, version)} (a bundle tags only {IMAGE_REPOSITORY}/<artifact>:<version>)")
+        raise Refused(f"{what}: its image needs ref, id and archive, and nothing else")
+    if image["ref"] != ref:
+        raise Refused(f"{what}: image '{shown(str(image['ref']))}' is not {rule}")
     if not isinstance(image["id"], str) or not IMAGE_ID.fullmatch(image["id"]):
-        raise Refused(f"artifact {name}: image id is not sha256:<hex>")
+        raise Refused(f"{what}: image id is not sha256:<hex>")
     archive = image["archive"]
     if not isinstance(archive, list) or not archive:
-        raise Refused(f"artifact {name}: its image archive lists no members")
+        raise Refused(f"{what}: its image archive lists no members")
     seen: set[str] = set()
     for member in archive:
-        _check_archive_member(name, member, seen)
-    _check_links_lead_to_no_link(name, {m["name"]: m["target"] for m in archive if m.get("type") == "symlink"})
+        _check_archive_member(what, member, seen)
+    _check_links_lead_to_no_link(what, {m["name"]: m["target"] for m in archive if m.get("type") == "symlink"})
 
 
-def _check_links_lead_to_no_link(name: str, links: dict[str, str]) -> None:
+def _check_links_lead_to_no_link(what: str, links: dict[str, str]) -> None:
     """Each link is checked where its words lead, which is where it lands only when nothing on its
     way is itself a link (`b -> .` then `a -> b/..` lands outside): a link through a link is refused."""
     for path, target in links.items():
@@ -209,32 +269,32 @@ def _check_links_lead_to_no_link(name: str, links: dict[str, str]) -> None:
         for part in target.split("/"):
             walked = posixpath.join(walked, part) if walked else part
             if posixpath.normpath(walked) in links:
-                raise Refused(f"artifact {name}: image archive link {path} leads through another link")
+                raise Refused(f"{what}: image archive link {path} leads through another link")
 
 
 def kit_ref(name: str, version: str) -> str:
     return f"{IMAGE_REPOSITORY}/{name}:{version}"
 
 
-def _check_archive_member(name: str, member: object, seen: set[str]) -> None:
+def _check_archive_member(what: str, member: object, seen: set[str]) -> None:
     if not isinstance(member, dict):
-        raise Refused(f"artifact {name}: an image archive member is not an object")
-    path = check_path(member.get("name"), f"artifact {name}'s image archive")
+        raise Refused(f"{what}: an image archive member is not an object")
+    path = check_path(member.get("name"), f"{what}'s image archive")
     if path in seen:
-        raise Refused(f"artifact {name}: image archive member {path} is listed twice")
+        raise Refused(f"{what}: image archive member {path} is listed twice")
     seen.add(path)
     kind = member.get("type", "file")
     fields = {"file": {"name", "sha256"}, "dir": {"name", "type"}, "symlink": {"name", "type", "target"}}.get(kind)
     if fields is None or set(member) != fields:
-        raise Refused(f"artifact {name}: image archive member {path} is not a file, folder or link")
+        raise Refused(f"{what}: image archive member {path} is not a file, folder or link")
     if kind == "file" and not (isinstance(member["sha256"], str) and HEX.fullmatch(member["sha256"])):
-        raise Refused(f"artifact {name}: image archive member {path} has no sha256")
+        raise Refused(f"{what}: image archive member {path} has no sha256")
     if kind == "symlink":
         target = member["target"]
         landing = posixpath.normpath(posixpath.join(posixpath.dirname(path), str(target)))
         if not isinstance(target, str) or target.startswith("/") or landing.split("/")[0] == ".." \
                 or shown(target) != target:
-            raise Refused(f"artifact {name}: image archive link {path} points outside the archive")
+            raise Refused(f"{what}: image archive link {path} points outside the archive")
 
 
 def blobs_of(entry: dict) -> list[str]:
@@ -248,41 +308,52 @@ def blobs_of(entry: dict) -> list[str]:
 def check_image_archive(entry: dict, read_blob: Callable[[str], bytes]) -> None:
     """The archive `docker load` will read names the entry's ref and nothing else, and its image
     config is the entry's image id: loading it can neither tag another image nor give another id."""
-    name, ref, image_id = entry["name"], entry["image"]["ref"], entry["image"]["id"]
+    name = f"{'workload' if entry['kind'] == WORKLOAD_KIND else 'artifact'} {entry['name']}"
+    ref, image_id = entry["image"]["ref"], entry["image"]["id"]
     files = {member["name"]: member["sha256"] for member in entry["image"]["archive"] if "sha256" in member}
 
     def document(path: str) -> object:
-        return parse_json(read_blob(files[path]), SMALL_BLOB_MAX_BYTES, f"artifact {name}'s {path}")
+        return parse_json(read_blob(files[path]), SMALL_BLOB_MAX_BYTES, f"{name}'s {path}")
 
     if "manifest.json" not in files:
-        raise Refused(f"artifact {name}: its image archive has no manifest.json")
+        raise Refused(f"{name}: its image archive has no manifest.json")
     manifest = document("manifest.json")
     if not (isinstance(manifest, list) and len(manifest) == 1 and isinstance(manifest[0], dict)):
-        raise Refused(f"artifact {name}: its image archive's manifest.json does not describe one image")
+        raise Refused(f"{name}: its image archive's manifest.json does not describe one image")
     if manifest[0].get("RepoTags") != [ref]:
-        raise Refused(f"artifact {name}: its image archive tags {shown(str(manifest[0].get('RepoTags')))[:200]}, "
+        raise Refused(f"{name}: its image archive tags {shown(str(manifest[0].get('RepoTags')))[:200]}, "
                       f"the index says [{ref!r}]")
     config = manifest[0].get("Config")
     if not isinstance(config, str) or "sha256:" + files.get(config, "") != image_id:
-        raise Refused(f"artifact {name}: its image archive's config is not image {image_id}")
+        raise Refused(f"{name}: its image archive's config is not image {image_id}")
+    if entry["kind"] == WORKLOAD_KIND:
+        labels = _labels(document(config))
+        if labels.get(images.BUILD_INPUTS) != entry["key"]:
+            raise Refused(f"{name}: its image's label {images.BUILD_INPUTS} is not its key (its build inputs)")
     repository, tag = ref.rsplit(":", 1)
     if "repositories" in files:
         repositories = document("repositories")
         if not (isinstance(repositories, dict) and list(repositories) == [repository]
                 and isinstance(repositories[repository], dict) and list(repositories[repository]) == [tag]):
-            raise Refused(f"artifact {name}: its image archive's repositories file names other tags than {ref}")
+            raise Refused(f"{name}: its image archive's repositories file names other tags than {ref}")
     if "index.json" in files:
         _check_oci_names(name, ref, tag, document("index.json"))
+
+
+def _labels(config: object) -> dict:
+    inner = config.get("config") if isinstance(config, dict) else None
+    labels = inner.get("Labels") if isinstance(inner, dict) else None
+    return labels if isinstance(labels, dict) else {}
 
 
 def _check_oci_names(name: str, ref: str, tag: str, index: object) -> None:
     """An OCI layout's index names images by annotations, which newer engines tag on load."""
     manifests = index.get("manifests") if isinstance(index, dict) else None
     if not isinstance(manifests, list):
-        raise Refused(f"artifact {name}: its image archive's index.json lists no manifests")
+        raise Refused(f"{name}: its image archive's index.json lists no manifests")
     for manifest in manifests:
         annotations = (manifest.get("annotations") or {}) if isinstance(manifest, dict) else None
         if not isinstance(annotations, dict) \
                 or annotations.get("io.containerd.image.name", ref) not in (ref, f"docker.io/{ref}") \
                 or annotations.get("org.opencontainers.image.ref.name", tag) not in (tag, ref):
-            raise Refused(f"artifact {name}: its image archive's index.json names other images than {ref}")
+            raise Refused(f"{name}: its image archive's index.json names other images than {ref}")

@@ -10,12 +10,14 @@ import shutil
 import socket
 import subprocess
 import sys
+import tarfile
 import time
 
 import docker
 import pytest
 
-from lab import artifacts
+from lab import images
+from lab.artifacts import kit_sets
 from lab.catalog import load as runtime_catalog
 from lab.kit import trust
 from lab.kit.store import KitStore
@@ -38,7 +40,7 @@ def kit_images(kit_complete, kind_cli):
     """The image refs of the default bundle, while no container uses one (it could not be wiped)."""
     require("kit-images-unused")
     store = KitStore()
-    return {name: store.entry(name)["image"]["ref"] for name in artifacts.kit_artifacts()
+    return {name: store.entry(name)["image"]["ref"] for name in kit_sets.kit_artifacts()
             if "image" in store.entry(name)}
 
 
@@ -82,7 +84,7 @@ def test_export_wipe_import_then_up_builds_nothing(kit_images, tmp_path):
         print(f"import from the file: {import_seconds:.0f}s")
         status = json.loads(invoke("kit.status", "--json", env=env)[0].stdout)
         assert {r["name"] for r in status if r["state"] == "built" and r["imported_from"]} == set(
-            artifacts.kit_artifacts())
+            kit_sets.kit_artifacts())
 
         wipe(kit_images, fresh)
         port = free_port()
@@ -118,3 +120,32 @@ def test_export_wipe_import_then_up_builds_nothing(kit_images, tmp_path):
         if missing:
             invoke("kit.import", str(path), env=base_env)
         assert all(client.images.list(name=ref) for ref in kit_images.values())
+
+
+def test_a_workshop_bundle_brings_the_workload_images_so_nothing_is_built(kit_complete, tmp_path):
+    """kit.export --for workshop carries no builder but the workload images, with the label of
+    their build inputs; a kit folder made from it alone (on this Docker engine, whose images stay)
+    lets images.build --offline build nothing: no recipe (rust-builder is not in it), no docker
+    build. Wiping this engine's images, as a laptop without them, is the manual check of docs/kit.md."""
+    env = {**os.environ, "COLUMNS": "200", "WASM_LAB_STATE_DIR": str(tmp_path / "state")}
+    path = tmp_path / "ws.tar"
+    exported, export_seconds = invoke("kit.export", str(path), "--for", "workshop", env=env)
+    assert exported.returncode == 0, exported.stdout[-3000:] + exported.stderr[-3000:]
+    print(f"\nworkshop bundle {path.stat().st_size / 1e9:.2f} GB, exported in {export_seconds:.0f}s")
+    index = json.loads(tarfile.open(path).extractfile("wasm-lab-kit.json").read())
+    assert index["for"] == "workshop" and set(index["artifacts"]) == set(kit_sets.workshop_artifacts())
+    assert set(index["workloads"]) == set(images.IMAGE_TARGETS + images.JOB_IMAGES)
+    assert index["encoded"], "its large blobs travel gzipped"
+    fresh = {**env, "WASM_LAB_KIT_DIR": str(tmp_path / "workshop-kit")}
+    imported, import_seconds = invoke("kit.import", str(path), env=fresh)
+    assert imported.returncode == 0, imported.stdout[-3000:] + imported.stderr[-3000:]
+    print(f"import from the file: {import_seconds:.0f}s")
+    built, _ = invoke("images.build", "--offline", env=fresh)
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    assert "kit: building" not in built.stdout + built.stderr and "Step 1/" not in built.stdout + built.stderr
+    status = {row["name"]: row["state"] for row in json.loads(invoke("kit.status", "--json", env=fresh)[0].stdout)}
+    assert status["rust-builder"] == "missing" and status["node-containerd2"] == "built"
+    client = docker.from_env()
+    for target, entry in index["workloads"].items():
+        image = client.images.get(images.tag(target))
+        assert image.labels[images.BUILD_INPUTS] == entry["key"], target

@@ -53,9 +53,12 @@ def files_entry(files: dict[str, bytes], name: str = "tool", **fields) -> tuple[
     return entry, {digest(data): data for data in files.values()}
 
 
-def index_of(*entries: dict, name_as=None) -> dict:
-    return {"schema": 1, "created_at": "2026-12-01T00:00:00+00:00",
-            "artifacts": {(name_as or entry["name"]): entry for entry in entries}}
+def index_of(*entries: dict, name_as=None, purpose="build", workloads=None) -> dict:
+    index = {"schema": checks.SCHEMA, "created_at": "2026-12-01T00:00:00+00:00", "for": purpose,
+             "artifacts": {(name_as or entry["name"]): entry for entry in entries}}
+    if workloads is not None:
+        index["workloads"] = workloads
+    return index
 
 
 def member(name: str, size: int = 0, kind: bytes = tarfile.REGTYPE, **fields) -> tarfile.TarInfo:

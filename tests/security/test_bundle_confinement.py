@@ -58,7 +58,7 @@ def test_every_artifact_of_this_checkout_s_recipes_passes_the_checks():
         else:
             entry["files"] = {"bin/tool": "0" * 64}
         artifacts[planned.recipe.name] = entry
-    assert checks.check_index(index_of(*artifacts.values())) == artifacts
+    assert checks.check_index(index_of(*artifacts.values()))["artifacts"] == artifacts
 
 
 @pytest.mark.parametrize("attack, pattern", [
@@ -155,10 +155,14 @@ def test_a_truncated_archive_is_refused(attendee, tmp_path, cut, pattern):  # no
 WRONG_SHAPES = {
     "a list": ([], r"its index is a JSON list, not an object"),
     "not JSON": (b"{not json", r"its index is not JSON"),
-    "artifacts a list": ({"schema": 1, "artifacts": []}, r"artifacts is not an object of artifacts by name"),
-    "entry a list": ({"schema": 1, "artifacts": {"tool": []}}, r"artifact tool is not an object"),
-    "another schema": ({"schema": 2, "artifacts": {}}, r"schema 2; this wasm-lab reads 1"),
-    "unknown top field": ({"schema": 1, "artifacts": {}, "hooks": "rm -rf /"}, r"unknown field 'hooks'"),
+    "artifacts a list": ({"schema": 2, "for": "build", "artifacts": []}, r"artifacts is not an object of artifacts by name"),
+    "entry a list": ({"schema": 2, "for": "build", "artifacts": {"tool": []}}, r"artifact tool is not an object"),
+    "another schema": ({"schema": 1, "artifacts": {}}, r"schema 1; this wasm-lab reads 2"),
+    "no purpose": ({"schema": 2, "artifacts": {}}, r"for is None, not one of build, workshop"),
+    "another purpose": ({"schema": 2, "for": "hooks", "artifacts": {}}, r"for is 'hooks', not one of build, workshop"),
+    "unknown top field": ({"schema": 2, "for": "build", "artifacts": {}, "hooks": "rm -rf /"}, r"unknown field 'hooks'"),
+    "workloads a list": ({"schema": 2, "for": "workshop", "artifacts": {}, "workloads": []},
+                         r"workloads is not an object of workload images by target"),
     "files a list": ("files", r"artifact tool: files is a JSON list"),
     "version a number": ("version", r"artifact tool: version is a JSON int"),
     "size a boolean": ("size_bytes", r"artifact tool: size_bytes is a JSON bool"),
@@ -242,7 +246,7 @@ def test_leftovers_of_an_interrupted_import_go_and_what_verifies_is_kept(attende
     (blob_dir / digest(b"data")).write_bytes(b"tampered")  # a kept blob that no longer verifies
     with tarfile.open(path) as tar:
         members = {member.name.rsplit("/", 1)[-1]: member for member in tar.getmembers()[1:]}
-        importer._unpack(tar, members, blob_dir)
+        importer._unpack(tar, members, blob_dir, {})
     assert {blob.name: blob.read_bytes() for blob in blob_dir.iterdir()} == {digest(TOOL): TOOL,
                                                                              digest(b"data"): b"data"}
     assert [row["action"] for row in importer.import_bundle(str(path), store=attendee)] == ["imported"]
@@ -316,3 +320,55 @@ def test_a_link_where_the_import_stages_its_files_is_not_written_through(tmp_pat
 
     assert list(victim.iterdir()) == []
     assert (Path(record["path"]) / "planted").read_bytes() == b"tool"
+
+
+def gzipped(data: bytes) -> bytes:
+    import gzip
+    return gzip.compress(data, compresslevel=1, mtime=0)
+
+
+@pytest.mark.parametrize("stored, declared, pattern", [
+    (gzipped(b"\0" * (4 << 20)), 1 << 20, r"blob [0-9a-f]{16}… expands past the size its index declares"),
+    (b"\0" * (1 << 20), 1 << 20, r"blob [0-9a-f]{16}… is not gzip"),
+    (gzipped(b"\0" * (1 << 20))[:-9], 1 << 20, r"blob [0-9a-f]{16}… is not gzip"),
+    (gzipped(b"\1" * (1 << 20)), 1 << 20, r"blob [0-9a-f]{16}… has sha256"),
+])
+def test_a_compressed_blob_expands_only_to_what_its_index_declares(attendee, tmp_path, stored, declared,  # noqa: F811
+                                                                   pattern):
+    """A gzip bomb, bytes that are not gzip, a cut stream and another content are refused while
+    they are unpacked, their partial blob gone; the free space was checked against the declared size."""
+    data = b"\0" * (1 << 20)
+    entry, _ = files_entry({"share/data": data})
+    index = {**index_of(entry), "encoded": {digest(data): {"encoding": "gzip", "size": declared}}}
+    path = write_bundle(tmp_path / "kit.tar", index, {digest(data): stored})
+    assert_refused_and_nothing_written(import_file(path, attendee), pattern, tmp_path)
+
+
+def test_a_compressed_blob_is_imported_as_what_it_expands_to(attendee, tmp_path):  # noqa: F811
+    data = b"wasm-lab " * 200_000
+    entry, _ = files_entry({"share/data": data})
+    index = {**index_of(entry), "encoded": {digest(data): {"encoding": "gzip", "size": len(data)}}}
+    path = write_bundle(tmp_path / "kit.tar", index, {digest(data): gzipped(data)})
+    assert [row["action"] for row in importer.import_bundle(str(path), store=attendee)] == ["imported"]
+    assert (attendee.verified_path("tool") / "share/data").read_bytes() == data
+
+
+@pytest.mark.parametrize("encoded, pattern", [
+    ({"x" * 64: {"encoding": "gzip", "size": 1}}, r"encoded blob 'x{64}' is not"),
+    ({"0" * 64: {"encoding": "xz", "size": 1}}, r"encoded blob '0{64}' is not \{encoding: gzip"),
+    ({"0" * 64: {"encoding": "gzip", "size": True}}, r"encoded blob '0{64}' is not"),
+    ({"0" * 64: {"encoding": "gzip", "size": (1 << 40) + 1}}, r"encoded blob '0{64}' is not"),
+    ({"0" * 64: {"encoding": "gzip", "size": 1, "run": "sh"}}, r"encoded blob '0{64}' is not"),
+    ([], r"encoded is not an object of compressed blobs by sha256"),
+])
+def test_an_index_s_compressed_blobs_are_checked(encoded, pattern):
+    with pytest.raises(checks.Refused, match=pattern):
+        checks.check_index({**index_of(), "encoded": encoded})
+
+
+def test_the_free_space_is_checked_against_what_compressed_blobs_declare(attendee, tmp_path):  # noqa: F811
+    data = b"\0" * (1 << 20)
+    entry, _ = files_entry({"share/data": data})
+    index = {**index_of(entry), "encoded": {digest(data): {"encoding": "gzip", "size": 1 << 40}}}
+    path = write_bundle(tmp_path / "kit.tar", index, {digest(data): gzipped(data)})
+    assert_refused_and_nothing_written(import_file(path, attendee), r"it would write 2199\.0 GB into", tmp_path)

@@ -191,7 +191,7 @@ def test_a_redirect_on_the_same_origin_is_followed(attendee, scripted, tmp_path)
 
 @pytest.mark.parametrize("routes, pattern", [
     ({"/kit.tar.json": body(b"[]")}, r"its served index /kit.tar.json is a JSON list, not an object"),
-    ({"/kit.tar.json": body(json.dumps({"schema": 1, "artifacts": {"tool": {"name": "tool"}}}).encode())},
+    ({"/kit.tar.json": body(json.dumps({"schema": 2, "for": "build", "artifacts": {"tool": {"name": "tool"}}}).encode())},
      r"its served index /kit.tar.json: artifact tool has no kind"),
     ({"/kit.tar.json": body(b"[" * 100_000 + b"]" * 100_000)}, r"its served index /kit.tar.json is not JSON"),
     ({"/kit.tar.json": body(b" " * ((16 << 20) + 1))}, r"its served index /kit.tar.json is larger than 16777216 bytes"),

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from lab import artifacts, kit
+from lab.artifacts import kit_sets
 from lab.artifacts import plan as artifact_plan
 from lab.artifacts.host import ARCHES, version_tuple
 from lab.errors import InputError, LabError
@@ -362,10 +363,10 @@ def test_bench_loadgen_is_the_kits_debian_recipe_in_every_mode(tmp_path, monkeyp
 
 
 def test_a_bundle_by_default_holds_what_an_offline_lab_with_every_runtime_and_the_bench_use():
-    assert artifacts.kit_artifacts() == ["node-containerd2", "shims", "crun-wasmedge", "rust-builder", "wasmedge-cli",
+    assert kit_sets.kit_artifacts() == ["node-containerd2", "shims", "crun-wasmedge", "rust-builder", "wasmedge-cli",
                                          "wasmtime-cli", "registry", "loadgen"]
-    assert artifacts.kit_artifacts("kind", "1.7")[0] == "node"
-    assert artifacts.kit_artifacts("minikube")[:2] == ["minikube-node", "minikube"]
+    assert kit_sets.kit_artifacts("kind", "1.7")[0] == "node"
+    assert kit_sets.kit_artifacts("minikube")[:2] == ["minikube-node", "minikube"]
 
 
 def test_auto_plans_the_kit_when_a_local_builds_input_cannot_be_had(tmp_path, monkeypatch):

@@ -41,14 +41,14 @@ class FakeDocker:
 
         class Images:
             def get(self, ref):
-                return type("Image", (), {"id": "sha256:1", "attrs": {"Size": 1}})()
+                return type("Image", (), {"id": "sha256:1", "attrs": {"Size": 1}, "labels": {}})()
 
         self.api, self.images = Api(), Images()
 
 
 def test_the_build_asks_for_no_platform_but_the_engines_own():
     client = FakeDocker()
-    bases = images.BaseImages({"RUST_IMAGE": "rust@sha256:" + "a" * 64})
+    bases = images.BaseImages({"RUST_IMAGE": "rust@sha256:" + "a" * 64}, identities={"RUST_IMAGE": "kit:rust-builder"})
     images.build_variant("native", bases, client)
     (call,) = client.builds
     assert call["target"] == "native" and "platform" not in call

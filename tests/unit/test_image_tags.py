@@ -55,7 +55,7 @@ def store(monkeypatch, tmp_path):
     monkeypatch.setattr(docker, "from_env", lambda **kw: FakeClient(store))
     monkeypatch.setattr(providers, "get", lambda name: NoProvider())
 
-    def build(variants, bases, log=None):
+    def build(variants, bases, log=None, wasm_sums=True):
         store.present.update(images.tag(v) for v in variants)
         return []
     monkeypatch.setattr(images, "build", build)

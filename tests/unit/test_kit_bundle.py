@@ -138,3 +138,24 @@ def test_a_wrong_checksum_from_the_server_refuses_the_download(served, tmp_path)
     assert not list((attendee.root / "imports").glob("*.tar*"))
     with pytest.raises(LabError, match="HTTP 404; nothing was imported"):
         importer.import_bundle(address + "/other.tar", sha256="0" * 64, store=attendee)
+
+
+def test_large_blobs_travel_compressed_where_that_saves_space_and_import_the_same(recipe_root, tmp_path):  # noqa: F811
+    write_recipe(recipe_root, "tool", "name: tool\nkind: files\nversion: 'v{tool}'\nversions: [tool]\n"
+                 "run: [sh, build.sh]\n", {"build.sh": 'mkdir -p "$KIT_OUT" && yes wasm-lab | head -c 3000000 > '
+                                           '"$KIT_OUT/text" && head -c 2000000 /dev/urandom > "$KIT_OUT/random" '
+                                           '&& yes small | head -c 200000 > "$KIT_OUT/small"\n'})
+    trainer = KitStore(tmp_path / "trainer")
+    kit.build(["tool"], store=trainer)
+    export.export(tmp_path / "kit.tar", ["tool"], trainer)
+    files = trainer.entry("tool")["files"]
+    with tarfile.open(tmp_path / "kit.tar") as tar:
+        index = json.loads(tar.extractfile(checks.INDEX).read())
+        stored = {m.name.rsplit("/", 1)[-1]: m.size for m in tar.getmembers()[1:]}
+    # not the random one (gzip saves nothing), not the small one (image manifests are read as they lie)
+    assert index["encoded"] == {files["text"]: {"encoding": "gzip", "size": 3000000}}
+    assert stored[files["text"]] < 100_000 and stored[files["random"]] == 2000000
+    attendee = KitStore(tmp_path / "attendee")
+    assert [r["action"] for r in importer.import_bundle(str(tmp_path / "kit.tar"), store=attendee)] == ["imported"]
+    assert attendee.entry("tool")["files"] == files
+    assert (attendee.verified_path("tool") / "text").read_bytes() == (trainer.verified_path("tool") / "text").read_bytes()

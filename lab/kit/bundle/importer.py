@@ -11,13 +11,15 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from lab import kit
+from lab import images, kit
+from lab.artifacts import kit_sets
 from lab.errors import InputError, LabError
 from lab.kit import builders, trust
 from lab.kit import bundle_checks as checks
 from lab.kit.bundle.download import bundle_url, download, is_url, served_index
 from lab.kit.bundle.layout import (
     FREE_SPACE_RESERVE,
+    Gunzipped,
     docker_client,
     hash_with_progress,
     now,
@@ -61,7 +63,7 @@ def _import(source: str, url: str, pin: str, store: KitStore) -> list[dict]:
         if served is not None:
             rows, todo = _wanted(served, store)
             if not todo:
-                return rows
+                return sorted(rows, key=lambda row: row["name"])
         work.mkdir(parents=True, exist_ok=True)
         archive, digest = download(url, pin, work)
     else:
@@ -70,9 +72,9 @@ def _import(source: str, url: str, pin: str, store: KitStore) -> list[dict]:
     blob_dir = work / "blobs"
     try:
         with open_tar(archive) as tar:
-            rows, todo, blobs = _checked(tar, store)
-            _check_room(todo, blobs, store.root)
-            _unpack(tar, {blob: blobs[blob] for entry in todo for blob in checks.blobs_of(entry)}, blob_dir)
+            rows, todo, blobs, encoded = _checked(tar, store)
+            _check_room(todo, _sizes(blobs, encoded), store.root)
+            _unpack(tar, {blob: blobs[blob] for entry in todo for blob in checks.blobs_of(entry)}, blob_dir, encoded)
     except Refused:
         shutil.rmtree(blob_dir, ignore_errors=True)
         if archive.parent == work:
@@ -82,6 +84,9 @@ def _import(source: str, url: str, pin: str, store: KitStore) -> list[dict]:
     for entry in todo:
         with console.status(f"kit.import: {entry['name']}"):
             record = _install(entry, blob_dir, store)
+        if entry["kind"] == checks.WORKLOAD_KIND:  # the lab's images action finds it by its label
+            rows.append({**_workload_row(entry), "action": "imported"})
+            continue
         store.record({**record, "imported_from": origin})
         rows.append({"name": entry["name"], "version": entry["version"], "action": "imported"})
     shutil.rmtree(blob_dir)
@@ -99,12 +104,14 @@ def _verified_file(archive: Path, pin: str) -> str:
     return digest
 
 
-def _checked(tar: tarfile.TarFile, store: KitStore) -> tuple[list[dict], list[dict], dict[str, tarfile.TarInfo]]:
-    """(rows for artifacts left alone, entries to import, blob members by sha256), after every
-    check that needs no blob written: members, index, this checkout's recipes, the image archives'
-    names and ids, and the tags already on this machine."""
+def _checked(tar: tarfile.TarFile, store: KitStore) -> tuple[list[dict], list[dict], dict[str, tarfile.TarInfo],
+                                                             dict[str, dict]]:
+    """(rows for artifacts left alone, entries to import, blob members by sha256, compressed
+    blobs), after every check that needs no blob written: members, index, this checkout's recipes,
+    the image archives' names and ids, and the tags already on this machine."""
     blobs = checks.check_members(tar)
-    rows, todo = _wanted(checks.check_index(checks.read_index(tar)), store)
+    index = checks.check_index(checks.read_index(tar))
+    rows, todo = _wanted(index, store)
     missing = {digest for entry in todo for digest in checks.blobs_of(entry)} - blobs.keys()
     if missing:
         raise Refused(f"{len(missing)} blobs its index lists are missing (a partial bundle)")
@@ -112,7 +119,12 @@ def _checked(tar: tarfile.TarFile, store: KitStore) -> tuple[list[dict], list[di
         if "image" in entry:
             checks.check_image_archive(entry, functools.partial(_small_blob, tar, blobs))
             _refuse_to_move_a_tag(entry["image"])
-    return rows, todo, blobs
+    return rows, todo, blobs, index["encoded"]
+
+
+def _sizes(blobs: dict[str, tarfile.TarInfo], encoded: dict[str, dict]) -> dict[str, int]:
+    """What each blob is once unpacked: its member's size, or the size a compressed one declares."""
+    return {digest: encoded[digest]["size"] if digest in encoded else member.size for digest, member in blobs.items()}
 
 
 def _small_blob(tar: tarfile.TarFile, blobs: dict[str, tarfile.TarInfo], digest: str) -> bytes:
@@ -135,12 +147,12 @@ def _refuse_to_move_a_tag(image: dict) -> None:
                       f"never moves a tag (remove it first: docker rmi {image['ref']})")
 
 
-def _check_room(todo: list[dict], blobs: dict[str, tarfile.TarInfo], root: Path) -> None:
+def _check_room(todo: list[dict], sizes_of: dict[str, int], root: Path) -> None:
     """What the import writes (the blobs, the files artifacts, the largest image archive it
     rebuilds for docker load) must leave FREE_SPACE_RESERVE free: a bundle that names one blob
     many times cannot fill the disk."""
-    sizes = {entry["name"]: sum(blobs[digest].size for digest in checks.blobs_of(entry)) for entry in todo}
-    unique = sum(blobs[digest].size for digest in {d for entry in todo for d in checks.blobs_of(entry)})
+    sizes = {entry["name"]: sum(sizes_of[digest] for digest in checks.blobs_of(entry)) for entry in todo}
+    unique = sum(sizes_of[digest] for digest in {d for entry in todo for d in checks.blobs_of(entry)})
     placed = sum(sizes[entry["name"]] for entry in todo if "files" in entry)
     rebuilt = max((sizes[entry["name"]] for entry in todo if "image" in entry), default=0)
     folder = next(parent for parent in (root, *root.parents) if parent.exists())
@@ -150,11 +162,12 @@ def _check_room(todo: list[dict], blobs: dict[str, tarfile.TarInfo], root: Path)
                       f"{free / 1e9:.1f} GB free (an import leaves {FREE_SPACE_RESERVE / 1e9:.1f} GB)")
 
 
-def _wanted(artifacts: dict[str, dict], store: KitStore) -> tuple[list[dict], list[dict]]:
-    """(rows for artifacts left alone, entries to import) of a checked index's artifacts."""
+def _wanted(index: dict, store: KitStore) -> tuple[list[dict], list[dict]]:
+    """(rows for what is left alone, entries to import) of a checked index: its kit artifacts, then
+    its workload images."""
     planned = {item.recipe.name: item for item in kit.plan()}
     rows, todo = [], []
-    for name, entry in sorted(artifacts.items()):
+    for name, entry in sorted(index["artifacts"].items()):
         row = {"name": name, "version": entry["version"]}
         here = planned.get(name)
         if here is None or here.key != entry["key"]:
@@ -166,12 +179,27 @@ def _wanted(artifacts: dict[str, dict], store: KitStore) -> tuple[list[dict], li
                           f"{entry['version']}, where the recipe makes {here.recipe.kind} {here.version}")
         else:
             todo.append(entry)
+    bases = kit_sets.kit_base_identities() if index["workloads"] else {}
+    for target, entry in sorted(index["workloads"].items()):
+        row = _workload_row(entry)
+        if entry["key"] != images.inputs_digest(target, {arg: bases[arg] for arg in images.NEEDS[target]}):
+            rows.append({**row, "action": "skipped: built from other sources than this checkout's"})
+        elif images.build_inputs(entry["image"]["ref"]) == entry["key"]:
+            rows.append({**row, "action": "present"})
+        else:
+            todo.append(entry)
     return rows, todo
 
 
-def _unpack(tar: tarfile.TarFile, wanted: dict[str, tarfile.TarInfo], blob_dir: Path) -> None:
-    """Every wanted blob into `blob_dir`, each checked against its name; blobs kept from an
-    interrupted import are checked again, and whatever else is there (its temporary files) goes."""
+def _workload_row(entry: dict) -> dict:
+    return {"name": entry["image"]["ref"], "version": f"inputs {entry['key'][:12]}"}
+
+
+def _unpack(tar: tarfile.TarFile, wanted: dict[str, tarfile.TarInfo], blob_dir: Path,
+            encoded: dict[str, dict]) -> None:
+    """Every wanted blob into `blob_dir` (a compressed one decompressed, no larger than it
+    declares), each checked against its name; blobs kept from an interrupted import are checked
+    again, and whatever else is there (its temporary files) goes."""
     blob_dir.mkdir(parents=True, exist_ok=True)
     for kept in list(blob_dir.iterdir()):
         if kept.name in wanted and kept.is_file() and not kept.is_symlink() and sha256_file(kept) == kept.name:
@@ -182,7 +210,9 @@ def _unpack(tar: tarfile.TarFile, wanted: dict[str, tarfile.TarInfo], blob_dir: 
             kept.unlink()
     with console.status(f"kit.import: unpacking {len(wanted)} blobs"):
         for digest, member in sorted(wanted.items(), key=lambda item: item[1].offset_data):
-            store_blob(tar.extractfile(member), blob_dir, expected=digest)
+            stored = tar.extractfile(member)
+            content = Gunzipped(stored, encoded[digest]["size"], digest) if digest in encoded else stored
+            store_blob(content, blob_dir, expected=digest)
 
 
 def _install(entry: dict, blob_dir: Path, store: KitStore) -> dict:

@@ -2,10 +2,12 @@
 it, its tar members, its blobs stored under their sha256."""
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import tarfile
 import tempfile
+import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -67,6 +69,24 @@ def tar_member(name: str, size: int, kind: bytes = tarfile.REGTYPE, mode: int = 
     info = tarfile.TarInfo(name)
     info.size, info.type, info.mode, info.mtime = size, kind, mode, 0
     return info
+
+
+class Gunzipped:
+    """The gzip stream `raw` decompressed, refused once it gives more than `size` bytes (what the
+    index declares, which the free space was checked against) or is not gzip."""
+
+    def __init__(self, raw, size: int, digest: str):
+        self._stream, self._left, self._digest = gzip.GzipFile(fileobj=raw, mode="rb"), size, digest
+
+    def read(self, wanted: int) -> bytes:
+        try:
+            data = self._stream.read(wanted)
+        except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
+            raise Refused(f"blob {self._digest[:16]}… is not gzip ({error})")
+        self._left -= len(data)
+        if self._left < 0:
+            raise Refused(f"blob {self._digest[:16]}… expands past the size its index declares")
+        return data
 
 
 def store_blob(content, folder: Path, expected: str = "") -> str:
