@@ -6,8 +6,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from lab import artifacts, catalog, engines, ownership, providers
-from lab.actions import UP
+from lab import artifacts, catalog, engines, ownership, providers, settled
+from lab.actions import FAST_REST, UP
 from lab.actions import images as image_records
 from lab.actions import registry as registry_records
 from lab.actions import runtimes as runtime_records
@@ -24,7 +24,7 @@ from lab.spec import LabSpec
 from lab.state import State
 
 
-def run(spec: LabSpec, actions) -> Context:
+def run(spec: LabSpec, actions, reuse_settled: bool = False) -> Context:
     # said before anything is created: a corrupt lab.lock, an architecture upstream does not build for,
     # a lock entry or mirror that puts a release older than the lab accepts in place
     LockFile.load(Path(spec.lock))
@@ -35,13 +35,27 @@ def run(spec: LabSpec, actions) -> Context:
     state = State(spec.name)
     with state.lock(" ".join(a.name for a in actions)):
         state.set("spec", {"provider": spec.provider, "namespace": spec.namespace})
+        recorded = state.get(settled.RECORD)
+        state.set(settled.RECORD, None)  # taken away before anything may change, back only once all is done
         ctx = Context(spec=spec, state=state, provider=provider)
-        run_actions(ctx, actions)
+        proof = settled.ProveUnchanged(recorded) if reuse_settled and recorded else None
+        if proof is not None:
+            run_actions(ctx, [proof])
+        if proof is not None and proof.unchanged:
+            run_actions(ctx, FAST_REST, given_before=proof.gives)
+            state.set(settled.RECORD, recorded)
+        else:
+            run_actions(ctx, actions)
+            if reuse_settled:
+                with nodes_released(ctx):
+                    state.set(settled.RECORD, settled.record(ctx))
     return ctx
 
 
 def up(spec: LabSpec) -> Context:
-    return run(spec, UP)
+    """The whole pipeline, or, when the lab is proved as the last complete lab.up left it, only
+    its jobs and checks (lab/settled.py)."""
+    return run(spec, UP, reuse_settled=True)
 
 
 IN_CLUSTER_RECORDS = (ownership.OWNED, ownership.ADOPTED, runtime_records.RECORD, runtime_records.LABELS, runtime_records.BUNDLES,
@@ -65,6 +79,7 @@ def uninstall_runtimes(spec: LabSpec) -> list[str]:
     restored, files, labels, and the RuntimeClasses the lab made."""
     state = State(spec.name)
     with state.lock("runtimes.uninstall"):
+        settled.forget(state)
         ctx = Context(spec=spec, state=state, provider=providers.get(spec.provider))
         if not connect(ctx):
             return []
@@ -77,6 +92,7 @@ def delete_cluster(spec: LabSpec) -> list[str]:
     this lab made it and it is still the one it made; any other is refused in lab.down's line."""
     state = State(spec.name)
     with state.lock("cluster.delete"):
+        settled.forget(state)
         ctx = Context(spec=spec, state=state, provider=providers.get(spec.provider))
         refusal = EnsureCluster.not_the_labs(ctx.provider, spec, state)
         if refusal:

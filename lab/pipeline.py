@@ -74,9 +74,10 @@ def nodes_released(ctx: Context):
             ctx.cluster.close_nodes()
 
 
-def check_sequence(actions) -> None:
-    """Every action's needs are given by an action before it (a sequence that fails this is a bug)."""
-    given: set[str] = set()
+def check_sequence(actions, given_before: tuple[str, ...] = ()) -> None:
+    """Every action's needs are given by an action before it, or before the sequence
+    (`given_before`); a sequence that fails this is a bug."""
+    given: set[str] = set(given_before)
     for action in actions:
         missing = [need for need in action.needs if need not in given]
         if missing:
@@ -84,8 +85,8 @@ def check_sequence(actions) -> None:
         given.update(action.gives)
 
 
-def run_actions(ctx: Context, actions) -> None:
-    check_sequence(actions)
+def run_actions(ctx: Context, actions, given_before: tuple[str, ...] = ()) -> None:
+    check_sequence(actions, given_before)
     for action in actions:
         start = time.monotonic()
         console.print(f"[bold]▶ {action.name}[/bold] — {action.title}")

@@ -4,6 +4,8 @@ import threading
 import time
 from types import SimpleNamespace
 
+import pytest
+
 from lab.actions import check
 from lab.spec import load as load_spec
 
@@ -27,3 +29,152 @@ def test_the_variants_are_checked_side_by_side_and_reported_in_the_specs_order(m
     results = check.run_variants("127.0.0.1", spec)
     assert list(results) == variants
     assert [rows[0]["case"] for rows in results.values()] == [f"case-of-{v}" for v in variants]
+
+
+# --- an unchanged re-run (lab/settled.py) -------------------------------------------------------
+
+def settled_facts(**changes):
+    """FAKE facts of a working lab, as settled.facts reads them from a cluster."""
+    facts = {"inputs": "abc", "cluster_id": "c1", "image_ids": {"wasm-lab/httpbin:native": "sha256:1"},
+             "registry_running": True, "runtime_classes": ["wasmedge"],
+             "deployments": {"httpbin-native": {"generation": 1, "settled": True, "images": ["r/native"]}},
+             "node lab-worker": {"containerd_started": "Sun 2026-12-06", "files": "f", "offered": {"wasmedge": True}}}
+    return {**facts, **changes}
+
+
+def test_a_lab_as_recorded_has_no_differences_and_any_change_or_break_is_named():
+    from lab import settled
+
+    assert settled.differences(settled_facts(), settled_facts()) == []
+    assert settled.differences(settled_facts(), settled_facts(inputs="def")) == ["inputs changed"]
+    assert settled.differences(settled_facts(), settled_facts(cluster_id="c2")) == ["cluster_id changed"]
+    restarted = {"containerd_started": "later", "files": "f", "offered": {"wasmedge": True}}
+    assert settled.differences(settled_facts(), settled_facts(**{"node lab-worker": restarted})) == [
+        "node lab-worker changed"]
+    # broken the same way as recorded is still broken: never taken for a working lab
+    not_ready = {"httpbin-native": {"generation": 1, "settled": False, "images": ["r/native"]}}
+    assert settled.differences(settled_facts(deployments=not_ready), settled_facts(deployments=not_ready)) == [
+        "deployment httpbin-native is not settled"]
+    unoffered = {"containerd_started": "x", "files": "f", "offered": {"wasmedge": False}}
+    assert settled.differences(settled_facts(**{"node lab-worker": unoffered}),
+                               settled_facts(**{"node lab-worker": unoffered})) == [
+        "lab-worker: containerd does not offer wasmedge"]
+    assert settled.differences(settled_facts(), settled_facts(registry_running=False))[0] == \
+        "the lab registry is not running"
+    gone = {"wasm-lab/httpbin:native": None}
+    assert settled.differences(settled_facts(image_ids=gone), settled_facts(image_ids=gone)) == [
+        "image wasm-lab/httpbin:native is gone"]
+
+
+def test_the_inputs_digest_changes_with_the_spec_and_the_lock(tmp_path, monkeypatch):
+    from lab import settled
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WASM_LAB_KIT_DIR", str(tmp_path / "kit"))
+    one = load_spec(None, {"runtimes": ["wasmedge"]})
+    first = settled.inputs_digest(one)
+    assert settled.inputs_digest(one) == first
+    assert settled.inputs_digest(load_spec(None, {"runtimes": ["wasmedge", "wasmtime"]})) != first
+    (tmp_path / "lab.lock").write_text("# pins\n")
+    assert settled.inputs_digest(one) != first
+    locked = settled.inputs_digest(one)
+    (tmp_path / "kit").mkdir()
+    (tmp_path / "kit" / "manifest.json").write_text("{}")
+    assert settled.inputs_digest(one) != locked
+
+
+class FakeProof:
+    """FAKE settled.ProveUnchanged: says what it is told, records that it ran."""
+    name, title, in_cluster, needs, gives = "unchanged", "fake proof", False, (), ("cluster", "kube", "images")
+    answer = False
+
+    def __init__(self, recorded):
+        self.recorded, self.unchanged = recorded, False
+
+    def execute(self, ctx):
+        self.unchanged = FakeProof.answer
+        return "proved" if self.unchanged else "changed"
+
+
+@pytest.fixture
+def fake_lab(tmp_path, monkeypatch):
+    """lifecycle.run over FAKE actions and a FAKE provider; returns (spec, state, ran, run)."""
+    from lab import lifecycle, settled
+    from lab.state import State
+
+    monkeypatch.setenv("WASM_LAB_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.chdir(tmp_path)
+    spec = load_spec(None, {"name": "fast-test"})
+    ran: list[str] = []
+    provider = SimpleNamespace(preflight=lambda spec: None, name="fake")
+    monkeypatch.setattr("lab.providers.get", lambda name: provider)
+    monkeypatch.setattr(settled, "ProveUnchanged", FakeProof)
+    monkeypatch.setattr(settled, "record", lambda ctx: {"facts": "as left"})
+
+    def action(name, needs=(), gives=(), fail=False):
+        def execute(ctx):
+            # the record is never there while an action may change the lab
+            ran.append(f"{name} record={State(spec.name).get(settled.RECORD)}")
+            if fail:
+                raise RuntimeError(f"{name} broke")
+            return name
+        return SimpleNamespace(name=name, title=name, needs=needs, gives=gives, in_cluster=False, execute=execute)
+
+    monkeypatch.setattr(lifecycle, "FAST_REST", [action("jobs", needs=("cluster",)), action("check")])
+    full = [action("cluster", gives=("cluster", "kube", "images")), action("runtimes")]
+
+    def run(actions=None):
+        return lifecycle.run(spec, actions or full, reuse_settled=True)
+    return spec, State(spec.name), ran, action, run
+
+
+def test_a_complete_run_leaves_the_record_and_a_proved_rerun_runs_only_the_jobs_and_checks(fake_lab):
+    from lab import settled
+
+    spec, state, ran, _, run = fake_lab
+    FakeProof.answer = True
+    run()   # nothing recorded yet: every action, and the record at the end
+    assert ran == ["cluster record=None", "runtimes record=None"]
+    assert state._read()[settled.RECORD] == {"facts": "as left"}
+    ran.clear()
+    run()
+    assert ran == ["jobs record=None", "check record=None"]
+    assert state._read()[settled.RECORD] == {"facts": "as left"}
+    FakeProof.answer = False
+    ran.clear()
+    run()   # a difference: every action again
+    assert ran == ["cluster record=None", "runtimes record=None"]
+
+
+def test_a_failed_run_leaves_no_record_so_the_next_one_runs_every_action(fake_lab):
+    from lab import settled
+
+    spec, state, ran, action, run = fake_lab
+    FakeProof.answer = True
+    run()
+    FakeProof.answer = False
+    with pytest.raises(RuntimeError, match="check broke"):
+        run([action("cluster", gives=("cluster", "kube", "images")), action("check", fail=True)])
+    assert state._read().get(settled.RECORD) is None
+    FakeProof.answer = True
+    ran.clear()
+    run()
+    assert ran == ["cluster record=None", "runtimes record=None"]
+
+
+def test_commands_that_change_the_lab_forget_the_record(fake_lab):
+    from lab import settled
+
+    spec, state, *_ = fake_lab
+    state.set(settled.RECORD, {"facts": "as left"})
+    settled.forget(state)
+    assert state._read()[settled.RECORD] is None
+
+
+def test_what_a_proved_rerun_runs_needs_only_what_the_proof_gives():
+    from lab import actions, settled
+    from lab.pipeline import check_sequence
+
+    check_sequence(actions.FAST_REST, given_before=settled.ProveUnchanged.gives)
+    with pytest.raises(RuntimeError, match="action jobs needs cluster, kube"):
+        check_sequence(actions.FAST_REST)
