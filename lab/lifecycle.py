@@ -18,7 +18,7 @@ from lab.artifacts.host import host_arch
 from lab.errors import LabError
 from lab.kube import Kube
 from lab.lock import LockFile
-from lab.pipeline import Context, nodes_released, run_actions
+from lab.pipeline import Context, flat, nodes_released, run_actions
 from lab.proc import console
 from lab.spec import LabSpec
 from lab.state import State
@@ -114,7 +114,7 @@ def down(spec: LabSpec) -> list[str]:
             console.print(left, soft_wrap=True, markup=False)
         # nothing recorded inside the cluster: no need to reach it
         reachable = None if any(state.get(key) for key in IN_CLUSTER_RECORDS) else False
-        for action in reversed(UP):
+        for action in reversed(flat(UP)):
             if action.in_cluster:
                 if cluster_goes:
                     continue

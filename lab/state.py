@@ -9,6 +9,7 @@ import fcntl
 import json
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 from tenacity import RetryError, retry, retry_if_exception_type, stop_after_delay, wait_fixed
@@ -43,6 +44,9 @@ def write_private(path: Path, content: str) -> None:
 
 
 LOCK_WAIT_SECONDS = 3 * 3600
+# Within one process (actions side by side, lab/pipeline.py's Together) a change is read, changed
+# and written by one thread at a time; across processes State.lock keeps one run per lab.
+_CHANGES = threading.RLock()
 
 
 class State:
@@ -68,19 +72,27 @@ class State:
         return self.data.get(key, default)
 
     def set(self, key, value) -> None:
-        self.data = {**self._read(), key: value}
-        self.save()
+        with _CHANGES:
+            self.data = {**self._read(), key: value}
+            self.save()
 
     def add(self, key, item) -> None:
         """Remember one more created thing under `key` (a list in the order things were made,
         without duplicates, so undoing can go newest first)."""
-        items = list(self._read().get(key, []))
-        if item not in items:
-            self.set(key, items + [item])
+        with _CHANGES:
+            items = list(self._read().get(key, []))
+            if item not in items:
+                self.set(key, items + [item])
+
+    def put(self, key, name, value) -> None:
+        """Set one entry of the mapping under `key`, the others kept."""
+        with _CHANGES:
+            self.set(key, {**self._read().get(key, {}), name: value})
 
     def remove(self, key, item) -> None:
-        items = [i for i in self._read().get(key, []) if i != item]
-        self.set(key, items)
+        with _CHANGES:
+            items = [i for i in self._read().get(key, []) if i != item]
+            self.set(key, items)
 
     @contextlib.contextmanager
     def lock(self, what: str):

@@ -29,12 +29,27 @@ def run_variants(host: str, spec) -> dict[str, list[dict]]:
 
 class Check:
     name = "check"
-    title = "the same requests against every variant through its NodePort, answers compared"
+    title = "the same requests against every variant through its NodePort, side by side"
     in_cluster = False
     needs, gives = ('cluster',), ('results',)
 
     def execute(self, ctx):
         ctx.results = results = run_variants(ctx.cluster.check_host, ctx.spec)
+        passed = sum(r["passed"] for rows in results.values() for r in rows)
+        return f"{passed} of {sum(map(len, results.values()))} cases answered as expected by {len(results)} variants"
+
+    def undo(self, ctx) -> list[str]:
+        return []
+
+
+class Report:
+    name = "report"
+    title = "the checks' and the WASI job's answers compared, shown and written; any failure fails lab.up"
+    in_cluster = False
+    needs, gives = ('results', 'jobs'), ()
+
+    def execute(self, ctx):
+        results = ctx.results
         every = catalog.load()
         variants = every.variants
         ran_on = engines.of_variants(results, ctx.state)

@@ -178,3 +178,87 @@ def test_what_a_proved_rerun_runs_needs_only_what_the_proof_gives():
     check_sequence(actions.FAST_REST, given_before=settled.ProveUnchanged.gives)
     with pytest.raises(RuntimeError, match="action jobs needs cluster, kube"):
         check_sequence(actions.FAST_REST)
+
+
+# --- actions side by side (lab/pipeline.py's Together) ------------------------------------------
+
+def fake_action(name, body=lambda ctx: "done", needs=(), gives=(), undo=()):
+    """A FAKE action: its body, needs, gives and undo lines as told."""
+    return SimpleNamespace(name=name, title=name, needs=needs, gives=gives, in_cluster=False, execute=body,
+                           undo=lambda ctx: list(undo))
+
+
+@pytest.fixture
+def pipeline_ctx(tmp_path, monkeypatch):
+    from lab.pipeline import Context
+    from lab.state import State
+
+    monkeypatch.setenv("WASM_LAB_STATE_DIR", str(tmp_path))
+    return Context(spec=None, state=State("together-test"), provider=None)
+
+
+def test_actions_together_run_side_by_side_and_each_is_recorded(pipeline_ctx):
+    from lab.pipeline import Together, run_actions
+
+    both = threading.Barrier(2, timeout=10)   # one action after the other would break it
+    order = []
+
+    def meet(name):
+        def body(ctx):
+            both.wait()
+            order.append(name)
+            return name
+        return body
+
+    run_actions(pipeline_ctx, [fake_action("first", gives=("x",)),
+                               Together(fake_action("a", meet("a"), needs=("x",)), fake_action("b", meet("b"))),
+                               fake_action("after", needs=("x",))])
+    assert sorted(order) == ["a", "b"]
+    assert set(pipeline_ctx.state._read()["actions"]) == {"first", "a", "b", "after"}
+    assert set(pipeline_ctx.timings) == {"first", "a", "b", "after"}
+
+
+def test_a_failure_side_by_side_is_raised_once_the_others_are_done(pipeline_ctx):
+    from lab.pipeline import Together, run_actions
+
+    def slow(ctx):
+        time.sleep(0.2)
+        return "slow done"
+
+    def broke(ctx):
+        raise RuntimeError("b broke")
+
+    ran_after = []
+    with pytest.raises(RuntimeError, match="b broke"):
+        run_actions(pipeline_ctx, [Together(fake_action("slow", slow), fake_action("b", broke)),
+                                   fake_action("after", lambda ctx: ran_after.append(1))])
+    assert ran_after == []
+    assert set(pipeline_ctx.state._read()["actions"]) == {"slow"}
+
+
+def test_actions_together_need_nothing_from_each_other_and_are_undone_backwards(pipeline_ctx):
+    from lab.pipeline import Together, check_sequence, flat
+
+    giver, taker = fake_action("giver", gives=("x",), undo=["giver's"]), fake_action("taker", needs=("x",), undo=["taker's"])
+    with pytest.raises(RuntimeError, match="action taker needs x, which no earlier action gives"):
+        check_sequence([Together(giver, taker)])
+    check_sequence([giver, Together(taker, fake_action("other"))])
+    together = Together(giver, fake_action("other", undo=["other's"]))
+    assert together.undo(pipeline_ctx) == ["other's", "giver's"]
+    assert [a.name for a in flat([taker, together])] == ["taker", "giver", "other"]
+
+
+def test_changes_from_threads_side_by_side_lose_nothing(pipeline_ctx):
+    state = pipeline_ctx.state
+
+    def add_many(prefix):
+        for i in range(15):
+            state.add("made", f"{prefix}-{i}")
+            state.put("done", f"{prefix}-{i}", i)
+
+    threads = [threading.Thread(target=add_many, args=(p,)) for p in "abcdef"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(state._read()["made"]) == len(state._read()["done"]) == 6 * 15

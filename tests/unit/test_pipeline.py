@@ -11,7 +11,7 @@ def test_every_sequence_gives_each_action_what_it_needs():
         assert all(callable(getattr(action, "undo", None)) for action in sequence)
     with pytest.raises(RuntimeError, match="action jobs needs cluster, kube, which no earlier action gives"):
         check_sequence(actions.CHECK[1:])
-    with pytest.raises(RuntimeError, match="action check needs cluster, which no earlier action gives"):
+    with pytest.raises(RuntimeError, match="action report needs results, jobs, which no earlier action gives"):
         check_sequence(actions.CHECK[2:])
 
 
