@@ -262,3 +262,33 @@ def test_changes_from_threads_side_by_side_lose_nothing(pipeline_ctx):
     for thread in threads:
         thread.join()
     assert len(state._read()["made"]) == len(state._read()["done"]) == 6 * 15
+
+
+def test_the_wasi_jobs_are_made_at_once_and_polled_often(tmp_path, monkeypatch):
+    """A FAKE API server: every Job is applied before any apply returns (one after another would
+    break the barrier), and the wait for them polls more often than the lab's 2 s default."""
+    from lab import catalog, jobs
+    from lab.actions.jobs import RunJobs
+    from lab.state import State
+
+    monkeypatch.setenv("WASM_LAB_STATE_DIR", str(tmp_path))
+    spec = load_spec(None, {"runtimes": ["wasmedge", "wasmtime"]})
+    runners = catalog.load().jobs_for(spec.runtimes)
+    at_once = threading.Barrier(len(runners) * len(jobs.EXIT_CODES), timeout=10)
+    polled = []
+
+    def apply_owned(body, lab, adopt=False, shared=False):
+        if body["kind"] == "Job":
+            at_once.wait()
+        return "created", None
+
+    def wait_for(pending, timeout, message, every=2):
+        polled.append(every)
+
+    kube = SimpleNamespace(apply_owned=apply_owned, delete_owned=lambda *a: False, wait_for=wait_for)
+    monkeypatch.setattr(jobs, "_read", lambda kube, namespace, name: jobs.Finished(0, "", 1.0))
+    ctx = SimpleNamespace(spec=spec, state=State("jobs-test"), kube=kube, images={
+        image: f"wasm-lab/httpbin:{image}" for image in catalog.load().job_images}, jobs={})
+    RunJobs().execute(ctx)
+    assert set(ctx.jobs) == set(runners)
+    assert polled and all(every < 2 for every in polled)
