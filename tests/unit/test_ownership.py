@@ -291,8 +291,10 @@ def test_a_bundle_goes_with_the_last_runtime_of_the_lab_that_needs_it(ctx, tmp_p
              "wasmedge-libs": LocalBundle(tmp_path / "bundle", {"install.sh": hashlib.sha256(b"dpkg -i ...\n").hexdigest()})}
     node = FakeNode()
     both = with_artifacts(ctx(node=node, runtimes=("wasmedge", "crun-wasmedge")), files)
-    InstallRuntimes().execute(both)
+    said = InstallRuntimes().execute(both)
     assert node.installs == ["/opt/wasm-lab/crun-wasmedge/install.sh"]
+    # both runtimes in one config change: one containerd restart on the node, said once
+    assert node.restarts == 1 and said.count("containerd restarted") == 1
     assert both.state.get("bundles_on_nodes") == {"/opt/wasm-lab/crun-wasmedge@fake-worker": {
         "uninstall": "uninstall.sh", "runtimes": ["crun-wasmedge", "wasmedge"]}}
 
