@@ -55,9 +55,8 @@ def place_bundles(node: Node, bundles: list[dict], files: dict[str, LocalBundle]
         mark = f"{item['dest']}/{BUNDLE_MARK}"
         if (node.read_file(mark) or "").strip() == bundle.digest:
             continue
-        for relative in sorted(bundle.files):
-            mode = 0o755 if relative.endswith(".sh") else 0o644
-            node.put_file(f"{item['dest']}/{relative}", bundle.verified_bytes(relative), mode)
+        node.put_files([(f"{item['dest']}/{relative}", bundle.verified_bytes(relative),
+                         0o755 if relative.endswith(".sh") else 0o644) for relative in sorted(bundle.files)])
         node.run(["sh", f"{item['dest']}/{item['install']}"])
         node.put_file(mark, bundle.digest.encode())
         done.append(item["dest"])
