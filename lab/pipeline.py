@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from lab.proc import console
+from lab.proc import console, terminate_long_running
 from lab.spec import LabSpec
 from lab.state import State
 
@@ -75,6 +75,9 @@ def nodes_released(ctx: Context):
             ctx.cluster.close_nodes()
 
 
+INTERRUPT_GRACE_SECONDS = 30   # for a command side by side to end once asked to
+
+
 class Together:
     """Actions run side by side, as one step of a sequence: none needs what another of them gives,
     and each still writes its records before the change they describe. Undone in reverse order."""
@@ -89,21 +92,31 @@ class Together:
 
     def execute(self, ctx: Context) -> str:
         failures: list[BaseException | None] = [None] * len(self.actions)
+        ended = [threading.Event() for _ in self.actions]  # not Thread.join: an interrupted join can
+        # leave a thread that still runs looking ended (Python 3.11)
 
         def one(index: int, action) -> None:
             try:
                 _run(ctx, action)
             except BaseException as error:  # handed to the main thread, which raises it
                 failures[index] = error
+            finally:
+                ended[index].set()
 
         # daemon threads: an interrupt stops lab.up now, as it would stop one action (every record
-        # is written before its change, so the next run finishes what was cut short)
-        threads = [threading.Thread(target=one, args=(i, a), daemon=True, name=a.name) for i, a in enumerate(self.actions)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(0.2)
+        # is written before its change, so the next run finishes what was cut short); the commands
+        # they wait on (kind create) are ended first, as a single action ends its own
+        for index, action in enumerate(self.actions):
+            threading.Thread(target=one, args=(index, action), daemon=True, name=action.name).start()
+        try:
+            for done in ended:
+                while not done.wait(0.2):
+                    pass
+        except BaseException:
+            if terminate_long_running():
+                for done in ended:
+                    done.wait(INTERRUPT_GRACE_SECONDS)
+            raise
         first = next((error for error in failures if error is not None), None)
         if first is not None:
             raise first

@@ -292,3 +292,35 @@ def test_the_wasi_jobs_are_made_at_once_and_polled_often(tmp_path, monkeypatch):
     RunJobs().execute(ctx)
     assert set(ctx.jobs) == set(runners)
     assert polled and all(every < 2 for every in polled)
+
+
+def test_an_interrupt_ends_the_commands_of_actions_side_by_side(pipeline_ctx, tmp_path):
+    """Ctrl-C reaches the main thread only: a `kind create` another thread waits on is ended with
+    it, as one action ends its own command (a FAKE create: `sleep`)."""
+    import signal
+
+    from lab import proc
+    from lab.pipeline import Together
+
+    started, ended = threading.Event(), []
+
+    def long_create(ctx):
+        started.set()
+        try:
+            proc.run_logged(["sleep", "300"], label="fake create", log=tmp_path / "create.log")
+        except proc.CommandFailed as failed:
+            ended.append(failed.returncode)
+            raise
+        return "made"
+
+    def ctrl_c():
+        started.wait(10)
+        while not proc._long_running:
+            time.sleep(0.01)
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    threading.Thread(target=ctrl_c, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        Together(fake_action("cluster", long_create), fake_action("images")).execute(pipeline_ctx)
+    assert ended == [-signal.SIGTERM]
+    assert not proc._long_running
