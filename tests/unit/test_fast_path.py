@@ -324,3 +324,24 @@ def test_an_interrupt_ends_the_commands_of_actions_side_by_side(pipeline_ctx, tm
         Together(fake_action("cluster", long_create), fake_action("images")).execute(pipeline_ctx)
     assert ended == [-signal.SIGTERM]
     assert not proc._long_running
+
+
+def test_images_are_pushed_a_few_at_once_and_every_push_tag_goes_again():
+    """A FAKE Docker engine: pushes wait until PUSHES_AT_ONCE of them run together (one after
+    another would break the barrier); the answer keeps the order of the refs."""
+    from lab import registry
+
+    refs = [f"wasm-lab/httpbin:v{i}" for i in range(registry.PUSHES_AT_ONCE)]
+    together = threading.Barrier(registry.PUSHES_AT_ONCE, timeout=10)
+    tagged, removed = [], []
+
+    def push(repository, tag, stream, decode):
+        together.wait()
+        yield {"status": "pushed"}
+
+    images = SimpleNamespace(get=lambda ref: SimpleNamespace(tag=lambda repo, tag: tagged.append(f"{repo}:{tag}")),
+                             push=push, remove=removed.append)
+    endpoint = registry.Endpoint(push="127.0.0.1:5999", pull="lab-registry:5000")
+    pulled = registry.push_images(endpoint, refs, client=SimpleNamespace(images=images))
+    assert pulled == [f"lab-registry:5000/{ref}" for ref in refs]
+    assert sorted(removed) == sorted(tagged) == sorted(f"127.0.0.1:5999/{ref}" for ref in refs)
