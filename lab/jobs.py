@@ -7,6 +7,7 @@ checks."""
 from __future__ import annotations
 
 import difflib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,8 +101,10 @@ def wait_finished(kube: Kube, namespace: str, names: list[str], timeout: float =
         return [name for name in names if name not in jobs or not any(
             c.type in ("Complete", "Failed") and c.status == "True" for c in jobs[name].status.conditions or [])]
 
-    kube.wait_for(running, timeout, "WASI jobs never finished")
-    return {name: _read(kube, namespace, name) for name in names}
+    # polled often: a job runs for a second or two once its pod starts, and lab.up waits on it
+    kube.wait_for(running, timeout, "WASI jobs never finished", every=0.5)
+    with ThreadPoolExecutor(max_workers=max(1, len(names)), thread_name_prefix="job") as pool:
+        return dict(zip(names, pool.map(lambda name: _read(kube, namespace, name), names)))
 
 
 def _read(kube: Kube, namespace: str, name: str) -> Finished:

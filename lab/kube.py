@@ -186,10 +186,10 @@ class Kube:
         return "; ".join(parts)
 
     @staticmethod
-    def wait_for(pending_fn, timeout: float, message: str):
-        """Poll `pending_fn` (what is still pending) every 2 s until it is empty; else one line with what never
-        became ready."""
-        @retry(stop=stop_after_delay(timeout), wait=wait_fixed(2), retry=retry_if_result(bool))
+    def wait_for(pending_fn, timeout: float, message: str, every: float = 2):
+        """Poll `pending_fn` (what is still pending) every `every` s until it is empty; else one line with what
+        never became ready."""
+        @retry(stop=stop_after_delay(timeout), wait=wait_fixed(every), retry=retry_if_result(bool))
         def poll():
             return pending_fn()
 

@@ -6,8 +6,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from lab import artifacts, catalog, engines, providers
-from lab.actions import UP
+from lab import artifacts, catalog, engines, providers, settled
+from lab.actions import FAST_REST, UP
 from lab.actions.cluster import EnsureCluster, made_by_lab
 from lab.actions.runtimeclasses import CreateRuntimeClasses
 from lab.actions.runtimes import InstallRuntimes
@@ -15,13 +15,13 @@ from lab.artifacts.host import host_arch
 from lab.errors import LabError
 from lab.kube import Kube
 from lab.lock import LockFile
-from lab.pipeline import Context, nodes_released, run_actions
+from lab.pipeline import Context, flat, nodes_released, run_actions
 from lab.proc import console
 from lab.spec import LabSpec
 from lab.state import State
 
 
-def run(spec: LabSpec, actions) -> Context:
+def run(spec: LabSpec, actions, reuse_settled: bool = False) -> Context:
     # said before anything is created: a corrupt lab.lock, an architecture upstream does not build for,
     # a lock entry or mirror that puts a release older than the lab accepts in place
     LockFile.load(Path(spec.lock))
@@ -32,17 +32,31 @@ def run(spec: LabSpec, actions) -> Context:
     state = State(spec.name)
     with state.lock(" ".join(a.name for a in actions)):
         state.set("spec", {"provider": spec.provider, "namespace": spec.namespace})
+        recorded = state.get(settled.RECORD)
+        state.set(settled.RECORD, None)  # taken away before anything may change, back only once all is done
         ctx = Context(spec=spec, state=state, provider=provider)
-        run_actions(ctx, actions)
+        proof = settled.ProveUnchanged(recorded) if reuse_settled and recorded else None
+        if proof is not None:
+            run_actions(ctx, [proof])
+        if proof is not None and proof.unchanged:
+            run_actions(ctx, FAST_REST, given_before=proof.gives)
+            state.set(settled.RECORD, recorded)
+        else:
+            run_actions(ctx, actions)
+            if reuse_settled:
+                with nodes_released(ctx):
+                    state.set(settled.RECORD, settled.record(ctx))
     return ctx
 
 
 def up(spec: LabSpec) -> Context:
-    return run(spec, UP)
+    """The whole pipeline, or, when the lab is proved as the last complete lab.up left it, only
+    its jobs and checks (lab/settled.py)."""
+    return run(spec, UP, reuse_settled=True)
 
 
 # what only an undo inside the cluster takes back: the records of the actions that need it
-IN_CLUSTER_RECORDS = tuple(dict.fromkeys(key for action in UP if action.in_cluster for key in action.records))
+IN_CLUSTER_RECORDS = tuple(dict.fromkeys(key for action in flat(UP) if action.in_cluster for key in action.records))
 
 
 def connect(ctx: Context) -> bool:
@@ -62,6 +76,7 @@ def uninstall_runtimes(spec: LabSpec) -> list[str]:
     restored, files, labels, and the RuntimeClasses the lab made."""
     state = State(spec.name)
     with state.lock("runtimes.uninstall"):
+        settled.forget(state)
         ctx = Context(spec=spec, state=state, provider=providers.get(spec.provider))
         if not connect(ctx):
             return []
@@ -78,6 +93,7 @@ def delete_cluster(spec: LabSpec) -> list[str]:
     this lab made it and it is still the one it made; any other is refused in lab.down's line."""
     state = State(spec.name)
     with state.lock("cluster.delete"):
+        settled.forget(state)
         ctx = Context(spec=spec, state=state, provider=providers.get(spec.provider))
         refusal = EnsureCluster.not_the_labs(ctx.provider, spec, state)
         if refusal:
@@ -100,7 +116,7 @@ def down(spec: LabSpec) -> list[str]:
             console.print(left, soft_wrap=True, markup=False)
         # nothing recorded inside the cluster: no need to reach it
         reachable = None if any(state.get(key) for key in IN_CLUSTER_RECORDS) else False
-        for action in reversed(UP):
+        for action in reversed(flat(UP)):
             if action.in_cluster:
                 if cluster_goes:
                     continue

@@ -55,9 +55,8 @@ def place_bundles(node: Node, bundles: list[dict], files: dict[str, LocalBundle]
         mark = f"{item['dest']}/{BUNDLE_MARK}"
         if (node.read_file(mark) or "").strip() == bundle.digest:
             continue
-        for relative in sorted(bundle.files):
-            mode = 0o755 if relative.endswith(".sh") else 0o644
-            node.put_file(f"{item['dest']}/{relative}", bundle.verified_bytes(relative), mode)
+        node.put_files([(f"{item['dest']}/{relative}", bundle.verified_bytes(relative),
+                         0o755 if relative.endswith(".sh") else 0o644) for relative in sorted(bundle.files)])
         node.run(["sh", f"{item['dest']}/{item['install']}"])
         node.put_file(mark, bundle.digest.encode())
         done.append(item["dest"])
@@ -144,19 +143,33 @@ def restart_containerd(node: Node, timeout: float = 60) -> None:
         raise LabError(f"{node.name}: containerd did not answer `ctr version` within {timeout:.0f}s after a restart")
 
 
-def configure(node: Node, entry: containerd.RuntimeEntry, report: InstallReport) -> None:
+def configure(node: Node, entries: list[containerd.RuntimeEntry], reports: list[InstallReport]) -> None:
+    """Every entry into containerd's config on this node, then ONE restart when anything changed
+    (a restart breaks the pods running there: lab/recovery.py), each verified in the dump."""
     main_text = node.read_file(MAIN_CONFIG)
     if main_text is None:
         raise LabError(f"{node.name}: {MAIN_CONFIG} not found; is this node running containerd?")
     drop_ins = read_drop_ins(node, main_text)
-    changes = containerd.plan_install(MAIN_CONFIG, main_text, entry, drop_ins)
+    paths = [MAIN_CONFIG, *drop_ins]
+    changes: dict[str, str] = {}
+    for entry, report in zip(entries, reports):
+        planned = containerd.plan_install(MAIN_CONFIG, main_text, entry, drop_ins)
+        for path, text in planned.items():  # the next entry is planned over what this one writes
+            if path == MAIN_CONFIG:
+                main_text = text
+            else:
+                drop_ins[path] = text
+        report.config_changed = bool(planned)
+        changes.update(planned)
     if not changes:
-        if registered(node, entry) and loaded(node, [MAIN_CONFIG, *drop_ins]):
+        if all(registered(node, entry) for entry in entries) and loaded(node, paths):
             return
-        report.restarted = True
+        for report in reports:
+            report.restarted = True
         restart_containerd(node)
-        if not registered(node, entry):
-            raise LabError(f"{node.name}: runtime {entry.handler} is in the config but `containerd config dump` "
+        unshown = [entry.handler for entry in entries if not registered(node, entry)]
+        if unshown:
+            raise LabError(f"{node.name}: runtime {', '.join(unshown)} is in the config but `containerd config dump` "
                            "does not show it; see `invoke lab.diagnose`")
         return
     originals = {path: node.read_file(path) for path in changes}
@@ -166,14 +179,16 @@ def configure(node: Node, entry: containerd.RuntimeEntry, report: InstallReport)
             if node.read_file(path + BACKUP_SUFFIX) != original:
                 raise LabError(f"{node.name}: the backup {path}{BACKUP_SUFFIX} does not read back as written; "
                                "nothing was changed")
-    report.config_changed = report.restarted = True
+    for report in reports:
+        report.restarted = True
     try:
         for path, text in changes.items():
             node.put_file(path, text.encode())
         restart_containerd(node)
-        if not registered(node, entry):
-            raise LabError(f"{node.name}: `containerd config dump` does not show runtime {entry.handler} "
-                           f"({entry.runtime_type}) after the restart")
+        missing = [entry for entry in entries if not registered(node, entry)]
+        if missing:
+            raise LabError(f"{node.name}: `containerd config dump` does not show runtime "
+                           + ", ".join(f"{e.handler} ({e.runtime_type})" for e in missing) + " after the restart")
     except BaseException:
         # also on Ctrl-C or SIGTERM: the node gets its previous config back from the backup on it
         for path, original in originals.items():
@@ -186,13 +201,30 @@ def configure(node: Node, entry: containerd.RuntimeEntry, report: InstallReport)
         raise
 
 
+@dataclass
+class Wanted:
+    """One runtime to install on a node: its bundles, and whether a file not the lab's is kept aside."""
+    runtime: Runtime
+    bundles: tuple[dict, ...] | list[dict] = ()
+    keep_foreign: bool = False
+
+
+def install_all(node: Node, wanted: list[Wanted], files: dict) -> list[InstallReport]:
+    """Several runtimes on one node: every file and bundle placed, then one config change and at
+    most one containerd restart for all of them; a report per runtime, in order."""
+    reports = []
+    for item in wanted:
+        report = InstallReport(node.name, item.runtime.handler)
+        report.copied = (place_bundles(node, list(item.bundles), files)
+                         + place_files(node, item.runtime, files, item.keep_foreign))
+        reports.append(report)
+    configure(node, [runtime_entry(item.runtime) for item in wanted], reports)
+    return reports
+
+
 def install(node: Node, runtime: Runtime, files: dict, bundles: tuple[dict, ...] | list[dict] = (),
             keep_foreign: bool = False) -> InstallReport:
-    entry = runtime_entry(runtime)
-    report = InstallReport(node.name, entry.handler)
-    report.copied = place_bundles(node, list(bundles), files) + place_files(node, runtime, files, keep_foreign)
-    configure(node, entry, report)
-    return report
+    return install_all(node, [Wanted(runtime, bundles, keep_foreign)], files)[0]
 
 
 def uninstall(node: Node, runtime: Runtime) -> bool:

@@ -26,7 +26,7 @@ def claim(ctx, body: dict, shared: bool = False) -> str:
     if outcome == "shared" and not known:
         ctx.state.remove(OWNED, key)
     if backup is not None:
-        ctx.state.set(ADOPTED, {**ctx.state.get(ADOPTED, {}), key: backup})
+        ctx.state.put(ADOPTED, key, backup)
     return outcome
 
 

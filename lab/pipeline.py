@@ -6,12 +6,13 @@ what it changed. It declares what it needs from the context and what it gives (`
 was created so `lab.down` removes exactly that."""
 from __future__ import annotations
 
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from lab.proc import console
+from lab.proc import console, terminate_long_running
 from lab.spec import LabSpec
 from lab.state import State
 
@@ -80,26 +81,93 @@ def nodes_released(ctx: Context):
             ctx.cluster.close_nodes()
 
 
-def check_sequence(actions) -> None:
-    """Every action's needs are given by an action before it (a sequence that fails this is a bug)."""
-    given: set[str] = set()
+INTERRUPT_GRACE_SECONDS = 30   # for a command side by side to end once asked to
+
+
+class Together:
+    """Actions run side by side, as one step of a sequence: none needs what another of them gives,
+    and each still writes its records before the change they describe. Undone in reverse order."""
+
+    def __init__(self, *actions):
+        self.actions = actions
+        self.name = " + ".join(a.name for a in actions)
+        self.title = "side by side"
+        self.in_cluster = any(a.in_cluster for a in actions)
+        self.needs = tuple(dict.fromkeys(n for a in actions for n in a.needs))
+        self.gives = tuple(dict.fromkeys(g for a in actions for g in a.gives))
+        self.records = tuple(dict.fromkeys(r for a in actions for r in a.records))
+        self.notes = tuple(dict.fromkeys(n for a in actions for n in a.notes))
+
+    def execute(self, ctx: Context) -> str:
+        failures: list[BaseException | None] = [None] * len(self.actions)
+        ended = [threading.Event() for _ in self.actions]  # not Thread.join: an interrupted join can
+        # leave a thread that still runs looking ended (Python 3.11)
+
+        def one(index: int, action) -> None:
+            try:
+                _run(ctx, action)
+            except BaseException as error:  # handed to the main thread, which raises it
+                failures[index] = error
+            finally:
+                ended[index].set()
+
+        # daemon threads: an interrupt stops lab.up now, as it would stop one action (every record
+        # is written before its change, so the next run finishes what was cut short); the commands
+        # they wait on (kind create) are ended first, as a single action ends its own
+        for index, action in enumerate(self.actions):
+            threading.Thread(target=one, args=(index, action), daemon=True, name=action.name).start()
+        try:
+            for done in ended:
+                while not done.wait(0.2):
+                    pass
+        except BaseException:
+            if terminate_long_running():
+                for done in ended:
+                    done.wait(INTERRUPT_GRACE_SECONDS)
+            raise
+        first = next((error for error in failures if error is not None), None)
+        if first is not None:
+            raise first
+        return "done"
+
+    def undo(self, ctx: Context) -> list[str]:
+        return [line for action in reversed(self.actions) for line in action.undo(ctx)]
+
+
+def flat(actions) -> list:
+    """The actions of a sequence one by one, those of a Together in their order."""
+    return [member for action in actions for member in (action.actions if isinstance(action, Together) else (action,))]
+
+
+def check_sequence(actions, given_before: tuple[str, ...] = ()) -> None:
+    """Every action's needs are given by an action before it, or before the sequence
+    (`given_before`); an action run side by side with others needs nothing they give. A sequence
+    that fails this is a bug."""
+    given: set[str] = set(given_before)
     for action in actions:
-        missing = [need for need in action.needs if need not in given]
-        if missing:
-            raise RuntimeError(f"action {action.name} needs {', '.join(missing)}, which no earlier action gives")
+        for member in action.actions if isinstance(action, Together) else (action,):
+            missing = [need for need in member.needs if need not in given]
+            if missing:
+                raise RuntimeError(f"action {member.name} needs {', '.join(missing)}, which no earlier action gives")
         given.update(action.gives)
 
 
-def run_actions(ctx: Context, actions) -> None:
-    check_sequence(actions)
+def run_actions(ctx: Context, actions, given_before: tuple[str, ...] = ()) -> None:
+    check_sequence(actions, given_before)
     for action in actions:
-        start = time.monotonic()
-        console.print(f"[bold]▶ {action.name}[/bold] — {action.title}")
-        with nodes_released(ctx), ctx.state.declared(action):
-            outcome = action.execute(ctx)
-        seconds = time.monotonic() - start
-        ctx.timings[action.name] = round(seconds, 1)
-        console.print(f"  [green]✓[/green] {action.name}: {outcome} [dim]({seconds:.1f}s)[/dim]")
-        done = dict(ctx.state.get("actions", {}))
-        done[action.name] = {"outcome": outcome, "seconds": round(seconds, 1), "at": time.time()}
-        ctx.state.set("actions", done)
+        with nodes_released(ctx):  # after a Together: once all of its actions are done with the nodes
+            if isinstance(action, Together):
+                action.execute(ctx)
+            else:
+                _run(ctx, action)
+
+
+def _run(ctx: Context, action) -> None:
+    start = time.monotonic()
+    console.print(f"[bold]▶ {action.name}[/bold] — {action.title}")
+    with ctx.state.declared(action):
+        outcome = action.execute(ctx)
+    seconds = time.monotonic() - start
+    console.print(f"  [green]✓[/green] {action.name}: {outcome} [dim]({seconds:.1f}s)[/dim]")
+    ctx.timings[action.name] = round(seconds, 1)
+    ctx.state.put("actions", action.name, {"outcome": outcome, "seconds": round(seconds, 1), "at": time.time()})

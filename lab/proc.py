@@ -90,6 +90,20 @@ def run(argv, *, check=True, capture=True, input=None, env=None, cwd=None, timeo
     return result
 
 
+_long_running: set[subprocess.Popen] = set()   # run_logged's commands while they run, from any thread
+_long_running_lock = threading.Lock()
+
+
+def terminate_long_running() -> int:
+    """Ask every command run_logged is running to end (an interrupt reached the main thread while
+    another thread waits on one); returns how many were asked. Each thread then sees its command end."""
+    with _long_running_lock:
+        running = list(_long_running)
+    for process in running:
+        process.terminate()
+    return len(running)
+
+
 def run_logged(argv, *, label: str, log: Path, env=None, cwd=None) -> float:
     """Run a long command, its output appended to `log`, showing `label` and its latest line.
 
@@ -106,6 +120,8 @@ def run_logged(argv, *, label: str, log: Path, env=None, cwd=None) -> float:
             [str(a) for a in argv], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             errors="replace", env=env, cwd=cwd,
         )
+        with _long_running_lock:
+            _long_running.add(process)
         try:
             for line in process.stdout or ():
                 sink.write(line)
@@ -118,6 +134,9 @@ def run_logged(argv, *, label: str, log: Path, env=None, cwd=None) -> float:
             process.terminate()
             process.wait()
             raise
+        finally:
+            with _long_running_lock:
+                _long_running.discard(process)
     if process.returncode != 0:
         raise CommandFailed(argv, process.returncode, list(tail), log)
     return time.monotonic() - start

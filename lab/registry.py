@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import docker
@@ -31,6 +32,7 @@ CONFIG_MEDIA_TYPE = "application/vnd.wasm.config.v0+json"
 LAYER_MEDIA_TYPE = "application/wasm"
 MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+PUSHES_AT_ONCE = 4
 
 
 @dataclass(frozen=True)
@@ -126,12 +128,17 @@ def push_images(endpoint: Endpoint, refs: list[str], client=None) -> list[str]:
     """Pushes local images to the lab registry (a loopback registry is plain HTTP to the engine);
     the push tags go again once pushed. Returns what the nodes pull each by, in order."""
     client = client or docker.from_env()
-    for ref in refs:
+
+    def push(ref: str) -> None:
         remote = f"{endpoint.push}/{ref}"
         try:
             push_image(client, ref, remote)
         finally:
             client.images.remove(remote)
+
+    # a few at once: most of a push is the engine and the registry talking, not this process
+    with ThreadPoolExecutor(max_workers=PUSHES_AT_ONCE, thread_name_prefix="push") as pool:
+        list(pool.map(push, refs))
     return [endpoint.pull_name(ref) for ref in refs]
 
 

@@ -9,6 +9,7 @@ import fcntl
 import json
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 from tenacity import RetryError, retry, retry_if_exception_type, stop_after_delay, wait_fixed
@@ -43,6 +44,9 @@ def write_private(path: Path, content: str) -> None:
 
 
 LOCK_WAIT_SECONDS = 3 * 3600
+# Within one process (actions side by side, lab/pipeline.py's Together) a change is read, changed
+# and written by one thread at a time; across processes State.lock keeps one run per lab.
+_CHANGES = threading.RLock()
 
 
 class UndeclaredRecord(LabError):
@@ -58,7 +62,8 @@ class State:
         self.dir = (root or state_root()) / name
         self.path = self.dir / "state.json"
         self.data = self._read()
-        self._writer: tuple[str, tuple[str, ...]] | None = None  # the action running and the keys it declares
+        # per thread (actions side by side each run in one): the action running and the keys it declares
+        self._writing = threading.local()
 
     def _read(self) -> dict:
         try:
@@ -74,32 +79,45 @@ class State:
         return self.data.get(key, default)
 
     def set(self, key, value) -> None:
-        if self._writer is not None and key not in self._writer[1]:
-            raise UndeclaredRecord(f"action {self._writer[0]} wrote state key {key!r}, which it does not declare "
-                                   f"(it declares {', '.join(self._writer[1]) or 'none'})")
-        self.data = {**self._read(), key: value}
-        self.save()
+        writer = self._writer
+        if writer is not None and key not in writer[1]:
+            raise UndeclaredRecord(f"action {writer[0]} wrote state key {key!r}, which it does not declare "
+                                   f"(it declares {', '.join(writer[1]) or 'none'})")
+        with _CHANGES:
+            self.data = {**self._read(), key: value}
+            self.save()
+
+    @property
+    def _writer(self) -> tuple[str, tuple[str, ...]] | None:
+        return getattr(self._writing, "action", None)
 
     @contextlib.contextmanager
     def declared(self, action):
         """While `action` runs (or undoes), it may write only the keys it declares: `records`, what
         its undo takes back, and `notes`, what later runs read."""
-        outer, self._writer = self._writer, (action.name, (*action.records, *action.notes))
+        outer, self._writing.action = self._writer, (action.name, (*action.records, *action.notes))
         try:
             yield
         finally:
-            self._writer = outer
+            self._writing.action = outer
 
     def add(self, key, item) -> None:
         """Remember one more created thing under `key` (a list in the order things were made,
         without duplicates, so undoing can go newest first)."""
-        items = list(self._read().get(key, []))
-        if item not in items:
-            self.set(key, items + [item])
+        with _CHANGES:
+            items = list(self._read().get(key, []))
+            if item not in items:
+                self.set(key, items + [item])
+
+    def put(self, key, name, value) -> None:
+        """Set one entry of the mapping under `key`, the others kept."""
+        with _CHANGES:
+            self.set(key, {**self._read().get(key, {}), name: value})
 
     def remove(self, key, item) -> None:
-        items = [i for i in self._read().get(key, []) if i != item]
-        self.set(key, items)
+        with _CHANGES:
+            items = [i for i in self._read().get(key, []) if i != item]
+            self.set(key, items)
 
     @contextlib.contextmanager
     def lock(self, what: str):

@@ -1,7 +1,7 @@
 """The actions of `lab.up`, in order, each in its own module; the shorter lists serve the
 cluster/runtimes/workloads collections, which run a prefix of the same pipeline."""
 from lab.actions.artifacts import ResolveArtifacts
-from lab.actions.check import Check
+from lab.actions.check import Check, Report
 from lab.actions.cluster import AttachCluster, EnsureCluster
 from lab.actions.deploy import Deploy
 from lab.actions.images import BuildImages, LoadImages
@@ -9,12 +9,16 @@ from lab.actions.jobs import RunJobs
 from lab.actions.registry import PushArtifacts, RunRegistry
 from lab.actions.runtimeclasses import CreateRuntimeClasses
 from lab.actions.runtimes import InstallRuntimes
-from lab.pipeline import Action
+from lab.pipeline import Action, Together
 
 CLUSTER: list[Action] = [ResolveArtifacts(with_runtimes=False, with_images=False), EnsureCluster()]
 RUNTIMES: list[Action] = [ResolveArtifacts(with_images=False), EnsureCluster(), InstallRuntimes(), CreateRuntimeClasses()]
 WORKLOADS: list[Action] = [ResolveArtifacts(with_runtimes=False), EnsureCluster(), BuildImages(), RunRegistry(),
                            LoadImages(), PushArtifacts(), Deploy()]
-CHECK: list[Action] = [AttachCluster(), RunJobs(), Check()]
+CHECK: list[Action] = [AttachCluster(), Together(RunJobs(), Check()), Report()]
+# what a lab.up proved unchanged runs (lab/settled.py gives it the cluster and the images)
+FAST_REST: list[Action] = [Together(RunJobs(), Check()), Report()]
+# `kind create` and the image builds stay one after the other: side by side on 2 cores each took
+# longer than both in a row (docs/speed.md)
 UP: list[Action] = [ResolveArtifacts(), EnsureCluster(), InstallRuntimes(), CreateRuntimeClasses(),
-      BuildImages(), RunRegistry(), LoadImages(), PushArtifacts(), Deploy(), RunJobs(), Check()]
+      BuildImages(), RunRegistry(), LoadImages(), PushArtifacts(), Deploy(), Together(RunJobs(), Check()), Report()]

@@ -1,3 +1,5 @@
+from concurrent.futures import ThreadPoolExecutor
+
 from lab import catalog, jobs, ownership
 from lab.errors import LabError
 
@@ -27,8 +29,8 @@ class RunJobs:
         deleted = [name for name in names if ctx.kube.delete_owned("batch/v1", "Job", name, spec.name, spec.namespace)]
         for name in deleted:
             ctx.kube.wait_gone("batch/v1", "Job", name, spec.namespace)
-        for body in bodies:
-            ownership.claim(ctx, body)
+        with ThreadPoolExecutor(max_workers=len(bodies), thread_name_prefix="job") as pool:
+            list(pool.map(lambda body: ownership.claim(ctx, body), bodies))  # every Job at once
         finished = jobs.wait_finished(ctx.kube, spec.namespace, names)
         ctx.jobs = {runner: [row for code in jobs.EXIT_CODES for row in jobs.judge(
             code, finished[jobs.job_name(runner, code)], every.jobs[runner].exit_status)] for runner in runners}

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from lab import artifacts, catalog, engines, lifecycle
-from lab.actions.check import Check
+from lab.actions.check import Check, Report
 from lab.kit.recipes import load_versions
 from lab.lock import LockFile
 from lab.mirrors import Mirrors
@@ -84,6 +84,7 @@ def test_the_checks_json_says_per_variant_the_engine_and_version(recorded, monke
     ctx = SimpleNamespace(spec=spec, state=state, cluster=SimpleNamespace(check_host="127.0.0.1"), jobs={},
                           timings={}, results={})
     Check().execute(ctx)
+    Report().execute(ctx)
     written = json.loads((Path(spec.results_dir) / "checks.json").read_text())
     assert written["engines"]["runtime-wasmtime"] == {"name": "wasmtime", "version": "36.0.10",
                                                       "artifact": "shim-wasmtime", "origin": "release v0.6.1"}

@@ -84,3 +84,35 @@ def test_a_config_written_but_never_loaded_is_loaded_on_the_next_run(shim_file):
     node.unloaded = True
     again = node_runtimes.install(node, WASMEDGE, shim_file)
     assert again.restarted and not again.config_changed and node.restarts == 2
+
+
+WASMTIME = Runtime(name="wasmtime", handler="wasmtime", runtime_type="io.containerd.wasmtime.v1",
+                   files=({"source": "shim-wasmtime", "dest": "/usr/local/bin/containerd-shim-wasmtime-v1"},))
+
+
+@pytest.fixture
+def two_shims(tmp_path, shim_file):
+    path = tmp_path / "containerd-shim-wasmtime-v1"
+    path.write_bytes(b"\x7fELF wasmtime shim")
+    return {**shim_file, "shim-wasmtime": LocalFile(path, hashlib.sha256(path.read_bytes()).hexdigest())}
+
+
+def test_several_runtimes_on_a_node_take_one_config_change_and_one_restart(two_shims):
+    node = FakeNode()
+    wanted = [node_runtimes.Wanted(WASMEDGE), node_runtimes.Wanted(WASMTIME)]
+    reports = node_runtimes.install_all(node, wanted, two_shims)
+    assert node.restarts == 1
+    assert [r.handler for r in reports] == ["wasmedge", "wasmtime"]
+    assert all(r.config_changed and r.restarted and len(r.copied) == 1 for r in reports)
+    config = node.files[node_runtimes.MAIN_CONFIG].decode()
+    assert "io.containerd.wasmedge.v1" in config and "io.containerd.wasmtime.v1" in config
+    again = node_runtimes.install_all(node, wanted, two_shims)
+    assert not any(r.changed or r.restarted for r in again) and node.restarts == 1
+
+
+def test_a_failed_restart_for_several_runtimes_puts_the_config_back_as_it_was(two_shims):
+    node = FakeNode(restart_fails=True)
+    with pytest.raises(CommandFailed):
+        node_runtimes.install_all(node, [node_runtimes.Wanted(WASMTIME), node_runtimes.Wanted(WASMEDGE)], two_shims)
+    assert node.files[node_runtimes.MAIN_CONFIG] == KIND_CONFIG.encode()
+    assert node.restarts == 2  # the failed one, then containerd on the config put back

@@ -29,7 +29,7 @@ def ctx(isolated_state, monkeypatch):
         spec = lab_spec(name="lab1", runtimes=list(runtimes), namespace=namespace, adopt=adopt)
         context = Context(spec=spec, state=State("lab1"), provider=None)
         context.kube = kube or FakeKube()
-        context.cluster = NS(check_host="127.0.0.1", wasm_nodes=[node or FakeNode()])
+        context.cluster = NS(check_host="127.0.0.1", wasm_nodes=[node or FakeNode()], created_by_lab=False)
         context.images = {v: f"wasm-lab/httpbin:{v}" for v in spec.variants}
         return context
     return make
@@ -235,8 +235,10 @@ def test_a_bundle_goes_with_the_last_runtime_of_the_lab_that_needs_it(ctx, tmp_p
              "wasmedge-libs": LocalBundle(tmp_path / "bundle", {"install.sh": hashlib.sha256(b"dpkg -i ...\n").hexdigest()})}
     node = FakeNode()
     both = with_artifacts(ctx(node=node, runtimes=("wasmedge", "crun-wasmedge")), files)
-    InstallRuntimes().execute(both)
+    said = InstallRuntimes().execute(both)
     assert node.installs == ["/opt/wasm-lab/crun-wasmedge/install.sh"]
+    # both runtimes in one config change: one containerd restart on the node, said once
+    assert node.restarts == 1 and said.count("containerd restarted") == 1
     assert both.state.get("bundles_on_nodes") == {"/opt/wasm-lab/crun-wasmedge@fake-worker": {
         "uninstall": "uninstall.sh", "runtimes": ["crun-wasmedge", "wasmedge"]}}
 
@@ -266,3 +268,20 @@ def test_each_action_writes_only_the_state_keys_it_declares(ctx, shim, monkeypat
             action.undo(c)
     declared = {key for action in steps for key in (*action.records, *action.notes)}
     assert written <= declared and {ownership.OWNED, "runtimes_on_nodes", "labels_on_nodes"} <= written
+
+
+def test_on_a_cluster_this_run_made_a_restart_waits_for_no_pod(ctx, shim, monkeypatch):
+    """Only the cluster's own pods run on a node kind made moments ago: nobody's pods to bring back
+    or name, so the restart is not followed by the wait for pods to settle (the FAKE API says
+    which pods it was asked for)."""
+    from lab import recovery
+
+    asked = []
+    monkeypatch.setattr(recovery, "ready_pods", lambda core, node: asked.append(node) or [])
+    fresh = with_artifacts(ctx(), shim)
+    fresh.cluster.created_by_lab = True
+    assert "containerd restarted" in InstallRuntimes().execute(fresh)
+    assert asked == []
+    reused = with_artifacts(ctx(runtimes=("wasmtime",)), shim)
+    InstallRuntimes().undo(reused)
+    assert asked == ["fake-worker"]

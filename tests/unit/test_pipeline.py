@@ -11,7 +11,7 @@ def test_every_sequence_gives_each_action_what_it_needs():
         assert all(callable(getattr(action, "undo", None)) for action in sequence)
     with pytest.raises(RuntimeError, match="action jobs needs cluster, kube, which no earlier action gives"):
         check_sequence(actions.CHECK[1:])
-    with pytest.raises(RuntimeError, match="action check needs cluster, which no earlier action gives"):
+    with pytest.raises(RuntimeError, match="action report needs results, jobs, which no earlier action gives"):
         check_sequence(actions.CHECK[2:])
 
 
@@ -78,3 +78,34 @@ def test_lab_down_knows_what_needs_the_cluster_from_the_declarations():
     assert set(lifecycle.IN_CLUSTER_RECORDS) == {"owned_objects", "adopted_objects", "runtimes_on_nodes",
                                                  "labels_on_nodes", "bundles_on_nodes", "images_on_nodes",
                                                  "registry_hosts_on_nodes"}
+
+
+def test_actions_side_by_side_each_write_what_they_declare(tmp_path, monkeypatch):
+    """FAKE actions in one Together: while one runs inside its declaration, the other's writes are
+    held to the other's own (the declaration is per thread, not one for the State)."""
+    import threading
+    from types import SimpleNamespace as NS
+
+    from lab.pipeline import Context, Together, run_actions
+    from lab.state import State
+
+    monkeypatch.setenv("WASM_LAB_STATE_DIR", str(tmp_path))
+    both_inside, both_wrote = threading.Barrier(2, timeout=10), threading.Barrier(2, timeout=10)
+
+    def writes(key):
+        def body(ctx):
+            both_inside.wait()
+            try:
+                ctx.state.add(key, "made")
+            finally:
+                both_wrote.wait()  # neither leaves its declaration before the other has written
+            return key
+        return body
+
+    left = NS(name="left", title="left", needs=(), gives=(), records=("left_things",), notes=(), in_cluster=False,
+              execute=writes("left_things"))
+    right = NS(name="right", title="right", needs=(), gives=(), records=("right_things",), notes=(), in_cluster=False,
+               execute=writes("right_things"))
+    ctx = Context(spec=NS(), state=State("side-by-side"), provider=NS())
+    run_actions(ctx, [Together(left, right)])
+    assert ctx.state.get("left_things") == ["made"] and ctx.state.get("right_things") == ["made"]

@@ -1,0 +1,185 @@
+"""An unchanged re-run of lab.up: what the last complete lab.up left is recorded at its end, and
+the next lab.up proves it still so — every proof side by side — before it skips to the jobs and
+checks. Any difference (or a proof that cannot be made) means the whole pipeline runs.
+
+The record is taken away before any action runs and written back only when a lab.up has passed
+its checks, so a run that was interrupted, failed, or changed the lab some other way (another
+collection, runtimes.uninstall) is never taken for settled."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import docker
+
+from lab import REPO_ROOT, catalog, containerd, node_runtimes, registry
+from lab.kit.store import kit_dir
+from lab.kube import Kube
+
+RECORD = "settled"   # state key: the record of the last complete lab.up (None while anything may change)
+# What the lab's code and data are made of: a change to any of them is a change of the lab.
+INPUT_FOLDERS = ("lab", "clusters", "images/httpbin", "workloads/httpbin")
+LEFT_OUT = ("target", "__pycache__")
+NODE_SCRIPT = ('systemctl show -p ExecMainStartTimestamp --value containerd; echo "--- files"; '
+               'sha256sum "$@" 2>&1; echo "--- dump"; containerd config dump')
+
+
+def forget(state) -> None:
+    """Before a command changes the lab: the next lab.up runs every action."""
+    if state.get(RECORD):
+        state.set(RECORD, None)
+
+
+def inputs_digest(spec) -> str:
+    """One sha256 over what a lab.up is made from: the spec, lab.lock, the kit's manifest and the
+    lab's code and data (its workload sources, Dockerfile, manifests, catalog)."""
+    digest = hashlib.sha256(json.dumps(dataclasses.asdict(spec), sort_keys=True, default=str).encode())
+    for path in (Path(spec.lock), kit_dir() / "manifest.json"):
+        digest.update(f"\0{path}\0".encode() + (path.read_bytes() if path.is_file() else b"-"))
+    for folder in INPUT_FOLDERS:
+        for path in sorted((REPO_ROOT / folder).rglob("*")):
+            if path.is_file() and not any(part in LEFT_OUT for part in path.parts):
+                digest.update(f"\0{path.relative_to(REPO_ROOT)}\0".encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def node_facts(node, spec) -> dict:
+    """When containerd last started on a wasm node, its runtime files' sha256 and whether its
+    `containerd config dump` offers each of the spec's runtimes (one exec)."""
+    runtimes = [catalog.load().runtimes[r] for r in spec.runtimes]
+    files = sorted({item["dest"] for runtime in runtimes for item in runtime.files})
+    out = node.run(["sh", "-c", NODE_SCRIPT, "settled", *files], check=False).stdout
+    started, _, rest = out.partition("--- files\n")
+    sums, _, dump = rest.partition("--- dump\n")
+    offered: dict[str, Any]
+    try:
+        offered = {r.handler: containerd.dump_has_runtime(dump, node_runtimes.runtime_entry(r)) for r in runtimes}
+    except Exception as error:  # a dump that cannot be read proves nothing
+        offered = {"dump": f"unreadable ({error.__class__.__name__})"}
+    return {"containerd_started": started.strip(), "files": sums.strip(), "offered": offered}
+
+
+def image_ids(refs) -> dict[str, str | None]:
+    client = docker.from_env()
+
+    def image_id(ref):
+        try:
+            return client.images.get(ref).id
+        except docker.errors.ImageNotFound:
+            return None
+    return {ref: image_id(ref) for ref in sorted(refs)}
+
+
+def registry_running(spec) -> bool | None:
+    """Whether the lab's registry container runs (None: this lab has no registry container)."""
+    if not (spec.provider == "kind" and spec.pulls_artifacts):
+        return None
+    try:
+        return docker.from_env().containers.get(registry.container_name(spec.name)).status == "running"
+    except docker.errors.NotFound:
+        return False
+
+
+def deployments(kube: Kube, spec) -> dict[str, dict]:
+    """Each variant's Deployment: its generation (bumped by any change to it), whether the
+    controller has seen that generation and every replica is ready, and the images it runs."""
+    listed: list[Any] = kube.apps.list_namespaced_deployment(
+        spec.namespace, label_selector="app.kubernetes.io/part-of=wasm-lab").items
+    found = {}
+    for item in listed:
+        status, replicas = item.status, item.spec.replicas
+        found[item.metadata.name] = {
+            "generation": item.metadata.generation,
+            "settled": status.observed_generation == item.metadata.generation
+            and (status.ready_replicas or 0) == replicas == (status.updated_replicas or 0),
+            "images": [c.image for c in item.spec.template.spec.containers]}
+    return {f"httpbin-{v}": found.get(f"httpbin-{v}", {}) for v in spec.variants}
+
+
+def runtime_classes(kube: Kube, spec) -> list[str]:
+    handlers = {catalog.load().runtimes[r].handler for r in spec.runtimes}
+    listed: list[Any] = kube.node_api.list_runtime_class().items
+    return sorted(rc.metadata.name for rc in listed if rc.metadata.name in handlers)
+
+
+def facts(ctx) -> dict:
+    """Everything the record holds, read side by side; ctx.cluster and ctx.kube must be set."""
+    spec, cluster, kube = ctx.spec, ctx.cluster, ctx.kube
+    local = sorted(set(ctx.state.get("images_used", [])))
+    reads: dict[str, Callable[[], Any]] = {
+        "inputs": lambda: inputs_digest(spec),
+        "cluster_id": lambda: ctx.provider.identity(spec),
+        "image_ids": lambda: image_ids(local),
+        "registry_running": lambda: registry_running(spec),
+        "deployments": lambda: deployments(kube, spec),
+        "runtime_classes": lambda: runtime_classes(kube, spec),
+    }
+    for node in cluster.wasm_nodes:
+        reads[f"node {node.name}"] = partial(node_facts, node, spec)
+    with ThreadPoolExecutor(max_workers=len(reads), thread_name_prefix="settled") as pool:
+        futures: dict[str, Future] = {key: pool.submit(read) for key, read in reads.items()}
+        return {key: future.result() for key, future in futures.items()}
+
+
+def record(ctx) -> dict:
+    """The record a complete lab.up leaves: the facts, and the images the nodes run (ctx.images)."""
+    return {"facts": facts(ctx), "images": dict(ctx.images)}
+
+
+def broken(found: dict) -> list[str]:
+    """What in a set of facts is not a working lab, whatever was recorded: a Deployment not
+    settled, a runtime not offered, a registry not running, an image gone."""
+    reasons = [f"deployment {name} is not settled" for name, d in found["deployments"].items() if not d.get("settled")]
+    for key, node in found.items():
+        if key.startswith("node "):
+            reasons += [f"{key[5:]}: containerd does not offer {handler}" for handler, ok in node["offered"].items()
+                        if ok is not True]
+    if found["registry_running"] is False:
+        reasons.append("the lab registry is not running")
+    reasons += [f"image {ref} is gone" for ref, image in found["image_ids"].items() if image is None]
+    return reasons
+
+
+def differences(recorded: dict, found: dict) -> list[str]:
+    """Why the lab is not as the last complete lab.up left it (empty: it is)."""
+    reasons = broken(found)
+    return reasons + [f"{key} changed" for key in sorted(set(recorded) | set(found)) if recorded.get(key) != found.get(key)]
+
+
+class ProveUnchanged:
+    """The first action of a lab.up that finds a record: the cluster reached read-only, and every
+    fact of the record read again and compared. `unchanged` says which list runs next."""
+    name = "unchanged"
+    title = "prove the lab is as the last complete lab.up left it (side by side), then only the jobs and checks run"
+    in_cluster = False
+    needs, gives = (), ("cluster", "kube", "images")
+    records, notes = (), ()
+
+    def __init__(self, recorded: dict):
+        self.recorded = recorded
+        self.unchanged = False
+
+    def execute(self, ctx) -> str:
+        spec = ctx.spec
+        if not ctx.provider.exists(spec):
+            return f"{ctx.provider.name} cluster {spec.name} is gone: every action runs"
+        ctx.cluster = ctx.provider.attach(spec, ctx.state)
+        ctx.kube = Kube(ctx.cluster.kubeconfig, ctx.cluster.context or None)
+        reasons = differences(self.recorded["facts"], facts(ctx))
+        if reasons:
+            ctx.cluster.close_nodes()
+            ctx.cluster = ctx.kube = None
+            return f"{'; '.join(reasons[:3])}: every action runs"
+        ctx.images = dict(self.recorded["images"])
+        self.unchanged = True
+        return (f"reused {ctx.provider.name} cluster {spec.name} unchanged since the last lab.up (inputs, runtimes in "
+                f"containerd, image ids, {len(spec.variants)} Deployments settled): the jobs and checks run")
+
+    def undo(self, ctx) -> list[str]:
+        return []

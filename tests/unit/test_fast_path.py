@@ -1,0 +1,348 @@
+"""What makes lab.up quick: the variants checked side by side (their rows still in the spec's
+order). The real path is tests/e2e/test_lab.py; here the servers are FAKES."""
+import threading
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from lab.actions import check
+from lab.spec import load as load_spec
+
+
+def test_the_variants_are_checked_side_by_side_and_reported_in_the_specs_order(monkeypatch):
+    spec = load_spec(None, {"runtimes": ["wasmedge", "wasmtime"]})
+    variants = list(spec.variants)
+    # every FAKE server waits until all variants are being asked at once: a check one variant after
+    # another would break the barrier; the last variant answers first, so the order is the code's
+    together = threading.Barrier(len(variants), timeout=10)
+
+    def fake_run_cases(base_url, connect_retries):
+        port = int(base_url.rsplit(":", 1)[1])
+        variant = next(v for v in variants if spec.host_port(v) == port)
+        together.wait()
+        time.sleep(0.01 * (len(variants) - variants.index(variant)))
+        return [SimpleNamespace(name=f"case-of-{variant}", ok=True, status=200, seconds=0.0, problems=[], retried=0,
+                                comparable=lambda: [200])]
+
+    monkeypatch.setattr("lab.httpbin_cases.run_cases", fake_run_cases)
+    results = check.run_variants("127.0.0.1", spec)
+    assert list(results) == variants
+    assert [rows[0]["case"] for rows in results.values()] == [f"case-of-{v}" for v in variants]
+
+
+# --- an unchanged re-run (lab/settled.py) -------------------------------------------------------
+
+def settled_facts(**changes):
+    """FAKE facts of a working lab, as settled.facts reads them from a cluster."""
+    facts = {"inputs": "abc", "cluster_id": "c1", "image_ids": {"wasm-lab/httpbin:native": "sha256:1"},
+             "registry_running": True, "runtime_classes": ["wasmedge"],
+             "deployments": {"httpbin-native": {"generation": 1, "settled": True, "images": ["r/native"]}},
+             "node lab-worker": {"containerd_started": "Sun 2026-12-06", "files": "f", "offered": {"wasmedge": True}}}
+    return {**facts, **changes}
+
+
+def test_a_lab_as_recorded_has_no_differences_and_any_change_or_break_is_named():
+    from lab import settled
+
+    assert settled.differences(settled_facts(), settled_facts()) == []
+    assert settled.differences(settled_facts(), settled_facts(inputs="def")) == ["inputs changed"]
+    assert settled.differences(settled_facts(), settled_facts(cluster_id="c2")) == ["cluster_id changed"]
+    restarted = {"containerd_started": "later", "files": "f", "offered": {"wasmedge": True}}
+    assert settled.differences(settled_facts(), settled_facts(**{"node lab-worker": restarted})) == [
+        "node lab-worker changed"]
+    # broken the same way as recorded is still broken: never taken for a working lab
+    not_ready = {"httpbin-native": {"generation": 1, "settled": False, "images": ["r/native"]}}
+    assert settled.differences(settled_facts(deployments=not_ready), settled_facts(deployments=not_ready)) == [
+        "deployment httpbin-native is not settled"]
+    unoffered = {"containerd_started": "x", "files": "f", "offered": {"wasmedge": False}}
+    assert settled.differences(settled_facts(**{"node lab-worker": unoffered}),
+                               settled_facts(**{"node lab-worker": unoffered})) == [
+        "lab-worker: containerd does not offer wasmedge"]
+    assert settled.differences(settled_facts(), settled_facts(registry_running=False))[0] == \
+        "the lab registry is not running"
+    gone = {"wasm-lab/httpbin:native": None}
+    assert settled.differences(settled_facts(image_ids=gone), settled_facts(image_ids=gone)) == [
+        "image wasm-lab/httpbin:native is gone"]
+
+
+def test_the_inputs_digest_changes_with_the_spec_and_the_lock(tmp_path, monkeypatch):
+    from lab import settled
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WASM_LAB_KIT_DIR", str(tmp_path / "kit"))
+    one = load_spec(None, {"runtimes": ["wasmedge"]})
+    first = settled.inputs_digest(one)
+    assert settled.inputs_digest(one) == first
+    assert settled.inputs_digest(load_spec(None, {"runtimes": ["wasmedge", "wasmtime"]})) != first
+    (tmp_path / "lab.lock").write_text("# pins\n")
+    assert settled.inputs_digest(one) != first
+    locked = settled.inputs_digest(one)
+    (tmp_path / "kit").mkdir()
+    (tmp_path / "kit" / "manifest.json").write_text("{}")
+    assert settled.inputs_digest(one) != locked
+
+
+class FakeProof:
+    """FAKE settled.ProveUnchanged: says what it is told, records that it ran."""
+    name, title, in_cluster, needs, gives = "unchanged", "fake proof", False, (), ("cluster", "kube", "images")
+    records, notes = (), ()
+    answer = False
+
+    def __init__(self, recorded):
+        self.recorded, self.unchanged = recorded, False
+
+    def execute(self, ctx):
+        self.unchanged = FakeProof.answer
+        return "proved" if self.unchanged else "changed"
+
+
+@pytest.fixture
+def fake_lab(tmp_path, monkeypatch):
+    """lifecycle.run over FAKE actions and a FAKE provider; returns (spec, state, ran, run)."""
+    from lab import lifecycle, settled
+    from lab.state import State
+
+    monkeypatch.setenv("WASM_LAB_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.chdir(tmp_path)
+    spec = load_spec(None, {"name": "fast-test"})
+    ran: list[str] = []
+    provider = SimpleNamespace(preflight=lambda spec: None, name="fake")
+    monkeypatch.setattr("lab.providers.get", lambda name: provider)
+    monkeypatch.setattr(settled, "ProveUnchanged", FakeProof)
+    monkeypatch.setattr(settled, "record", lambda ctx: {"facts": "as left"})
+
+    def action(name, needs=(), gives=(), fail=False):
+        def execute(ctx):
+            # the record is never there while an action may change the lab
+            ran.append(f"{name} record={State(spec.name).get(settled.RECORD)}")
+            if fail:
+                raise RuntimeError(f"{name} broke")
+            return name
+        return SimpleNamespace(name=name, title=name, needs=needs, gives=gives, in_cluster=False, records=(), notes=(), execute=execute)
+
+    monkeypatch.setattr(lifecycle, "FAST_REST", [action("jobs", needs=("cluster",)), action("check")])
+    full = [action("cluster", gives=("cluster", "kube", "images")), action("runtimes")]
+
+    def run(actions=None):
+        return lifecycle.run(spec, actions or full, reuse_settled=True)
+    return spec, State(spec.name), ran, action, run
+
+
+def test_a_complete_run_leaves_the_record_and_a_proved_rerun_runs_only_the_jobs_and_checks(fake_lab):
+    from lab import settled
+
+    spec, state, ran, _, run = fake_lab
+    FakeProof.answer = True
+    run()   # nothing recorded yet: every action, and the record at the end
+    assert ran == ["cluster record=None", "runtimes record=None"]
+    assert state._read()[settled.RECORD] == {"facts": "as left"}
+    ran.clear()
+    run()
+    assert ran == ["jobs record=None", "check record=None"]
+    assert state._read()[settled.RECORD] == {"facts": "as left"}
+    FakeProof.answer = False
+    ran.clear()
+    run()   # a difference: every action again
+    assert ran == ["cluster record=None", "runtimes record=None"]
+
+
+def test_a_failed_run_leaves_no_record_so_the_next_one_runs_every_action(fake_lab):
+    from lab import settled
+
+    spec, state, ran, action, run = fake_lab
+    FakeProof.answer = True
+    run()
+    FakeProof.answer = False
+    with pytest.raises(RuntimeError, match="check broke"):
+        run([action("cluster", gives=("cluster", "kube", "images")), action("check", fail=True)])
+    assert state._read().get(settled.RECORD) is None
+    FakeProof.answer = True
+    ran.clear()
+    run()
+    assert ran == ["cluster record=None", "runtimes record=None"]
+
+
+def test_commands_that_change_the_lab_forget_the_record(fake_lab):
+    from lab import settled
+
+    spec, state, *_ = fake_lab
+    state.set(settled.RECORD, {"facts": "as left"})
+    settled.forget(state)
+    assert state._read()[settled.RECORD] is None
+
+
+def test_what_a_proved_rerun_runs_needs_only_what_the_proof_gives():
+    from lab import actions, settled
+    from lab.pipeline import check_sequence
+
+    check_sequence(actions.FAST_REST, given_before=settled.ProveUnchanged.gives)
+    with pytest.raises(RuntimeError, match="action jobs needs cluster, kube"):
+        check_sequence(actions.FAST_REST)
+
+
+# --- actions side by side (lab/pipeline.py's Together) ------------------------------------------
+
+def fake_action(name, body=lambda ctx: "done", needs=(), gives=(), undo=()):
+    """A FAKE action: its body, needs, gives and undo lines as told."""
+    return SimpleNamespace(name=name, title=name, needs=needs, gives=gives, in_cluster=False, records=(), notes=(), execute=body,
+                           undo=lambda ctx: list(undo))
+
+
+@pytest.fixture
+def pipeline_ctx(tmp_path, monkeypatch):
+    from lab.pipeline import Context
+    from lab.state import State
+
+    monkeypatch.setenv("WASM_LAB_STATE_DIR", str(tmp_path))
+    return Context(spec=None, state=State("together-test"), provider=None)
+
+
+def test_actions_together_run_side_by_side_and_each_is_recorded(pipeline_ctx):
+    from lab.pipeline import Together, run_actions
+
+    both = threading.Barrier(2, timeout=10)   # one action after the other would break it
+    order = []
+
+    def meet(name):
+        def body(ctx):
+            both.wait()
+            order.append(name)
+            return name
+        return body
+
+    run_actions(pipeline_ctx, [fake_action("first", gives=("x",)),
+                               Together(fake_action("a", meet("a"), needs=("x",)), fake_action("b", meet("b"))),
+                               fake_action("after", needs=("x",))])
+    assert sorted(order) == ["a", "b"]
+    assert set(pipeline_ctx.state._read()["actions"]) == {"first", "a", "b", "after"}
+    assert set(pipeline_ctx.timings) == {"first", "a", "b", "after"}
+
+
+def test_a_failure_side_by_side_is_raised_once_the_others_are_done(pipeline_ctx):
+    from lab.pipeline import Together, run_actions
+
+    def slow(ctx):
+        time.sleep(0.2)
+        return "slow done"
+
+    def broke(ctx):
+        raise RuntimeError("b broke")
+
+    ran_after = []
+    with pytest.raises(RuntimeError, match="b broke"):
+        run_actions(pipeline_ctx, [Together(fake_action("slow", slow), fake_action("b", broke)),
+                                   fake_action("after", lambda ctx: ran_after.append(1))])
+    assert ran_after == []
+    assert set(pipeline_ctx.state._read()["actions"]) == {"slow"}
+
+
+def test_actions_together_need_nothing_from_each_other_and_are_undone_backwards(pipeline_ctx):
+    from lab.pipeline import Together, check_sequence, flat
+
+    giver, taker = fake_action("giver", gives=("x",), undo=["giver's"]), fake_action("taker", needs=("x",), undo=["taker's"])
+    with pytest.raises(RuntimeError, match="action taker needs x, which no earlier action gives"):
+        check_sequence([Together(giver, taker)])
+    check_sequence([giver, Together(taker, fake_action("other"))])
+    together = Together(giver, fake_action("other", undo=["other's"]))
+    assert together.undo(pipeline_ctx) == ["other's", "giver's"]
+    assert [a.name for a in flat([taker, together])] == ["taker", "giver", "other"]
+
+
+def test_changes_from_threads_side_by_side_lose_nothing(pipeline_ctx):
+    state = pipeline_ctx.state
+
+    def add_many(prefix):
+        for i in range(15):
+            state.add("made", f"{prefix}-{i}")
+            state.put("done", f"{prefix}-{i}", i)
+
+    threads = [threading.Thread(target=add_many, args=(p,)) for p in "abcdef"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(state._read()["made"]) == len(state._read()["done"]) == 6 * 15
+
+
+def test_the_wasi_jobs_are_made_at_once_and_polled_often(tmp_path, monkeypatch):
+    """A FAKE API server: every Job is applied before any apply returns (one after another would
+    break the barrier), and the wait for them polls more often than the lab's 2 s default."""
+    from lab import catalog, jobs
+    from lab.actions.jobs import RunJobs
+    from lab.state import State
+
+    monkeypatch.setenv("WASM_LAB_STATE_DIR", str(tmp_path))
+    spec = load_spec(None, {"runtimes": ["wasmedge", "wasmtime"]})
+    runners = catalog.load().jobs_for(spec.runtimes)
+    at_once = threading.Barrier(len(runners) * len(jobs.EXIT_CODES), timeout=10)
+    polled = []
+
+    def apply_owned(body, lab, adopt=False, shared=False):
+        if body["kind"] == "Job":
+            at_once.wait()
+        return "created", None
+
+    def wait_for(pending, timeout, message, every=2):
+        polled.append(every)
+
+    kube = SimpleNamespace(apply_owned=apply_owned, delete_owned=lambda *a: False, wait_for=wait_for)
+    monkeypatch.setattr(jobs, "_read", lambda kube, namespace, name: jobs.Finished(0, "", 1.0))
+    ctx = SimpleNamespace(spec=spec, state=State("jobs-test"), kube=kube, images={
+        image: f"wasm-lab/httpbin:{image}" for image in catalog.load().job_images}, jobs={})
+    RunJobs().execute(ctx)
+    assert set(ctx.jobs) == set(runners)
+    assert polled and all(every < 2 for every in polled)
+
+
+def test_an_interrupt_ends_the_commands_of_actions_side_by_side(pipeline_ctx, tmp_path):
+    """Ctrl-C reaches the main thread only: a `kind create` another thread waits on is ended with
+    it, as one action ends its own command (a FAKE create: `sleep`)."""
+    import signal
+
+    from lab import proc
+    from lab.pipeline import Together
+
+    started, ended = threading.Event(), []
+
+    def long_create(ctx):
+        started.set()
+        try:
+            proc.run_logged(["sleep", "300"], label="fake create", log=tmp_path / "create.log")
+        except proc.CommandFailed as failed:
+            ended.append(failed.returncode)
+            raise
+        return "made"
+
+    def ctrl_c():
+        started.wait(10)
+        while not proc._long_running:
+            time.sleep(0.01)
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    threading.Thread(target=ctrl_c, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        Together(fake_action("cluster", long_create), fake_action("images")).execute(pipeline_ctx)
+    assert ended == [-signal.SIGTERM]
+    assert not proc._long_running
+
+
+def test_images_are_pushed_a_few_at_once_and_every_push_tag_goes_again():
+    """A FAKE Docker engine: pushes wait until PUSHES_AT_ONCE of them run together (one after
+    another would break the barrier); the answer keeps the order of the refs."""
+    from lab import registry
+
+    refs = [f"wasm-lab/httpbin:v{i}" for i in range(registry.PUSHES_AT_ONCE)]
+    together = threading.Barrier(registry.PUSHES_AT_ONCE, timeout=10)
+    tagged, removed = [], []
+
+    def push(repository, tag, stream, decode):
+        together.wait()
+        yield {"status": "pushed"}
+
+    images = SimpleNamespace(get=lambda ref: SimpleNamespace(tag=lambda repo, tag: tagged.append(f"{repo}:{tag}")),
+                             push=push, remove=removed.append)
+    endpoint = registry.Endpoint(push="127.0.0.1:5999", pull="lab-registry:5000")
+    pulled = registry.push_images(endpoint, refs, client=SimpleNamespace(images=images))
+    assert pulled == [f"lab-registry:5000/{ref}" for ref in refs]
+    assert sorted(removed) == sorted(tagged) == sorted(f"127.0.0.1:5999/{ref}" for ref in refs)
