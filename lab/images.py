@@ -64,9 +64,10 @@ class ImageBuildError(RuntimeError):
 @dataclass
 class BaseImages:
     images: dict[str, str]                        # build arg -> image reference
+    # build arg -> what the base image is, the same on every machine (lab.artifacts.Resolver.identity):
+    # what a prebuilt image's inputs label is held to
+    identities: dict[str, str]
     origins: dict[str, str] = field(default_factory=dict)
-    # build arg -> what the base image is, the same on every machine (lab.artifacts.Resolver.identity)
-    identities: dict[str, str] = field(default_factory=dict)
 
     def identities_for(self, target: str) -> dict[str, str]:
         missing = [arg for arg in NEEDS[target] if not self.identities.get(arg)]

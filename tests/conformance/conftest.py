@@ -34,7 +34,7 @@ def variant_images(tmp_path_factory):
     folder = tmp_path_factory.mktemp("variant-images")
     spec = lab_spec.load(None, {"offline": "true", "lock": str(folder / "lab.lock")})
     resolved = artifacts.resolve(spec, (), tuple(missing))
-    built = images.build(missing, images.BaseImages(resolved.base_images), log=folder / "build.log")
+    built = images.build(missing, images.BaseImages(resolved.base_images, identities=resolved.base_identities), log=folder / "build.log")
     yield [b.tag for b in built]
     for image in built:
         try:

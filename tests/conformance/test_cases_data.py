@@ -41,7 +41,7 @@ def test_check_reports_problems():
 def test_image_tags_and_aliases():
     assert images.tag("native") == "wasm-lab/httpbin:native"
     assert images.tag("runtime-crun-wasmedge") == "wasm-lab/httpbin:runtime-wasmedge"
-    bases = images.BaseImages({"RUST_IMAGE": "r", "WASMEDGE_IMAGE": "e"})
+    bases = images.BaseImages({"RUST_IMAGE": "r", "WASMEDGE_IMAGE": "e"}, identities={})
     assert bases.buildargs("embed-wasmedge") == {"RUST_IMAGE": "r", "WASMEDGE_IMAGE": "e", "WASMTIME_IMAGE": "scratch"}
     try:
         bases.buildargs("embed-wasmtime")
