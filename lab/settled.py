@@ -87,14 +87,16 @@ def registry_running(spec) -> bool | None:
 
 
 def deployments(kube: Kube, spec) -> dict[str, dict]:
-    """Each variant's Deployment: its generation (bumped by any change to it), whether the
-    controller has seen that generation and every replica is ready, and the images it runs."""
+    """Each variant's Deployment: its uid (a Deployment deleted and made again by hand starts over
+    at generation 1), its generation (bumped by any change to it), whether the controller has seen
+    that generation and every replica is ready, and the images it runs."""
     listed: list[Any] = kube.apps.list_namespaced_deployment(
         spec.namespace, label_selector="app.kubernetes.io/part-of=wasm-lab").items
     found = {}
     for item in listed:
         status, replicas = item.status, item.spec.replicas
         found[item.metadata.name] = {
+            "uid": item.metadata.uid,
             "generation": item.metadata.generation,
             "settled": status.observed_generation == item.metadata.generation
             and (status.ready_replicas or 0) == replicas == (status.updated_replicas or 0),

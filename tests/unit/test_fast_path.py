@@ -346,3 +346,31 @@ def test_images_are_pushed_a_few_at_once_and_every_push_tag_goes_again():
     pulled = registry.push_images(endpoint, refs, client=SimpleNamespace(images=images))
     assert pulled == [f"lab-registry:5000/{ref}" for ref in refs]
     assert sorted(removed) == sorted(tagged) == sorted(f"127.0.0.1:5999/{ref}" for ref in refs)
+
+
+def fake_deployment(uid, generation=1, image="wasm-lab/httpbin:native"):
+    """A FAKE Deployment as the kubernetes client lists it, settled."""
+    return SimpleNamespace(
+        metadata=SimpleNamespace(name="httpbin-native", uid=uid, generation=generation),
+        spec=SimpleNamespace(replicas=1, template=SimpleNamespace(spec=SimpleNamespace(
+            containers=[SimpleNamespace(image=image)]))),
+        status=SimpleNamespace(observed_generation=generation, ready_replicas=1, updated_replicas=1))
+
+
+def test_a_deployment_made_again_by_hand_is_a_change_though_its_generation_starts_over():
+    from lab import settled
+
+    spec = SimpleNamespace(namespace="wasm-lab", variants=("native",))
+
+    def read(*listed):
+        kube = SimpleNamespace(apps=SimpleNamespace(list_namespaced_deployment=lambda *a, **k: SimpleNamespace(
+            items=list(listed))))
+        return settled.deployments(kube, spec)
+
+    recorded = read(fake_deployment("uid-by-the-lab"))
+    assert settled.differences(settled_facts(deployments=recorded), settled_facts(deployments=recorded)) == []
+    # `kubectl delete` and `kubectl create` with another pod template (say, no runtimeClassName):
+    # generation 1 again, the same images, settled
+    again = read(fake_deployment("uid-by-hand"))
+    assert settled.differences(settled_facts(deployments=recorded), settled_facts(deployments=again)) == [
+        "deployments changed"]
