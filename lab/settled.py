@@ -18,7 +18,7 @@ from typing import Any
 
 import docker
 
-from lab import REPO_ROOT, catalog, containerd, node_runtimes, registry
+from lab import REPO_ROOT, artifacts, catalog, containerd, node_runtimes, registry
 from lab.kit.store import kit_dir
 from lab.kube import Kube
 
@@ -49,11 +49,22 @@ def inputs_digest(spec) -> str:
     return digest.hexdigest()
 
 
+def bundle_marks(runtimes) -> list[str]:
+    """The digest mark of every bundle these runtimes may have placed on a node: their own, and
+    those their files' origins need (which origin was taken is not known without resolving)."""
+    table = artifacts.catalog()
+    names = [name for runtime in runtimes for name in runtime.bundles]
+    names += [name for runtime in runtimes for item in runtime.files
+              for origin in table["artifacts"][item["source"]] for name in origin.get("needs", ())]
+    return [f"{table['bundles'][name]['dest']}/{node_runtimes.BUNDLE_MARK}" for name in dict.fromkeys(names)]
+
+
 def node_facts(node, spec) -> dict:
-    """When containerd last started on a wasm node, its runtime files' sha256 and whether its
+    """When containerd last started on a wasm node, the sha256 of its runtime files and of the
+    marks of the bundles they need (a runtime such as crun-wasmedge is its bundle), and whether its
     `containerd config dump` offers each of the spec's runtimes (one exec)."""
     runtimes = [catalog.load().runtimes[r] for r in spec.runtimes]
-    files = sorted({item["dest"] for runtime in runtimes for item in runtime.files})
+    files = sorted({item["dest"] for runtime in runtimes for item in runtime.files} | set(bundle_marks(runtimes)))
     out = node.run(["sh", "-c", NODE_SCRIPT, "settled", *files], check=False).stdout
     started, _, rest = out.partition("--- files\n")
     sums, _, dump = rest.partition("--- dump\n")

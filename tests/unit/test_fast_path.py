@@ -374,3 +374,27 @@ def test_a_deployment_made_again_by_hand_is_a_change_though_its_generation_start
     again = read(fake_deployment("uid-by-hand"))
     assert settled.differences(settled_facts(deployments=recorded), settled_facts(deployments=again)) == [
         "deployments changed"]
+
+
+class FakeNode:
+    """A FAKE wasm node: answers settled's one exec from the files it is told it holds."""
+    name = "lab-worker"
+
+    def __init__(self, files: dict[str, str]):
+        self.files = files
+
+    def run(self, argv, check=True):
+        sums = "\n".join(f"{self.files[path]}  {path}" if path in self.files
+                         else f"sha256sum: {path}: No such file or directory" for path in argv[4:])
+        return SimpleNamespace(stdout=f"Sun 2026-12-06\n--- files\n{sums}\n--- dump\nversion = 2\n")
+
+
+def test_a_bundle_taken_off_a_node_by_hand_is_a_change():
+    from lab import node_runtimes, settled
+
+    spec = SimpleNamespace(runtimes=("crun-wasmedge",))
+    mark = f"/opt/wasm-lab/crun-wasmedge/{node_runtimes.BUNDLE_MARK}"
+    placed = settled.node_facts(FakeNode({mark: "d" * 64}), spec)
+    # crun-wasmedge has no files of its own: its bundle (crun with WasmEdge) is the runtime
+    assert settled.node_facts(FakeNode({}), spec) != placed
+    assert settled.node_facts(FakeNode({mark: "e" * 64}), spec) != placed
