@@ -19,6 +19,7 @@ from typing import Any
 import docker
 
 from lab import REPO_ROOT, artifacts, catalog, containerd, node_runtimes, registry
+from lab.actions.images import local_tags
 from lab.kit.store import kit_dir
 from lab.kube import Kube
 
@@ -124,7 +125,7 @@ def runtime_classes(kube: Kube, spec) -> list[str]:
 def facts(ctx) -> dict:
     """Everything the record holds, read side by side; ctx.cluster and ctx.kube must be set."""
     spec, cluster, kube = ctx.spec, ctx.cluster, ctx.kube
-    local = sorted(set(ctx.state.get("images_used", [])))
+    local = sorted(set(local_tags(spec).values()))  # this lab's, not every tag it ever used
     reads: dict[str, Callable[[], Any]] = {
         "inputs": lambda: inputs_digest(spec),
         "cluster_id": lambda: ctx.provider.identity(spec),

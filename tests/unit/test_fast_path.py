@@ -398,3 +398,21 @@ def test_a_bundle_taken_off_a_node_by_hand_is_a_change():
     # crun-wasmedge has no files of its own: its bundle (crun with WasmEdge) is the runtime
     assert settled.node_facts(FakeNode({}), spec) != placed
     assert settled.node_facts(FakeNode({mark: "e" * 64}), spec) != placed
+
+
+def test_the_record_holds_the_images_of_the_lab_as_it_is_not_every_tag_it_ever_used(monkeypatch):
+    from lab import images, settled
+
+    spec = load_spec(None, {"runtimes": ["wasmedge"]})
+    asked = []
+    monkeypatch.setattr(settled, "image_ids", lambda refs: asked.extend(refs) or {})
+    for read in ("inputs_digest", "registry_running", "deployments", "runtime_classes"):
+        monkeypatch.setattr(settled, read, lambda *args: None)
+    # FAKE context: a lab that once ran the wasmtime variants, whose images are gone since
+    removed = images.tag("runtime-wasmtime")
+    ctx = SimpleNamespace(spec=spec, kube=None, cluster=SimpleNamespace(wasm_nodes=[]),
+                          provider=SimpleNamespace(identity=lambda spec: "c1"),
+                          state=SimpleNamespace(get=lambda key, default=None: [removed, images.tag("native")]))
+    settled.facts(ctx)
+    assert removed not in asked   # else "image … is gone" for ever, and never the fast path
+    assert images.tag("native") in asked and images.tag("runtime-wasmedge") in asked
