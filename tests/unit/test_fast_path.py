@@ -110,6 +110,7 @@ def fake_lab(tmp_path, monkeypatch):
     provider = SimpleNamespace(preflight=lambda spec: None, name="fake")
     monkeypatch.setattr("lab.providers.get", lambda name: provider)
     monkeypatch.setattr(settled, "ProveUnchanged", FakeProof)
+    monkeypatch.setattr(settled, "sources_digest", lambda spec: "sources")
     monkeypatch.setattr(settled, "record", lambda ctx: {"facts": "as left"})
 
     def action(name, needs=(), gives=(), fail=False):
@@ -161,6 +162,20 @@ def test_a_failed_run_leaves_no_record_so_the_next_one_runs_every_action(fake_la
     ran.clear()
     run()
     assert ran == ["cluster record=None", "runtimes record=None"]
+
+
+def test_sources_edited_while_lab_up_runs_leave_no_record(fake_lab, monkeypatch):
+    from lab import settled
+
+    spec, state, ran, action, run = fake_lab
+    FakeProof.answer = True
+
+    def edit(ctx):  # the workload's source saved while its image builds from the one before
+        monkeypatch.setattr(settled, "sources_digest", lambda spec: "edited")
+        return "built"
+    run([action("cluster", gives=("cluster", "kube", "images")), SimpleNamespace(
+        name="images", title="images", needs=(), gives=(), in_cluster=False, records=(), notes=(), execute=edit)])
+    assert state._read().get(settled.RECORD) is None
 
 
 def test_commands_that_change_the_lab_forget_the_record(fake_lab):
