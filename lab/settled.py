@@ -38,19 +38,18 @@ def forget(state) -> None:
 
 
 def inputs_digest(spec) -> str:
-    """One sha256 over what a lab.up is made from: its sources (sources_digest) and lab.lock."""
-    lock = Path(spec.lock)
-    return hashlib.sha256(f"{sources_digest(spec)}\0{lock}\0".encode()
-                          + (lock.read_bytes() if lock.is_file() else b"-")).hexdigest()
+    """One sha256 over what a lab.up is made from: its sources (sources_digest), lab.lock and the
+    kit's manifest (both of which a lab.up may write itself: the pins it used, a kit_from import)."""
+    digest = hashlib.sha256(sources_digest(spec).encode())
+    for path in (Path(spec.lock), kit_dir() / "manifest.json"):
+        digest.update(f"\0{path}\0".encode() + (path.read_bytes() if path.is_file() else b"-"))
+    return digest.hexdigest()
 
 
 def sources_digest(spec) -> str:
-    """One sha256 over the spec, the kit's manifest and the lab's code and data (its workload
-    sources, Dockerfile, manifests, catalog): what a user edits, never a lab.up (which writes only
-    lab.lock, with the pins it used)."""
+    """One sha256 over the spec and the lab's code and data (its workload sources, Dockerfile,
+    manifests, catalog): what a user edits, and a lab.up never writes."""
     digest = hashlib.sha256(json.dumps(dataclasses.asdict(spec), sort_keys=True, default=str).encode())
-    manifest = kit_dir() / "manifest.json"
-    digest.update(f"\0{manifest}\0".encode() + (manifest.read_bytes() if manifest.is_file() else b"-"))
     for folder in INPUT_FOLDERS:
         for path in sorted((REPO_ROOT / folder).rglob("*")):
             if path.is_file() and not any(part in LEFT_OUT for part in path.parts):
