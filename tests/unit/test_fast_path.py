@@ -81,6 +81,11 @@ def test_the_inputs_digest_changes_with_the_spec_and_the_lock(tmp_path, monkeypa
     (tmp_path / "kit").mkdir()
     (tmp_path / "kit" / "manifest.json").write_text("{}")
     assert settled.inputs_digest(one) != locked
+    # what a lab.up writes itself (the pins it used, a kit_from import) is no edit made while it ran
+    sources = settled.sources_digest(one)
+    (tmp_path / "lab.lock").write_text("# pins of this run\n")
+    (tmp_path / "kit" / "manifest.json").write_text('{"imported": true}')
+    assert settled.sources_digest(one) == sources
 
 
 class FakeProof:
