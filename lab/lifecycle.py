@@ -35,7 +35,7 @@ def run(spec: LabSpec, actions, reuse_settled: bool = False) -> Context:
         recorded = state.get(settled.RECORD)
         state.set(settled.RECORD, None)  # taken away before anything may change, back only once all is done
         ctx = Context(spec=spec, state=state, provider=provider)
-        proof = settled.ProveUnchanged(recorded) if reuse_settled and recorded else None
+        proof = settled.ProveUnchanged(recorded) if reuse_settled and settled.readable(recorded) else None
         if proof is not None:
             run_actions(ctx, [proof])
         if proof is not None and proof.unchanged:

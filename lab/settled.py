@@ -173,6 +173,13 @@ def differences(recorded: dict, found: dict) -> list[str]:
     return reasons + [f"{key} changed" for key in sorted(set(recorded) | set(found)) if recorded.get(key) != found.get(key)]
 
 
+def readable(recorded) -> bool:
+    """Whether a record from the state file has the shape record() gives (one an older or a hand-
+    edited state file holds otherwise is no record: every action runs)."""
+    return isinstance(recorded, dict) and isinstance(recorded.get("facts"), dict) \
+        and isinstance(recorded.get("images"), dict)
+
+
 class ProveUnchanged:
     """The first action of a lab.up that finds a record: the cluster reached read-only, and every
     fact of the record read again and compared. `unchanged` says which list runs next."""

@@ -116,7 +116,7 @@ def fake_lab(tmp_path, monkeypatch):
     monkeypatch.setattr("lab.providers.get", lambda name: provider)
     monkeypatch.setattr(settled, "ProveUnchanged", FakeProof)
     monkeypatch.setattr(settled, "sources_digest", lambda spec: "sources")
-    monkeypatch.setattr(settled, "record", lambda ctx: {"facts": "as left"})
+    monkeypatch.setattr(settled, "record", lambda ctx: {"facts": {"left": "as it was"}, "images": {}})
 
     def action(name, needs=(), gives=(), fail=False):
         def execute(ctx):
@@ -142,11 +142,11 @@ def test_a_complete_run_leaves_the_record_and_a_proved_rerun_runs_only_the_jobs_
     FakeProof.answer = True
     run()   # nothing recorded yet: every action, and the record at the end
     assert ran == ["cluster record=None", "runtimes record=None"]
-    assert state._read()[settled.RECORD] == {"facts": "as left"}
+    assert state._read()[settled.RECORD] == {"facts": {"left": "as it was"}, "images": {}}
     ran.clear()
     run()
     assert ran == ["jobs record=None", "check record=None"]
-    assert state._read()[settled.RECORD] == {"facts": "as left"}
+    assert state._read()[settled.RECORD] == {"facts": {"left": "as it was"}, "images": {}}
     FakeProof.answer = False
     ran.clear()
     run()   # a difference: every action again
@@ -187,7 +187,7 @@ def test_commands_that_change_the_lab_forget_the_record(fake_lab):
     from lab import settled
 
     spec, state, *_ = fake_lab
-    state.set(settled.RECORD, {"facts": "as left"})
+    state.set(settled.RECORD, {"facts": {"left": "as it was"}, "images": {}})
     settled.forget(state)
     assert state._read()[settled.RECORD] is None
 
@@ -436,3 +436,14 @@ def test_the_record_holds_the_images_of_the_lab_as_it_is_not_every_tag_it_ever_u
     settled.facts(ctx)
     assert removed not in asked   # else "image … is gone" for ever, and never the fast path
     assert images.tag("native") in asked and images.tag("runtime-wasmedge") in asked
+
+
+@pytest.mark.parametrize("recorded", [["a", "list"], {"facts": "text"}, {"facts": {}}, {"images": {}}])
+def test_a_record_of_another_shape_is_no_record_and_every_action_runs(fake_lab, recorded):
+    from lab import settled
+
+    spec, state, ran, _, run = fake_lab
+    FakeProof.answer = True
+    state.set(settled.RECORD, recorded)
+    run()
+    assert ran == ["cluster record=None", "runtimes record=None"]
