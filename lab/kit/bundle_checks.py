@@ -156,7 +156,7 @@ def _check_workload(name: str, entry: object) -> None:
     targets = images.IMAGE_TARGETS + images.JOB_IMAGES
     if name not in targets:
         raise Refused(f"workload '{shown(name)}' is not an image target of the lab ({', '.join(targets)})")
-    _check_fields(f"workload {name}", entry, WORKLOAD_FIELDS, ("name", "kind", "key", "image"))
+    entry = _check_fields(f"workload {name}", entry, WORKLOAD_FIELDS, ("name", "kind", "key", "image"))
     if entry["name"] != name or entry["kind"] != WORKLOAD_KIND:
         raise Refused(f"workload {name} calls itself '{shown(entry['name'])}' of kind '{shown(entry['kind'])}'")
     if not HEX.fullmatch(entry["key"]):
@@ -169,7 +169,7 @@ def _check_workload(name: str, entry: object) -> None:
 def _check_entry(name: str, entry: object) -> None:
     if not NAME.fullmatch(name):
         raise Refused(f"artifact name '{shown(name)}' is not a kit artifact name (lower-case letters, digits, '-')")
-    _check_fields(f"artifact {name}", entry, ENTRY_FIELDS, REQUIRED_FIELDS)
+    entry = _check_fields(f"artifact {name}", entry, ENTRY_FIELDS, REQUIRED_FIELDS)
     if entry["name"] != name:
         raise Refused(f"artifact {name} calls itself '{shown(entry['name'])}'")
     if entry["kind"] not in KINDS:
@@ -191,9 +191,9 @@ def _check_entry(name: str, entry: object) -> None:
         _check_files(name, entry["files"], entry.get("executables", []))
 
 
-def _check_fields(what: str, entry: object, fields: dict[str, tuple], required: tuple[str, ...]) -> None:
-    """An object of known fields only, each of its JSON type (never a bool for a number), the
-    required ones there."""
+def _check_fields(what: str, entry: object, fields: dict[str, tuple], required: tuple[str, ...]) -> dict:
+    """`entry`, once checked: an object of known fields only, each of its JSON type (never a bool
+    for a number), the required ones there."""
     if not isinstance(entry, dict):
         raise Refused(f"{what} is not an object")
     for field, value in entry.items():
@@ -204,6 +204,7 @@ def _check_fields(what: str, entry: object, fields: dict[str, tuple], required: 
     missing = [field for field in required if field not in entry]
     if missing:
         raise Refused(f"{what} has no {missing[0]}")
+    return entry
 
 
 def _text(value: object, what: str) -> None:
