@@ -35,17 +35,23 @@ def run(spec: LabSpec, actions, reuse_settled: bool = False) -> Context:
         recorded = state.get(settled.RECORD)
         state.set(settled.RECORD, None)  # taken away before anything may change, back only once all is done
         ctx = Context(spec=spec, state=state, provider=provider)
-        proof = settled.ProveUnchanged(recorded) if reuse_settled and recorded else None
+        proof = settled.ProveUnchanged(recorded) if reuse_settled and settled.readable(recorded) else None
         if proof is not None:
             run_actions(ctx, [proof])
         if proof is not None and proof.unchanged:
             run_actions(ctx, FAST_REST, given_before=proof.gives)
             state.set(settled.RECORD, recorded)
         else:
+            # what the actions are about to use: a source edited while they build is not what they built
+            sources = settled.sources_digest(spec) if reuse_settled else ""
             run_actions(ctx, actions)
             if reuse_settled:
                 with nodes_released(ctx):
-                    state.set(settled.RECORD, settled.record(ctx))
+                    left = settled.record(ctx)
+                if settled.sources_digest(spec) == sources:
+                    state.set(settled.RECORD, left)
+                else:
+                    console.print("the lab's inputs changed while lab.up ran: the next lab.up runs every action")
     return ctx
 
 

@@ -18,7 +18,8 @@ from typing import Any
 
 import docker
 
-from lab import REPO_ROOT, catalog, containerd, node_runtimes, registry
+from lab import REPO_ROOT, artifacts, catalog, containerd, node_runtimes, registry
+from lab.actions.images import local_tags
 from lab.kit.store import kit_dir
 from lab.kube import Kube
 
@@ -37,11 +38,18 @@ def forget(state) -> None:
 
 
 def inputs_digest(spec) -> str:
-    """One sha256 over what a lab.up is made from: the spec, lab.lock, the kit's manifest and the
-    lab's code and data (its workload sources, Dockerfile, manifests, catalog)."""
-    digest = hashlib.sha256(json.dumps(dataclasses.asdict(spec), sort_keys=True, default=str).encode())
+    """One sha256 over what a lab.up is made from: its sources (sources_digest), lab.lock and the
+    kit's manifest (both of which a lab.up may write itself: the pins it used, a kit_from import)."""
+    digest = hashlib.sha256(sources_digest(spec).encode())
     for path in (Path(spec.lock), kit_dir() / "manifest.json"):
         digest.update(f"\0{path}\0".encode() + (path.read_bytes() if path.is_file() else b"-"))
+    return digest.hexdigest()
+
+
+def sources_digest(spec) -> str:
+    """One sha256 over the spec and the lab's code and data (its workload sources, Dockerfile,
+    manifests, catalog): what a user edits, and a lab.up never writes."""
+    digest = hashlib.sha256(json.dumps(dataclasses.asdict(spec), sort_keys=True, default=str).encode())
     for folder in INPUT_FOLDERS:
         for path in sorted((REPO_ROOT / folder).rglob("*")):
             if path.is_file() and not any(part in LEFT_OUT for part in path.parts):
@@ -49,11 +57,22 @@ def inputs_digest(spec) -> str:
     return digest.hexdigest()
 
 
+def bundle_marks(runtimes) -> list[str]:
+    """The digest mark of every bundle these runtimes may have placed on a node: their own, and
+    those their files' origins need (which origin was taken is not known without resolving)."""
+    table = artifacts.catalog()
+    names = [name for runtime in runtimes for name in runtime.bundles]
+    names += [name for runtime in runtimes for item in runtime.files
+              for origin in table["artifacts"][item["source"]] for name in origin.get("needs", ())]
+    return [f"{table['bundles'][name]['dest']}/{node_runtimes.BUNDLE_MARK}" for name in dict.fromkeys(names)]
+
+
 def node_facts(node, spec) -> dict:
-    """When containerd last started on a wasm node, its runtime files' sha256 and whether its
+    """When containerd last started on a wasm node, the sha256 of its runtime files and of the
+    marks of the bundles they need (a runtime such as crun-wasmedge is its bundle), and whether its
     `containerd config dump` offers each of the spec's runtimes (one exec)."""
     runtimes = [catalog.load().runtimes[r] for r in spec.runtimes]
-    files = sorted({item["dest"] for runtime in runtimes for item in runtime.files})
+    files = sorted({item["dest"] for runtime in runtimes for item in runtime.files} | set(bundle_marks(runtimes)))
     out = node.run(["sh", "-c", NODE_SCRIPT, "settled", *files], check=False).stdout
     started, _, rest = out.partition("--- files\n")
     sums, _, dump = rest.partition("--- dump\n")
@@ -87,14 +106,16 @@ def registry_running(spec) -> bool | None:
 
 
 def deployments(kube: Kube, spec) -> dict[str, dict]:
-    """Each variant's Deployment: its generation (bumped by any change to it), whether the
-    controller has seen that generation and every replica is ready, and the images it runs."""
+    """Each variant's Deployment: its uid (a Deployment deleted and made again by hand starts over
+    at generation 1), its generation (bumped by any change to it), whether the controller has seen
+    that generation and every replica is ready, and the images it runs."""
     listed: list[Any] = kube.apps.list_namespaced_deployment(
         spec.namespace, label_selector="app.kubernetes.io/part-of=wasm-lab").items
     found = {}
     for item in listed:
         status, replicas = item.status, item.spec.replicas
         found[item.metadata.name] = {
+            "uid": item.metadata.uid,
             "generation": item.metadata.generation,
             "settled": status.observed_generation == item.metadata.generation
             and (status.ready_replicas or 0) == replicas == (status.updated_replicas or 0),
@@ -111,7 +132,7 @@ def runtime_classes(kube: Kube, spec) -> list[str]:
 def facts(ctx) -> dict:
     """Everything the record holds, read side by side; ctx.cluster and ctx.kube must be set."""
     spec, cluster, kube = ctx.spec, ctx.cluster, ctx.kube
-    local = sorted(set(ctx.state.get("images_used", [])))
+    local = sorted(set(local_tags(spec).values()))  # this lab's, not every tag it ever used
     reads: dict[str, Callable[[], Any]] = {
         "inputs": lambda: inputs_digest(spec),
         "cluster_id": lambda: ctx.provider.identity(spec),
@@ -150,6 +171,13 @@ def differences(recorded: dict, found: dict) -> list[str]:
     """Why the lab is not as the last complete lab.up left it (empty: it is)."""
     reasons = broken(found)
     return reasons + [f"{key} changed" for key in sorted(set(recorded) | set(found)) if recorded.get(key) != found.get(key)]
+
+
+def readable(recorded) -> bool:
+    """Whether a record from the state file has the shape record() gives (one an older or a hand-
+    edited state file holds otherwise is no record: every action runs)."""
+    return isinstance(recorded, dict) and isinstance(recorded.get("facts"), dict) \
+        and isinstance(recorded.get("images"), dict)
 
 
 class ProveUnchanged:

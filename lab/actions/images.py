@@ -7,6 +7,11 @@ from lab.proc import console
 LOADED = "images_on_nodes"       # "containerd name@node" the lab brought onto a node
 
 
+def local_tags(spec) -> dict[str, str]:
+    """The local tag of each variant's image and each WASI job image of a lab, by variant or target."""
+    return {v: images.tag(v) for v in spec.variants + catalog.load().job_images_for(spec.runtimes)}
+
+
 class BuildImages:
     name = "images"
     title = "the workload images: each built (multi-stage, docker SDK) unless one from the same inputs is there"
@@ -15,8 +20,7 @@ class BuildImages:
     needs, gives = ("artifacts",), ("images",)
 
     def execute(self, ctx):
-        jobs = catalog.load().job_images_for(ctx.spec.runtimes)
-        ctx.images = {v: images.tag(v) for v in ctx.spec.variants + jobs}
+        ctx.images = local_tags(ctx.spec)
         # Claim only the tags this lab brings into being (recorded before building, so an
         # interrupted build is still cleaned up); tags that were there before belong to
         # someone else. Every lab also notes what it uses, so no lab's down takes them away.
@@ -25,7 +29,7 @@ class BuildImages:
             if not images.exists(ref):
                 ctx.state.add("images", ref)
         bases = images.BaseImages(ctx.artifacts.base_images, identities=ctx.artifacts.base_identities)
-        built = images.build(list(ctx.spec.variants + jobs), bases, log=ctx.state.dir / "images-build.log", wasm_sums=False)
+        built = images.build(list(ctx.images), bases, log=ctx.state.dir / "images-build.log", wasm_sums=False)
         return ", ".join(f"{b.tag} {b.size / 1e6:.1f} MB" + (" (prebuilt, same inputs)" if b.prebuilt else "")
                          for b in built)
 

@@ -156,16 +156,7 @@ def _check_workload(name: str, entry: object) -> None:
     targets = images.IMAGE_TARGETS + images.JOB_IMAGES
     if name not in targets:
         raise Refused(f"workload '{shown(name)}' is not an image target of the lab ({', '.join(targets)})")
-    if not isinstance(entry, dict):
-        raise Refused(f"workload {name} is not an object")
-    for field, value in entry.items():
-        if field not in WORKLOAD_FIELDS:
-            raise Refused(f"workload {name} has an unknown field '{shown(field)}'")
-        if not isinstance(value, WORKLOAD_FIELDS[field]) or isinstance(value, bool):
-            raise Refused(f"workload {name}: {field} is a JSON {type(value).__name__}")
-    missing = [field for field in ("name", "kind", "key", "image") if field not in entry]
-    if missing:
-        raise Refused(f"workload {name} has no {missing[0]}")
+    entry = _check_fields(f"workload {name}", entry, WORKLOAD_FIELDS, ("name", "kind", "key", "image"))
     if entry["name"] != name or entry["kind"] != WORKLOAD_KIND:
         raise Refused(f"workload {name} calls itself '{shown(entry['name'])}' of kind '{shown(entry['kind'])}'")
     if not HEX.fullmatch(entry["key"]):
@@ -178,16 +169,7 @@ def _check_workload(name: str, entry: object) -> None:
 def _check_entry(name: str, entry: object) -> None:
     if not NAME.fullmatch(name):
         raise Refused(f"artifact name '{shown(name)}' is not a kit artifact name (lower-case letters, digits, '-')")
-    if not isinstance(entry, dict):
-        raise Refused(f"artifact {name} is not an object")
-    for field, value in entry.items():
-        if field not in ENTRY_FIELDS:
-            raise Refused(f"artifact {name} has an unknown field '{shown(field)}'")
-        if not isinstance(value, ENTRY_FIELDS[field]) or isinstance(value, bool):
-            raise Refused(f"artifact {name}: {field} is a JSON {type(value).__name__}")
-    missing = [field for field in REQUIRED_FIELDS if field not in entry]
-    if missing:
-        raise Refused(f"artifact {name} has no {missing[0]}")
+    entry = _check_fields(f"artifact {name}", entry, ENTRY_FIELDS, REQUIRED_FIELDS)
     if entry["name"] != name:
         raise Refused(f"artifact {name} calls itself '{shown(entry['name'])}'")
     if entry["kind"] not in KINDS:
@@ -207,6 +189,22 @@ def _check_entry(name: str, entry: object) -> None:
                      f"the kit's own {ref} (a bundle tags only {IMAGE_REPOSITORY}/<artifact>:<version>)")
     else:
         _check_files(name, entry["files"], entry.get("executables", []))
+
+
+def _check_fields(what: str, entry: object, fields: dict[str, tuple], required: tuple[str, ...]) -> dict:
+    """`entry`, once checked: an object of known fields only, each of its JSON type (never a bool
+    for a number), the required ones there."""
+    if not isinstance(entry, dict):
+        raise Refused(f"{what} is not an object")
+    for field, value in entry.items():
+        if field not in fields:
+            raise Refused(f"{what} has an unknown field '{shown(field)}'")
+        if not isinstance(value, fields[field]) or isinstance(value, bool):
+            raise Refused(f"{what}: {field} is a JSON {type(value).__name__}")
+    missing = [field for field in required if field not in entry]
+    if missing:
+        raise Refused(f"{what} has no {missing[0]}")
+    return entry
 
 
 def _text(value: object, what: str) -> None:

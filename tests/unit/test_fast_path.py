@@ -81,6 +81,11 @@ def test_the_inputs_digest_changes_with_the_spec_and_the_lock(tmp_path, monkeypa
     (tmp_path / "kit").mkdir()
     (tmp_path / "kit" / "manifest.json").write_text("{}")
     assert settled.inputs_digest(one) != locked
+    # what a lab.up writes itself (the pins it used, a kit_from import) is no edit made while it ran
+    sources = settled.sources_digest(one)
+    (tmp_path / "lab.lock").write_text("# pins of this run\n")
+    (tmp_path / "kit" / "manifest.json").write_text('{"imported": true}')
+    assert settled.sources_digest(one) == sources
 
 
 class FakeProof:
@@ -110,7 +115,8 @@ def fake_lab(tmp_path, monkeypatch):
     provider = SimpleNamespace(preflight=lambda spec: None, name="fake")
     monkeypatch.setattr("lab.providers.get", lambda name: provider)
     monkeypatch.setattr(settled, "ProveUnchanged", FakeProof)
-    monkeypatch.setattr(settled, "record", lambda ctx: {"facts": "as left"})
+    monkeypatch.setattr(settled, "sources_digest", lambda spec: "sources")
+    monkeypatch.setattr(settled, "record", lambda ctx: {"facts": {"left": "as it was"}, "images": {}})
 
     def action(name, needs=(), gives=(), fail=False):
         def execute(ctx):
@@ -136,11 +142,11 @@ def test_a_complete_run_leaves_the_record_and_a_proved_rerun_runs_only_the_jobs_
     FakeProof.answer = True
     run()   # nothing recorded yet: every action, and the record at the end
     assert ran == ["cluster record=None", "runtimes record=None"]
-    assert state._read()[settled.RECORD] == {"facts": "as left"}
+    assert state._read()[settled.RECORD] == {"facts": {"left": "as it was"}, "images": {}}
     ran.clear()
     run()
     assert ran == ["jobs record=None", "check record=None"]
-    assert state._read()[settled.RECORD] == {"facts": "as left"}
+    assert state._read()[settled.RECORD] == {"facts": {"left": "as it was"}, "images": {}}
     FakeProof.answer = False
     ran.clear()
     run()   # a difference: every action again
@@ -163,11 +169,25 @@ def test_a_failed_run_leaves_no_record_so_the_next_one_runs_every_action(fake_la
     assert ran == ["cluster record=None", "runtimes record=None"]
 
 
+def test_sources_edited_while_lab_up_runs_leave_no_record(fake_lab, monkeypatch):
+    from lab import settled
+
+    spec, state, ran, action, run = fake_lab
+    FakeProof.answer = True
+
+    def edit(ctx):  # the workload's source saved while its image builds from the one before
+        monkeypatch.setattr(settled, "sources_digest", lambda spec: "edited")
+        return "built"
+    run([action("cluster", gives=("cluster", "kube", "images")), SimpleNamespace(
+        name="images", title="images", needs=(), gives=(), in_cluster=False, records=(), notes=(), execute=edit)])
+    assert state._read().get(settled.RECORD) is None
+
+
 def test_commands_that_change_the_lab_forget_the_record(fake_lab):
     from lab import settled
 
     spec, state, *_ = fake_lab
-    state.set(settled.RECORD, {"facts": "as left"})
+    state.set(settled.RECORD, {"facts": {"left": "as it was"}, "images": {}})
     settled.forget(state)
     assert state._read()[settled.RECORD] is None
 
@@ -346,3 +366,84 @@ def test_images_are_pushed_a_few_at_once_and_every_push_tag_goes_again():
     pulled = registry.push_images(endpoint, refs, client=SimpleNamespace(images=images))
     assert pulled == [f"lab-registry:5000/{ref}" for ref in refs]
     assert sorted(removed) == sorted(tagged) == sorted(f"127.0.0.1:5999/{ref}" for ref in refs)
+
+
+def fake_deployment(uid, generation=1, image="wasm-lab/httpbin:native"):
+    """A FAKE Deployment as the kubernetes client lists it, settled."""
+    return SimpleNamespace(
+        metadata=SimpleNamespace(name="httpbin-native", uid=uid, generation=generation),
+        spec=SimpleNamespace(replicas=1, template=SimpleNamespace(spec=SimpleNamespace(
+            containers=[SimpleNamespace(image=image)]))),
+        status=SimpleNamespace(observed_generation=generation, ready_replicas=1, updated_replicas=1))
+
+
+def test_a_deployment_made_again_by_hand_is_a_change_though_its_generation_starts_over():
+    from lab import settled
+
+    spec = SimpleNamespace(namespace="wasm-lab", variants=("native",))
+
+    def read(*listed):
+        kube = SimpleNamespace(apps=SimpleNamespace(list_namespaced_deployment=lambda *a, **k: SimpleNamespace(
+            items=list(listed))))
+        return settled.deployments(kube, spec)
+
+    recorded = read(fake_deployment("uid-by-the-lab"))
+    assert settled.differences(settled_facts(deployments=recorded), settled_facts(deployments=recorded)) == []
+    # `kubectl delete` and `kubectl create` with another pod template (say, no runtimeClassName):
+    # generation 1 again, the same images, settled
+    again = read(fake_deployment("uid-by-hand"))
+    assert settled.differences(settled_facts(deployments=recorded), settled_facts(deployments=again)) == [
+        "deployments changed"]
+
+
+class FakeNode:
+    """A FAKE wasm node: answers settled's one exec from the files it is told it holds."""
+    name = "lab-worker"
+
+    def __init__(self, files: dict[str, str]):
+        self.files = files
+
+    def run(self, argv, check=True):
+        sums = "\n".join(f"{self.files[path]}  {path}" if path in self.files
+                         else f"sha256sum: {path}: No such file or directory" for path in argv[4:])
+        return SimpleNamespace(stdout=f"Sun 2026-12-06\n--- files\n{sums}\n--- dump\nversion = 2\n")
+
+
+def test_a_bundle_taken_off_a_node_by_hand_is_a_change():
+    from lab import node_runtimes, settled
+
+    spec = SimpleNamespace(runtimes=("crun-wasmedge",))
+    mark = f"/opt/wasm-lab/crun-wasmedge/{node_runtimes.BUNDLE_MARK}"
+    placed = settled.node_facts(FakeNode({mark: "d" * 64}), spec)
+    # crun-wasmedge has no files of its own: its bundle (crun with WasmEdge) is the runtime
+    assert settled.node_facts(FakeNode({}), spec) != placed
+    assert settled.node_facts(FakeNode({mark: "e" * 64}), spec) != placed
+
+
+def test_the_record_holds_the_images_of_the_lab_as_it_is_not_every_tag_it_ever_used(monkeypatch):
+    from lab import images, settled
+
+    spec = load_spec(None, {"runtimes": ["wasmedge"]})
+    asked = []
+    monkeypatch.setattr(settled, "image_ids", lambda refs: asked.extend(refs) or {})
+    for read in ("inputs_digest", "registry_running", "deployments", "runtime_classes"):
+        monkeypatch.setattr(settled, read, lambda *args: None)
+    # FAKE context: a lab that once ran the wasmtime variants, whose images are gone since
+    removed = images.tag("runtime-wasmtime")
+    ctx = SimpleNamespace(spec=spec, kube=None, cluster=SimpleNamespace(wasm_nodes=[]),
+                          provider=SimpleNamespace(identity=lambda spec: "c1"),
+                          state=SimpleNamespace(get=lambda key, default=None: [removed, images.tag("native")]))
+    settled.facts(ctx)
+    assert removed not in asked   # else "image … is gone" for ever, and never the fast path
+    assert images.tag("native") in asked and images.tag("runtime-wasmedge") in asked
+
+
+@pytest.mark.parametrize("recorded", [["a", "list"], {"facts": "text"}, {"facts": {}}, {"images": {}}])
+def test_a_record_of_another_shape_is_no_record_and_every_action_runs(fake_lab, recorded):
+    from lab import settled
+
+    spec, state, ran, _, run = fake_lab
+    FakeProof.answer = True
+    state.set(settled.RECORD, recorded)
+    run()
+    assert ran == ["cluster record=None", "runtimes record=None"]
