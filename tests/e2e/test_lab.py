@@ -99,6 +99,12 @@ def test_up_check_rerun_down(lab_env, capsys):
     assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]
     assert "containerd restarted" not in again.stderr
     assert "reused kind cluster" in again.stderr
+    # the collections above each took the record of a settled lab away; the full re-run wrote it
+    # back, so this one proves nothing changed and runs only the jobs and the checks
+    settled, settled_seconds = invoke("lab.up", "--config", str(config), env=env)
+    assert settled.returncode == 0, settled.stdout[-4000:] + settled.stderr[-4000:]
+    assert "unchanged since the last lab.up" in settled.stdout + settled.stderr
+    assert "▶ runtimes" not in settled.stdout + settled.stderr and "▶ check" in settled.stdout + settled.stderr
 
     down, _ = invoke("lab.down", "--config", str(config), env=env)
     assert down.returncode == 0, down.stderr
@@ -108,4 +114,5 @@ def test_up_check_rerun_down(lab_env, capsys):
     assert docker.from_env().containers.list(all=True, filters={"name": registry.container_name(NAME)}) == []
     assert not (folder / "state" / NAME).exists()
     with capsys.disabled():
-        print(f"\ne2e: first lab.up {first_seconds:.0f}s, unchanged re-run {again_seconds:.0f}s")
+        print(f"\ne2e: first lab.up {first_seconds:.0f}s, full re-run {again_seconds:.0f}s, "
+              f"proved unchanged {settled_seconds:.0f}s")
