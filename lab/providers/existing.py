@@ -20,6 +20,7 @@ import base64
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -29,7 +30,10 @@ from lab.proc import console
 from lab.providers import installer_pod
 from lab.providers.base import Cluster, Provider, not_up
 from lab.registry import push_image
-from lab.state import private_folder
+from lab.state import State, private_folder
+
+if TYPE_CHECKING:
+    from lab.spec import LabSpec
 
 POOL_LABEL, POOL_VALUE = "wasm-lab.dev/pool", "wasm"
 DEFAULT_SELECTOR = f"{POOL_LABEL}={POOL_VALUE}"
@@ -197,10 +201,10 @@ class ExistingProvider(Provider):
         (state_dir / STATE_FILE).write_text(json.dumps(record, indent=2, sort_keys=True))
 
     # ---------------------------------------------------------------- Provider
-    def exists(self, spec) -> bool:
+    def exists(self, spec: LabSpec) -> bool:
         return spec.context in contexts()
 
-    def preflight(self, spec) -> None:
+    def preflight(self, spec: LabSpec) -> None:
         """Fail before anything is built when the context is unknown or its API server does not answer."""
         import tempfile
 
@@ -217,7 +221,7 @@ class ExistingProvider(Provider):
                 raise LabError(f"context {spec.context}: the cluster's API server does not answer "
                                f"({error.__class__.__name__}: {str(error).splitlines()[0][:160]})")
 
-    def ensure(self, spec, node_image, state) -> Cluster:
+    def ensure(self, spec: LabSpec, node_image: str | None, state: State) -> Cluster:
         self.spec = spec
         state_dir = state.dir
         private_folder(state_dir)
@@ -246,7 +250,7 @@ class ExistingProvider(Provider):
         return Cluster(name=spec.context, kubeconfig=kubeconfig, context=spec.context, created_by_lab=False,
                                nodes=wasm_nodes, wasm_nodes=wasm_nodes, check_host=_internal_ip(chosen[0]))
 
-    def attach(self, spec, state) -> Cluster:
+    def attach(self, spec: LabSpec, state: State) -> Cluster:
         self.spec = spec
         kubeconfig = state.dir / "kubeconfig"
         names = self._record(state.dir).get("nodes") or []
@@ -260,7 +264,7 @@ class ExistingProvider(Provider):
         return Cluster(name=spec.context, kubeconfig=kubeconfig, context=spec.context, created_by_lab=False,
                        nodes=wasm_nodes, wasm_nodes=wasm_nodes, check_host=_internal_ip(chosen[0]))
 
-    def _installer_node(self, kube, name: str, spec) -> installer_pod.InstallerPodNode:
+    def _installer_node(self, kube, name: str, spec: LabSpec) -> installer_pod.InstallerPodNode:
         node = installer_pod.InstallerPodNode(kube.core, spec.name, name, image=spec.installer_image or None)
         if not self._pods:
             atexit.register(self.remove_installer_pods)
@@ -281,7 +285,7 @@ class ExistingProvider(Provider):
                 pass
         self._pods = []
 
-    def load_images(self, cluster, refs):
+    def load_images(self, cluster: Cluster, refs: list[str]) -> list[str]:
         if not refs:
             return []
         registry = self.spec.registry if self.spec else ""
@@ -318,16 +322,16 @@ class ExistingProvider(Provider):
                 pass
         return removed
 
-    def delete(self, spec, state) -> list[str]:
+    def delete(self, spec: LabSpec, state: State) -> list[str]:
         return []  # never deletes a cluster it did not create; see release
 
-    def pulled_names(self, spec, refs: list[str]) -> list[str]:
+    def pulled_names(self, spec: LabSpec, refs: list[str]) -> list[str]:
         return [registry_ref(spec.registry, ref) for ref in refs] if spec.registry else []
 
-    def forget_pushed(self, spec, refs: list[str]) -> list[str]:
+    def forget_pushed(self, spec: LabSpec, refs: list[str]) -> list[str]:
         return self._untag(self.pulled_names(spec, refs))
 
-    def release(self, spec, state) -> list[str]:
+    def release(self, spec: LabSpec, state: State) -> list[str]:
         """What ensure() and load_images() added around the lab: pool labels it put on nodes, the
         installer pods and their namespace, the local tags made for pushing. (The lab's objects,
         runtimes and images inside the cluster are undone by the actions that made them.)"""

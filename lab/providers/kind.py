@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import docker
 import yaml
@@ -12,8 +13,11 @@ from lab import REPO_ROOT, catalog, published_ports
 from lab.errors import LabError
 from lab.nodes import DockerNode
 from lab.proc import run, run_logged
-from lab.providers.base import Cluster, Provider, not_up
-from lab.state import private_folder
+from lab.providers.base import Cluster, HostCheck, Provider, not_up
+from lab.state import State, private_folder
+
+if TYPE_CHECKING:
+    from lab.spec import LabSpec
 
 CLUSTER_TEMPLATE = REPO_ROOT / "clusters" / "kind.yaml"
 ROLE_LABEL = "io.x-k8s.kind.role"
@@ -31,7 +35,7 @@ def minor(kubernetes: str) -> int:
     return int(kubernetes.lstrip("v").split(".")[1])
 
 
-def cluster_config(spec, host_cgroup_v1: bool = False) -> dict:
+def cluster_config(spec: LabSpec, host_cgroup_v1: bool = False) -> dict:
     """The kind Cluster document for a spec on a host with the given cgroup version (pure)."""
     template = yaml.safe_load(CLUSTER_TEMPLATE.read_text())
     worker = template.pop("wasmWorker")
@@ -54,7 +58,7 @@ def cluster_config(spec, host_cgroup_v1: bool = False) -> dict:
     return config
 
 
-def unmapped_variants(spec, port_bindings: dict) -> list[str]:
+def unmapped_variants(spec: LabSpec, port_bindings: dict) -> list[str]:
     """The variants of a spec whose host port the control-plane container does not publish, from
     Docker's HostConfig.PortBindings ({"30080/tcp": [{"HostIp": ..., "HostPort": "30080"}]})."""
     def published(port: int) -> bool:
@@ -71,14 +75,14 @@ class KindProvider(Provider):
     name = "kind"
     registry_network = KIND_NETWORK
 
-    def preflight(self, spec) -> None:
+    def preflight(self, spec: LabSpec) -> None:
         docker.from_env()  # kind's nodes are containers: no engine answering is said before anything is made
 
-    def exists(self, spec) -> bool:
+    def exists(self, spec: LabSpec) -> bool:
         clusters = run([kind_binary(), "get", "clusters"]).stdout.split()
         return spec.name in clusters
 
-    def ensure(self, spec, node_image, state) -> Cluster:
+    def ensure(self, spec: LabSpec, node_image: str | None, state: State) -> Cluster:
         kubeconfig = state.dir / "kubeconfig"
         if state.get("cluster_creating") and self.exists(spec):
             # A create that was interrupted leaves half-made nodes: start again from nothing.
@@ -107,20 +111,20 @@ class KindProvider(Provider):
         kubeconfig.chmod(0o600)  # the cluster's admin credentials
         return self._cluster(spec, kubeconfig, created)
 
-    def _refuse_dead_api_server_port(self, spec) -> None:
+    def _refuse_dead_api_server_port(self, spec: LabSpec) -> None:
         """Nodes that were Up already, whose API server port refuses, never become Ready: said in a
         second rather than after the wait for Ready nodes. (Nodes just started get their ports anew.)"""
         refused = published_ports.refusing(self.published_ports(spec))
         if published_ports.api_server_refuses(refused):
             raise LabError(published_ports.dead_ports_error(f"kind cluster {spec.name}", refused))
 
-    def published_ports(self, spec) -> list[published_ports.Published]:
+    def published_ports(self, spec: LabSpec) -> list[published_ports.Published]:
         running = docker.from_env().containers.list(filters={"label": f"io.x-k8s.kind.cluster={spec.name}"})
         return [p for c in sorted(running, key=lambda c: c.name or "")
                 for p in published_ports.of_container(c.name or c.id or "", c.attrs)]
 
     @staticmethod
-    def _refuse_unmapped_ports(spec) -> None:
+    def _refuse_unmapped_ports(spec: LabSpec) -> None:
         """kind maps host ports only when it creates a cluster: a variant added to the catalog later
         (or another host_port_base) has no port on a cluster made before, and would never answer."""
         bindings = docker.from_env().containers.get(f"{spec.name}-control-plane").attrs["HostConfig"]["PortBindings"]
@@ -132,16 +136,16 @@ class KindProvider(Provider):
                            " `invoke lab.down` then `invoke lab.up` makes it again with every port")
 
     @staticmethod
-    def _write_kubeconfig(spec, kubeconfig: Path) -> None:
+    def _write_kubeconfig(spec: LabSpec, kubeconfig: Path) -> None:
         kubeconfig.write_text(run([kind_binary(), "get", "kubeconfig", "--name", spec.name]).stdout)
         kubeconfig.chmod(0o600)
 
-    def _cluster(self, spec, kubeconfig: Path, created: bool = False) -> Cluster:
+    def _cluster(self, spec: LabSpec, kubeconfig: Path, created: bool = False) -> Cluster:
         nodes = self.nodes(spec)
         return Cluster(name=spec.name, kubeconfig=kubeconfig, context=f"kind-{spec.name}", created_by_lab=created,
                        nodes=[n for n, _ in nodes], wasm_nodes=[n for n, role in nodes if role == "worker"])
 
-    def attach(self, spec, state) -> Cluster:
+    def attach(self, spec: LabSpec, state: State) -> Cluster:
         if not self.exists(spec):
             raise not_up(spec)
         kubeconfig = state.dir / "kubeconfig"
@@ -150,20 +154,20 @@ class KindProvider(Provider):
             self._write_kubeconfig(spec, kubeconfig)
         return self._cluster(spec, kubeconfig)
 
-    def collect_logs(self, spec, folder: Path) -> list[str]:
+    def collect_logs(self, spec: LabSpec, folder: Path) -> list[str]:
         run([kind_binary(), "export", "logs", folder / "kind-logs", "--name", spec.name], check=False)
         return ["kind-logs"]
 
-    def host_checks(self) -> dict:
+    def host_checks(self) -> dict[str, HostCheck]:
         return {"kind": lambda: (True, run([kind_binary(), "version"]).stdout.strip())}
 
-    def identity(self, spec) -> str | None:
+    def identity(self, spec: LabSpec) -> str | None:
         try:
             return docker.from_env().containers.get(f"{spec.name}-control-plane").id
         except docker.errors.NotFound:
             return None
 
-    def nodes(self, spec) -> list[tuple[DockerNode, str]]:
+    def nodes(self, spec: LabSpec) -> list[tuple[DockerNode, str]]:
         names = run([kind_binary(), "get", "nodes", "--name", spec.name]).stdout.split()
         found = []
         for name in sorted(names):
@@ -171,7 +175,7 @@ class KindProvider(Provider):
             found.append((node, node.container.labels.get(ROLE_LABEL, "")))
         return found
 
-    def _start_stopped_nodes(self, spec) -> list[str]:
+    def _start_stopped_nodes(self, spec: LabSpec) -> list[str]:
         started = []
         for node, _ in self.nodes(spec):
             if node.container.status != "running":
@@ -179,7 +183,7 @@ class KindProvider(Provider):
                 started.append(node.name)
         return started
 
-    def load_images(self, cluster, refs):
+    def load_images(self, cluster: Cluster, refs: list[str]) -> list[str]:
         if not refs:
             return []
         workers = ",".join(n.name for n in cluster.wasm_nodes)
@@ -188,7 +192,7 @@ class KindProvider(Provider):
                    log=cluster.kubeconfig.parent / "kind-load.log")
         return refs
 
-    def delete(self, spec, state) -> list[str]:
+    def delete(self, spec: LabSpec, state: State) -> list[str]:
         removed = []
         if self.exists(spec):
             self._delete(spec, state.dir / "kubeconfig", state.dir)
@@ -198,7 +202,7 @@ class KindProvider(Provider):
             removed.append(f"docker network {KIND_NETWORK}")
         return removed
 
-    def _delete(self, spec, kubeconfig: Path, log_dir: Path) -> None:
+    def _delete(self, spec: LabSpec, kubeconfig: Path, log_dir: Path) -> None:
         run_logged([kind_binary(), "delete", "cluster", "--name", spec.name, "--kubeconfig", kubeconfig],
                    label=f"kind: deleting cluster {spec.name}", log=log_dir / "kind-delete.log")
 

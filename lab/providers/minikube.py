@@ -23,12 +23,16 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lab.errors import LabError
 from lab.nodes import SshNode
 from lab.proc import run, run_logged
-from lab.providers.base import Cluster, Provider, not_up
-from lab.state import private_folder
+from lab.providers.base import Cluster, HostCheck, Provider, not_up
+from lab.state import State, private_folder
+
+if TYPE_CHECKING:
+    from lab.spec import LabSpec
 
 POOL_LABEL, POOL_VALUE = "wasm-lab.dev/pool", "wasm"
 TAINT = {"key": "wasm-lab.dev/wasm", "value": "true", "effect": "NoSchedule"}
@@ -56,7 +60,7 @@ def minikube_binary() -> str:
                    "build it with `invoke kit.build --only minikube`, or use provider kind")
 
 
-def start_argv(spec, binary: str = "minikube", base_image: str | None = None, cni_manifest: Path | None = None,
+def start_argv(spec: LabSpec, binary: str = "minikube", base_image: str | None = None, cni_manifest: Path | None = None,
                as_root: bool = False) -> list[str]:
     """The `minikube start` command for a spec (pure: unit-tested)."""
     argv = [binary, "start", "-p", spec.name, "--driver=docker", "--container-runtime=containerd",
@@ -124,13 +128,13 @@ class MinikubeProvider(Provider):
             return []
         return [p["Name"] for key in ("valid", "invalid") for p in data.get(key) or []]
 
-    def preflight(self, spec) -> None:
+    def preflight(self, spec: LabSpec) -> None:
         self._docker()  # the docker driver: no engine answering is said before anything is made
 
-    def exists(self, spec) -> bool:
+    def exists(self, spec: LabSpec) -> bool:
         return spec.name in self.profiles()
 
-    def status(self, spec) -> str:
+    def status(self, spec: LabSpec) -> str:
         done = self._run([self.binary, "status", "-p", spec.name, "-o", "json"], check=False)
         try:
             data = json.loads(done.stdout or "{}")
@@ -139,7 +143,7 @@ class MinikubeProvider(Provider):
         data = data[0] if isinstance(data, list) and data else data
         return data.get("Host", "Unknown") if isinstance(data, dict) else "Unknown"
 
-    def ensure(self, spec, node_image, state) -> Cluster:
+    def ensure(self, spec: LabSpec, node_image: str | None, state: State) -> Cluster:
         state_dir = state.dir
         private_folder(state_dir)
         kubeconfig = state_dir / "kubeconfig"
@@ -170,7 +174,7 @@ class MinikubeProvider(Provider):
         self._label_pool(kubeconfig, spec.name, [n.name for n in cluster.wasm_nodes])
         return cluster
 
-    def _cluster(self, spec, kubeconfig: Path, created: bool = False) -> Cluster:
+    def _cluster(self, spec: LabSpec, kubeconfig: Path, created: bool = False) -> Cluster:
         addresses = parse_node_list(self._run([self.binary, "node", "list", "-p", spec.name]).stdout)
         names = list(addresses)
         return Cluster(name=spec.name, kubeconfig=kubeconfig, context=spec.name, created_by_lab=created,
@@ -178,17 +182,17 @@ class MinikubeProvider(Provider):
                        wasm_nodes=[SshNode(spec.name, n, self.binary) for n in worker_names(spec.name, names)],
                        check_host=addresses.get(spec.name, "127.0.0.1"))
 
-    def attach(self, spec, state) -> Cluster:
+    def attach(self, spec: LabSpec, state: State) -> Cluster:
         kubeconfig = state.dir / "kubeconfig"
         if not self.exists(spec) or not kubeconfig.exists():
             raise not_up(spec)
         return self._cluster(spec, kubeconfig)
 
-    def collect_logs(self, spec, folder: Path) -> list[str]:
+    def collect_logs(self, spec: LabSpec, folder: Path) -> list[str]:
         done = self._run([self.binary, "logs", "-p", spec.name, "--file", str(folder / "minikube.log")], check=False)
         return ["minikube.log"] if done.returncode == 0 else []
 
-    def host_checks(self) -> dict:
+    def host_checks(self) -> dict[str, HostCheck]:
         return {"minikube": lambda: (True, self._run([self.binary, "version", "--short"]).stdout.strip())}
 
     def _label_pool(self, kubeconfig: Path, context: str, workers: list[str]) -> None:
@@ -207,7 +211,7 @@ class MinikubeProvider(Provider):
                 body["spec"] = {"taints": taints + [TAINT]}
             kube.core.patch_node(name, body)
 
-    def identity(self, spec) -> str | None:
+    def identity(self, spec: LabSpec) -> str | None:
         import docker
 
         try:
@@ -215,13 +219,13 @@ class MinikubeProvider(Provider):
         except docker.errors.NotFound:
             return None
 
-    def load_images(self, cluster, refs):
+    def load_images(self, cluster: Cluster, refs: list[str]) -> list[str]:
         for ref in refs:
             self._run_logged([self.binary, "-p", cluster.name, "image", "load", ref],
                              label=f"minikube: loading {ref}", log=cluster.kubeconfig.parent / "minikube-load.log")
         return list(refs)
 
-    def delete(self, spec, state) -> list[str]:
+    def delete(self, spec: LabSpec, state: State) -> list[str]:
         state_dir = state.dir
         if not self.exists(spec):
             return []
