@@ -1,7 +1,8 @@
 """lab.bench: measure the native variant against the wasm variants of a running lab, and show it
 (one variant's measures are in lab/bench/variant.py).
 
-`run(spec, variants, repeat, ...)` waits for a quiet machine (bounded), then measures, per
+`run(spec, settings)` (lab/bench/settings.py, checked before the cluster is reached) is one
+`BenchRun`: it waits for a quiet machine (bounded), then measures, per
 variant: image sizes, cold starts (repeated, the first reported apart, each cut into spans by a
 probe in the node), idle memory, throughput and latency from wrk in a pod at the pod IP (every
 level, against a calibrated ceiling), at the ClusterIP and through the NodePort (highest level),
@@ -25,15 +26,14 @@ from kubernetes.client.exceptions import ApiException
 
 from lab import catalog, engines
 from lab.bench import density, incluster, node_images, page, probe, report, targets, variant
+from lab.bench.lab_cluster import LabCluster
 from lab.bench.results import BenchResult, VariantResult, from_dict
-from lab.bench.variant import DEFAULT_CONCURRENCIES, DEFAULT_DENSITY
+from lab.bench.settings import QUIET_WAIT, BenchSettings
 from lab.errors import InputError, LabError
 from lab.proc import CommandFailed, console
-from lab.state import State
 from lab.waits import wait_until
 
 LOADED = 0.5    # load average per CPU above which the machine is busy (waited for, then noted)
-QUIET_WAIT = 120.0
 
 
 def _cpu_times() -> list[int] | None:
@@ -60,76 +60,6 @@ def _loadavg():
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:
         return None
-
-
-class LabCluster:
-    """The running lab as the bench reaches it, whatever its provider: the API, the nodes, and a
-    way to load an image back into one node."""
-
-    def __init__(self, spec):
-        from lab import providers
-
-        self.spec = spec
-        self.provider = providers.get(spec.provider)
-        self.state = State(spec.name)
-        self.cluster = self.provider.attach(spec, self.state)
-
-    def node(self, name: str):
-        return next((n for n in self.cluster.nodes if n.name == name), None)
-
-    def load_back(self, node_name: str, ref: str) -> float:
-        """Load `ref` from the host's Docker into one node the way lab.up did; the seconds it took."""
-        started = time.monotonic()
-        self.provider.load_images(dataclasses.replace(self.cluster, wasm_nodes=[self.node(node_name)]), [ref])
-        return round(time.monotonic() - started, 3)
-
-    def pod_image(self, ref: str) -> str:
-        """The name a pod uses for an image loaded with load_back (a registry's, when the
-        provider pushes there)."""
-        names = self.provider.pulled_names(self.spec, [ref])
-        return names[0] if names else ref
-
-    def close(self) -> None:
-        self.cluster.close_nodes()
-
-
-def check_density(values) -> tuple[int, ...]:
-    try:
-        levels = tuple(int(n) for n in values)
-    except (TypeError, ValueError):
-        raise InputError(f"density: {list(values)} are not whole numbers from 1 to 100")
-    for n in levels:
-        if not 1 <= n <= 100:
-            raise InputError(f"density: {n} is outside 1..100")
-    return levels
-
-
-def _number(field: str, value, kind, what: str):
-    """An option's value as `kind` (int or float); anything else is one line naming the option."""
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{field}: {value!r} is not {what}")
-
-
-def check_settings(repeat, concurrencies, requests, duration) -> tuple[int, ...]:
-    repeat = _number("repeat", repeat, int, "a whole number from 1 to 50")
-    requests = _number("requests", requests, int, "a whole number from 1 to 1000000")
-    duration = _number("duration", duration, float, "a number of seconds from 0 to 600")
-    if not 1 <= repeat <= 50:
-        raise InputError(f"repeat: {repeat} is outside 1..50")
-    try:
-        levels = tuple(int(c) for c in concurrencies) or DEFAULT_CONCURRENCIES
-    except (TypeError, ValueError):
-        raise InputError(f"concurrency: {list(concurrencies)} are not whole numbers from 1 to 256")
-    for level in levels:
-        if not 1 <= level <= 256:
-            raise InputError(f"concurrency: {level} is outside 1..256")
-    if not 1 <= requests <= 1_000_000:
-        raise InputError(f"requests: {requests} is outside 1..1000000")
-    if not 0 < duration <= 600:
-        raise InputError(f"duration: {duration} is outside 0..600 seconds")
-    return levels
 
 
 def write(result: BenchResult, directory: Path) -> dict[str, Path]:
@@ -176,26 +106,32 @@ class _NoInterrupt:
         return False
 
 
-def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIES, requests: int = 2000,
-        duration: float = 10.0, image_removed: bool = True, output: str | Path | None = None,
-        path: str = "/get", density_levels=DEFAULT_DENSITY, density_variants=None,
-        loadgen_image: str | None = None, quiet_wait: float = QUIET_WAIT) -> tuple[BenchResult, dict[str, Path]]:
-    levels = check_settings(repeat, concurrencies, requests, duration)
-    quiet_wait = _number("quiet-wait", quiet_wait, float, "a number of seconds")
-    plan = variant.Plan(repeat=int(repeat), levels=levels, requests=int(requests), duration=float(duration),
-                image_removed=image_removed, path=path, density=check_density(density_levels),
-                density_variants=tuple(density_variants) if density_variants else None)
-    from lab.kube import Kube
-
+def run(spec, settings: BenchSettings) -> tuple[BenchResult, dict[str, Path]]:
+    """One bench on the running lab; what it measured, and the files it wrote."""
     lab = LabCluster(spec)
     try:
+        bench = BenchRun(spec, settings, lab)
+        return bench.result, bench.measure()
+    finally:
+        lab.close()
+
+
+class BenchRun:
+    """One bench run: what it measured (`result`) and what it changed on the way, which it puts
+    back however it ends — the Deployments it scaled (`touched`), the images it took out of a node
+    (`unloaded`) and the nodes it loaded the load generator into (`loaded_into`)."""
+
+    def __init__(self, spec, settings: BenchSettings, lab: LabCluster):
+        from lab.kube import Kube
+
+        self.spec, self.settings, self.lab = spec, settings, lab
         try:
-            kube = Kube(lab.cluster.kubeconfig, lab.cluster.context or None)
+            self.kube = Kube(lab.cluster.kubeconfig, lab.cluster.context or None)
         except Exception as error:
             raise LabError(f"cannot use the kubeconfig {lab.cluster.kubeconfig}: {error.__class__.__name__}: {error}")
-        namespace = lab.state.get("namespace", spec.namespace)
+        self.namespace = namespace = lab.state.get("namespace", spec.namespace)
         try:
-            found = targets.discover(kube, namespace)
+            found = targets.discover(self.kube, namespace)
         except Exception as error:
             raise LabError(f"cannot list the lab's deployments in namespace {namespace}: {error.__class__.__name__}: "
                            f"{str(error).splitlines()[0] if str(error) else ''}")
@@ -203,110 +139,116 @@ def run(spec, variants=None, repeat: int = 5, concurrencies=DEFAULT_CONCURRENCIE
             raise LabError(f"no wasm-lab variants are deployed in namespace {namespace}: run `invoke lab.up` first")
         order = list(catalog.load().variants)
         deployed = sorted(found, key=lambda v: (order.index(v) if v in order else len(order), v))
-        wanted = list(dict.fromkeys(variants or deployed))
-        unknown = [v for v in wanted + list(plan.density_variants or ()) if v not in found]
+        self.wanted = wanted = list(dict.fromkeys(settings.variants or deployed))
+        unknown = [v for v in wanted + list(settings.density_variants or ()) if v not in found]
         if unknown:
             raise InputError(f"variant: {unknown[0]!r} is not deployed; choose from: {', '.join(deployed)}")
-        chosen = [dataclasses.replace(found[v], host=lab.cluster.check_host) for v in wanted]
-        image = loadgen_image or _loadgen_image(spec)
-        result = BenchResult(
+        self.chosen = [dataclasses.replace(found[v], host=lab.cluster.check_host) for v in wanted]
+        self.image = image = settings.loadgen_image or _loadgen_image(spec)
+        self.result = result = BenchResult(
             lab=spec.name, started=_now(),
-            settings={"variants": wanted, "repeat": plan.repeat, "concurrencies": list(plan.levels),
-                      "requests": plan.requests, "duration": plan.duration, "path": path,
-                      "image_removed": image_removed, "namespace": namespace, "density": list(plan.density),
-                      "density_variants": list(plan.density_variants or wanted),
+            settings={"variants": wanted, "repeat": settings.repeat, "concurrencies": list(settings.levels),
+                      "requests": settings.requests, "duration": settings.duration, "path": settings.path,
+                      "image_removed": settings.image_removed, "namespace": namespace,
+                      "density": list(settings.density), "density_variants": list(settings.density_variants or wanted),
                       "client": f"wrk in a pod ({image}); the NodePort figure: the host's threads + http.client",
                       "probe_interval_ms": probe.INTERVAL * 1000},
             host={"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()})
-        result.host["waited_for_quiet"] = _wait_for_quiet(float(quiet_wait)) if float(quiet_wait) > 0 else 0.0
+        result.host["waited_for_quiet"] = _wait_for_quiet(settings.quiet_wait) if settings.quiet_wait > 0 else 0.0
         result.host["loadavg_start"] = _loadavg()
-        cpu_start = _cpu_times()
+        self.cpu_start = _cpu_times()
         loaded = (result.host["loadavg_start"] or [0])[0] / (os.cpu_count() or 1)
         if loaded > LOADED:
             result.notes.append(f"the machine was busy when the bench started: load average "
                                 f"{result.host['loadavg_start'][0]} on {os.cpu_count()} CPU(s)")
-        directory = Path(output) if output else Path(spec.results_dir)
-        touched: list[targets.Target] = []
-        unloaded: list[tuple[str, str]] = []
-        stop = threading.Event()
-        node_names = [n.name for n in lab.cluster.nodes]
-        loaded_into: list[str] = []
+        self.directory = settings.output or Path(spec.results_dir)
+        self.touched: list[targets.Target] = []
+        self.unloaded: list[tuple[str, str]] = []
+        self.loaded_into: list[str] = []
+        self.stop = threading.Event()
+        self.clients = incluster.InClusterLoad(self.kube, namespace, spec.name, lab.pod_image(image),
+                                               [n.name for n in lab.cluster.nodes], load_image=self._load_tool_image)
+        density.remove_copies(self.kube, namespace, spec.name)
+        self.ran_on = engines.of_variants([t.variant for t in self.chosen], lab.state)
 
-        def load_tool_image(node: str) -> None:
-            lab.load_back(node, image)
-            loaded_into.append(node)
+    def _load_tool_image(self, node: str) -> None:
+        self.lab.load_back(node, self.image)
+        self.loaded_into.append(node)
 
-        clients = incluster.InClusterLoad(kube, namespace, spec.name, lab.pod_image(image), node_names,
-                                          load_image=load_tool_image)
-        density.remove_copies(kube, namespace, spec.name)
-        ran_on = engines.of_variants([t.variant for t in chosen], lab.state)
+    def measure(self) -> dict[str, Path]:
+        """Every chosen variant, then their density; however it ends, everything is put back and
+        what was measured is written. The files written."""
+        kube, result, settings = self.kube, self.result, self.settings
         try:
-            for target in chosen:
+            for target in self.chosen:
                 result.variants[target.variant] = VariantResult(
                     variant=target.variant, deployment=target.deployment, port=target.port, image=target.image,
                     runtime_class=target.runtime_class, packaging=_from_catalog(target.variant, "packaging"),
-                    execution=_from_catalog(target.variant, "execution"), engine=ran_on.get(target.variant))
+                    execution=_from_catalog(target.variant, "execution"), engine=self.ran_on.get(target.variant))
                 try:
-                    variant.measure(kube, lab, clients, target, result, plan, stop, touched, unloaded)
+                    variant.measure(self, target)
                 except (LabError, CommandFailed, ApiException) as error:
                     # One variant's failure is a note; the others are still measured.
                     message = str(error).splitlines()[0] if str(error) else error.__class__.__name__
                     result.variants[target.variant].notes.append(f"stopped: {message}")
                     console.print(f"  [red]{target.variant} stopped[/red]: {message}")
-                if target in touched:
+                if target in self.touched:
                     # Back to its applied state before the next variant is measured.
                     with console.status(f"{target.variant}: back to {target.replicas} replica(s)"):
                         result.variants[target.variant].notes += targets.restore(kube, [target])
-            for target in chosen:
-                if plan.density and target.variant in (plan.density_variants or wanted):
+            for target in self.chosen:
+                if settings.density and target.variant in (settings.density_variants or self.wanted):
                     try:
-                        variant.measure_density(kube, target, result, plan)
+                        variant.measure_density(kube, target, result, settings)
                     except (LabError, ApiException) as error:
                         message = str(error).splitlines()[0] if str(error) else error.__class__.__name__
                         result.variants[target.variant].notes.append(f"density stopped: {message}")
                         console.print(f"  [red]{target.variant} density stopped[/red]: {message}")
         except KeyboardInterrupt:
-            stop.set()
+            self.stop.set()
             result.interrupted = True
             console.print("[yellow]interrupted: putting the lab back as it was[/yellow]")
             raise
         finally:
             with _NoInterrupt():
-                stop.set()
-                for node_name, ref in unloaded:
-                    try:
-                        lab.load_back(node_name, ref)
-                    except Exception as error:
-                        result.notes.append(f"could not load {ref} back into {node_name}: {error}")
+                paths = self._put_back_and_write()
+        return paths
+
+    def _put_back_and_write(self) -> dict[str, Path]:
+        lab, kube, result, image = self.lab, self.kube, self.result, self.image
+        self.stop.set()
+        for node_name, ref in self.unloaded:
+            try:
+                lab.load_back(node_name, ref)
+            except Exception as error:
+                result.notes.append(f"could not load {ref} back into {node_name}: {error}")
+        try:
+            self.clients.close()
+            density.remove_copies(kube, self.namespace, self.spec.name)
+        except Exception as error:
+            result.notes.append(f"could not delete the bench's own pods: {error}")
+        if not lab.provider.creates_clusters:
+            # A cluster the lab did not create keeps nothing of the bench's own.
+            for node_name in self.loaded_into:
                 try:
-                    clients.close()
-                    density.remove_copies(kube, namespace, spec.name)
+                    node_images.remove_image(lab.node(node_name), lab.pod_image(image))
                 except Exception as error:
-                    result.notes.append(f"could not delete the bench's own pods: {error}")
-                if not lab.provider.creates_clusters:
-                    # A cluster the lab did not create keeps nothing of the bench's own.
-                    for node_name in loaded_into:
-                        try:
-                            node_images.remove_image(lab.node(node_name), lab.pod_image(image))
-                        except Exception as error:
-                            result.notes.append(f"could not remove {image} from {node_name}: {error}")
-                    if loaded_into:
-                        try:
-                            lab.provider.forget_pushed(spec, [image])
-                        except Exception as error:
-                            result.notes.append(f"could not remove the host's tag of {image} made for pushing: {error}")
-                problems = targets.restore(kube, touched)
-                result.notes += problems
-                result.calibration = _calibration(clients)
-                result.finished = _now()
-                result.host["loadavg_end"] = _loadavg()
-                result.host["steal_percent"] = steal_percent(cpu_start, _cpu_times())
-                paths = write(result, directory)
-                if problems:
-                    console.print(f"[red]not restored:[/red] {'; '.join(problems)}")
-        return result, paths
-    finally:
-        lab.close()
+                    result.notes.append(f"could not remove {image} from {node_name}: {error}")
+            if self.loaded_into:
+                try:
+                    lab.provider.forget_pushed(self.spec, [image])
+                except Exception as error:
+                    result.notes.append(f"could not remove the host's tag of {image} made for pushing: {error}")
+        problems = targets.restore(kube, self.touched)
+        result.notes += problems
+        result.calibration = _calibration(self.clients)
+        result.finished = _now()
+        result.host["loadavg_end"] = _loadavg()
+        result.host["steal_percent"] = steal_percent(self.cpu_start, _cpu_times())
+        paths = write(result, self.directory)
+        if problems:
+            console.print(f"[red]not restored:[/red] {'; '.join(problems)}")
+        return paths
 
 
 def _wait_for_quiet(timeout: float = QUIET_WAIT) -> float:

@@ -4,37 +4,25 @@ it and the image-removed start (lab.bench runs this for each chosen variant), an
 which would disturb the variants measured after them)."""
 from __future__ import annotations
 
-import dataclasses
 import time
+from typing import TYPE_CHECKING
 
 from lab import catalog
 from lab.bench import coldstart, density, incluster, load, memory, node_images, report, targets
 from lab.bench.results import BenchResult, VariantResult
+from lab.bench.settings import BenchSettings
 from lab.errors import LabError
 from lab.proc import console
 
-DEFAULT_CONCURRENCIES = (1, 4, 16)
-DEFAULT_DENSITY = (10,)
+if TYPE_CHECKING:
+    from lab.bench import BenchRun
 
 
-@dataclasses.dataclass
-class Plan:
-    """What one bench run measures, checked."""
-    repeat: int = 5
-    levels: tuple[int, ...] = DEFAULT_CONCURRENCIES
-    requests: int = 2000
-    duration: float = 10.0
-    image_removed: bool = True
-    path: str = "/get"
-    density: tuple[int, ...] = DEFAULT_DENSITY
-    density_variants: tuple[str, ...] | None = None   # None: every measured variant
-
-
-
-def measure(kube, lab, clients: incluster.InClusterLoad, target, result: BenchResult, plan: Plan, stop, touched,
-            unloaded) -> None:
-    """Every measure of one variant, in the order docs/bench.md gives; scaled Deployments go to
-    `touched`, images taken out of a node to `unloaded` (the caller puts both back)."""
+def measure(run: BenchRun, target) -> None:
+    """Every measure of one variant, in the order docs/bench.md gives; the run records the
+    Deployments scaled (`run.touched`) and the images taken out of a node (`run.unloaded`), and
+    puts both back."""
+    kube, lab, clients, result, plan = run.kube, run.lab, run.clients, run.result, run.settings
     name = target.variant
     vr = result.variants[name]
     console.print(f"[bold]▶ {name}[/bold] ({target.deployment}, {target.host}:{target.port}, {target.image})")
@@ -47,14 +35,14 @@ def measure(kube, lab, clients: incluster.InClusterLoad, target, result: BenchRe
         vr.notes.append(f"skipped: {error}")
         console.print(f"  [yellow]skipped[/yellow]: {error}")
         return
-    vr.node = pod.spec.node_name
+    vr.node = node_name = pod.spec.node_name
 
     with console.status(f"{name}: image sizes"):
         vr.image_size, notes = node_images.image_size(kube, vr.node, target.image, cache=_GZIP_CACHE)
     vr.notes += notes
     # Cold starts first: the pod they leave is fresh (it has answered only the probes and the
     # first GET), so "idle" means the same thing for every variant and every run.
-    touched.append(target)
+    run.touched.append(target)
     for index in range(plan.repeat):
         kind = "first" if index == 0 else "repeat"
         with console.status(f"{name}: cold start {index + 1}/{plan.repeat}"):
@@ -76,7 +64,7 @@ def measure(kube, lab, clients: incluster.InClusterLoad, target, result: BenchRe
     if note:
         vr.notes.append(f"idle memory: {note}")
 
-    _load(clients, target, vr, pod, plan, stop)
+    _load(clients, target, vr, pod, plan, run.stop)
     with console.status(f"{name}: memory after load (waiting for a fresh kubelet sample)"):
         vr.memory["after_load"], note = memory.wait_memory(kube, vr.node, target.namespace, pod.metadata.name,
                                                             not_before=time.time() - 1, timeout=40)
@@ -97,9 +85,9 @@ def measure(kube, lab, clients: incluster.InClusterLoad, target, result: BenchRe
             node_images.remove_image(node, target.image)
             if pulled:
                 return None
-            unloaded.append((vr.node, target.image))
-            seconds = lab.load_back(vr.node, target.image)
-            unloaded.remove((vr.node, target.image))
+            run.unloaded.append((node_name, target.image))
+            seconds = lab.load_back(node_name, target.image)
+            run.unloaded.remove((node_name, target.image))
             return seconds
 
         how = "pulled from the registry in the start" if pulled else "loaded back"
@@ -110,7 +98,7 @@ def measure(kube, lab, clients: incluster.InClusterLoad, target, result: BenchRe
         _print_run(outcome)
 
 
-def measure_density(kube, target, result: BenchResult, plan: Plan) -> None:
+def measure_density(kube, target, result: BenchResult, plan: BenchSettings) -> None:
     name, vr = target.variant, result.variants[target.variant]
     for replicas in plan.density:
         with console.status(f"{name}: {replicas} replicas, waiting for all Ready and a memory sample"):
@@ -121,7 +109,7 @@ def measure_density(kube, target, result: BenchResult, plan: Plan) -> None:
                       + (f", failed {run.failed}" if run.failed else "") + (f" ({run.error})" if run.error else ""))
 
 
-def _load(clients: incluster.InClusterLoad, target, vr: VariantResult, pod, plan: Plan, stop) -> None:
+def _load(clients: incluster.InClusterLoad, target, vr: VariantResult, pod, plan: BenchSettings, stop) -> None:
     """wrk at the pod IP at every level (each against its ceiling), then at the ClusterIP and the
     host's client through the NodePort at the highest level."""
     node, name = pod.spec.node_name, target.variant

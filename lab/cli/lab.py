@@ -193,6 +193,7 @@ def bench(c, variant=None, repeat=None, concurrency=None, requests=None, duratio
     """Measure native against wasm on the running lab: cold start, memory, image size, requests."""
     from lab import bench as lab_bench
     from lab.bench import report as bench_report
+    from lab.bench.settings import DEFAULT_CONCURRENCIES, DEFAULT_DENSITY, BenchSettings
 
     with fail_on_errors():
         if report:
@@ -202,11 +203,12 @@ def bench(c, variant=None, repeat=None, concurrency=None, requests=None, duratio
             numbers = {key: value for key, value in {"repeat": repeat, "requests": requests, "duration": duration,
                                                      "quiet_wait": quiet_wait}.items() if value is not None}
             try:
-                result, paths = lab_bench.run(load_spec(config, name=name), variant or None,
-                                              concurrencies=concurrency or lab_bench.DEFAULT_CONCURRENCIES,
-                                              image_removed=image_removed, output=output,
-                                              density_levels=density or lab_bench.DEFAULT_DENSITY,
-                                              density_variants=density_variant or None, **numbers)
+                spec = load_spec(config, name=name)
+                settings = BenchSettings.checked(variant or None, concurrencies=concurrency or DEFAULT_CONCURRENCIES,
+                                                 image_removed=image_removed, output=output,
+                                                 density_levels=density or DEFAULT_DENSITY,
+                                                 density_variants=density_variant or None, **numbers)
+                result, paths = lab_bench.run(spec, settings)
             except KeyboardInterrupt:
                 raise Exit("interrupted: every deployment the bench scaled was put back", code=130)
     for table in bench_report.rich_tables(result):

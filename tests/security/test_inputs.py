@@ -6,7 +6,7 @@ created) is in tests/unit/test_bad_input_table.py; these are the validators them
 import pytest
 
 from lab import containerd
-from lab.bench import check_settings
+from lab.bench.settings import check_settings
 from lab.containerd.config import toml_key
 from lab.errors import InputError, check_environment, docker_not_answering
 from lab.mirrors import parse as parse_mirrors

@@ -18,6 +18,8 @@ def invoke(*args, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--repeat", "0"], "error: repeat: 0 is outside 1..50"),
     (["--report", "missing.json"], "error: report: missing.json does not exist"),
+    (["--density", "0"], "error: density: 0 is outside 1..100"),
+    (["--quiet-wait", "soon"], "error: quiet-wait: 'soon' is not a number of seconds"),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path, args, message):
     done = invoke("lab.bench", *args, tmp_path=tmp_path)

@@ -1,13 +1,16 @@
 """lab.bench's cluster-facing helpers on fakes, and its HTTP client on a local server: no cluster."""
+import dataclasses
 import http.server
 import threading
 import time
 import zlib
+from pathlib import Path
 from types import SimpleNamespace as NS
 
 import pytest
 
-from lab.bench import check_settings, coldstart, load, memory, node_images, report, targets
+from lab.bench import coldstart, load, memory, node_images, report, targets
+from lab.bench.settings import BenchSettings, check_settings
 from lab.errors import InputError
 from lab.nodes import Result
 from tests.fakes import FakeKube
@@ -101,6 +104,22 @@ def test_check_settings(args, message):
     with pytest.raises(InputError, match=message):
         check_settings(*args)
     assert check_settings(3, [], 10, 1) == (1, 4, 16)
+
+
+def test_bench_settings_are_checked_once_and_cannot_change_after():
+    settings = BenchSettings.checked(["native"], repeat="3", concurrencies=[], requests="10", duration="1.5",
+                                     output="out", density_levels=["2"], density_variants=[], quiet_wait="0")
+    assert (settings.variants, settings.repeat, settings.levels, settings.requests, settings.duration) == (
+        ("native",), 3, (1, 4, 16), 10, 1.5)
+    assert (settings.density, settings.density_variants, settings.output, settings.quiet_wait) == (
+        (2,), None, Path("out"), 0.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.repeat = 50   # type: ignore[misc]
+    for options, message in [({"density_levels": [0]}, "density: 0 is outside 1..100"),
+                             ({"quiet_wait": "soon"}, "quiet-wait: 'soon' is not a number of seconds"),
+                             ({"repeat": 0}, "repeat: 0 is outside 1..50")]:
+        with pytest.raises(InputError, match=message):
+            BenchSettings.checked(**options)
 
 
 # ----------------------------------------------------------------------------- memory

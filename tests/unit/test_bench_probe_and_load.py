@@ -8,7 +8,7 @@ from types import SimpleNamespace as NS
 import pytest
 
 import lab.bench as bench
-from lab.bench import density, incluster, probe
+from lab.bench import density, incluster, probe, settings
 from lab.bench.results import LoadLevel
 from lab.errors import LabError
 from lab.kube import OWNER
@@ -183,4 +183,4 @@ def test_steal_share_from_two_proc_stat_readings():
 def test_density_levels_are_checked(values, message):
     from lab.errors import InputError
     with pytest.raises(InputError, match=f"density: .*{message}"):
-        bench.check_density(values)
+        settings.check_density(values)
