@@ -123,8 +123,9 @@ def cold_run(index, kind):
 def test_run_measures_each_variant_and_restores_it(faked, monkeypatch):
     spec, calls = faked
     monkeypatch.setattr(coldstart, "cold_start", lambda kube, target, index, kind, **_: cold_run(index, kind))
-    result, paths = bench.run(spec, BenchSettings.checked(repeat=3, concurrencies=[1, 2], requests=10, duration=1, image_removed=False,
-                              density_levels=[3], density_variants=["runtime-wasmedge"]))
+    result, paths = bench.run(spec, BenchSettings.checked(repeat=3, concurrencies=[1, 2], requests=10, duration=1,
+                                                          image_removed=False, density_levels=[3],
+                                                          density_variants=["runtime-wasmedge"]))
     assert list(result.variants) == ["native", "runtime-wasmedge"]
     assert [r.kind for r in result.variants["native"].cold_start] == ["first", "repeat", "repeat"]
     # wrk at the pod IP at each level, then the ClusterIP and the host's client at the highest
@@ -150,8 +151,8 @@ def test_each_row_says_the_engine_the_lab_recorded_for_its_variant(faked, monkey
     state = lab.state.State(spec.name)
     state.set("artifact_engines", {"shim-wasmedge": {"name": "wasmedge", "version": "0.14.1"}})
     state.set("artifact_origins", {"shim-wasmedge": "release v0.6.1"})
-    result, paths = bench.run(spec, BenchSettings.checked(repeat=1, concurrencies=[1], requests=1, duration=1, image_removed=False,
-                              density_levels=[1], density_variants=[]))
+    result, paths = bench.run(spec, BenchSettings.checked(repeat=1, concurrencies=[1], requests=1, duration=1,
+                                                          image_removed=False, density_levels=[1], density_variants=[]))
     data = json.loads(paths["json"].read_text())
     assert data["variants"]["runtime-wasmedge"]["engine"] == {"name": "wasmedge", "version": "0.14.1",
                                                               "artifact": "shim-wasmedge", "origin": "release v0.6.1"}
@@ -166,8 +167,8 @@ def test_on_a_cluster_the_lab_did_not_create_the_load_image_is_taken_back(faked,
     monkeypatch.setattr(coldstart, "cold_start", lambda kube, target, index, kind, **_: cold_run(index, kind))
     removed = []
     monkeypatch.setattr(node_images, "remove_image", lambda node, ref: removed.append((node.name, ref)))
-    bench.run(spec, BenchSettings.checked(variants=["native"], repeat=1, concurrencies=[1], requests=10, duration=1, image_removed=False,
-              density_levels=[2]))
+    bench.run(spec, BenchSettings.checked(variants=["native"], repeat=1, concurrencies=[1], requests=10, duration=1,
+                                          image_removed=False, density_levels=[2]))
     assert removed == [("worker", "img:loadgen")]
     assert untagged == ["img:loadgen"]   # and the host keeps no tag made to push it to the user's registry
 
@@ -182,8 +183,8 @@ def test_the_image_removed_start_pulls_from_the_lab_registry_or_loads_back(faked
     monkeypatch.setattr(node_images, "remove_image", lambda node, ref: removed.append((node.name, ref)))
     monkeypatch.setattr(variant, "_cannot_remove", lambda *args: None)
     FakeLab.loads.clear()
-    result, _ = bench.run(spec, BenchSettings.checked(variants=["native"], repeat=1, concurrencies=[1], requests=10, duration=1,
-                          image_removed=True, density_levels=[]))
+    result, _ = bench.run(spec, BenchSettings.checked(variants=["native"], repeat=1, concurrencies=[1], requests=10,
+                                                      duration=1, image_removed=True, density_levels=[]))
     assert [r.kind for r in result.variants["native"].cold_start] == ["first", "image-removed"]
     assert removed == [("worker", "img:native")]
     assert [load for load in FakeLab.loads if load[1] == "img:native"] == loaded_back
@@ -200,7 +201,7 @@ def test_ctrl_c_restores_and_writes_what_was_measured(faked, monkeypatch):
     monkeypatch.setattr(coldstart, "cold_start", cold_start)
     with pytest.raises(KeyboardInterrupt):
         bench.run(spec, BenchSettings.checked(variants=["native"], repeat=3, concurrencies=[1], requests=10, duration=1,
-                  image_removed=False))
+                                              image_removed=False))
     assert calls["restore"] == [["native"]]
     data = json.loads((Path(spec.results_dir) / "bench.json").read_text())
     assert data["interrupted"] is True
@@ -216,7 +217,8 @@ def test_a_failing_variant_is_a_note_and_the_next_is_measured(faked, monkeypatch
         return cold_run(index, kind)
 
     monkeypatch.setattr(coldstart, "cold_start", cold_start)
-    result, _ = bench.run(spec, BenchSettings.checked(repeat=2, concurrencies=[1], requests=10, duration=1, image_removed=False))
+    result, _ = bench.run(spec, BenchSettings.checked(repeat=2, concurrencies=[1], requests=10, duration=1,
+                                                      image_removed=False))
     assert result.variants["native"].notes[-1].startswith("stopped: pods of httpbin-native were still there")
     assert len(result.variants["runtime-wasmedge"].cold_start) == 2
     assert ["native"] in calls["restore"]
