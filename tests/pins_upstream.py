@@ -2,11 +2,9 @@
 GitHub-like file server (tests/e2e/standins.py), kind's releases with notes, a lab.yaml whose
 `mirrors:` lead there and a lab.lock beside it."""
 import hashlib
-import io
 import os
 import subprocess
 import sys
-import tarfile
 
 import yaml
 
@@ -18,15 +16,6 @@ from tests.e2e import standins
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STALE = "shim-wasmtime@x86_64"
 NEWER = "v0.6.2"
-
-
-def shim_tarball(member: str, content: bytes) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        info = tarfile.TarInfo(f"./{member}")
-        info.size, info.mode = len(content), 0o755
-        tar.addfile(info, io.BytesIO(content))
-    return buffer.getvalue()
 
 
 class Upstream:
@@ -52,7 +41,7 @@ class Upstream:
                 member = next(o for o in artifacts.catalog()["artifacts"][pin.key.split("@")[0]]
                               if o["origin"] == "release")["member"]
                 member = member.format(arch=pin.key.split("@")[1]).replace(pin.version, version)
-                assets[name] = shim_tarball(member, f"{pin.key} {version}".encode())
+                assets[name] = standins.release_tarball(member, f"{pin.key} {version}".encode())
         owner, repo = next((p.owner, p.repo) for p in self.pins if p.tag_prefix == prefix)
         standins.github_release(self.root, owner, repo, prefix + version, assets, sums=sums, digests=digests)
         if tamper:

@@ -4,10 +4,12 @@ GitHub's releases API (`github_release`)."""
 import contextlib
 import hashlib
 import http.server
+import io
 import json
 import shutil
 import socket
 import subprocess
+import tarfile
 import threading
 import time
 import urllib.parse
@@ -16,6 +18,16 @@ from pathlib import Path
 import yaml
 
 from tests.machine_limits import require
+
+
+def release_tarball(member: str, content: bytes) -> bytes:
+    """A release's .tar.gz as runwasi lays it out: one executable `./<member>`."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo(f"./{member}")
+        info.size, info.mode = len(content), 0o755
+        tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
 
 
 def wait_listening(port: int, what: str, seconds: float = 10) -> None:

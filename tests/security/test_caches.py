@@ -7,8 +7,6 @@ folder. The node is tests/fakes.FakeNode (a FAKE: its files are a dict), so the 
 tampered file never reaches it; the real placement is covered by tests/kit/test_runtimes.py."""
 import hashlib
 import http.server
-import io
-import tarfile
 import threading
 
 import pytest
@@ -23,6 +21,7 @@ from lab.fetch import download_path
 from lab.kit.store import ChecksumMismatch, KitStore
 from lab.lock import LockFile
 from lab.mirrors import Mirrors
+from tests.e2e.standins import release_tarball
 from tests.fakes import FakeNode
 
 URL = "https://github.com/containerd/runwasi/releases/download/v0.6.1/containerd-shim-wasmtime-{arch}-linux-musl.tar.gz"
@@ -36,12 +35,7 @@ def sha(data: bytes) -> str:
 
 
 def tarball(content: bytes) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        info = tarfile.TarInfo(f"./{MEMBER}")
-        info.size, info.mode = len(content), 0o755
-        tar.addfile(info, io.BytesIO(content))
-    return buffer.getvalue()
+    return release_tarball(MEMBER, content)
 
 
 @pytest.fixture
