@@ -120,29 +120,32 @@ class InstallRuntimes:
             ctx.kube.core.patch_node(node, {"metadata": {"labels": {label: "installed"}}})
 
     def undo(self, ctx, runtimes: tuple[str, ...] | None = None) -> list[str]:
-        """Take off each runtime the lab installed, on the nodes it installed it on, and its labels."""
+        """Take off each runtime the lab installed, on the nodes it installed it on, and its labels:
+        all of a node's in one config change and one containerd restart."""
         nodes = {node.name: node for node in ctx.cluster.wasm_nodes}
-        removed, touched, restarted, handlers = [], set(), set(), set()
+        removed, restarted, handlers = [], set(), set()
         before = self._ready_before(ctx)
+        taking: dict[str, list[tuple[str, str]]] = {}  # node -> (mark, runtime)
         for mark in ctx.state.get(RECORD, []):
             runtime, _, node_name = mark.partition("@")
-            if (runtimes is not None and runtime not in runtimes) or node_name not in nodes:
-                continue
-            entry = catalog.load().runtimes[runtime]
-            node = nodes[node_name]
-            touched.add(node_name)
-            if node_runtimes.uninstall(node, entry):
-                removed.append(f"{runtime} from {node_name} (containerd config restored)")
-                restarted.add(node_name)
-                handlers.add(entry.handler)
-            label = f"{node_runtimes.INSTALLED_LABEL.format(handler=entry.handler)}@{node_name}"
-            if label in ctx.state.get(LABELS, []):
-                ctx.kube.core.patch_node(node_name, {"metadata": {"labels": {label.partition("@")[0]: None}}})
-                ctx.state.remove(LABELS, label)
-            ctx.state.remove(RECORD, mark)
+            if (runtimes is None or runtime in runtimes) and node_name in nodes:
+                taking.setdefault(node_name, []).append((mark, runtime))
+        for node_name, marks in taking.items():
+            entries = [catalog.load().runtimes[runtime] for _, runtime in marks]
+            changed = node_runtimes.uninstall_all(nodes[node_name], entries)
+            for (mark, runtime), entry in zip(marks, entries):
+                if entry.handler in changed:
+                    removed.append(f"{runtime} from {node_name} (containerd config restored)")
+                    restarted.add(node_name)
+                    handlers.add(entry.handler)
+                label = f"{node_runtimes.INSTALLED_LABEL.format(handler=entry.handler)}@{node_name}"
+                if label in ctx.state.get(LABELS, []):
+                    ctx.kube.core.patch_node(node_name, {"metadata": {"labels": {label.partition("@")[0]: None}}})
+                    ctx.state.remove(LABELS, label)
+                ctx.state.remove(RECORD, mark)
         left = ctx.state.get(RECORD, [])
         ctx.state.set("runtimes_installed", sorted({m.partition("@")[0] for m in left}))
-        for node_name in touched:
+        for node_name in taking:
             if not any(m.endswith(f"@{node_name}") for m in left):  # the config backup of the lab's edits
                 nodes[node_name].run(["rm", "-f", node_runtimes.MAIN_CONFIG + node_runtimes.BACKUP_SUFFIX])
         removed += self._remove_unneeded_bundles(ctx, nodes, left)

@@ -116,3 +116,13 @@ def test_a_failed_restart_for_several_runtimes_puts_the_config_back_as_it_was(tw
         node_runtimes.install_all(node, [node_runtimes.Wanted(WASMTIME), node_runtimes.Wanted(WASMEDGE)], two_shims)
     assert node.files[node_runtimes.MAIN_CONFIG] == KIND_CONFIG.encode()
     assert node.restarts == 2  # the failed one, then containerd on the config put back
+
+
+def test_several_runtimes_come_off_a_node_in_one_restart_and_leave_the_config_as_it_was(two_shims):
+    node = FakeNode()
+    node_runtimes.install_all(node, [node_runtimes.Wanted(WASMEDGE), node_runtimes.Wanted(WASMTIME)], two_shims)
+    assert node_runtimes.uninstall_all(node, [WASMTIME, WASMEDGE]) == ["wasmtime", "wasmedge"]
+    assert node.restarts == 2  # the install's one, the uninstall's one
+    assert node.files[node_runtimes.MAIN_CONFIG] == KIND_CONFIG.encode()
+    assert not [path for path in node.files if path.startswith("/usr/local/bin/containerd-shim-")]
+    assert node_runtimes.uninstall_all(node, [WASMTIME, WASMEDGE]) == [] and node.restarts == 2

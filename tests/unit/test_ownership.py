@@ -244,7 +244,10 @@ def test_a_bundle_goes_with_the_last_runtime_of_the_lab_that_needs_it(ctx, tmp_p
 
     assert not [line for line in InstallRuntimes().undo(both, ("crun-wasmedge",)) if "packages" in line]
     assert node.uninstalls == [] and "/opt/wasm-lab/crun-wasmedge/install.sh" in node.files
+    assert node.restarts == 2
+    InstallRuntimes().execute(both)  # crun-wasmedge back, so lab.down takes two runtimes off the node
     removed = InstallRuntimes().undo(both)
+    assert node.restarts == 4  # one restart to put it back, ONE for both runtimes coming off
     assert "/opt/wasm-lab/crun-wasmedge and the packages it added from fake-worker" in removed
     assert node.uninstalls == ["/opt/wasm-lab/crun-wasmedge/uninstall.sh"]
     assert not [p for p in node.files if p.startswith("/opt/wasm-lab/")]
