@@ -64,6 +64,7 @@ class State:
         self.data = self._read()
         # per thread (actions side by side each run in one): the action running and the keys it declares
         self._writing = threading.local()
+        self._lock_released = False  # once a lock() of this State ended, until the next
 
     def _read(self) -> dict:
         try:
@@ -84,6 +85,10 @@ class State:
             raise UndeclaredRecord(f"action {writer[0]} wrote state key {key!r}, which it does not declare "
                                    f"(it declares {', '.join(writer[1]) or 'none'})")
         with _CHANGES:
+            if self._lock_released:
+                # a thread of an interrupted step (lab/pipeline.py's Together) outliving its run: it
+                # must not record, and so must not make, anything once another run may hold the lab
+                raise LabError(f"state: lab {self.dir.name}'s run has ended; {key!r} not written")
             self.data = {**self._read(), key: value}
             self.save()
 
@@ -147,9 +152,12 @@ class State:
             handle.write(f"{what}, pid {os.getpid()}")
             handle.flush()
             self.data = self._read()  # what the run before this one left
+            self._lock_released = False
             try:
                 yield
             finally:
+                with _CHANGES:  # a write under way ends first; none starts after
+                    self._lock_released = True
                 handle.seek(0)
                 handle.truncate()
 

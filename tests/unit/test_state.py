@@ -59,3 +59,18 @@ def test_a_second_run_of_one_lab_waits_and_says_who_holds_it(tmp_path, monkeypat
         assert holder.poll() is not None  # only once the first run let go
     holder.wait()
     assert f"lab lab1 is busy (lab.up, pid {holder.pid}); waiting for it to finish" in said.getvalue()
+
+
+def test_a_thread_outliving_its_run_cannot_record_anything(tmp_path):
+    """An interrupted side-by-side step leaves its threads running until the process ends: once
+    the run's lock is released they may not write (another run may hold the lab by then); the
+    State is writable again under the next lock."""
+    state = State("lab", tmp_path)
+    with state.lock("lab.up"):
+        state.add("owned", "made inside the run")
+    with pytest.raises(LabError, match="run has ended; 'owned' not written"):
+        state.add("owned", "made after the run")
+    assert State("lab", tmp_path).get("owned") == ["made inside the run"]
+    with state.lock("lab.up"):
+        state.add("owned", "made in the next run")
+    assert State("lab", tmp_path).get("owned") == ["made inside the run", "made in the next run"]
