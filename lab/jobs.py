@@ -93,28 +93,55 @@ def judge(code: int, finished: Finished, known_status: int | None = None) -> lis
     ]
 
 
+SELECTOR = "app.kubernetes.io/name=wasi-job"
+
+
 def wait_finished(kube: Kube, namespace: str, names: list[str], timeout: float = JOB_SECONDS) -> dict[str, Finished]:
-    """Wait (bounded) until every Job has completed or failed, then read each one's pod."""
+    """Wait (bounded) until every Job's container has ended, or the Job has ended without one, then
+    read each. A container's exit status and output are what is judged, and they are there seconds
+    before the Job controller marks the Job complete or failed (2-3 s of every lab.up)."""
+    ended: dict[str, tuple[Any, Any]] = {}
+
     def running() -> list[str]:
-        listed: list[Any] = kube.batch.list_namespaced_job(namespace, label_selector="app.kubernetes.io/name=wasi-job").items
-        jobs = {job.metadata.name: job for job in listed}
-        return [name for name in names if name not in jobs or not any(
-            c.type in ("Complete", "Failed") and c.status == "True" for c in jobs[name].status.conditions or [])]
+        jobs = {job.metadata.name: job for job in kube.batch.list_namespaced_job(namespace, label_selector=SELECTOR).items}
+        pods: list[Any] = kube.core.list_namespaced_pod(namespace, label_selector=SELECTOR).items
+        pending = []
+        for name in names:
+            job = jobs.get(name)
+            pod = own_pod(pods, job) if job is not None else None
+            if job is not None and (_terminated(pod) is not None or _concluded(job)):
+                ended[name] = (job, pod)
+            else:
+                pending.append(name)
+        return pending
 
     # polled often: a job runs for a second or two once its pod starts, and lab.up waits on it
-    kube.wait_for(running, timeout, "WASI jobs never finished", every=0.5)
+    kube.wait_for(running, timeout, "WASI jobs never finished", every=0.25)
     with ThreadPoolExecutor(max_workers=max(1, len(names)), thread_name_prefix="job") as pool:
-        return dict(zip(names, pool.map(lambda name: _read(kube, namespace, name), names)))
+        return dict(zip(names, pool.map(lambda name: _read(kube, namespace, *ended[name]), names)))
 
 
-def _read(kube: Kube, namespace: str, name: str) -> Finished:
-    job: Any = kube.batch.read_namespaced_job(name, namespace)
-    pods: list[Any] = kube.core.list_namespaced_pod(namespace, label_selector=f"job-name={name}").items
+def own_pod(pods: list[Any], job: Any) -> Any:
+    """The pod this very Job made: a Job deleted a moment ago under the same name may still have one
+    terminating, with the same job-name label."""
+    return next((pod for pod in pods if any(ref.uid == job.metadata.uid for ref in pod.metadata.owner_references or [])),
+                None)
+
+
+def _terminated(pod: Any) -> Any:
+    statuses = (pod.status.container_statuses or []) if pod is not None and pod.status else []
+    return next((s.state.terminated for s in statuses if s.name == "job" and s.state and s.state.terminated), None)
+
+
+def _concluded(job: Any) -> bool:
+    return any(c.type in ("Complete", "Failed") and c.status == "True" for c in job.status.conditions or [])
+
+
+def _read(kube: Kube, namespace: str, job: Any, pod: Any) -> Finished:
     reasons = [f"{c.reason}: {c.message}" for c in job.status.conditions or [] if c.type == "Failed"]
-    if not pods:
+    if pod is None:
         return Finished(None, "", 0.0, "; ".join(reasons) or "no pod was created")
-    pod = pods[0]
-    terminated = next((s.state.terminated for s in pod.status.container_statuses or [] if s.state.terminated), None)
+    terminated = _terminated(pod)
     if terminated is None:
         return Finished(None, "", 0.0, "; ".join(reasons) or f"pod {pod.metadata.name} is {pod.status.phase}")
     log = kube.core.read_namespaced_pod_log(pod.metadata.name, namespace, container="job")

@@ -136,10 +136,10 @@ class Kube:
                                                          body={"propagationPolicy": "Background"}))
 
     def wait_gone(self, api_version: str, kind: str, name: str, namespace: str | None = None,
-                  timeout: float = 180) -> None:
+                  timeout: float = 180, every: float = 2) -> None:
         """Wait until a deleted object is gone (a namespace terminates asynchronously)."""
         self.wait_for(lambda: [name] if self.read(api_version, kind, name, namespace) is not None else [],
-                   timeout, f"{kind} still terminating; run lab.down again")
+                      timeout, f"{kind} still terminating; run lab.down again", every)
 
     def wait_nodes_ready(self, timeout: float = 300) -> list[str]:
         def not_ready():

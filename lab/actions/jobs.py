@@ -25,12 +25,17 @@ class RunJobs:
         bodies = [jobs.job_object(runner, code, refs[every.jobs[runner].image], spec.namespace)
                   for runner in runners for code in jobs.EXIT_CODES]
         names = [body["metadata"]["name"] for body in bodies]
-        # a Job's pod template cannot change: the last run's Jobs go before this run's are made
-        deleted = [name for name in names if ctx.kube.delete_owned("batch/v1", "Job", name, spec.name, spec.namespace)]
-        for name in deleted:
-            ctx.kube.wait_gone("batch/v1", "Job", name, spec.namespace)
+
+        def replace(body: dict) -> None:
+            # a Job's pod template cannot change: the last run's Job goes before this run's is made
+            # (deleted in the background it is gone at once; its pod goes later)
+            name = body["metadata"]["name"]
+            if ctx.kube.delete_owned("batch/v1", "Job", name, spec.name, spec.namespace):
+                ctx.kube.wait_gone("batch/v1", "Job", name, spec.namespace, every=0.25)
+            ownership.claim(ctx, body)
+
         with ThreadPoolExecutor(max_workers=len(bodies), thread_name_prefix="job") as pool:
-            list(pool.map(lambda body: ownership.claim(ctx, body), bodies))  # every Job at once
+            list(pool.map(replace, bodies))  # every Job at once
         finished = jobs.wait_finished(ctx.kube, spec.namespace, names)
         ctx.jobs = {runner: [row for code in jobs.EXIT_CODES for row in jobs.judge(
             code, finished[jobs.job_name(runner, code)], every.jobs[runner].exit_status)] for runner in runners}

@@ -2,6 +2,7 @@
 order). The real path is tests/e2e/test_lab.py; here the servers are FAKES."""
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
@@ -285,33 +286,74 @@ def test_changes_from_threads_side_by_side_lose_nothing(pipeline_ctx):
     assert len(state._read()["made"]) == len(state._read()["done"]) == 6 * 15
 
 
-def test_the_wasi_jobs_are_made_at_once_and_polled_often(tmp_path, monkeypatch):
+def fake_job_api(applied: list[dict]):
+    """A FAKE API server's Jobs and pods: each applied Job has one pod whose container has ended
+    with the exit code its args ask for (the Job itself not yet marked complete: the controller
+    lags), and beside it the pod of an earlier Job of the same name, still terminating, exit 9."""
+    from lab import jobs
+
+    def job(body):
+        name = body["metadata"]["name"]
+        return SimpleNamespace(metadata=SimpleNamespace(name=name, uid=f"uid-{name}", creation_timestamp=T0),
+                               status=SimpleNamespace(conditions=[]))
+
+    def pod(body, uid, code):
+        ended = SimpleNamespace(exit_code=code, finished_at=T0 + timedelta(seconds=1), reason="")
+        return SimpleNamespace(
+            metadata=SimpleNamespace(name=f"{body['metadata']['name']}-{uid}", owner_references=[SimpleNamespace(uid=uid)]),
+            status=SimpleNamespace(phase="Running", container_statuses=[
+                SimpleNamespace(name="job", state=SimpleNamespace(terminated=ended))]))
+
+    def code_of(body):
+        args = body["spec"]["template"]["spec"]["containers"][0]["args"]
+        return int(args[args.index("--exit") + 1])
+
+    def pods(namespace, label_selector):
+        made = [pod(b, f"uid-{b['metadata']['name']}", code_of(b)) for b in applied]
+        return SimpleNamespace(items=[pod(b, "an-earlier-job", 9) for b in applied] + made)
+
+    log = lambda name, namespace, container: jobs.EXPECTED.format(code=3 if "-exit-3-" in name else 0)
+    return (SimpleNamespace(list_namespaced_job=lambda ns, label_selector: SimpleNamespace(items=[job(b) for b in applied])),
+            SimpleNamespace(list_namespaced_pod=pods, read_namespaced_pod_log=log))
+
+
+T0 = datetime(2026, 12, 7, tzinfo=timezone.utc)
+
+
+def test_the_wasi_jobs_are_made_at_once_and_judged_by_their_own_pods_as_soon_as_they_end(tmp_path, monkeypatch):
     """A FAKE API server: every Job is applied before any apply returns (one after another would
-    break the barrier), and the wait for them polls more often than the lab's 2 s default."""
+    break the barrier); the wait polls more often than the lab's 2 s default and ends once each
+    Job's own container has ended, before the Job is marked complete; the pod an earlier Job of the
+    same name left is not read."""
     from lab import catalog, jobs
     from lab.actions.jobs import RunJobs
+    from lab.kube import Kube
     from lab.state import State
 
     monkeypatch.setenv("WASM_LAB_STATE_DIR", str(tmp_path))
     spec = load_spec(None, {"runtimes": ["wasmedge", "wasmtime"]})
     runners = catalog.load().jobs_for(spec.runtimes)
     at_once = threading.Barrier(len(runners) * len(jobs.EXIT_CODES), timeout=10)
-    polled = []
+    applied, polled = [], []
 
     def apply_owned(body, lab, adopt=False, shared=False):
         if body["kind"] == "Job":
             at_once.wait()
+            applied.append(body)
         return "created", None
 
     def wait_for(pending, timeout, message, every=2):
         polled.append(every)
+        return Kube.wait_for(pending, 1, message, every=0.01)
 
-    kube = SimpleNamespace(apply_owned=apply_owned, delete_owned=lambda *a: False, wait_for=wait_for)
-    monkeypatch.setattr(jobs, "_read", lambda kube, namespace, name: jobs.Finished(0, "", 1.0))
+    batch, core = fake_job_api(applied)
+    kube = SimpleNamespace(apply_owned=apply_owned, delete_owned=lambda *a: False, wait_for=wait_for,
+                           batch=batch, core=core)
     ctx = SimpleNamespace(spec=spec, state=State("jobs-test"), kube=kube, images={
         image: f"wasm-lab/httpbin:{image}" for image in catalog.load().job_images}, jobs={})
-    RunJobs().execute(ctx)
+    said = RunJobs().execute(ctx)
     assert set(ctx.jobs) == set(runners)
+    assert "every exit status and output as expected" in said, said
     assert polled and all(every < 2 for every in polled)
 
 
