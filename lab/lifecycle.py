@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -130,8 +131,13 @@ def down(spec: LabSpec) -> list[str]:
                     reachable = connect(ctx)
                 if not reachable:
                     continue
+            started = time.monotonic()
             with nodes_released(ctx), state.declared(action):
-                removed += action.undo(ctx)
+                undone = action.undo(ctx)
+            removed += undone
+            if undone:
+                console.print(f"  [green]↩[/green] {action.name}: {len(undone)} undone "
+                              f"[dim]({time.monotonic() - started:.1f}s)[/dim]")
         if (state.dir / "state.json").is_file():
             shutil.rmtree(state.dir)
             removed.append(f"state and kubeconfig in {state.dir}")

@@ -1,4 +1,5 @@
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from rich.markup import escape
 
@@ -121,34 +122,36 @@ class InstallRuntimes:
 
     def undo(self, ctx, runtimes: tuple[str, ...] | None = None) -> list[str]:
         """Take off each runtime the lab installed, on the nodes it installed it on, and its labels:
-        all of a node's in one config change and one containerd restart."""
+        all of a node's in one config change and one containerd restart, the nodes side by side."""
         nodes = {node.name: node for node in ctx.cluster.wasm_nodes}
-        removed, restarted, handlers = [], set(), set()
         before = self._ready_before(ctx)
         taking: dict[str, list[tuple[str, str]]] = {}  # node -> (mark, runtime)
         for mark in ctx.state.get(RECORD, []):
             runtime, _, node_name = mark.partition("@")
             if (runtimes is None or runtime in runtimes) and node_name in nodes:
                 taking.setdefault(node_name, []).append((mark, runtime))
-        for node_name, marks in taking.items():
-            entries = [catalog.load().runtimes[runtime] for _, runtime in marks]
+        handlers = tuple(sorted({catalog.load().runtimes[r].handler for marks in taking.values() for _, r in marks}))
+
+        def off(node_name: str) -> list[str]:
+            removed = []
+            entries = [catalog.load().runtimes[runtime] for _, runtime in taking[node_name]]
             changed = node_runtimes.uninstall_all(nodes[node_name], entries)
-            for (mark, runtime), entry in zip(marks, entries):
+            for (mark, runtime), entry in zip(taking[node_name], entries):
                 if entry.handler in changed:
                     removed.append(f"{runtime} from {node_name} (containerd config restored)")
-                    restarted.add(node_name)
-                    handlers.add(entry.handler)
                 label = f"{node_runtimes.INSTALLED_LABEL.format(handler=entry.handler)}@{node_name}"
                 if label in ctx.state.get(LABELS, []):
                     ctx.kube.core.patch_node(node_name, {"metadata": {"labels": {label.partition("@")[0]: None}}})
                     ctx.state.remove(LABELS, label)
                 ctx.state.remove(RECORD, mark)
+            if not any(m.endswith(f"@{node_name}") for m in ctx.state.get(RECORD, [])):
+                nodes[node_name].run(["rm", "-f", node_runtimes.MAIN_CONFIG + node_runtimes.BACKUP_SUFFIX])
+            if changed:  # what others run there is left as it was: running
+                removed += self._bring_back(ctx, node_name, before[node_name], handlers)
+            return removed
+
+        with ThreadPoolExecutor(max_workers=max(1, len(taking)), thread_name_prefix="uninstall") as pool:
+            removed = [line for lines in pool.map(off, sorted(taking)) for line in lines]
         left = ctx.state.get(RECORD, [])
         ctx.state.set("runtimes_installed", sorted({m.partition("@")[0] for m in left}))
-        for node_name in taking:
-            if not any(m.endswith(f"@{node_name}") for m in left):  # the config backup of the lab's edits
-                nodes[node_name].run(["rm", "-f", node_runtimes.MAIN_CONFIG + node_runtimes.BACKUP_SUFFIX])
-        removed += self._remove_unneeded_bundles(ctx, nodes, left)
-        for node_name in sorted(restarted):  # what others run there is left as it was: running
-            removed += self._bring_back(ctx, node_name, before[node_name], tuple(sorted(handlers)))
-        return removed
+        return removed + self._remove_unneeded_bundles(ctx, nodes, left)

@@ -288,3 +288,32 @@ def test_on_a_cluster_this_run_made_a_restart_waits_for_no_pod(ctx, shim, monkey
     reused = with_artifacts(ctx(runtimes=("wasmtime",)), shim)
     InstallRuntimes().undo(reused)
     assert asked == ["fake-worker"]
+
+
+def test_lab_down_takes_the_runtimes_off_several_nodes_side_by_side(ctx, shim, monkeypatch):
+    """Two FAKE nodes whose containerd restarts meet at a barrier: one node after the other would
+    break it (each restart waits for the other node's)."""
+    import threading
+
+    from lab import recovery
+
+    monkeypatch.setattr(recovery, "bring_back", lambda *a, **k: recovery.Recovery([], []))
+    first, second = FakeNode(), FakeNode()
+    first.name, second.name = "worker-1", "worker-2"
+    context = with_artifacts(ctx(node=first), shim)
+    context.cluster.wasm_nodes.append(second)
+    InstallRuntimes().execute(context)
+    assert first.restarts == second.restarts == 1
+    both = threading.Barrier(2, timeout=5)
+    for node in (first, second):
+        plain = node.exec
+
+        def meeting(argv, input=None, plain=plain):
+            if argv == ["systemctl", "restart", "containerd"]:
+                both.wait()
+            return plain(argv, input)
+        node.exec = meeting
+    removed = InstallRuntimes().undo(context)
+    assert sorted(removed) == ["wasmedge from worker-1 (containerd config restored)",
+                               "wasmedge from worker-2 (containerd config restored)"]
+    assert first.restarts == second.restarts == 2 and context.state.get("runtimes_on_nodes") == []
