@@ -103,7 +103,8 @@ def wait_finished(kube: Kube, namespace: str, names: list[str], timeout: float =
     ended: dict[str, tuple[Any, Any]] = {}
 
     def running() -> list[str]:
-        jobs = {job.metadata.name: job for job in kube.batch.list_namespaced_job(namespace, label_selector=SELECTOR).items}
+        listed: list[Any] = kube.batch.list_namespaced_job(namespace, label_selector=SELECTOR).items
+        jobs = {job.metadata.name: job for job in listed}
         pods: list[Any] = kube.core.list_namespaced_pod(namespace, label_selector=SELECTOR).items
         pending = []
         for name in names:

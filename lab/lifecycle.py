@@ -123,21 +123,23 @@ def down(spec: LabSpec) -> list[str]:
             console.print(left, soft_wrap=True, markup=False)
         # nothing recorded inside the cluster: no need to reach it
         reachable = None if any(state.get(key) for key in IN_CLUSTER_RECORDS) else False
-        for action in reversed(flat(UP)):
-            if action.in_cluster:
-                if cluster_goes:
-                    continue
-                if reachable is None:
-                    reachable = connect(ctx)
-                if not reachable:
-                    continue
-            started = time.monotonic()
-            with nodes_released(ctx), state.declared(action):
-                undone = action.undo(ctx)
-            removed += undone
-            if undone:
-                console.print(f"  [green]↩[/green] {action.name}: {len(undone)} undone "
-                              f"[dim]({time.monotonic() - started:.1f}s)[/dim]")
+        # one way into each node for every undo (an installer pod started once, not once per undo)
+        with nodes_released(ctx):
+            for action in reversed(flat(UP)):
+                if action.in_cluster:
+                    if cluster_goes:
+                        continue
+                    if reachable is None:
+                        reachable = connect(ctx)
+                    if not reachable:
+                        continue
+                started = time.monotonic()
+                with state.declared(action):
+                    undone = action.undo(ctx)
+                removed += undone
+                if undone:
+                    console.print(f"  [green]↩[/green] {action.name}: {len(undone)} undone "
+                                  f"[dim]({time.monotonic() - started:.1f}s)[/dim]")
         if (state.dir / "state.json").is_file():
             shutil.rmtree(state.dir)
             removed.append(f"state and kubeconfig in {state.dir}")

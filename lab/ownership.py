@@ -47,7 +47,7 @@ def release(ctx, kinds: tuple[str, ...], names: tuple[str, ...] | None = None) -
             ctx.state.set(ADOPTED, {k: v for k, v in adopted.items() if k != key})
         elif ctx.kube.delete_owned(api_version, kind, name, ctx.spec.name, namespace or None):
             if kind == "Namespace":
-                ctx.kube.wait_gone(api_version, kind, name)
+                ctx.kube.wait_gone(api_version, kind, name, every=0.5)
             removed.append(what)
         ctx.state.remove(OWNED, key)
     return removed

@@ -27,8 +27,10 @@ from lab.waits import wait_until
 
 COME_BACK_SECONDS = 45    # a pod a restart did not break is Ready again within seconds
 REPLACED_SECONDS = 120    # a new sandbox, the image already on the node
-SETTLE_POLLS = 5          # polls in a row with every pod Ready: the kubelet notices a lost task in ~2 s
-POLL_SECONDS = 2
+# polls in a row with every pod Ready: the kubelet notices a lost task in ~2 s, so 4 s of calm is
+# twice that (10 s of it, 5 polls 2 s apart, were most of each restart on a cluster the lab did not make)
+SETTLE_POLLS = 4
+POLL_SECONDS = 1
 
 
 @dataclass(frozen=True)

@@ -351,7 +351,7 @@ class ExistingProvider(Provider):
         removed += self.forget_pushed(spec, state.get("images_used", []))  # the registry keeps its copies
         namespace = installer_pod.namespace_name(spec.name)
         if kube.delete_owned("v1", "Namespace", namespace, spec.name):
-            kube.wait_gone("v1", "Namespace", namespace)
+            kube.wait_gone("v1", "Namespace", namespace, every=0.5)
             removed.append(f"namespace {namespace}")
         return removed
 

@@ -312,7 +312,9 @@ def fake_job_api(applied: list[dict]):
         made = [pod(b, f"uid-{b['metadata']['name']}", code_of(b)) for b in applied]
         return SimpleNamespace(items=[pod(b, "an-earlier-job", 9) for b in applied] + made)
 
-    log = lambda name, namespace, container: jobs.EXPECTED.format(code=3 if "-exit-3-" in name else 0)
+    def log(name, namespace, container):
+        return jobs.EXPECTED.format(code=3 if "-exit-3-" in name else 0)
+
     return (SimpleNamespace(list_namespaced_job=lambda ns, label_selector: SimpleNamespace(items=[job(b) for b in applied])),
             SimpleNamespace(list_namespaced_pod=pods, read_namespaced_pod_log=log))
 

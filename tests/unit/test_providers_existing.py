@@ -186,7 +186,7 @@ def test_release_takes_back_only_the_pool_labels_it_added_and_the_installer(monk
         return True
 
     kube = NS(core=FakeKubeCore(), delete_owned=delete_owned,
-              wait_gone=lambda api_version, kind, name: events.append(("gone", name)))
+              wait_gone=lambda api_version, kind, name, every=2: events.append(("gone", name)))
     node = RecordingNode("w1")
     node.close = lambda: events.append(("close", "w1"))
     provider = existing.ExistingProvider(kube_factory=lambda kubeconfig, context: kube)
