@@ -205,8 +205,12 @@ def websocket_exec(core, pod: str, namespace: str, command: list[str], stdin: by
     """Run command in the pod through the API server's exec endpoint (websocket, v4/v5 channels)."""
     from kubernetes.stream import stream
 
+    # stream() swaps the request method of the API client it is given while it connects: on a
+    # client shared with other threads (nodes undone side by side), their calls would go over the
+    # websocket too. Each exec connects through a client of its own.
+    own = client.CoreV1Api(client.ApiClient(core.api_client.configuration))
     try:
-        ws = stream(core.connect_get_namespaced_pod_exec, pod, namespace, command=command,
+        ws = stream(own.connect_get_namespaced_pod_exec, pod, namespace, command=command,
                     stdin=stdin is not None, stdout=True, stderr=True, tty=False, _preload_content=False)
     except Exception as error:  # the API server or kubelet refused the exec (containerd restarting, …)
         return Result(255, "", f"exec failed: {error}")

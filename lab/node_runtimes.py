@@ -227,16 +227,24 @@ def install(node: Node, runtime: Runtime, files: dict, bundles: tuple[dict, ...]
     return install_all(node, [Wanted(runtime, bundles, keep_foreign)], files)[0]
 
 
-def uninstall_all(node: Node, runtimes: list[Runtime]) -> list[str]:
+@dataclass
+class Uninstalled:
+    handlers: list[str]  # the runtimes whose config came off, in order
+    restarted: bool
+
+
+def uninstall_all(node: Node, runtimes: list[Runtime]) -> Uninstalled:
     """Take several runtimes off one node: their config in one change and at most ONE containerd
-    restart (one per runtime took 20-30 s of every lab.down on a cluster the lab did not make);
-    the handlers whose config changed, in order."""
+    restart (one per runtime took 20-30 s of every lab.down on a cluster the lab did not make).
+    Safe to run again after a failure: the files are put back only once containerd runs without
+    them, and a config written but never loaded is loaded."""
     main_text = node.read_file(MAIN_CONFIG)
     if main_text is None:
-        return []
+        return Uninstalled([], False)
     drop_ins = read_drop_ins(node, main_text)
+    paths = [MAIN_CONFIG, *drop_ins]
     changes: dict[str, str | None] = {}
-    changed = []
+    handlers = []
     for runtime in runtimes:  # each planned over what the one before leaves
         planned = containerd.plan_uninstall(MAIN_CONFIG, main_text, runtime.handler, drop_ins)
         for path, text in planned.items():
@@ -247,23 +255,24 @@ def uninstall_all(node: Node, runtimes: list[Runtime]) -> list[str]:
             else:
                 drop_ins[path] = text
         if planned:
-            changed.append(runtime.handler)
+            handlers.append(runtime.handler)
         changes.update(planned)
     for path, text in changes.items():
         if text is None:
             node.run(["rm", "-f", path])
         else:
             node.put_file(path, text.encode())
+    restart = bool(changes) or not loaded(node, [p for p in paths if p not in changes or changes[p] is not None])
+    if restart:  # bundles go separately, once no runtime of the lab on the node needs them
+        restart_containerd(node)
     for runtime in runtimes:
         for item in runtime.files:
             # a file the lab adopted goes back; one it brought goes away
             node.run(["sh", "-c", 'if [ -e "$1$2" ]; then mv -f "$1$2" "$1"; else rm -f "$1"; fi', "restore",
                       item["dest"], BACKUP_SUFFIX])
-    if changes:  # bundles go separately, once no runtime of the lab on the node needs them
-        restart_containerd(node)
-    return changed
+    return Uninstalled(handlers, restart)
 
 
 def uninstall(node: Node, runtime: Runtime) -> bool:
-    """Remove the runtime's config and files; return whether anything changed."""
-    return bool(uninstall_all(node, [runtime]))
+    """Remove the runtime's config and files; return whether its config changed."""
+    return bool(uninstall_all(node, [runtime]).handlers)

@@ -30,9 +30,10 @@ class RunJobs:
             # a Job's pod template cannot change: the last run's Job goes before this run's is made
             # (deleted in the background it is gone at once; its pod goes later)
             name = body["metadata"]["name"]
-            if ctx.kube.delete_owned("batch/v1", "Job", name, spec.name, spec.namespace):
-                ctx.kube.wait_gone("batch/v1", "Job", name, spec.namespace, every=0.25)
-            ownership.claim(ctx, body)
+            with ctx.state.declared(self):  # a thread of its own: the declaration is per thread
+                if ctx.kube.delete_owned("batch/v1", "Job", name, spec.name, spec.namespace):
+                    ctx.kube.wait_gone("batch/v1", "Job", name, spec.namespace, every=0.25)
+                ownership.claim(ctx, body)
 
         with ThreadPoolExecutor(max_workers=len(bodies), thread_name_prefix="job") as pool:
             list(pool.map(replace, bodies))  # every Job at once

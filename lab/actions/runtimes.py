@@ -133,11 +133,15 @@ class InstallRuntimes:
         handlers = tuple(sorted({catalog.load().runtimes[r].handler for marks in taking.values() for _, r in marks}))
 
         def off(node_name: str) -> list[str]:
+            with ctx.state.declared(self):  # a thread of its own: the declaration is per thread
+                return node_off(node_name)
+
+        def node_off(node_name: str) -> list[str]:
             removed = []
             entries = [catalog.load().runtimes[runtime] for _, runtime in taking[node_name]]
-            changed = node_runtimes.uninstall_all(nodes[node_name], entries)
+            done = node_runtimes.uninstall_all(nodes[node_name], entries)
             for (mark, runtime), entry in zip(taking[node_name], entries):
-                if entry.handler in changed:
+                if entry.handler in done.handlers:
                     removed.append(f"{runtime} from {node_name} (containerd config restored)")
                 label = f"{node_runtimes.INSTALLED_LABEL.format(handler=entry.handler)}@{node_name}"
                 if label in ctx.state.get(LABELS, []):
@@ -146,7 +150,7 @@ class InstallRuntimes:
                 ctx.state.remove(RECORD, mark)
             if not any(m.endswith(f"@{node_name}") for m in ctx.state.get(RECORD, [])):
                 nodes[node_name].run(["rm", "-f", node_runtimes.MAIN_CONFIG + node_runtimes.BACKUP_SUFFIX])
-            if changed:  # what others run there is left as it was: running
+            if done.restarted:  # what others run there is left as it was: running
                 removed += self._bring_back(ctx, node_name, before[node_name], handlers)
             return removed
 

@@ -2,9 +2,9 @@
 
 One short-lived privileged pod per selected node (hostPID, hostNetwork, the node's / mounted at
 /host, pinned to the node by nodeName, tolerating every taint), in the lab's own installer
-namespace and named after the lab. A pod exists only while an action changes its node: it is
-made on first use and deleted when the action ends (`close`), and one a killed run left behind
-ends itself after `POD_DEADLINE`. Every command runs in the
+namespace and named after the lab. A pod exists only while an action (or lab.down, for all its
+undos) changes its node: it is made on first use and deleted when that ends (`close`), and one a
+killed run left behind ends itself after `POD_DEADLINE`. Every command runs in the
 node's own namespaces through `nsenter -t 1 -m -u -i -n -p --`, so `cat`, `sha256sum`,
 `containerd config dump` and `systemctl` are the node's own programs, exactly as on a kind node.
 `InstallerPodNode` is a `lab.nodes.Node`, so `lab.node_runtimes` installs, verifies and rolls back

@@ -497,3 +497,22 @@ def test_a_record_of_another_shape_is_no_record_and_every_action_runs(fake_lab, 
     state.set(settled.RECORD, recorded)
     run()
     assert ran == ["cluster record=None", "runtimes record=None"]
+
+
+def test_a_job_whose_pod_never_ran_ends_the_wait_with_its_reason():
+    """A FAKE API server: the Job failed (its deadline passed) with no pod left; the wait ends on
+    the Job's condition and the run is judged with the controller's reason."""
+    from lab import jobs
+    from lab.kube import Kube
+
+    failed = SimpleNamespace(type="Failed", status="True", reason="DeadlineExceeded",
+                             message="Job was active longer than specified deadline")
+    job = SimpleNamespace(metadata=SimpleNamespace(name="wasi-job-wasmedge-exit-0", uid="u", creation_timestamp=T0),
+                          status=SimpleNamespace(conditions=[failed]))
+    kube = SimpleNamespace(
+        batch=SimpleNamespace(list_namespaced_job=lambda ns, label_selector: SimpleNamespace(items=[job])),
+        core=SimpleNamespace(list_namespaced_pod=lambda ns, label_selector: SimpleNamespace(items=[])),
+        wait_for=lambda pending, timeout, message, every=2: Kube.wait_for(pending, 1, message, every=0.01))
+    finished = jobs.wait_finished(kube, "ns", ["wasi-job-wasmedge-exit-0"])["wasi-job-wasmedge-exit-0"]
+    assert finished == jobs.Finished(None, "", 0.0, "DeadlineExceeded: Job was active longer than specified deadline")
+    assert "DeadlineExceeded" in jobs.judge(0, finished)[0]["detail"]

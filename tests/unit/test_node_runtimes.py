@@ -12,6 +12,7 @@ from lab import node_runtimes
 from lab.artifacts.local import LocalBundle, LocalFile
 from lab.catalog import Runtime
 from lab.errors import LabError
+from lab.nodes import Result
 from lab.proc import CommandFailed
 from tests.fakes import KIND_CONFIG, FakeNode
 
@@ -121,8 +122,36 @@ def test_a_failed_restart_for_several_runtimes_puts_the_config_back_as_it_was(tw
 def test_several_runtimes_come_off_a_node_in_one_restart_and_leave_the_config_as_it_was(two_shims):
     node = FakeNode()
     node_runtimes.install_all(node, [node_runtimes.Wanted(WASMEDGE), node_runtimes.Wanted(WASMTIME)], two_shims)
-    assert node_runtimes.uninstall_all(node, [WASMTIME, WASMEDGE]) == ["wasmtime", "wasmedge"]
+    assert node_runtimes.uninstall_all(node, [WASMTIME, WASMEDGE]) == node_runtimes.Uninstalled(
+        ["wasmtime", "wasmedge"], restarted=True)
     assert node.restarts == 2  # the install's one, the uninstall's one
     assert node.files[node_runtimes.MAIN_CONFIG] == KIND_CONFIG.encode()
     assert not [path for path in node.files if path.startswith("/usr/local/bin/containerd-shim-")]
-    assert node_runtimes.uninstall_all(node, [WASMTIME, WASMEDGE]) == [] and node.restarts == 2
+    assert node_runtimes.uninstall_all(node, [WASMTIME, WASMEDGE]) == node_runtimes.Uninstalled([], False)
+    assert node.restarts == 2
+
+
+def test_an_uninstall_whose_restart_failed_is_finished_by_running_it_again(two_shims):
+    """The restart fails once: the shims stay (containerd may still hold the runtimes) and an
+    adopted file stays kept aside; run again, the config written but never loaded is loaded and
+    the user's file comes back."""
+    node = FakeNode()
+    node.files["/usr/local/bin/containerd-shim-wasmedge-v1"] = b"the user's own shim"
+    node_runtimes.install_all(node, [node_runtimes.Wanted(WASMEDGE, keep_foreign=True),
+                                     node_runtimes.Wanted(WASMTIME)], two_shims)
+    plain, failing = node.exec, [True]
+
+    def restart_fails_once(argv, input=None):
+        if argv == ["systemctl", "restart", "containerd"] and failing:
+            failing.pop()
+            node.unloaded = True
+            return Result(1, "", "job failed")
+        return plain(argv, input)
+    node.exec = restart_fails_once
+    with pytest.raises(CommandFailed):
+        node_runtimes.uninstall_all(node, [WASMEDGE, WASMTIME])
+    assert node.files["/usr/local/bin/containerd-shim-wasmedge-v1.wasm-lab.bak"] == b"the user's own shim"
+    again = node_runtimes.uninstall_all(node, [WASMEDGE, WASMTIME])
+    assert again == node_runtimes.Uninstalled([], restarted=True) and node.restarts == 2
+    assert node.files["/usr/local/bin/containerd-shim-wasmedge-v1"] == b"the user's own shim"
+    assert "/usr/local/bin/containerd-shim-wasmtime-v1" not in node.files

@@ -251,3 +251,28 @@ def test_a_pod_a_killed_run_left_behind_is_replaced():
     core.create_namespaced_pod, core.read_namespaced_pod = create, read
     node_for(core, host).run(["true"])
     assert len(created) == 1 and core.deleted == [name]
+
+
+def test_an_exec_never_swaps_the_request_method_of_the_client_other_threads_use(monkeypatch):
+    """kubernetes.stream.stream() swaps `call_api` of the API client it is handed while it
+    connects (a FAKE stream here does the same and fails the exec): with nodes undone side by
+    side on one client, another thread's ordinary call would go over the websocket."""
+    import kubernetes.stream
+    from kubernetes import client
+
+    from lab import kube
+
+    shared = client.CoreV1Api(client.ApiClient(client.Configuration()))
+    plain = shared.api_client.call_api
+    handed = []
+
+    def swapping_stream(api_method, *args, **kwargs):
+        handed.append(api_method.__self__.api_client)
+        api_method.__self__.api_client.call_api = "websocket"
+        raise RuntimeError("no API server here")
+
+    monkeypatch.setattr(kubernetes.stream, "stream", swapping_stream)
+    result = kube.websocket_exec(shared, "pod", "ns", ["true"], None, 5)
+    assert result.returncode == 255 and "no API server here" in result.stderr
+    assert handed and handed[0] is not shared.api_client
+    assert shared.api_client.call_api == plain
