@@ -27,11 +27,8 @@ from lab.waits import wait_until
 
 COME_BACK_SECONDS = 45    # a pod a restart did not break is Ready again within seconds
 REPLACED_SECONDS = 120    # a new sandbox, the image already on the node
-# polls in a row with every pod Ready, the first at once: the kubelet notices a lost task in ~2 s,
-# so 5 polls 1 s apart (4 s of calm) are twice that (10 s of it, 2 s apart, were most of each
-# restart on a cluster the lab did not make)
-SETTLE_POLLS = 5
-POLL_SECONDS = 1
+SETTLE_POLLS = 5          # polls in a row with every pod Ready: the kubelet notices a lost task in ~2 s
+POLL_SECONDS = 2
 
 
 @dataclass(frozen=True)

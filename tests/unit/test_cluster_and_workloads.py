@@ -86,16 +86,6 @@ def test_variant_objects_pick_runtime_class_annotation_and_listen_address():
     assert "httpGet" in probe and "exec" not in probe
 
 
-def test_no_variant_holds_a_delete_for_the_default_30_s():
-    """Measured on kind: the embed and crun-wasmedge pods ignore SIGTERM and took 31 s each to go
-    with the default grace period (native and the shims' pods 3 s)."""
-    from lab import catalog
-
-    for variant in catalog.load().variants:
-        deployment, _ = workloads.variant_objects(variant, "img", "ns", 30080)
-        assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] <= 5, variant
-
-
 def test_runtime_class_schedules_onto_provisioned_nodes():
     rc = workloads.runtime_class("wasmedge")
     assert rc["handler"] == "wasmedge"
