@@ -4,6 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 from rich.markup import escape
 
 from lab import catalog, node_runtimes, recovery
+from lab.catalog import Runtime
 from lab.errors import LabError
 from lab.proc import console
 
@@ -125,33 +126,29 @@ class InstallRuntimes:
         all of a node's in one config change and one containerd restart, the nodes side by side."""
         nodes = {node.name: node for node in ctx.cluster.wasm_nodes}
         before = self._ready_before(ctx)
-        taking: dict[str, list[tuple[str, str]]] = {}  # node -> (mark, runtime)
+        taking: dict[str, list[tuple[str, Runtime]]] = {}  # node -> (mark, runtime)
         for mark in ctx.state.get(RECORD, []):
             runtime, _, node_name = mark.partition("@")
             if (runtimes is None or runtime in runtimes) and node_name in nodes:
-                taking.setdefault(node_name, []).append((mark, runtime))
-        handlers = tuple(sorted({catalog.load().runtimes[r].handler for marks in taking.values() for _, r in marks}))
+                taking.setdefault(node_name, []).append((mark, catalog.load().runtimes[runtime]))
+        handlers = tuple(sorted({entry.handler for marks in taking.values() for _, entry in marks}))
 
         def off(node_name: str) -> list[str]:
-            with ctx.state.declared(self):  # a thread of its own: the declaration is per thread
-                return node_off(node_name)
-
-        def node_off(node_name: str) -> list[str]:
             removed = []
-            entries = [catalog.load().runtimes[runtime] for _, runtime in taking[node_name]]
-            done = node_runtimes.uninstall_all(nodes[node_name], entries)
-            for (mark, runtime), entry in zip(taking[node_name], entries):
-                if entry.handler in done.handlers:
-                    removed.append(f"{runtime} from {node_name} (containerd config restored)")
-                label = f"{node_runtimes.INSTALLED_LABEL.format(handler=entry.handler)}@{node_name}"
-                if label in ctx.state.get(LABELS, []):
-                    ctx.kube.core.patch_node(node_name, {"metadata": {"labels": {label.partition("@")[0]: None}}})
-                    ctx.state.remove(LABELS, label)
-                ctx.state.remove(RECORD, mark)
-            if not any(m.endswith(f"@{node_name}") for m in ctx.state.get(RECORD, [])):
-                nodes[node_name].run(["rm", "-f", node_runtimes.MAIN_CONFIG + node_runtimes.BACKUP_SUFFIX])
-            if done.restarted:  # what others run there is left as it was: running
-                removed += self._bring_back(ctx, node_name, before[node_name], handlers)
+            with ctx.state.declared(self):  # a thread of its own: the declaration is per thread
+                done = node_runtimes.uninstall_all(nodes[node_name], [entry for _, entry in taking[node_name]])
+                for mark, entry in taking[node_name]:
+                    if entry.handler in done.handlers:
+                        removed.append(f"{entry.name} from {node_name} (containerd config restored)")
+                    label = f"{node_runtimes.INSTALLED_LABEL.format(handler=entry.handler)}@{node_name}"
+                    if label in ctx.state.get(LABELS, []):
+                        ctx.kube.core.patch_node(node_name, {"metadata": {"labels": {label.partition("@")[0]: None}}})
+                        ctx.state.remove(LABELS, label)
+                    ctx.state.remove(RECORD, mark)
+                if not any(m.endswith(f"@{node_name}") for m in ctx.state.get(RECORD, [])):
+                    nodes[node_name].run(["rm", "-f", node_runtimes.MAIN_CONFIG + node_runtimes.BACKUP_SUFFIX])
+                if done.restarted:  # what others run there is left as it was: running
+                    removed += self._bring_back(ctx, node_name, before[node_name], handlers)
             return removed
 
         with ThreadPoolExecutor(max_workers=max(1, len(taking)), thread_name_prefix="uninstall") as pool:
