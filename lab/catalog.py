@@ -53,6 +53,9 @@ class Variant:
     runtime_class: str | None = None    # the RuntimeClass (= handler) it runs through; None: runc
     pod_annotations: dict = field(default_factory=dict)
     env: dict = field(default_factory=dict)
+    # its wasm runtime is the container's PID 1 with no SIGTERM handler, which the kernel ignores
+    # there: in the pod's shared process namespace (the pause process is PID 1) SIGTERM ends it
+    share_process_namespace: bool = False
 
     @property
     def delivery(self) -> str:
@@ -143,7 +146,8 @@ def _variant(name: str, entry: dict, runtime: Runtime | None, targets: set[str])
     return Variant(name=name, image=entry["image"], packaging=packaging, execution=execution,
                    engine=entry.get("engine"),
                    runtime_class=runtime.handler if runtime is not None and entry.get("runtime_class") else None,
-                   pod_annotations=dict(entry.get("pod_annotations") or {}), env=dict(entry.get("env") or {}))
+                   pod_annotations=dict(entry.get("pod_annotations") or {}), env=dict(entry.get("env") or {}),
+                   share_process_namespace=entry.get("share_process_namespace") is True)
 
 
 def parse(data: dict, targets: set[str]) -> Catalog:

@@ -49,6 +49,8 @@ def variant_objects(variant: str, image: str, namespace: str, node_port: int, ru
             pod["metadata"].setdefault("annotations", {})[RUNTIMES_AT] = runtimes_at
     if entry.pod_annotations:
         pod["metadata"].setdefault("annotations", {}).update(entry.pod_annotations)
+    if entry.share_process_namespace:
+        pod["spec"]["shareProcessNamespace"] = True
     if entry.delivery == "artifact":
         # an artifact has no entrypoint: the shim runs its wasm layer, argv[0] names the module
         pod["spec"]["containers"][0]["command"] = [ARTIFACT_ARGV0]

@@ -4,6 +4,7 @@ never starts a long kit build; it says which artifact is missing otherwise."""
 import json
 import os
 import tarfile
+import time
 
 import docker
 import pytest
@@ -28,6 +29,33 @@ def lab_env(tmp_path_factory, kit_complete, kind_cli):
     env = {**os.environ, "WASM_LAB_STATE_DIR": str(folder / "state"), "COLUMNS": "160"}
     yield env, config, folder
     invoke("lab.down", "--config", str(config), env=env)
+
+
+GRACE_SECONDS = 120
+
+
+def engines_end_on_sigterm(kube: Kube) -> None:
+    """The pods of the variants whose engine would be PID 1 and ignore SIGTERM there, deleted with a
+    120 s grace period: SIGTERM must end each engine (the kubelet sends it first), so every pod goes
+    long before the grace period runs out and the kubelet would kill it. Their Deployments make
+    new ones, which the full re-run below waits for."""
+    sharing = [v for v, entry in runtime_catalog().variants.items() if entry.share_process_namespace]
+    assert sharing, "no variant shares its pod's process namespace"
+    asked = []
+    for variant in sharing:
+        for pod in kube.core.list_namespaced_pod("wasm-lab", label_selector=f"app.kubernetes.io/name=httpbin-{variant}").items:
+            if pod.metadata.deletion_timestamp is not None:
+                continue  # one the last rollout is ending
+            kube.core.delete_namespaced_pod(pod.metadata.name, "wasm-lab", grace_period_seconds=GRACE_SECONDS)
+            asked.append(pod.metadata.name)
+    assert len(asked) == len(sharing), asked
+    started = time.monotonic()
+    names = set(asked)
+    while names & {p.metadata.name for p in kube.core.list_namespaced_pod("wasm-lab").items}:
+        assert time.monotonic() - started < GRACE_SECONDS * 0.75, (
+            f"still there {time.monotonic() - started:.0f}s after SIGTERM: "
+            f"{sorted(names & {p.metadata.name for p in kube.core.list_namespaced_pod('wasm-lab').items})}")
+        time.sleep(1)
 
 
 def test_up_check_rerun_down(lab_env, capsys):
@@ -94,6 +122,8 @@ def test_up_check_rerun_down(lab_env, capsys):
     with tarfile.open(bundle) as tar:
         dumps = [m for m in tar.getnames() if m.endswith(f"{NAME}-worker/containerd-config-dump.toml")]
         assert dumps and b"wasmtime" in tar.extractfile(dumps[0]).read()
+
+    engines_end_on_sigterm(kube)
 
     again, again_seconds = invoke("lab.up", "--config", str(config), env=env)
     assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]

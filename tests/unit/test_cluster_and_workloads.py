@@ -2,7 +2,7 @@ from xml.etree import ElementTree
 
 import tomlkit
 
-from lab import report, spec, workloads
+from lab import catalog, report, spec, workloads
 from lab.providers.kind import cluster_config, unmapped_variants
 
 
@@ -84,6 +84,14 @@ def test_variant_objects_pick_runtime_class_annotation_and_listen_address():
     assert env == {"FLAVOR": "runtime-wasmtime", "PORT": "3000", "WASMTIME_HTTP_PROXY_SOCKET_ADDR": "0.0.0.0:3000"}
     probe = wasmtime["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
     assert "httpGet" in probe and "exec" not in probe
+
+
+def test_engines_that_ignore_sigterm_as_pid_1_share_the_pods_process_namespace():
+    def shares(variant):
+        deployment, _ = workloads.variant_objects(variant, "img", "ns", 30080)
+        return deployment["spec"]["template"]["spec"].get("shareProcessNamespace", False)
+    assert [v for v in catalog.load().variants if shares(v)] == [
+        "embed-wasmedge", "embed-wasmtime", "runtime-crun-wasmedge", "embed-wasmedge-aot", "runtime-crun-wasmedge-aot"]
 
 
 def test_runtime_class_schedules_onto_provisioned_nodes():
