@@ -141,6 +141,14 @@ class Kube:
         self.wait_for(lambda: [name] if self.read(api_version, kind, name, namespace) is not None else [],
                       timeout, f"{kind} still terminating; run lab.down again", every)
 
+    def wait_pods_gone(self, namespace: str, lab: str, timeout: float = 120) -> None:
+        """Wait until no pod carrying this lab's mark is left in a namespace."""
+        def left() -> list[str]:
+            return [str(_meta(pod).name) for pod in self.core.list_namespaced_pod(namespace).items
+                    if (_meta(pod).annotations or {}).get(OWNER) == lab]
+
+        self.wait_for(left, timeout, "the lab's pods still ending; run lab.down again", every=0.5)
+
     def wait_nodes_ready(self, timeout: float = 300) -> list[str]:
         def not_ready():
             try:

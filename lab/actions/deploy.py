@@ -37,5 +37,12 @@ class Deploy:
         return looping
 
     def undo(self, ctx) -> list[str]:
-        """The variants first, then the namespace: deleted when the lab made it, restored when adopted."""
-        return ownership.release(ctx, ("Deployment", "Service")) + ownership.release(ctx, ("Namespace",))
+        """The variants first, then the namespace: deleted when the lab made it, restored when
+        adopted. In between, the variants' pods are waited for: the namespace controller, finding
+        pods in a namespace it deletes, looks again only after their grace period (30 s), however
+        soon they end."""
+        namespaces = {key.split("|")[2] for key in ctx.state.get(ownership.OWNED, []) if key.split("|")[1] == "Deployment"}
+        removed = ownership.release(ctx, ("Deployment", "Service"))
+        for namespace in sorted(namespaces):
+            ctx.kube.wait_pods_gone(namespace, ctx.spec.name)
+        return removed + ownership.release(ctx, ("Namespace",))

@@ -9,11 +9,13 @@ import pytest
 
 from lab import ownership, workloads
 from lab.actions.deploy import Deploy
+from lab.actions.images import LOADED, LoadImages
 from lab.actions.runtimeclasses import CreateRuntimeClasses
 from lab.actions.runtimes import InstallRuntimes
 from lab.artifacts import Artifacts
 from lab.artifacts.local import LocalBundle, LocalFile
 from lab.errors import LabError
+from lab.nodes import Node, Result
 from lab.kube import OWNER
 from lab.pipeline import Context
 from lab.state import State
@@ -68,6 +70,30 @@ def test_the_labs_own_namespace_goes_with_its_variants(ctx):
     Deploy().undo(c)
     assert c.kube.objects == {}
     assert c.state.get(ownership.OWNED) == []
+
+
+def test_the_labs_namespace_is_deleted_only_once_the_variants_pods_are_gone(ctx):
+    """The namespace controller, finding pods in a namespace it deletes, looks again only after
+    their grace period: the lab waits for its own pods first (another's are not waited for)."""
+    kube = FakeKube()
+    c = ctx(kube=kube)
+    Deploy().execute(c)
+    events, polls = [], iter(range(3))
+
+    def pods(namespace):
+        left = [NS(metadata=NS(name="yours", annotations=None))]
+        if next(polls, None) is not None:
+            left.append(NS(metadata=NS(name="httpbin-embed-wasmtime-1", annotations={OWNER: "lab1"})))
+        events.append(("pods", len(left)))
+        return NS(items=left)
+    kube.core.list_namespaced_pod = pods
+    deleting = kube.delete
+    kube.delete = lambda api_version, kind, name, namespace=None: (events.append((kind, name)),
+                                                                   deleting(api_version, kind, name, namespace))[1]
+    Deploy().undo(c)
+    assert events.index(("Namespace", "wasm-lab")) > events.index(("pods", 1)) > max(
+        i for i, e in enumerate(events) if e[0] == "Deployment")
+    assert events.count(("pods", 2)) == 3
 
 
 def test_another_labs_runtimeclass_is_shared_and_left_a_users_is_refused(ctx):
@@ -317,3 +343,32 @@ def test_lab_down_takes_the_runtimes_off_several_nodes_side_by_side(ctx, shim, m
     assert sorted(removed) == ["wasmedge from worker-1 (containerd config restored)",
                                "wasmedge from worker-2 (containerd config restored)"]
     assert first.restarts == second.restarts == 2 and context.state.get("runtimes_on_nodes") == []
+
+
+class ImagesNode(Node):
+    """FAKE node: a containerd image store of names, and the commands it was asked to run."""
+
+    def __init__(self, name, images):
+        self.name, self.images, self.commands = name, set(images), []
+
+    def exec(self, argv, input=None):
+        self.commands.append(argv)
+        assert argv[:4] == ["ctr", "-n", "k8s.io", "images"] and argv[4] == "rm", argv
+        gone = [name for name in argv[5:] if name in self.images]
+        self.images -= set(gone)
+        return Result(0, "".join(f"{name}\n" for name in gone), "")
+
+
+def test_the_images_the_lab_brought_leave_each_node_in_one_command_and_only_those(ctx):
+    a = ImagesNode("a", {"x/native:1", "x/embed:1", "yours:1"})
+    b = ImagesNode("b", {"x/native:1"})
+    c = ctx()
+    c.cluster.wasm_nodes = [a, b]
+    for mark in ("x/native:1@a", "x/embed:1@a", "x/native:1@b", "x/embed:1@b", "x/native:1@gone-node"):
+        c.state.add(LOADED, mark)
+    with c.state.declared(LoadImages()):
+        removed = LoadImages().undo(c)
+    assert sorted(removed) == ["image x/embed:1 from a", "image x/native:1 from a", "image x/native:1 from b"]
+    assert len(a.commands) == len(b.commands) == 1
+    assert a.images == {"yours:1"} and b.images == set()
+    assert c.state.get(LOADED) == []
