@@ -1,3 +1,5 @@
+from concurrent.futures import ThreadPoolExecutor
+
 import docker
 
 from lab import catalog, images, registry
@@ -92,12 +94,24 @@ class LoadImages:
         return f"{len(loaded)} image(s) on {', '.join(n.name for n in ctx.cluster.wasm_nodes)}"
 
     def undo(self, ctx) -> list[str]:
+        """The images the lab brought onto each node: one `ctr images rm` per node, the nodes side by side."""
         nodes = {node.name: node for node in ctx.cluster.wasm_nodes}
-        removed = []
+        by_node: dict[str, list[str]] = {}
         for mark in ctx.state.get(LOADED, []):
             name, _, node_name = mark.rpartition("@")
-            if node_name in nodes:
-                if nodes[node_name].run(["ctr", "-n", "k8s.io", "images", "rm", name], check=False).returncode == 0:
-                    removed.append(f"image {name} from {node_name}")
-            ctx.state.remove(LOADED, mark)
-        return removed
+            by_node.setdefault(node_name, []).append(name)
+
+        def off(node_name: str) -> list[str]:
+            with ctx.state.declared(self):  # a thread of its own: the declaration is per thread
+                gone = []
+                if node_name in nodes:
+                    # ctr prints each name it removed and only warns about one that is not there
+                    done = nodes[node_name].run(["ctr", "-n", "k8s.io", "images", "rm", *by_node[node_name]],
+                                                check=False)
+                    gone = [name for name in by_node[node_name] if name in done.stdout.split()]
+                for name in by_node[node_name]:
+                    ctx.state.remove(LOADED, f"{name}@{node_name}")
+                return [f"image {name} from {node_name}" for name in gone]
+
+        with ThreadPoolExecutor(max_workers=max(1, len(by_node)), thread_name_prefix="images-off") as pool:
+            return [line for lines in pool.map(off, sorted(by_node)) for line in lines]
