@@ -13,6 +13,7 @@ Runs only when the kit is complete (so it never starts a long kit build) and ski
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -222,6 +223,7 @@ def test_existing_cluster_up_rerun_down_restores_every_node(cluster, registry, c
               f"{create_seconds:.0f}s (not the lab), lab.up {up_seconds:.0f}s, re-run {again_seconds:.0f}s, "
               f"lab.down {down_seconds:.0f}s; containerd config sha256 per node before == after: "
               + ", ".join(f"{n} {before[n]['sha'][:12]}" for n in nodes))
+        print("lab.down, per undo: " + "; ".join(re.findall(r"↩ (\S+: \d+ undone \([\d.]+s\))", down.stdout + down.stderr)))
 
 
 def test_installer_node_guard_on_a_real_node(cluster):
