@@ -4,6 +4,7 @@ user's input (a corrupt state file, Docker or an API server that does not answer
 exit status 1. Runs invoke's own Program in-process with the project's namespace."""
 import json
 import os
+import uuid
 
 import pytest
 import yaml
@@ -189,7 +190,10 @@ def test_an_architecture_upstream_does_not_build_for_is_refused_first(cli, tmp_p
     assert sorted(os.listdir(tmp_path)) == ["kubeconfig"]
 
 
-def test_checking_a_lab_that_is_not_up_is_one_line(cli):
+def test_checking_a_lab_that_is_not_up_is_one_line(cli, tmp_path):
+    # a name no lab on this machine has: a real kind cluster named wasm-lab would be attached to
+    name = f"notup-{uuid.uuid4().hex[:8]}"
+    (tmp_path / "lab.yaml").write_text(f"name: {name}\n")
     code, err = cli(["workloads.check"])
     errors = [line for line in err.splitlines() if line.startswith("error:")]
-    assert code == 1 and errors == ["error: lab wasm-lab is not up (kind); run invoke lab.up first"]
+    assert code == 1 and errors == [f"error: lab {name} is not up (kind); run invoke lab.up first"]

@@ -15,9 +15,9 @@ from lab.actions.runtimes import InstallRuntimes
 from lab.artifacts import Artifacts
 from lab.artifacts.local import LocalBundle, LocalFile
 from lab.errors import LabError
-from lab.nodes import Node, Result
 from lab.kube import OWNER
-from lab.pipeline import Context
+from lab.nodes import Node, Result
+from lab.pipeline import Context, finish_waits_beside
 from lab.state import State
 from tests.fakes import FakeKube, FakeNode
 from tests.unit.test_cluster_and_workloads import lab_spec
@@ -313,6 +313,7 @@ def test_on_a_cluster_this_run_made_a_restart_waits_for_no_pod(ctx, shim, monkey
     assert asked == []
     reused = with_artifacts(ctx(runtimes=("wasmtime",)), shim)
     InstallRuntimes().undo(reused)
+    finish_waits_beside(reused)
     assert asked == ["fake-worker"]
 
 
@@ -339,7 +340,7 @@ def test_lab_down_takes_the_runtimes_off_several_nodes_side_by_side(ctx, shim, m
                 both.wait()
             return plain(argv, input)
         node.exec = meeting
-    removed = InstallRuntimes().undo(context)
+    removed = InstallRuntimes().undo(context) + finish_waits_beside(context)
     assert sorted(removed) == ["wasmedge from worker-1 (containerd config restored)",
                                "wasmedge from worker-2 (containerd config restored)"]
     assert first.restarts == second.restarts == 2 and context.state.get("runtimes_on_nodes") == []
