@@ -16,7 +16,7 @@ from lab.artifacts.host import host_arch
 from lab.errors import LabError
 from lab.kube import Kube
 from lab.lock import LockFile
-from lab.pipeline import Context, flat, nodes_released, run_actions
+from lab.pipeline import Context, finish_waits_beside, flat, nodes_released, run_actions
 from lab.proc import console
 from lab.spec import LabSpec
 from lab.state import State
@@ -92,7 +92,8 @@ def uninstall_runtimes(spec: LabSpec) -> list[str]:
             with state.declared(classes):
                 removed = classes.undo(ctx, spec.runtimes)
             with state.declared(runtimes):
-                return removed + runtimes.undo(ctx, spec.runtimes)
+                removed += runtimes.undo(ctx, spec.runtimes)
+            return removed + finish_waits_beside(ctx)
 
 
 def delete_cluster(spec: LabSpec) -> list[str]:
@@ -140,6 +141,11 @@ def down(spec: LabSpec) -> list[str]:
                 if undone:
                     console.print(f"  [green]↩[/green] {action.name}: {len(undone)} undone "
                                   f"[dim]({time.monotonic() - started:.1f}s)[/dim]")
+            if ctx.waits_beside:
+                started, waits = time.monotonic(), [w.what for w in ctx.waits_beside]
+                removed += finish_waits_beside(ctx)
+                console.print(f"  [green]↩[/green] waited for {', '.join(waits)} "
+                              f"[dim]({time.monotonic() - started:.1f}s more)[/dim]", soft_wrap=True)
         if (state.dir / "state.json").is_file():
             shutil.rmtree(state.dir)
             removed.append(f"state and kubeconfig in {state.dir}")

@@ -6,7 +6,10 @@ object it adopted (--adopt) so lab.down restores it instead of deleting it. Obje
 only while they still carry this lab's mark."""
 from __future__ import annotations
 
+from functools import partial
+
 from lab.kube import owner_of
+from lab.pipeline import wait_beside
 
 OWNED = "owned_objects"
 ADOPTED = "adopted_objects"
@@ -30,6 +33,11 @@ def claim(ctx, body: dict, shared: bool = False) -> str:
     return outcome
 
 
+def _gone(kube, api_version: str, kind: str, name: str) -> list[str]:
+    kube.wait_gone(api_version, kind, name, every=0.5)
+    return []
+
+
 def release(ctx, kinds: tuple[str, ...], names: tuple[str, ...] | None = None) -> list[str]:
     """Undo claim() for the recorded objects of these kinds (newest first): restore what was
     adopted, delete what carries this lab's mark, leave everything else."""
@@ -46,8 +54,8 @@ def release(ctx, kinds: tuple[str, ...], names: tuple[str, ...] | None = None) -
                 removed.append(f"{what} (restored as it was before the lab adopted it)")
             ctx.state.set(ADOPTED, {k: v for k, v in adopted.items() if k != key})
         elif ctx.kube.delete_owned(api_version, kind, name, ctx.spec.name, namespace or None):
-            if kind == "Namespace":
-                ctx.kube.wait_gone(api_version, kind, name, every=0.5)
+            if kind == "Namespace":  # waited for while the undos after this one go on
+                wait_beside(ctx, f"namespace {name} gone", partial(_gone, ctx.kube, api_version, kind, name))
             removed.append(what)
         ctx.state.remove(OWNED, key)
     return removed

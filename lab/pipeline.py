@@ -10,7 +10,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from lab.proc import console, terminate_long_running
 from lab.spec import LabSpec
@@ -39,6 +39,7 @@ class Context:
     results: dict = field(default_factory=dict)
     jobs: dict = field(default_factory=dict)                 # WASI job runner -> rows, like results
     timings: dict[str, float] = field(default_factory=dict)  # action -> seconds
+    waits_beside: list[WaitBeside] = field(default_factory=list)  # left running by undos (lab.down)
 
 
 class Action(Protocol):
@@ -79,6 +80,46 @@ def nodes_released(ctx: Context):
     finally:
         if ctx.cluster is not None:
             ctx.cluster.close_nodes()
+
+
+@dataclass
+class WaitBeside:
+    """A wait an undo leaves running while the undos after it go on: a namespace going (the
+    namespace controller takes 5-6 s even for an empty one), a node settling after a containerd
+    restart. The command that runs the undos ends with `finish_waits_beside`."""
+    what: str
+    ended: threading.Event = field(default_factory=threading.Event)
+    lines: list[str] = field(default_factory=list)
+    error: BaseException | None = None
+
+
+def wait_beside(ctx: Context, what: str, wait: Callable[[], list[str]]) -> None:
+    """Run `wait` (it returns lines for the user) in a thread of its own; a daemon thread, so an
+    interrupt does not wait for it (what it waits for happens anyway)."""
+    item = WaitBeside(what)
+
+    def run() -> None:
+        try:
+            item.lines = wait()
+        except BaseException as error:  # handed to finish_waits_beside, which raises it
+            item.error = error
+        finally:
+            item.ended.set()
+
+    ctx.waits_beside.append(item)
+    threading.Thread(target=run, daemon=True, name=f"beside-{len(ctx.waits_beside)}").start()
+
+
+def finish_waits_beside(ctx: Context) -> list[str]:
+    """Wait for every wait left beside the undos; their lines, or the first one's error."""
+    waits, ctx.waits_beside = ctx.waits_beside, []
+    for item in waits:
+        while not item.ended.wait(0.2):
+            pass
+    failed = next((item.error for item in waits if item.error is not None), None)
+    if failed is not None:
+        raise failed
+    return [line for item in waits for line in item.lines]
 
 
 INTERRUPT_GRACE_SECONDS = 30   # for a command side by side to end once asked to

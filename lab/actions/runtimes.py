@@ -1,11 +1,13 @@
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from rich.markup import escape
 
 from lab import catalog, node_runtimes, recovery
 from lab.catalog import Runtime
 from lab.errors import LabError
+from lab.pipeline import wait_beside
 from lab.proc import console
 
 CHANGED_AT = "runtimes_changed_at"  # when the lab last changed a runtime on a node (a containerd restart)
@@ -123,7 +125,9 @@ class InstallRuntimes:
 
     def undo(self, ctx, runtimes: tuple[str, ...] | None = None) -> list[str]:
         """Take off each runtime the lab installed, on the nodes it installed it on, and its labels:
-        all of a node's in one config change and one containerd restart, the nodes side by side."""
+        all of a node's in one config change and one containerd restart, the nodes side by side.
+        The wait for each node's other pods after the restart is left beside the undos that follow
+        (pipeline.finish_waits_beside)."""
         nodes = {node.name: node for node in ctx.cluster.wasm_nodes}
         before = self._ready_before(ctx)
         taking: dict[str, list[tuple[str, Runtime]]] = {}  # node -> (mark, runtime)
@@ -147,8 +151,10 @@ class InstallRuntimes:
                     ctx.state.remove(RECORD, mark)
                 if not any(m.endswith(f"@{node_name}") for m in ctx.state.get(RECORD, [])):
                     nodes[node_name].run(["rm", "-f", node_runtimes.MAIN_CONFIG + node_runtimes.BACKUP_SUFFIX])
-                if done.restarted:  # what others run there is left as it was: running
-                    removed += self._bring_back(ctx, node_name, before[node_name], handlers)
+                if done.restarted:  # what others run there is left as it was: running (waited for
+                    # while the undos after this one go on)
+                    wait_beside(ctx, f"{node_name} settled after the containerd restart",
+                                partial(self._bring_back, ctx, node_name, before[node_name], handlers))
             return removed
 
         with ThreadPoolExecutor(max_workers=max(1, len(taking)), thread_name_prefix="uninstall") as pool:

@@ -1,11 +1,14 @@
-"""lab.down's way into the nodes: one for every undo, released however lab.down ends. FAKE
-provider, nodes and actions (the real undos run in the existing-cluster end-to-end test)."""
+"""lab.down's way into the nodes: one for every undo, released however lab.down ends; the waits
+an undo leaves beside the undos after it. FAKE provider, nodes and actions (the real undos run in
+the existing-cluster end-to-end test)."""
+import threading
 from types import SimpleNamespace
 
 import pytest
 
 from lab import lifecycle, providers
 from lab.errors import LabError
+from lab.pipeline import wait_beside
 from lab.spec import load as load_spec
 from lab.state import State
 
@@ -74,5 +77,50 @@ def test_the_nodes_are_released_when_an_undo_fails(lab):
     node, with_actions = lab
     spec = with_actions(NodeUndo("runtimes", fails=True), NodeUndo("deploy"))
     with pytest.raises(LabError, match="runtimes failed"):
+        lifecycle.down(spec)
+    assert (node.opened, node.closed) == (1, 1)
+
+
+class SettlingUndo(NodeUndo):
+    """FAKE undo that leaves a wait beside: it ends only once `later` has been undone (up to 5 s)."""
+
+    def __init__(self, name, later: threading.Event, fails=False):
+        super().__init__(name, fails)
+        self.later = later
+
+    def undo(self, ctx):
+        def settle():
+            if not self.later.wait(5):
+                raise LabError(f"{self.name}'s wait ran alone")
+            if self.fails:
+                raise LabError(f"{self.name} never settled")
+            return [f"{self.name} settled"]
+        wait_beside(ctx, f"{self.name} settling", settle)
+        return [f"{self.name} undone"]
+
+
+class SignallingUndo(NodeUndo):
+    def __init__(self, name, undone: threading.Event):
+        super().__init__(name)
+        self.undone = undone
+
+    def undo(self, ctx):
+        self.undone.set()
+        return super().undo(ctx)
+
+
+def test_a_wait_left_beside_runs_while_the_later_undos_go_on_and_lab_down_ends_with_it(lab):
+    node, with_actions = lab
+    later = threading.Event()
+    # undone in reverse: runtimes (leaves its wait), then cluster while the wait still runs
+    spec = with_actions(SignallingUndo("cluster", later), SettlingUndo("runtimes", later))
+    assert lifecycle.down(spec)[:3] == ["runtimes undone", "cluster undone", "runtimes settled"]
+
+
+def test_a_wait_left_beside_that_fails_fails_lab_down(lab):
+    node, with_actions = lab
+    later = threading.Event()
+    spec = with_actions(SignallingUndo("cluster", later), SettlingUndo("runtimes", later, fails=True))
+    with pytest.raises(LabError, match="runtimes never settled"):
         lifecycle.down(spec)
     assert (node.opened, node.closed) == (1, 1)
