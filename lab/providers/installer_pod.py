@@ -282,7 +282,7 @@ class InstallerPodNode(Node):
             return seen.stdout.strip() if seen.returncode == 0 else ""  # not yet, or exec cut by the restart
 
         try:
-            said = wait_until(outcome, self.restart_timeout, "no word from the containerd restart", 2)
+            said = wait_until(outcome, self.restart_timeout, "no word from the containerd restart", 0.5)
         except LabError as error:
             return Result(1, "", str(error))
         self._raw(self.prefix + ["rm", "-f", status_file])
