@@ -30,7 +30,7 @@ from lab.proc import console
 from lab.providers import installer_pod
 from lab.providers.base import Cluster, Provider, not_up
 from lab.registry import push_image
-from lab.state import State, private_folder
+from lab.state import State, private_folder, write_private
 
 if TYPE_CHECKING:
     from lab.spec import LabSpec
@@ -71,6 +71,15 @@ def _named(docs, section: str, name: str):
 
 def contexts(files: list[Path] | None = None) -> list[str]:
     return [c.get("name") for _, doc in _load(files or kubeconfig_files()) for c in doc.get("contexts") or []]
+
+
+def own_kubeconfig(state_dir: Path, context: str) -> Path:
+    """The lab's copy of `context` (0600, in its state folder), written again from the user's
+    kubeconfig each time the lab reaches the cluster: a cluster recreated under the same context
+    (a new API port, new credentials) is reached, not the copy's dead address."""
+    kubeconfig = state_dir / "kubeconfig"
+    write_private(kubeconfig, yaml.safe_dump(minified_kubeconfig(context), sort_keys=False))
+    return kubeconfig
 
 
 def minified_kubeconfig(context: str, files: list[Path] | None = None) -> dict:
@@ -225,9 +234,7 @@ class ExistingProvider(Provider):
         self.spec = spec
         state_dir = state.dir
         private_folder(state_dir)
-        kubeconfig = state_dir / "kubeconfig"
-        kubeconfig.write_text(yaml.safe_dump(minified_kubeconfig(spec.context), sort_keys=False))
-        kubeconfig.chmod(0o600)
+        kubeconfig = own_kubeconfig(state_dir, spec.context)
         kube = self.kube(kubeconfig, spec.context)
         nodes = kube.core.list_node().items
         chosen, how = select_nodes(nodes, spec.selector)
@@ -256,7 +263,7 @@ class ExistingProvider(Provider):
         names = self._record(state.dir).get("nodes") or []
         if not self.exists(spec) or not kubeconfig.exists() or not names:
             raise not_up(spec)
-        kube = self.kube(kubeconfig, spec.context)
+        kube = self.kube(own_kubeconfig(state.dir, spec.context), spec.context)
         chosen = [n for n in kube.core.list_node().items if n.metadata.name in names]
         if not chosen:
             raise LabError(f"context {spec.context}: none of the lab's nodes ({', '.join(names)}) is in the cluster any more")
@@ -338,8 +345,7 @@ class ExistingProvider(Provider):
         state_dir = state.dir
         if not (state_dir / "kubeconfig").exists() or not self.exists(spec):
             return []
-        kubeconfig = state_dir / "kubeconfig"
-        kube = self.kube(kubeconfig, spec.context)
+        kube = self.kube(own_kubeconfig(state_dir, spec.context), spec.context)
         record = self._record(state_dir)
         removed = []
         for name in record.get("pool_labelled", []):

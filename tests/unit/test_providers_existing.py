@@ -172,6 +172,13 @@ def test_the_tags_made_for_pushing_are_taken_back_and_nothing_without_a_registry
     assert provider.forget_pushed(NS(registry=""), refs) == []
 
 
+def kubeconfig_for(port, context="c"):
+    return {"apiVersion": "v1", "kind": "Config", "current-context": context,
+            "contexts": [{"name": context, "context": {"cluster": context, "user": "u"}}],
+            "clusters": [{"name": context, "cluster": {"server": f"https://127.0.0.1:{port}"}}],
+            "users": [{"name": "u", "user": {"token": "t"}}]}
+
+
 def test_release_takes_back_only_the_pool_labels_it_added_and_the_installer(monkeypatch, tmp_path):
     """FAKE kube and nodes: release() undoes what ensure() added around the lab, nothing else
     (the lab's objects, runtimes and images are undone by the actions, tests/unit/test_ownership.py)."""
@@ -190,7 +197,8 @@ def test_release_takes_back_only_the_pool_labels_it_added_and_the_installer(monk
     node = RecordingNode("w1")
     node.close = lambda: events.append(("close", "w1"))
     provider = existing.ExistingProvider(kube_factory=lambda kubeconfig, context: kube)
-    monkeypatch.setattr(existing, "contexts", lambda files=None: ["c"])
+    (tmp_path / "config").write_text(yaml.safe_dump(kubeconfig_for(40001)))
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "config"))
     provider._pods = [node]
     existing.ExistingProvider._save(tmp_path, {"pool_labelled": ["w1"]})
     (tmp_path / "kubeconfig").write_text("{}")
@@ -199,6 +207,31 @@ def test_release_takes_back_only_the_pool_labels_it_added_and_the_installer(monk
     assert events == [("label", "w1", {"wasm-lab.dev/pool": None}), ("close", "w1"),
                       ("delete-owned", "Namespace", "wasm-lab-installer-ex1", "ex1"), ("gone", "wasm-lab-installer-ex1")]
     assert removed == ["label wasm-lab.dev/pool from w1", "namespace wasm-lab-installer-ex1"]
+
+
+def test_a_cluster_recreated_under_the_same_context_is_reached_at_its_new_address(tmp_path, monkeypatch):
+    """FAKE kube: attach() reaches the cluster through the lab's copy of the context, written again
+    from the user's kubeconfig (the copy a lab.up made holds the old API port)."""
+    users = tmp_path / "config"
+    users.write_text(yaml.safe_dump(kubeconfig_for(40001)))
+    monkeypatch.setenv("KUBECONFIG", str(users))
+    monkeypatch.setenv("WASM_LAB_STATE_DIR", str(tmp_path / "state"))
+    state_dir = tmp_path / "state" / "ex1"
+    state_dir.mkdir(parents=True)
+    (state_dir / "kubeconfig").write_text(yaml.safe_dump(kubeconfig_for(39999)))  # the cluster before
+    existing.ExistingProvider._save(state_dir, {"nodes": ["w1"]})
+    reached = []
+
+    def kube_factory(kubeconfig, context):
+        reached.append(yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"])
+        return NS(core=NS(list_node=lambda: NS(items=[v1node("w1")])))
+
+    provider = existing.ExistingProvider(kube_factory=kube_factory)
+    monkeypatch.setattr(provider, "_installer_node", lambda kube, name, spec: RecordingNode(name))
+    cluster = provider.attach(NS(name="ex1", context="c"), NS(dir=state_dir))
+    assert reached == ["https://127.0.0.1:40001"]
+    assert [n.name for n in cluster.wasm_nodes] == ["w1"]
+    assert (state_dir / "kubeconfig").stat().st_mode & 0o777 == 0o600
 
 
 def test_preflight_names_an_unknown_context_before_anything_is_built(tmp_path, monkeypatch):
