@@ -53,6 +53,28 @@ class BuildImages:
         return removed
 
 
+def refs_alongside(listing: str, names: list[str]) -> list[str]:
+    """The refs containerd made itself for these image names (`ctr images ls` output): a pulled
+    tag gets `repo@sha256:<manifest>` and `sha256:<config>` beside it, which keep the image's
+    content after the tag goes. Only for an image no other name (someone else's tag) points to."""
+    target = {}
+    for line in listing.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 3:
+            target[fields[0]] = fields[2]
+    repos = {name.rpartition(":")[0] if "@" not in name else name.partition("@")[0] for name in names}
+
+    def made_by_containerd(ref: str) -> bool:
+        return ref.startswith("sha256:") or ("@sha256:" in ref and ref.partition("@")[0] in repos)
+
+    alongside = []
+    for digest in {target[name] for name in names if name in target}:
+        others = [ref for ref, d in target.items() if d == digest and ref not in names]
+        if all(made_by_containerd(ref) for ref in others):
+            alongside += others
+    return sorted(alongside)
+
+
 def names_on_node(node) -> set[str]:
     return set(node.run(["ctr", "-n", "k8s.io", "images", "ls", "-q"], check=False).stdout.split())
 
@@ -94,7 +116,8 @@ class LoadImages:
         return f"{len(loaded)} image(s) on {', '.join(n.name for n in ctx.cluster.wasm_nodes)}"
 
     def undo(self, ctx) -> list[str]:
-        """The images the lab brought onto each node: one `ctr images rm` per node, the nodes side by side."""
+        """The images the lab brought onto each node, with the refs containerd made beside them: one
+        `ctr images rm` per node, the nodes side by side."""
         nodes = {node.name: node for node in ctx.cluster.wasm_nodes}
         by_node: dict[str, list[str]] = {}
         for mark in ctx.state.get(LOADED, []):
@@ -105,10 +128,12 @@ class LoadImages:
             with ctx.state.declared(self):  # a thread of its own: the declaration is per thread
                 gone = []
                 if node_name in nodes:
+                    node, names = nodes[node_name], by_node[node_name]
+                    listing = node.run(["ctr", "-n", "k8s.io", "images", "ls"], check=False).stdout
                     # ctr prints each name it removed and only warns about one that is not there
-                    done = nodes[node_name].run(["ctr", "-n", "k8s.io", "images", "rm", *by_node[node_name]],
-                                                check=False)
-                    gone = [name for name in by_node[node_name] if name in done.stdout.split()]
+                    done = node.run(["ctr", "-n", "k8s.io", "images", "rm", *names, *refs_alongside(listing, names)],
+                                    check=False)
+                    gone = [name for name in names if name in done.stdout.split()]
                 for name in by_node[node_name]:
                     ctx.state.remove(LOADED, f"{name}@{node_name}")
                 return [f"image {name} from {node_name}" for name in gone]

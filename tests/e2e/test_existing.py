@@ -156,6 +156,7 @@ def test_existing_cluster_up_rerun_down_restores_every_node(cluster, registry, c
     kubeconfig, folder, create_seconds = cluster
     nodes = output("kind", "get", "nodes", "--name", CLUSTER).split()
     before = {n: node_sha256(n) for n in nodes}
+    images_before = {n: output("docker", "exec", n, "ctr", "-n", "k8s.io", "images", "ls", "-q") for n in nodes}
     lab_yaml = folder / "lab.yaml"
     settings = {"name": "existing-test", "provider": "existing", "context": CONTEXT, "host_port_base": PORT_BASE,
                 "results_dir": str(folder / "results"), "runtimes": RUNTIMES, "offline": "true"}
@@ -209,6 +210,9 @@ def test_existing_cluster_up_rerun_down_restores_every_node(cluster, registry, c
         assert leftovers == [], f"{node}: {leftovers}"
         images = output("docker", "exec", node, "ctr", "-n", "k8s.io", "images", "ls", "-q")
         assert "loadgen" not in images, f"the bench's load generator image was left in {node}"
+        # containerd's own refs of a pulled image (repo@digest, sha256:config) count too
+        left = sorted(set(images.split()) - set(images_before[node].split()))
+        assert left == [], f"the lab's images were left in {node}: {left}"
     kubectl = ["kubectl", "--kubeconfig", str(kubeconfig)]
     labels = output(*kubectl, "get", "nodes", "-o", "json")
     for item in json.loads(labels)["items"]:

@@ -347,22 +347,36 @@ def test_lab_down_takes_the_runtimes_off_several_nodes_side_by_side(ctx, shim, m
 
 
 class ImagesNode(Node):
-    """FAKE node: a containerd image store of names, and the commands it was asked to run."""
+    """FAKE node: a containerd image store (ref -> manifest digest), and the commands it was asked to run."""
 
     def __init__(self, name, images):
-        self.name, self.images, self.commands = name, set(images), []
+        self.name, self.images, self.commands = name, dict(images), []
 
     def exec(self, argv, input=None):
         self.commands.append(argv)
-        assert argv[:4] == ["ctr", "-n", "k8s.io", "images"] and argv[4] == "rm", argv
+        assert argv[:4] == ["ctr", "-n", "k8s.io", "images"], argv
+        if argv[4] == "ls":
+            return Result(0, "REF TYPE DIGEST SIZE PLATFORMS LABELS\n" + "".join(
+                f"{ref} application/vnd.oci.image.manifest.v1+json {digest} 1.0 MiB linux/amd64 -\n"
+                for ref, digest in self.images.items()), "")
+        assert argv[4] == "rm", argv
         gone = [name for name in argv[5:] if name in self.images]
-        self.images -= set(gone)
+        for name in gone:
+            del self.images[name]
         return Result(0, "".join(f"{name}\n" for name in gone), "")
 
 
+def pulled(repo_tag, digest, config):
+    """A tag as containerd's CRI leaves it after a pull: the tag, repo@digest and the config id."""
+    repo = repo_tag.rpartition(":")[0]
+    return {repo_tag: digest, f"{repo}@{digest}": digest, f"sha256:{config}": digest}
+
+
 def test_the_images_the_lab_brought_leave_each_node_in_one_command_and_only_those(ctx):
-    a = ImagesNode("a", {"x/native:1", "x/embed:1", "yours:1"})
-    b = ImagesNode("b", {"x/native:1"})
+    native, embed = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+    a = ImagesNode("a", {**pulled("x/native:1", native, "a" * 64), **pulled("x/embed:1", embed, "b" * 64),
+                         "yours:1": "sha256:" + "3" * 64})
+    b = ImagesNode("b", {**pulled("x/native:1", native, "a" * 64), "yours/native:2": native})
     c = ctx()
     c.cluster.wasm_nodes = [a, b]
     for mark in ("x/native:1@a", "x/embed:1@a", "x/native:1@b", "x/embed:1@b", "x/native:1@gone-node"):
@@ -370,6 +384,8 @@ def test_the_images_the_lab_brought_leave_each_node_in_one_command_and_only_thos
     with c.state.declared(LoadImages()):
         removed = LoadImages().undo(c)
     assert sorted(removed) == ["image x/embed:1 from a", "image x/native:1 from a", "image x/native:1 from b"]
-    assert len(a.commands) == len(b.commands) == 1
-    assert a.images == {"yours:1"} and b.images == set()
+    assert [argv[4] for argv in a.commands] == [argv[4] for argv in b.commands] == ["ls", "rm"]
+    assert a.images == {"yours:1": "sha256:" + "3" * 64}
+    # a tag of the user's points at the same image on b: what containerd made beside it stays
+    assert b.images == {f"x/native@{native}": native, "sha256:" + "a" * 64: native, "yours/native:2": native}
     assert c.state.get(LOADED) == []
