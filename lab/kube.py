@@ -161,16 +161,23 @@ class Kube:
         return self.wait_for(not_ready, timeout, "nodes never became Ready")
 
     def wait_deployment_ready(self, name: str, namespace: str, timeout: float = 300) -> None:
+        """Ready: its generation observed, every replica updated and ready, and no pod of its
+        still ending (kube-proxy may still send a new connection to one, which then hangs)."""
+        selector = f"app.kubernetes.io/name={name}"
+
         def not_ready():
             deployment = self.apps.read_namespaced_deployment(name, namespace)
             status = deployment.status or client.V1DeploymentStatus()
             wanted = deployment.spec.replicas if deployment.spec else None
             fresh = (status.observed_generation or 0) >= (_meta(deployment).generation or 0)
             ready = fresh and (status.updated_replicas or 0) == wanted and (status.ready_replicas or 0) == wanted
-            return [] if ready else [name]
+            if not ready:
+                return [name]
+            pods = self.core.list_namespaced_pod(namespace, label_selector=selector).items
+            return [name] if any(_meta(pod).deletion_timestamp for pod in pods) else []
 
         try:
-            self.wait_for(not_ready, timeout, "")
+            self.wait_for(not_ready, timeout, "", every=0.5)
         except LabError:
             raise LabError(f"deployment {namespace}/{name} never became ready within {timeout:.0f}s: "
                            + self.describe_pods(namespace, f"app.kubernetes.io/name={name}"))

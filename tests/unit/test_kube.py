@@ -25,3 +25,28 @@ def test_a_delete_says_whether_it_deleted_and_tolerates_only_absent_or_what_the_
     for status in (409, 500):
         with pytest.raises(ApiException):
             delete_if_present(answering(status))
+
+
+def test_a_deployment_is_ready_only_once_no_pod_of_its_is_still_ending():
+    """FAKE API: the Deployment's status says ready at once, but the pod of its last rollout ends
+    only at the third look; a check begun before then may be sent to it and hang (a 20 s timeout
+    in the interrupted-run fault test)."""
+    from types import SimpleNamespace as NS
+
+    from lab.kube import Kube
+
+    looks = []
+    ready = NS(metadata=NS(generation=2), spec=NS(replicas=1),
+               status=NS(observed_generation=2, updated_replicas=1, ready_replicas=1))
+
+    def pods(namespace, label_selector):
+        looks.append(label_selector)
+        ending = NS(metadata=NS(name="old", deletion_timestamp="now"))
+        current = NS(metadata=NS(name="new", deletion_timestamp=None))
+        return NS(items=[ending, current] if len(looks) < 3 else [current])
+
+    kube = Kube.__new__(Kube)
+    kube.apps = NS(read_namespaced_deployment=lambda name, namespace: ready)
+    kube.core = NS(list_namespaced_pod=pods)
+    kube.wait_deployment_ready("httpbin-native", "wasm-lab", timeout=10)
+    assert looks == ["app.kubernetes.io/name=httpbin-native"] * 3
