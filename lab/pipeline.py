@@ -152,24 +152,19 @@ class Together:
             finally:
                 ended[index].set()
 
-        # daemon threads, waited for on an interrupt only so long (INTERRUPT_GRACE_SECONDS): every
-        # record is written before its change, so the next run finishes what was cut short; the
-        # commands they wait on (kind create) are ended first, as a single action ends its own
-        running: list[threading.Event] = []
+        # daemon threads: an interrupt stops lab.up now, as it would stop one action (every record
+        # is written before its change, so the next run finishes what was cut short); the commands
+        # they wait on (kind create) are ended first, as a single action ends its own
+        for index, action in enumerate(self.actions):
+            threading.Thread(target=one, args=(index, action), daemon=True, name=action.name).start()
         try:
-            for index, action in enumerate(self.actions):
-                running.append(ended[index])
-                threading.Thread(target=one, args=(index, action), daemon=True, name=action.name).start()
-            for done in running:
+            for done in ended:
                 while not done.wait(0.2):
                     pass
         except BaseException:
-            # the rest of a thread's commands got the same SIGINT; an interpreter that ends under
-            # a thread still at work aborts (exit -6, not 130)
-            terminate_long_running()
-            deadline = time.monotonic() + INTERRUPT_GRACE_SECONDS
-            for done in running:
-                done.wait(max(0.0, deadline - time.monotonic()))
+            if terminate_long_running():
+                for done in ended:
+                    done.wait(INTERRUPT_GRACE_SECONDS)
             raise
         first = next((error for error in failures if error is not None), None)
         if first is not None:

@@ -1,13 +1,5 @@
 """The action sequences: each action's needs are given by an action before it."""
-import threading
-import time
-from types import SimpleNamespace as NS
-
 import pytest
-
-from lab import pipeline
-from lab.pipeline import Context, Together, run_actions
-from lab.state import State
 
 
 def test_every_sequence_gives_each_action_what_it_needs():
@@ -129,55 +121,3 @@ def test_the_runtimes_go_on_beside_only_actions_that_reach_no_node():
     beside = [step for step in actions.UP if isinstance(step, Together)
               and any(isinstance(member, InstallRuntimes) for member in step.actions)]
     assert [sorted(member.name for member in step.actions) for step in beside] == [["images", "registry", "runtimes"]]
-
-
-
-def _ctrl_c_during(actions, seconds_in: threading.Event):
-    """Run `actions` (a Together) and press Ctrl-C once `seconds_in` is set; returns how long the
-    KeyboardInterrupt took to come back."""
-    import _thread
-
-    def press():
-        seconds_in.wait(5)
-        _thread.interrupt_main()
-
-    threading.Thread(target=press, daemon=True).start()
-    started = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        run_actions(Context(spec=None, state=State("ctrl-c"), provider=None), [Together(*actions)])
-    return time.monotonic() - started
-
-
-def _action(name, body):
-    return NS(name=name, title=name, needs=(), gives=(), records=(), notes=(), in_cluster=False, execute=body)
-
-
-def test_ctrl_c_during_actions_side_by_side_returns_once_they_have_ended(tmp_path, monkeypatch):
-    """FAKE actions: the interrupt waits for the threads of a Together to end (a node's install ends
-    soon after its commands got the same SIGINT). A process that ended under a thread still at work
-    aborted (exit -6 instead of 130: a Ctrl-C during lab.up's `runtimes + images + registry`)."""
-    monkeypatch.setenv("WASM_LAB_STATE_DIR", str(tmp_path))
-    began, ended = threading.Event(), threading.Event()
-
-    def installing(ctx):
-        began.set()
-        time.sleep(1)
-        ended.set()
-        return "done"
-
-    _ctrl_c_during([_action("runtimes", installing), _action("images", lambda ctx: "done")], began)
-    assert ended.is_set()
-
-
-def test_ctrl_c_waits_for_actions_side_by_side_only_so_long(tmp_path, monkeypatch):
-    """FAKE actions: one that does not end is left after the grace period; the interrupt comes back."""
-    monkeypatch.setenv("WASM_LAB_STATE_DIR", str(tmp_path))
-    monkeypatch.setattr(pipeline, "INTERRUPT_GRACE_SECONDS", 0.5)
-    began = threading.Event()
-
-    def stuck(ctx):
-        began.set()
-        time.sleep(5)
-        return "done"
-
-    assert _ctrl_c_during([_action("stuck", stuck)], began) < 3
