@@ -109,15 +109,3 @@ def test_actions_side_by_side_each_write_what_they_declare(tmp_path, monkeypatch
     ctx = Context(spec=NS(), state=State("side-by-side"), provider=NS())
     run_actions(ctx, [Together(left, right)])
     assert ctx.state.get("left_things") == ["made"] and ctx.state.get("right_things") == ["made"]
-
-
-def test_the_runtimes_go_on_beside_only_actions_that_reach_no_node():
-    """While InstallRuntimes restarts a node's containerd, nothing else may read or change that
-    containerd (a `ctr images ls` then would read as "no images there")."""
-    from lab import actions
-    from lab.actions.runtimes import InstallRuntimes
-    from lab.pipeline import Together
-
-    beside = [step for step in actions.UP if isinstance(step, Together)
-              and any(isinstance(member, InstallRuntimes) for member in step.actions)]
-    assert [sorted(member.name for member in step.actions) for step in beside] == [["images", "registry", "runtimes"]]
