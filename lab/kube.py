@@ -180,7 +180,7 @@ class Kube:
             self.wait_for(not_ready, timeout, "", every=0.5)
         except LabError:
             raise LabError(f"deployment {namespace}/{name} never became ready within {timeout:.0f}s: "
-                           + self.describe_pods(namespace, f"app.kubernetes.io/name={name}"))
+                           + self.describe_pods(namespace, selector))
 
     def describe_pods(self, namespace: str, selector: str) -> str:
         pods: list[Any] = self.core.list_namespaced_pod(namespace, label_selector=selector).items

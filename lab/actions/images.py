@@ -62,10 +62,13 @@ def refs_alongside(listing: str, names: list[str]) -> list[str]:
         fields = line.split()
         if len(fields) >= 3:
             target[fields[0]] = fields[2]
-    repos = {name.rpartition(":")[0] if "@" not in name else name.partition("@")[0] for name in names}
+    repositories = {ImageRef.parse(name).repository for name in names}
 
     def made_by_containerd(ref: str) -> bool:
-        return ref.startswith("sha256:") or ("@sha256:" in ref and ref.partition("@")[0] in repos)
+        if ref.startswith("sha256:"):
+            return True
+        parsed = ImageRef.parse(ref)
+        return parsed.digest.startswith("sha256:") and parsed.repository in repositories
 
     alongside = []
     for digest in {target[name] for name in names if name in target}:

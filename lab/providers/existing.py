@@ -233,7 +233,6 @@ class ExistingProvider(Provider):
     def ensure(self, spec: LabSpec, node_image: str | None, state: State) -> Cluster:
         self.spec = spec
         state_dir = state.dir
-        private_folder(state_dir)
         kubeconfig = own_kubeconfig(state_dir, spec.context)
         kube = self.kube(kubeconfig, spec.context)
         nodes = kube.core.list_node().items
