@@ -72,38 +72,55 @@ def remove_bundle(node: Node, dest: str, uninstall: str | None) -> None:
     node.run(["rmdir", "--ignore-fail-on-non-empty", str(PurePosixPath(dest).parent)], check=False)
 
 
-def foreign_files(node: Node, runtime: Runtime, files: dict[str, LocalFile]) -> list[str]:
-    """Files at the runtime's destinations that are not the ones the lab would place there."""
-    return [item["dest"] for item in runtime.files
-            if node.sha256(item["dest"]) not in (None, files[item["source"]].sha256)]
+def runtime_paths(runtimes) -> list[str]:
+    """Where the runtimes' files go on a node: what `node.sha256s` is asked about once per node."""
+    return sorted({item["dest"] for runtime in runtimes for item in runtime.files})
 
 
-def present(node: Node, runtime: Runtime, files: dict[str, LocalFile]) -> bool:
-    """The runtime is there already and live, as the lab would install it (another lab's, a user's,
-    or this lab's from a run that got as far as loading it)."""
-    if foreign_files(node, runtime, files) or not all(node.sha256(item["dest"]) for item in runtime.files):
-        return False
-    main_text = node.read_file(MAIN_CONFIG)
-    return main_text is not None and registered(node, runtime_entry(runtime)) \
-        and loaded(node, [MAIN_CONFIG, *read_drop_ins(node, main_text)])
+def foreign_files(runtime: Runtime, files: dict[str, LocalFile], sums: dict[str, str | None]) -> list[str]:
+    """Files at the runtime's destinations that are not the ones the lab would place there
+    (`sums`: the node's sha256 of each destination)."""
+    return [item["dest"] for item in runtime.files if sums[item["dest"]] not in (None, files[item["source"]].sha256)]
 
 
-def place_files(node: Node, runtime: Runtime, files: dict[str, LocalFile], keep_foreign: bool = False) -> list[str]:
-    """Copy each file unless its sha256 already matches; with keep_foreign, a different file that
-    is there first is kept beside it (BACKUP_SUFFIX) for uninstall() to put back."""
-    copied = []
-    for item in runtime.files:
-        local = files[item["source"]]
-        current = node.sha256(item["dest"])
-        if current == local.sha256:
+def present(node: Node, runtimes: list[Runtime], files: dict[str, LocalFile], sums: dict[str, str | None]) -> list[bool]:
+    """For each runtime, whether it is there already and live, as the lab would install it
+    (another lab's, a user's, or this lab's from a run that got as far as loading it): its files
+    (`sums`: the node's sha256 of each), its entry in one `containerd config dump`, and a
+    containerd started after the config was last written."""
+    candidates = [runtime for runtime in runtimes
+                  if all(sums[item["dest"]] == files[item["source"]].sha256 for item in runtime.files)]
+    main_text = node.read_file(MAIN_CONFIG) if candidates else None
+    if main_text is None:
+        return [False] * len(runtimes)
+    missing = unregistered(node, [runtime_entry(runtime) for runtime in candidates])
+    live = len(missing) < len(candidates) and loaded(node, [MAIN_CONFIG, *read_drop_ins(node, main_text)])
+    return [live and runtime in candidates and runtime_entry(runtime) not in missing for runtime in runtimes]
+
+
+def place_files(node: Node, wanted: list[Wanted], files: dict[str, LocalFile]) -> list[list[str]]:
+    """Copy every file of the wanted runtimes whose sha256 differs, in one archive, and check each
+    copy: the node asked twice in all, not per file. A different file that is there first is kept
+    beside it (BACKUP_SUFFIX) for uninstall() to put back when its runtime says `keep_foreign`.
+    The files copied, per wanted runtime."""
+    items = [(item, spec) for item in wanted for spec in item.runtime.files]
+    dests = [spec["dest"] for _, spec in items]
+    current = node.sha256s(dests + [dest + BACKUP_SUFFIX for dest in dests])
+    copies: dict[str, bytes] = {}
+    for item, spec in items:
+        dest, local = spec["dest"], files[spec["source"]]
+        if current[dest] == local.sha256 or dest in copies:
             continue
-        if current is not None and keep_foreign and node.sha256(item["dest"] + BACKUP_SUFFIX) is None:
-            node.run(["cp", "-p", item["dest"], item["dest"] + BACKUP_SUFFIX])
-        node.put_file(item["dest"], local.verified_bytes(), 0o755)
-        if node.sha256(item["dest"]) != local.sha256:
-            raise LabError(f"{node.name}: {item['dest']} does not match sha256 {local.sha256} after copying")
-        copied.append(item["dest"])
-    return copied
+        if current[dest] is not None and item.keep_foreign and current[dest + BACKUP_SUFFIX] is None:
+            node.run(["cp", "-p", dest, dest + BACKUP_SUFFIX])
+        copies[dest] = local.verified_bytes()
+    node.put_files([(dest, content, 0o755) for dest, content in copies.items()])
+    after = node.sha256s(list(copies))
+    for item, spec in items:
+        if spec["dest"] in copies and after[spec["dest"]] != files[spec["source"]].sha256:
+            raise LabError(f"{node.name}: {spec['dest']} does not match sha256 {files[spec['source']].sha256} "
+                           "after copying")
+    return [[spec["dest"] for spec in item.runtime.files if spec["dest"] in copies] for item in wanted]
 
 
 def read_drop_ins(node: Node, main_text: str) -> dict[str, str]:
@@ -115,9 +132,10 @@ def read_drop_ins(node: Node, main_text: str) -> dict[str, str]:
     return drop_ins
 
 
-def registered(node: Node, entry: containerd.RuntimeEntry) -> bool:
+def unregistered(node: Node, entries: list[containerd.RuntimeEntry]) -> list[containerd.RuntimeEntry]:
+    """The entries `containerd config dump` does not show (one dump for all of them)."""
     dump = node.run(["containerd", "config", "dump"], check=False)
-    return dump.returncode == 0 and containerd.dump_has_runtime(dump.stdout, entry)
+    return [entry for entry in entries if dump.returncode != 0 or not containerd.dump_has_runtime(dump.stdout, entry)]
 
 
 def loaded(node: Node, paths: list[str]) -> bool:
@@ -150,6 +168,7 @@ def configure(node: Node, entries: list[containerd.RuntimeEntry], reports: list[
     if main_text is None:
         raise LabError(f"{node.name}: {MAIN_CONFIG} not found; is this node running containerd?")
     drop_ins = read_drop_ins(node, main_text)
+    read = {MAIN_CONFIG: main_text, **drop_ins}
     paths = [MAIN_CONFIG, *drop_ins]
     changes: dict[str, str] = {}
     for entry, report in zip(entries, reports):
@@ -162,17 +181,17 @@ def configure(node: Node, entries: list[containerd.RuntimeEntry], reports: list[
         report.config_changed = bool(planned)
         changes.update(planned)
     if not changes:
-        if all(registered(node, entry) for entry in entries) and loaded(node, paths):
+        if not unregistered(node, entries) and loaded(node, paths):
             return
         for report in reports:
             report.restarted = True
         restart_containerd(node)
-        unshown = [entry.handler for entry in entries if not registered(node, entry)]
+        unshown = [entry.handler for entry in unregistered(node, entries)]
         if unshown:
             raise LabError(f"{node.name}: runtime {', '.join(unshown)} is in the config but `containerd config dump` "
                            "does not show it; see `invoke lab.diagnose`")
         return
-    originals = {path: node.read_file(path) for path in changes}
+    originals = {path: read.get(path) for path in changes}  # as read above (None: a file it adds)
     for path, original in originals.items():
         if original is not None:
             node.put_file(path + BACKUP_SUFFIX, original.encode())
@@ -185,7 +204,7 @@ def configure(node: Node, entries: list[containerd.RuntimeEntry], reports: list[
         for path, text in changes.items():
             node.put_file(path, text.encode())
         restart_containerd(node)
-        missing = [entry for entry in entries if not registered(node, entry)]
+        missing = unregistered(node, entries)
         if missing:
             raise LabError(f"{node.name}: `containerd config dump` does not show runtime "
                            + ", ".join(f"{e.handler} ({e.runtime_type})" for e in missing) + " after the restart")
@@ -212,12 +231,13 @@ class Wanted:
 def install_all(node: Node, wanted: list[Wanted], files: dict) -> list[InstallReport]:
     """Several runtimes on one node: every file and bundle placed, then one config change and at
     most one containerd restart for all of them; a report per runtime, in order."""
-    reports = []
-    for item in wanted:
-        report = InstallReport(node.name, item.runtime.handler)
-        report.copied = (place_bundles(node, list(item.bundles), files)
-                         + place_files(node, item.runtime, files, item.keep_foreign))
-        reports.append(report)
+    reports, placed = [], set()
+    for item in wanted:  # a bundle two runtimes need (WasmEdge's libraries) is looked at once
+        bundles = [bundle for bundle in item.bundles if bundle["dest"] not in placed]
+        placed.update(bundle["dest"] for bundle in bundles)
+        reports.append(InstallReport(node.name, item.runtime.handler, place_bundles(node, bundles, files)))
+    for report, copied in zip(reports, place_files(node, wanted, files)):
+        report.copied += copied
     configure(node, [runtime_entry(item.runtime) for item in wanted], reports)
     return reports
 

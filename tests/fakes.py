@@ -2,7 +2,7 @@
 test can check the lab's own logic; the real path is covered by the kit and e2e tests named in
 each test module.
 
-- `answer`: the node side of Node.read_file, Node.sha256 and node_runtimes.uninstall's restore,
+- `answer`: the node side of Node.read_file, Node.sha256s and node_runtimes.uninstall's restore,
   over a dict of path -> bytes.
 - `FakeNode`: a kind-like node whose files live in a dict; it answers `containerd config dump` by
   echoing the config it holds, plays systemctl restarts (optionally failing) and the bundle scripts.
@@ -49,9 +49,10 @@ def answer(files: dict[str, bytes], argv: list[str]) -> Result | None:
         return Result(0, data.decode()) if data is not None else Result(3, "")
     if argv[:2] == ["sh", "-c"] and argv[3] == "loaded":  # containerd started after the config's last write
         return Result(0, "")
-    if argv[0] == "sha256sum":
-        data = files.get(argv[1])
-        return Result(0, hashlib.sha256(data).hexdigest() + "  f\n") if data is not None else Result(1, "")
+    if argv[:2] == ["sha256sum", "--"]:  # a line per file that is there, as sha256sum prints them
+        there = [path for path in argv[2:] if files.get(path) is not None]
+        lines = "".join(f"{hashlib.sha256(files[path]).hexdigest()}  {path}\n" for path in there)
+        return Result(0 if len(there) == len(argv) - 2 else 1, lines)
     return None
 
 

@@ -27,18 +27,20 @@ class InstallRuntimes:
         lines, restarted = [], set()
         installed: dict[str, set[str]] = {}  # node -> handlers the lab put there in this run
         before = self._ready_before(ctx)
+        entries = [catalog.load().runtimes[runtime] for runtime in ctx.spec.runtimes]
         for node in ctx.cluster.wasm_nodes:
             wanted = []
-            for runtime in ctx.spec.runtimes:  # every check on this node before anything is recorded
-                entry = catalog.load().runtimes[runtime]
+            sums = node.sha256s(node_runtimes.runtime_paths(entries))
+            live = node_runtimes.present(node, entries, ctx.artifacts.files, sums)
+            # every check on this node before anything is recorded
+            for runtime, entry, there in zip(ctx.spec.runtimes, entries, live):
                 mark = f"{runtime}@{node.name}"
                 ours = mark in ctx.state.get(RECORD, [])
-                there = node_runtimes.present(node, entry, ctx.artifacts.files)
                 if not ours and there:
                     lines.append(f"{runtime}@{node.name}: there already (not the lab's to remove), verified")
                     self._label(ctx, node.name, entry)
                     continue
-                not_ours = [] if ours else node_runtimes.foreign_files(node, entry, ctx.artifacts.files)
+                not_ours = [] if ours else node_runtimes.foreign_files(entry, ctx.artifacts.files, sums)
                 if not_ours and not ctx.spec.adopt:
                     raise LabError(f"{node.name}: {', '.join(not_ours)} exists and is not the lab's, so the lab leaves "
                                    f"it alone; remove it, or pass --adopt to keep it aside and put it back on lab.down")

@@ -1,4 +1,4 @@
-"""DockerNode.put_files for real: several files in one archive and two commands, into a kit Debian
+"""DockerNode.put_files for real: several files in one archive and one command, into a kit Debian
 container standing in for a kind node (lab/nodes.py)."""
 from __future__ import annotations
 

@@ -155,3 +155,48 @@ def test_an_uninstall_whose_restart_failed_is_finished_by_running_it_again(two_s
     assert again == node_runtimes.Uninstalled([], restarted=True) and node.restarts == 2
     assert node.files["/usr/local/bin/containerd-shim-wasmedge-v1"] == b"the user's own shim"
     assert "/usr/local/bin/containerd-shim-wasmtime-v1" not in node.files
+
+
+def test_a_node_is_asked_for_its_files_sha256_twice_for_any_number_of_runtimes(two_shims):
+    """Each command is a round trip to the node (0.1-0.2 s on kind, more through an installer pod):
+    the files of every runtime are summed in one command before copying and one after, copied in
+    one archive, and every runtime is looked for in one `containerd config dump`."""
+    node = FakeNode()
+    asked, plain = [], node.exec
+
+    def counting(argv, input=None):
+        asked.append(argv[0] if argv[0] != "sh" else argv[3])
+        return plain(argv, input)
+    node.exec = counting
+    node_runtimes.install_all(node, [node_runtimes.Wanted(WASMEDGE), node_runtimes.Wanted(WASMTIME)], two_shims)
+    assert asked.count("sha256sum") == 2
+    assert asked.count("containerd") == 1   # the dump after the restart, for both runtimes
+
+
+def test_sha256s_reads_sha256sums_lines_and_names_what_is_missing():
+    """Node.sha256s parses what sha256sum prints for the files it could read (the lines of a FAKE
+    node's answer as coreutils prints them, a missing file only on stderr)."""
+    class Printing(FakeNode):
+        def exec(self, argv, input=None):
+            assert argv[:2] == ["sha256sum", "--"]
+            return Result(1, f"{'a' * 64}  /usr/local/bin/one\n{'b' * 64}  /opt/two words\n",
+                          "sha256sum: /gone: No such file or directory\n")
+    assert Printing().sha256s(["/usr/local/bin/one", "/gone", "/opt/two words"]) == {
+        "/usr/local/bin/one": "a" * 64, "/gone": None, "/opt/two words": "b" * 64}
+
+
+def test_whether_several_runtimes_are_there_is_one_config_read_one_dump_and_one_start_time(two_shims):
+    node = FakeNode()
+    node_runtimes.install_all(node, [node_runtimes.Wanted(WASMEDGE), node_runtimes.Wanted(WASMTIME)], two_shims)
+    node.files["/usr/local/bin/containerd-shim-wasmtime-v1"] = b"someone else's"
+    asked, plain = [], node.exec
+
+    def counting(argv, input=None):
+        asked.append(argv[0] if argv[0] != "sh" else argv[3])
+        return plain(argv, input)
+    node.exec = counting
+    sums = node.sha256s(node_runtimes.runtime_paths([WASMEDGE, WASMTIME]))
+    assert node_runtimes.present(node, [WASMEDGE, WASMTIME], two_shims, sums) == [True, False]
+    assert sorted(asked) == ["containerd", "loaded", "read", "sha256sum"]
+    node.unloaded = True   # a config written after containerd last started: nothing is live yet
+    assert node_runtimes.present(node, [WASMEDGE, WASMTIME], two_shims, sums) == [False, False]
