@@ -231,7 +231,8 @@ class Wanted:
 def install_all(node: Node, wanted: list[Wanted], files: dict) -> list[InstallReport]:
     """Several runtimes on one node: every file and bundle placed, then one config change and at
     most one containerd restart for all of them; a report per runtime, in order."""
-    reports, placed = [], set()
+    reports: list[InstallReport] = []
+    placed: set[str] = set()
     for item in wanted:  # a bundle two runtimes need (WasmEdge's libraries) is looked at once
         bundles = [bundle for bundle in item.bundles if bundle["dest"] not in placed]
         placed.update(bundle["dest"] for bundle in bundles)
