@@ -181,8 +181,8 @@ def extra_ca_certs() -> str:
 
 
 def _client():
-    import docker
-    return docker.from_env(timeout=3600)
+    from lab.docker_api import docker_client
+    return docker_client(timeout=3600)
 
 
 def build_variant(variant: str, bases: BaseImages, client=None, log: Path | None = None,

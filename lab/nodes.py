@@ -17,6 +17,7 @@ from pathlib import PurePosixPath
 
 import docker
 
+from lab.docker_api import docker_client
 from lab.proc import CommandFailed
 
 
@@ -86,7 +87,7 @@ class DockerNode(Node):
 
     def __init__(self, container_name: str, client: docker.DockerClient | None = None):
         self.name = container_name
-        self._client = client or docker.from_env()
+        self._client = client or docker_client()
 
     @property
     def container(self):

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import docker
 import requests
 
+from lab.docker_api import docker_client
 from lab.errors import LabError
 from lab.kube import OWNER
 from lab.waits import wait_until
@@ -75,7 +76,7 @@ def answering(push: str) -> bool:
 def ensure_container(lab: str, image: str, network: str, client=None) -> tuple[Endpoint, bool]:
     """The lab's registry container, running on `network` and answering; (endpoint, created).
     A same-named container without this lab's label is someone else's: refused, left alone."""
-    client = client or docker.from_env()
+    client = client or docker_client()
     name = container_name(lab)
     created = False
     try:
@@ -103,7 +104,7 @@ def ensure_container(lab: str, image: str, network: str, client=None) -> tuple[E
 
 def remove_container(lab: str, client=None) -> bool:
     """Removes the lab's registry container (and what was pushed to it), only while it carries this lab's label."""
-    client = client or docker.from_env()
+    client = client or docker_client()
     try:
         container = client.containers.get(container_name(lab))
     except docker.errors.NotFound:
@@ -127,7 +128,7 @@ def push_image(client, ref: str, remote: str) -> None:
 def push_images(endpoint: Endpoint, refs: list[str], client=None) -> list[str]:
     """Pushes local images to the lab registry (a loopback registry is plain HTTP to the engine);
     the push tags go again once pushed. Returns what the nodes pull each by, in order."""
-    client = client or docker.from_env()
+    client = client or docker_client()
 
     def push(ref: str) -> None:
         remote = f"{endpoint.push}/{ref}"

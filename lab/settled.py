@@ -20,6 +20,7 @@ import docker
 
 from lab import REPO_ROOT, artifacts, catalog, containerd, node_runtimes, registry
 from lab.actions.images import local_tags
+from lab.docker_api import docker_client
 from lab.kit.store import kit_dir
 from lab.kube import Kube
 
@@ -85,7 +86,7 @@ def node_facts(node, spec) -> dict:
 
 
 def image_ids(refs) -> dict[str, str | None]:
-    client = docker.from_env()
+    client = docker_client()
 
     def image_id(ref):
         try:
@@ -100,7 +101,7 @@ def registry_running(spec) -> bool | None:
     if not (spec.provider == "kind" and spec.pulls_artifacts):
         return None
     try:
-        return docker.from_env().containers.get(registry.container_name(spec.name)).status == "running"
+        return docker_client().containers.get(registry.container_name(spec.name)).status == "running"
     except docker.errors.NotFound:
         return False
 

@@ -3,6 +3,7 @@ from concurrent.futures import ThreadPoolExecutor
 import docker
 
 from lab import catalog, images, registry
+from lab.docker_api import docker_client
 from lab.mirrors import ImageRef
 from lab.proc import console
 
@@ -37,7 +38,7 @@ class BuildImages:
 
     def undo(self, ctx) -> list[str]:
         """The local tags this lab made; one that another lab still uses is handed over to it."""
-        client = docker.from_env()
+        client = docker_client()
         users = {ref: other for other in ctx.state.others() for ref in other.get("images_used", [])}
         removed = []
         for tag in ctx.state.get("images", []):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from lab import REPO_ROOT, kit
 from lab.artifacts.host import ARCH_ALIASES
 from lab.artifacts.local import LocalBundle, LocalFile, LocalImage
+from lab.docker_api import docker_client
 from lab.errors import LabError
 from lab.fetch import Unavailable, atomic_write, download_path, extracted_member, http_get, pull
 from lab.kit.store import sha256_file
@@ -63,7 +64,7 @@ def fetch_registry(resolver: Resolver, name: str, origin: dict) -> LocalImage:
     resolver.note_lock_override(name, ImageRef.parse(origin.get("ref") or resolver.kind_node_ref()).digest, digest)
     source = resolver.mirrors.image(replace(bare, tag="", digest=digest))
     local = str(source)
-    client = docker.from_env()
+    client = docker_client()
     try:
         image = client.images.get(local)
     except docker.errors.ImageNotFound:
@@ -98,7 +99,7 @@ def fetch_build(resolver: Resolver, name: str, origin: dict) -> LocalImage:
     for key, value in sorted(inputs.items()):
         digest.update(f"{key}={getattr(value, 'sha256', '') or getattr(value, 'digest', '') or value.ref}\0".encode())
     tag = f"{origin['tag']}:{digest.hexdigest()[:16]}"
-    client = docker.from_env()
+    client = docker_client()
     try:
         client.images.get(tag)
         return LocalImage(tag)

@@ -48,9 +48,9 @@ def image_size(kube, node: str | None, ref: str, docker_client=None, cache: dict
         if size.node_bytes is None:
             notes.append(f"{ref} is not in node {node}'s image list")
     try:
-        import docker
+        from lab.docker_api import docker_client as shared_client
 
-        client = docker_client or docker.from_env()
+        client = docker_client or shared_client()
         image = client.images.get(ref)
         size.image_id, size.host_bytes = image.id, image.attrs.get("Size")
         cache = cache if cache is not None else {}

@@ -155,9 +155,9 @@ def _cannot_remove(lab, node_name, ref, pulled: bool) -> str | None:
     if pulled:
         return None
     try:
-        import docker
+        from lab.docker_api import docker_client
 
-        docker.from_env().images.get(ref)
+        docker_client().images.get(ref)
     except Exception as error:
         return f"{ref} is not in the host's Docker ({error.__class__.__name__}), so it could not be loaded back"
     return None

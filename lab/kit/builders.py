@@ -9,6 +9,7 @@ from pathlib import Path
 
 import docker
 
+from lab.docker_api import docker_client
 from lab.kit.recipes import IMAGE_REPOSITORY, Recipe, env_name, render
 from lab.kit.store import KitStore, checksum_tree
 from lab.proc import CommandFailed, progress, run_logged
@@ -46,7 +47,7 @@ def build(ctx: BuildContext) -> dict:
 
 
 def _image_fields(ref: str) -> dict:
-    image = docker.from_env().images.get(ref)
+    image = docker_client().images.get(ref)
     return {"image": {"ref": ref, "id": image.id}, "size_bytes": image.attrs.get("Size", 0)}
 
 
@@ -73,7 +74,7 @@ def build_rootfs(ctx: BuildContext) -> dict:
                label=f"{recipe.name}: packing the root filesystem", log=ctx.log)
     with progress(f"{recipe.name}: docker import {ctx.image}"):
         repository, tag = str(ctx.image).rsplit(":", 1)
-        docker.from_env().api.import_image_from_file(str(tarball), repository=repository, tag=tag,
+        docker_client().api.import_image_from_file(str(tarball), repository=repository, tag=tag,
                                                      changes=['CMD ["/bin/bash"]'])
     tarball.unlink()
     return _image_fields(str(ctx.image))
@@ -87,7 +88,7 @@ def _docker_build(ctx: BuildContext) -> None:
         for need, path in ctx.need_dirs.items():
             shutil.copytree(path, context / "kit" / need, symlinks=True)
         buildargs = {k: render(str(v), ctx.values) for k, v in recipe.build_args.items()}
-        api = docker.from_env().api
+        api = docker_client().api
         tail: list[str] = []
         with open(ctx.log, "a") as sink, progress(f"{recipe.name}: docker build") as shown:
             for chunk in api.build(path=str(context), dockerfile=recipe.dockerfile, tag=ctx.image,
@@ -129,7 +130,7 @@ def _run_in_container(ctx: BuildContext, staging: Path) -> None:
         inside[need] = f"/kit/{need}"
     env = ctx.environment("/out", "/cache", inside)
     image = ctx.need_images[str(recipe.container)]
-    container = docker.from_env().containers.run(image, list(recipe.run), environment=env, volumes=volumes,
+    container = docker_client().containers.run(image, list(recipe.run), environment=env, volumes=volumes,
                                                   working_dir="/recipe", detach=True)
     tail: list[str] = []
     try:
@@ -171,7 +172,7 @@ def build_files(ctx: BuildContext) -> dict:
 def image_id(ref: str) -> str | None:
     """The id of the image `ref` names here, or None."""
     try:
-        return docker.from_env().images.get(ref).id
+        return docker_client().images.get(ref).id
     except docker.errors.ImageNotFound:
         return None
 
@@ -191,5 +192,5 @@ def remove_kit_image(ref: str, recorded_id: str) -> bool:
         return True
     if present != recorded_id:
         return False
-    docker.from_env().images.remove(ref)
+    docker_client().images.remove(ref)
     return True

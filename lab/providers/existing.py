@@ -194,9 +194,9 @@ class ExistingProvider(Provider):
 
     def docker(self):
         if self._docker is None:
-            import docker
+            from lab.docker_api import docker_client
 
-            self._docker = docker.from_env()
+            self._docker = docker_client()
         return self._docker
 
     @staticmethod

@@ -10,6 +10,7 @@ import docker
 import yaml
 
 from lab import REPO_ROOT, catalog, published_ports
+from lab.docker_api import docker_client
 from lab.errors import LabError
 from lab.nodes import DockerNode
 from lab.proc import run, run_logged
@@ -68,7 +69,7 @@ def unmapped_variants(spec: LabSpec, port_bindings: dict) -> list[str]:
 
 def host_cgroup_v1() -> bool:
     """Whether Docker's host uses cgroup v1 (kind nodes then get the cgroupfs driver)."""
-    return str(docker.from_env().info().get("CgroupVersion", "2")) == "1"
+    return str(docker_client().info().get("CgroupVersion", "2")) == "1"
 
 
 class KindProvider(Provider):
@@ -76,7 +77,7 @@ class KindProvider(Provider):
     registry_network = KIND_NETWORK
 
     def preflight(self, spec: LabSpec) -> None:
-        docker.from_env()  # kind's nodes are containers: no engine answering is said before anything is made
+        docker_client()  # kind's nodes are containers: no engine answering is said before anything is made
 
     def exists(self, spec: LabSpec) -> bool:
         clusters = run([kind_binary(), "get", "clusters"]).stdout.split()
@@ -119,7 +120,7 @@ class KindProvider(Provider):
             raise LabError(published_ports.dead_ports_error(f"kind cluster {spec.name}", refused))
 
     def published_ports(self, spec: LabSpec) -> list[published_ports.Published]:
-        running = docker.from_env().containers.list(filters={"label": f"io.x-k8s.kind.cluster={spec.name}"})
+        running = docker_client().containers.list(filters={"label": f"io.x-k8s.kind.cluster={spec.name}"})
         return [p for c in sorted(running, key=lambda c: c.name or "")
                 for p in published_ports.of_container(c.name or c.id or "", c.attrs)]
 
@@ -127,7 +128,7 @@ class KindProvider(Provider):
     def _refuse_unmapped_ports(spec: LabSpec) -> None:
         """kind maps host ports only when it creates a cluster: a variant added to the catalog later
         (or another host_port_base) has no port on a cluster made before, and would never answer."""
-        bindings = docker.from_env().containers.get(f"{spec.name}-control-plane").attrs["HostConfig"]["PortBindings"]
+        bindings = docker_client().containers.get(f"{spec.name}-control-plane").attrs["HostConfig"]["PortBindings"]
         missing = unmapped_variants(spec, bindings or {})
         if missing:
             raise LabError(f"kind cluster {spec.name} maps no host port for "
@@ -163,7 +164,7 @@ class KindProvider(Provider):
 
     def identity(self, spec: LabSpec) -> str | None:
         try:
-            return docker.from_env().containers.get(f"{spec.name}-control-plane").id
+            return docker_client().containers.get(f"{spec.name}-control-plane").id
         except docker.errors.NotFound:
             return None
 
@@ -198,7 +199,7 @@ class KindProvider(Provider):
             self._delete(spec, state.dir / "kubeconfig", state.dir)
             removed.append(f"kind cluster {spec.name}")
         if state.get("kind_network_created") and _kind_network_exists() and not run([kind_binary(), "get", "clusters"]).stdout.split():
-            docker.from_env().networks.get(KIND_NETWORK).remove()
+            docker_client().networks.get(KIND_NETWORK).remove()
             removed.append(f"docker network {KIND_NETWORK}")
         return removed
 
@@ -208,4 +209,4 @@ class KindProvider(Provider):
 
 
 def _kind_network_exists() -> bool:
-    return bool(docker.from_env().networks.list(names=[KIND_NETWORK]))
+    return bool(docker_client().networks.list(names=[KIND_NETWORK]))

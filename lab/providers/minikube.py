@@ -111,9 +111,9 @@ class MinikubeProvider(Provider):
 
     def _docker(self):
         if self._docker_client is None:
-            import docker
+            from lab.docker_api import docker_client
 
-            self._docker_client = docker.from_env()
+            self._docker_client = docker_client()
         return self._docker_client
 
     def _env(self, kubeconfig: Path) -> dict:

@@ -422,7 +422,7 @@ def on_docker(monkeypatch, architecture, present=False):
     import docker
 
     client = FakeDocker(architecture, present)
-    monkeypatch.setattr(docker, "from_env", lambda: client)
+    monkeypatch.setattr(docker, "from_env", lambda **kw: client)
     return client
 
 
