@@ -98,7 +98,8 @@ def ensure_container(lab: str, image: str, network: str, client=None) -> tuple[E
     if port is None:
         raise LabError(f"registry container {name} publishes no port on 127.0.0.1: lab.down, then lab.up again")
     endpoint = Endpoint(push=f"127.0.0.1:{port}", pull=f"{name}:{CONTAINER_PORT}")
-    wait_until(lambda: answering(endpoint.push), 30, f"registry {name} never answered on {endpoint.push}")
+    # polled often: a registry just started answers within half a second
+    wait_until(lambda: answering(endpoint.push), 30, f"registry {name} never answered on {endpoint.push}", interval=0.1)
     return endpoint, created
 
 

@@ -1,5 +1,5 @@
 from lab.errors import LabError
-from lab.kube import Kube
+from lab.kube import Kube, import_api_groups_beside
 
 
 def made_by_lab(state) -> bool:
@@ -19,6 +19,7 @@ class EnsureCluster:
         provider, spec, state = ctx.provider, ctx.spec, ctx.state
         if provider.creates_clusters and provider.exists(spec):
             self.refuse_foreign(provider, spec, state)
+        import_api_groups_beside()  # while ensure waits on a cluster being made (kind create: 25-35 s)
         cluster = provider.ensure(spec, ctx.artifacts.node_image, state)
         if cluster.created_by_lab or (made_by_lab(state) and not state.get("cluster_id")):
             state.set("cluster_id", provider.identity(spec))

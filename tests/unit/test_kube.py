@@ -50,3 +50,23 @@ def test_a_deployment_is_ready_only_once_no_pod_of_its_is_still_ending():
     kube.core = NS(list_namespaced_pod=pods)
     kube.wait_deployment_ready("httpbin-native", "wasm-lab", timeout=10)
     assert looks == ["app.kubernetes.io/name=httpbin-native"] * 3
+
+
+def test_an_api_group_is_made_only_once_the_imports_begun_beside_have_ended(monkeypatch):
+    """The client's modules are imported in a thread while kind creates the cluster; the main
+    thread must not import the same modules at the same time. The import here is a FAKE that
+    waits for the test to let it end."""
+    import threading
+
+    from lab import kube as kube_module
+
+    let_go, made = threading.Event(), threading.Event()
+    monkeypatch.setattr(kube_module, "_importing", [])
+    monkeypatch.setattr(kube_module.importlib, "import_module", lambda name: let_go.wait(10))
+    kube_module.import_api_groups_beside()
+    kube = object.__new__(kube_module.Kube)
+    kube.api_client = None
+    threading.Thread(target=lambda: (kube.node_api, made.set()), daemon=True).start()
+    assert not made.wait(0.5), "NodeV1Api was made while its module was still being imported beside"
+    let_go.set()
+    assert made.wait(10)
