@@ -144,7 +144,7 @@ def test_a_shim_changed_after_it_was_verified_never_reaches_the_node(tmp_path):
     path.write_bytes(EVIL)  # between resolution and placement
     node = FakeNode()
     with pytest.raises(LabError, match=f"sha256 {sha(EVIL)}, expected {sha(SHIM)}; not used"):
-        node_runtimes.place_files(node, WASMTIME, {"shim-wasmtime": local})
+        node_runtimes.place_files(node, [node_runtimes.Wanted(WASMTIME)], {"shim-wasmtime": local})
     assert "/usr/local/bin/containerd-shim-wasmtime-v1" not in node.files
 
 
