@@ -20,7 +20,5 @@ CHECK: list[Action] = [AttachCluster(), Together(RunJobs(), Check()), Report()]
 FAST_REST: list[Action] = [Together(RunJobs(), Check()), Report()]
 # `kind create` and the image builds stay one after the other: side by side on 2 cores each took
 # longer than both in a row (docs/speed.md)
-# the WASI jobs start with the variants' Deployments (their pods need only the job images), and
-# the checks, which need the variants answering, come after both
 UP: list[Action] = [ResolveArtifacts(), EnsureCluster(), InstallRuntimes(), CreateRuntimeClasses(),
-      BuildImages(), RunRegistry(), LoadImages(), PushArtifacts(), Together(Deploy(), RunJobs()), Check(), Report()]
+      BuildImages(), RunRegistry(), LoadImages(), PushArtifacts(), Deploy(), Together(RunJobs(), Check()), Report()]
