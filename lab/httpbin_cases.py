@@ -193,6 +193,7 @@ class Result:
     body_sha256: str | None = None
     headers: dict = field(default_factory=dict)
     retried: int = 0                     # connection attempts that failed before this answer
+    retried_after: str = ""              # the last of those failures, as the client saw it
 
     @property
     def name(self) -> str:
@@ -296,20 +297,32 @@ def check(case: Case, status: int, headers: dict, body: bytes, seconds: float) -
 def run_case(base_url: str, case: Case, session: requests.Session | None = None, timeout: float = 20,
              connect_retries: int = 0) -> Result:
     """One case; a connection that could not be made is tried again up to `connect_retries` times
-    (a second apart) before it counts as failed, and the result says how many were needed."""
+    (a second apart) before it counts as failed, and the result says how many were needed and why."""
     session = session or requests.Session()
     started = time.monotonic()
+    failures: list[str] = []
+
+    def note_failure(state) -> None:
+        failures.append(_said(state.outcome.exception()))
+
     attempts = Retrying(stop=stop_after_attempt(connect_retries + 1), wait=wait_fixed(1), reraise=True,
-                        retry=retry_if_exception_type(requests.ConnectionError))
+                        retry=retry_if_exception_type(requests.ConnectionError), before_sleep=note_failure)
     try:
         response = attempts(session.request, case.method, base_url.rstrip("/") + case.path, headers=case.headers,
                             data=case.body, timeout=timeout, allow_redirects=False)
     except requests.RequestException as error:
-        return Result(case=case, ok=False, problems=[f"request failed: {error.__class__.__name__}: {error}"],
-                      seconds=time.monotonic() - started, retried=attempts.statistics.get("attempt_number", 1) - 1)
-    result = check(case, response.status_code, dict(response.headers), response.content, time.monotonic() - started)
-    result.retried = attempts.statistics.get("attempt_number", 1) - 1
+        result = Result(case=case, ok=False, problems=[f"request failed: {_said(error)}"],
+                        seconds=time.monotonic() - started)
+    else:
+        result = check(case, response.status_code, dict(response.headers), response.content,
+                       time.monotonic() - started)
+    result.retried = len(failures)
+    result.retried_after = failures[-1] if failures else ""
     return result
+
+
+def _said(error: BaseException | None) -> str:
+    return f"{error.__class__.__name__}: {error}"
 
 
 def run_cases(base_url: str, cases: list[Case] | None = None, timeout: float = 20,

@@ -13,7 +13,8 @@ CONNECT_RETRIES = 3
 def as_row(result) -> dict:
     """One case's outcome as JSON-ready data; `comparable` is what must match across variants."""
     return {"case": result.name, "passed": result.ok, "status": result.status, "seconds": round(result.seconds, 4),
-            "detail": "; ".join(result.problems), "comparable": result.comparable(), "retried": result.retried}
+            "detail": "; ".join(result.problems), "comparable": result.comparable(), "retried": result.retried,
+            "retried_after": result.retried_after}
 
 
 def run_variants(host: str, spec) -> dict[str, list[dict]]:
@@ -60,7 +61,8 @@ class Report:
         if ctx.jobs:
             report.show(ctx.jobs, {r: variants[every.jobs[r].like].execution_label for r in ctx.jobs},
                         title="WASI job: runner × case")
-        retried = [f"{v}/{r['case']}" for v, rows in results.items() for r in rows if r["retried"]]
+        retried = [f"{v}/{r['case']} ({r['retried_after']})" for v, rows in results.items() for r in rows
+                   if r["retried"]]
         if retried:
             console.print(f"{len(retried)} case(s) answered only after reconnecting: {', '.join(retried)}",
                           soft_wrap=True)

@@ -78,7 +78,7 @@ def recorded(tmp_path, monkeypatch):
 
 def test_the_checks_json_says_per_variant_the_engine_and_version(recorded, monkeypatch):
     spec, state = recorded
-    fake_case = SimpleNamespace(name="get", ok=True, status=200, seconds=0.01, problems=[], retried=0,
+    fake_case = SimpleNamespace(name="get", ok=True, status=200, seconds=0.01, problems=[], retried=0, retried_after="",
                                 comparable=lambda: [200])
     monkeypatch.setattr("lab.httpbin_cases.run_cases", lambda base_url, connect_retries: [fake_case])  # FAKE server
     ctx = SimpleNamespace(spec=spec, state=state, cluster=SimpleNamespace(check_host="127.0.0.1"), jobs={},
@@ -90,6 +90,23 @@ def test_the_checks_json_says_per_variant_the_engine_and_version(recorded, monke
                                                       "artifact": "shim-wasmtime", "origin": "release v0.6.1"}
     assert written["engines"]["embed-wasmtime"]["version"] == "48.0.11"
     assert written["engines"]["native"] is None
+
+
+def test_a_case_answered_only_after_reconnecting_is_named_with_what_the_client_saw(recorded, monkeypatch, capsys):
+    spec, state = recorded
+    reconnected = SimpleNamespace(name="body-at-limit", ok=True, status=200, seconds=2.9, problems=[], retried=1,
+                                  retried_after="ConnectionError: ('Connection aborted.', ConnectionResetError(104))",
+                                  comparable=lambda: [200])
+    monkeypatch.setattr("lab.httpbin_cases.run_cases", lambda base_url, connect_retries: [reconnected])  # FAKE server
+    ctx = SimpleNamespace(spec=spec, state=state, cluster=SimpleNamespace(check_host="127.0.0.1"), jobs={},
+                          timings={}, results={})
+    Check().execute(ctx)
+    Report().execute(ctx)
+    said = " ".join(capsys.readouterr().err.split())
+    assert f"{len(spec.variants)} case(s) answered only after reconnecting: native/body-at-limit (ConnectionError: " \
+           "('Connection aborted.', ConnectionResetError(104)))" in said
+    written = json.loads((Path(spec.results_dir) / "checks.json").read_text())
+    assert written["results"]["native"][0]["retried_after"].startswith("ConnectionError: ")
 
 
 def test_lab_status_shows_the_engine_of_each_deployed_variant(recorded, monkeypatch, capsys):

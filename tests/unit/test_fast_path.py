@@ -24,7 +24,7 @@ def test_the_variants_are_checked_side_by_side_and_reported_in_the_specs_order(m
         together.wait()
         time.sleep(0.01 * (len(variants) - variants.index(variant)))
         return [SimpleNamespace(name=f"case-of-{variant}", ok=True, status=200, seconds=0.0, problems=[], retried=0,
-                                comparable=lambda: [200])]
+                                retried_after="", comparable=lambda: [200])]
 
     monkeypatch.setattr("lab.httpbin_cases.run_cases", fake_run_cases)
     results = check.run_variants("127.0.0.1", spec)

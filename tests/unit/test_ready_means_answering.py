@@ -79,5 +79,6 @@ def test_a_refused_connection_is_retried_and_reported(late_server):
     case = next(c for c in httpbin_cases.CASES if c.path.startswith("/uuid"))
     result = httpbin_cases.run_case(url, case, connect_retries=3)
     assert result.retried >= 1 and result.status == 200
+    assert result.retried_after.startswith("ConnectionError: ") and "refused" in result.retried_after
     refused = httpbin_cases.run_case(f"http://127.0.0.1:{free_port()}", case, connect_retries=1)
     assert not refused.ok and refused.retried == 1 and "ConnectionError" in refused.problems[0]
