@@ -53,6 +53,19 @@ def _meta(obj: Any) -> client.V1ObjectMeta:
     return obj.metadata or client.V1ObjectMeta()
 
 
+def rollout_complete(deployment: Any) -> bool:
+    """What `kubectl rollout status` waits for: the controller has seen the latest spec, every
+    wanted replica runs it and is ready, and no replica of an older template is left. Until then
+    the old pod is Ready and counted among the ready replicas, still gets connections, and is
+    killed under them once its successor is Ready."""
+    status = deployment.status or client.V1DeploymentStatus()
+    wanted = deployment.spec.replicas if deployment.spec and deployment.spec.replicas is not None else 1
+    return ((status.observed_generation or 0) >= (_meta(deployment).generation or 0)
+            and (status.updated_replicas or 0) == wanted
+            and (status.replicas or 0) == wanted
+            and (status.ready_replicas or 0) == wanted)
+
+
 def _ready(status: client.V1NodeStatus | client.V1PodStatus | None) -> bool:
     """A node's or a pod's status has the condition Ready=True."""
     return status is not None and any(c.type == "Ready" and c.status == "True" for c in status.conditions or [])
@@ -206,17 +219,12 @@ class Kube:
         return self.wait_for(not_ready, timeout, "nodes never became Ready")
 
     def wait_deployment_ready(self, name: str, namespace: str, timeout: float = 300) -> None:
-        """Ready: its generation observed, every replica updated and ready, and no pod of its
-        still ending (kube-proxy may still send a new connection to one, which then hangs)."""
+        """Ready: its rollout complete, and no pod of its still ending (kube-proxy may still send a
+        new connection to one, which then hangs)."""
         selector = f"app.kubernetes.io/name={name}"
 
         def not_ready():
-            deployment = self.apps.read_namespaced_deployment(name, namespace)
-            status = deployment.status or client.V1DeploymentStatus()
-            wanted = deployment.spec.replicas if deployment.spec else None
-            fresh = (status.observed_generation or 0) >= (_meta(deployment).generation or 0)
-            ready = fresh and (status.updated_replicas or 0) == wanted and (status.ready_replicas or 0) == wanted
-            if not ready:
+            if not rollout_complete(self.apps.read_namespaced_deployment(name, namespace)):
                 return [name]
             pods = self.core.list_namespaced_pod(namespace, label_selector=selector).items
             return [name] if any(_meta(pod).deletion_timestamp for pod in pods) else []

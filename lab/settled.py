@@ -22,7 +22,7 @@ from lab import REPO_ROOT, artifacts, catalog, containerd, node_runtimes, regist
 from lab.actions.images import local_tags
 from lab.docker_api import docker_client
 from lab.kit.store import kit_dir
-from lab.kube import Kube
+from lab.kube import Kube, rollout_complete
 
 RECORD = "settled"   # state key: the record of the last complete lab.up (None while anything may change)
 # What the lab's code and data are made of: a change to any of them is a change of the lab.
@@ -109,17 +109,15 @@ def registry_running(spec) -> bool | None:
 def deployments(kube: Kube, spec) -> dict[str, dict]:
     """Each variant's Deployment: its uid (a Deployment deleted and made again by hand starts over
     at generation 1), its generation (bumped by any change to it), whether the controller has seen
-    that generation and every replica is ready, and the images it runs."""
+    that generation and its rollout is complete, and the images it runs."""
     listed: list[Any] = kube.apps.list_namespaced_deployment(
         spec.namespace, label_selector="app.kubernetes.io/part-of=wasm-lab").items
     found = {}
     for item in listed:
-        status, replicas = item.status, item.spec.replicas
         found[item.metadata.name] = {
             "uid": item.metadata.uid,
             "generation": item.metadata.generation,
-            "settled": status.observed_generation == item.metadata.generation
-            and (status.ready_replicas or 0) == replicas == (status.updated_replicas or 0),
+            "settled": rollout_complete(item),
             "images": [c.image for c in item.spec.template.spec.containers]}
     return {f"httpbin-{v}": found.get(f"httpbin-{v}", {}) for v in spec.variants}
 

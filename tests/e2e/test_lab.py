@@ -10,8 +10,11 @@ import docker
 import pytest
 
 from lab import registry
+from lab.actions.runtimes import CHANGED_AT
 from lab.catalog import load as runtime_catalog
 from lab.kube import Kube
+from lab.state import State
+from lab.workloads import RUNTIMES_AT
 from tests.commands import invoke, kind_clusters, output
 from tests.e2e.bench_by_name import short_bench_measures_and_restores
 
@@ -56,6 +59,23 @@ def engines_end_on_sigterm(kube: Kube) -> None:
             f"still there {time.monotonic() - started:.0f}s after SIGTERM: "
             f"{sorted(names & {p.metadata.name for p in kube.core.list_namespaced_pod('wasm-lab').items})}")
         time.sleep(1)
+
+
+def rollouts_end_before_deploy_does(kube: Kube, config, folder, env) -> None:
+    """A runtime changed on the nodes (recorded as lab.up records it before a containerd restart):
+    workloads.deploy rolls every RuntimeClass variant onto a new pod and returns only once each
+    rollout is complete. Mid-rollout the old pod is still Ready and counted ready, takes the checks'
+    connections, and is killed under them."""
+    State(NAME, root=folder / "state").set(CHANGED_AT, "1")
+    rolled, _ = invoke("workloads.deploy", "--config", str(config), env=env)
+    assert rolled.returncode == 0, rolled.stdout[-3000:] + rolled.stderr[-3000:]
+    for variant, entry in runtime_catalog().variants.items():
+        if not entry.runtime_class:
+            continue
+        pods = kube.core.list_namespaced_pod("wasm-lab", label_selector=f"app.kubernetes.io/name=httpbin-{variant}").items
+        assert [(p.metadata.annotations or {}).get(RUNTIMES_AT) for p in pods] == ["1"], (
+            f"{variant}: pods when workloads.deploy returned: "
+            f"{[(p.metadata.name, (p.metadata.annotations or {}).get(RUNTIMES_AT)) for p in pods]}")
 
 
 def test_up_check_rerun_down(lab_env, capsys):
@@ -118,6 +138,7 @@ def test_up_check_rerun_down(lab_env, capsys):
         if task[0] == "lab.status":
             status = json.loads(done.stdout)
             assert status["cluster"] == "present" and set(status["variants"].values()) == {"1/1 ready"}
+    rollouts_end_before_deploy_does(kube, config, folder, env)
     bundle = next((folder / "diagnose").glob("wasm-lab-diagnose-*.tar.gz"))
     with tarfile.open(bundle) as tar:
         dumps = [m for m in tar.getnames() if m.endswith(f"{NAME}-worker/containerd-config-dump.toml")]

@@ -418,13 +418,14 @@ def test_images_are_pushed_a_few_at_once_and_every_push_tag_goes_again():
     assert sorted(removed) == sorted(tagged) == sorted(f"127.0.0.1:5999/{ref}" for ref in refs)
 
 
-def fake_deployment(uid, generation=1, image="wasm-lab/httpbin:native"):
-    """A FAKE Deployment as the kubernetes client lists it, settled."""
+def fake_deployment(uid, generation=1, image="wasm-lab/httpbin:native", pods=1):
+    """A FAKE Deployment as the kubernetes client lists it, settled (`pods`=2: mid-rollout, the old
+    pod still there and Ready)."""
     return SimpleNamespace(
         metadata=SimpleNamespace(name="httpbin-native", uid=uid, generation=generation),
         spec=SimpleNamespace(replicas=1, template=SimpleNamespace(spec=SimpleNamespace(
             containers=[SimpleNamespace(image=image)]))),
-        status=SimpleNamespace(observed_generation=generation, ready_replicas=1, updated_replicas=1))
+        status=SimpleNamespace(observed_generation=generation, ready_replicas=1, updated_replicas=1, replicas=pods))
 
 
 def test_a_deployment_made_again_by_hand_is_a_change_though_its_generation_starts_over():
@@ -444,6 +445,9 @@ def test_a_deployment_made_again_by_hand_is_a_change_though_its_generation_start
     again = read(fake_deployment("uid-by-hand"))
     assert settled.differences(settled_facts(deployments=recorded), settled_facts(deployments=again)) == [
         "deployments changed"]
+    rolling = read(fake_deployment("uid-by-the-lab", pods=2))
+    assert settled.differences(settled_facts(deployments=rolling), settled_facts(deployments=rolling)) == [
+        "deployment httpbin-native is not settled"]
 
 
 class FakeNode:
