@@ -76,16 +76,22 @@ def recorded(tmp_path, monkeypatch):
     return spec, state
 
 
-def test_the_checks_json_says_per_variant_the_engine_and_version(recorded, monkeypatch):
+def checked_and_reported(recorded, monkeypatch, **case) -> dict:
+    """Check and Report on the recorded lab, every variant answering one case as given (a FAKE
+    server); the checks.json written."""
     spec, state = recorded
-    fake_case = SimpleNamespace(name="get", ok=True, status=200, seconds=0.01, problems=[], retried=0, retried_after="",
-                                comparable=lambda: [200])
-    monkeypatch.setattr("lab.httpbin_cases.run_cases", lambda base_url, connect_retries: [fake_case])  # FAKE server
+    answer = SimpleNamespace(**{"name": "get", "ok": True, "status": 200, "seconds": 0.01, "problems": [],
+                                "retried": 0, "retried_after": "", "comparable": lambda: [200], **case})
+    monkeypatch.setattr("lab.httpbin_cases.run_cases", lambda base_url, connect_retries: [answer])
     ctx = SimpleNamespace(spec=spec, state=state, cluster=SimpleNamespace(check_host="127.0.0.1"), jobs={},
                           timings={}, results={})
     Check().execute(ctx)
     Report().execute(ctx)
-    written = json.loads((Path(spec.results_dir) / "checks.json").read_text())
+    return json.loads((Path(spec.results_dir) / "checks.json").read_text())
+
+
+def test_the_checks_json_says_per_variant_the_engine_and_version(recorded, monkeypatch):
+    written = checked_and_reported(recorded, monkeypatch)
     assert written["engines"]["runtime-wasmtime"] == {"name": "wasmtime", "version": "36.0.10",
                                                       "artifact": "shim-wasmtime", "origin": "release v0.6.1"}
     assert written["engines"]["embed-wasmtime"]["version"] == "48.0.11"
@@ -93,19 +99,11 @@ def test_the_checks_json_says_per_variant_the_engine_and_version(recorded, monke
 
 
 def test_a_case_answered_only_after_reconnecting_is_named_with_what_the_client_saw(recorded, monkeypatch, capsys):
-    spec, state = recorded
-    reconnected = SimpleNamespace(name="body-at-limit", ok=True, status=200, seconds=2.9, problems=[], retried=1,
-                                  retried_after="ConnectionError: ('Connection aborted.', ConnectionResetError(104))",
-                                  comparable=lambda: [200])
-    monkeypatch.setattr("lab.httpbin_cases.run_cases", lambda base_url, connect_retries: [reconnected])  # FAKE server
-    ctx = SimpleNamespace(spec=spec, state=state, cluster=SimpleNamespace(check_host="127.0.0.1"), jobs={},
-                          timings={}, results={})
-    Check().execute(ctx)
-    Report().execute(ctx)
+    written = checked_and_reported(recorded, monkeypatch, name="body-at-limit", seconds=2.9, retried=1,
+                                   retried_after="ConnectionError: ('Connection aborted.', ConnectionResetError(104))")
     said = " ".join(capsys.readouterr().err.split())
-    assert f"{len(spec.variants)} case(s) answered only after reconnecting: native/body-at-limit (ConnectionError: " \
-           "('Connection aborted.', ConnectionResetError(104)))" in said
-    written = json.loads((Path(spec.results_dir) / "checks.json").read_text())
+    assert f"{len(recorded[0].variants)} case(s) answered only after reconnecting: native/body-at-limit " \
+           "(ConnectionError: ('Connection aborted.', ConnectionResetError(104)))" in said
     assert written["results"]["native"][0]["retried_after"].startswith("ConnectionError: ")
 
 
