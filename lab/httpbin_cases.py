@@ -321,7 +321,7 @@ def run_case(base_url: str, case: Case, session: requests.Session | None = None,
     return result
 
 
-def _said(error: BaseException | None) -> str:
+def _said(error: BaseException) -> str:
     return f"{error.__class__.__name__}: {error}"
 
 

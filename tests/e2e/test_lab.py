@@ -73,9 +73,8 @@ def rollouts_end_before_deploy_does(kube: Kube, config, folder, env) -> None:
         if not entry.runtime_class:
             continue
         pods = kube.core.list_namespaced_pod("wasm-lab", label_selector=f"app.kubernetes.io/name=httpbin-{variant}").items
-        assert [(p.metadata.annotations or {}).get(RUNTIMES_AT) for p in pods] == ["1"], (
-            f"{variant}: pods when workloads.deploy returned: "
-            f"{[(p.metadata.name, (p.metadata.annotations or {}).get(RUNTIMES_AT)) for p in pods]}")
+        changed_at = {p.metadata.name: (p.metadata.annotations or {}).get(RUNTIMES_AT) for p in pods}
+        assert list(changed_at.values()) == ["1"], f"{variant}: pods when workloads.deploy returned: {changed_at}"
 
 
 def test_up_check_rerun_down(lab_env, capsys):
