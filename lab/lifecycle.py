@@ -58,7 +58,7 @@ def run(spec: LabSpec, actions, reuse_settled: bool = False) -> Context:
 
 def up(spec: LabSpec) -> Context:
     """The whole pipeline, or, when the lab is proved as the last complete lab.up left it, only
-    its jobs and checks (lab/settled.py)."""
+    its checks (lab/settled.py)."""
     return run(spec, UP, reuse_settled=True)
 
 

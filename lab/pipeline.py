@@ -38,6 +38,7 @@ class Context:
     registry: Endpoint | None = None                         # where artifacts are pushed and pulled
     results: dict = field(default_factory=dict)
     jobs: dict = field(default_factory=dict)                 # WASI job runner -> rows, like results
+    jobs_judged_at: str = ""                                 # set when the rows are an earlier lab.up's (settled)
     timings: dict[str, float] = field(default_factory=dict)  # action -> seconds
     waits_beside: list[WaitBeside] = field(default_factory=list)  # left running by undos (lab.down)
 

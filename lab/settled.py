@@ -1,6 +1,10 @@
 """An unchanged re-run of lab.up: what the last complete lab.up left is recorded at its end, and
-the next lab.up proves it still so — every proof side by side — before it skips to the jobs and
-checks. Any difference (or a proof that cannot be made) means the whole pipeline runs.
+the next lab.up proves it still so — every proof side by side — before it skips to the checks.
+Any difference (or a proof that cannot be made) means the whole pipeline runs.
+
+The WASI Jobs are not run again there: a Job that has run to its end stays as it ended, so the
+same Jobs (their uids), of the same images on the same runtimes and containerd, are the answers
+the last lab.up judged; the report shows those answers and says when they ran.
 
 The record is taken away before any action runs and written back only when a lab.up has passed
 its checks, so a run that was interrupted, failed, or changed the lab some other way (another
@@ -10,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
@@ -18,7 +23,7 @@ from typing import Any
 
 import docker
 
-from lab import REPO_ROOT, artifacts, catalog, containerd, node_runtimes, registry
+from lab import REPO_ROOT, artifacts, catalog, containerd, jobs, node_runtimes, registry
 from lab.actions.images import local_tags
 from lab.docker_api import docker_client
 from lab.kit.store import kit_dir
@@ -122,6 +127,15 @@ def deployments(kube: Kube, spec) -> dict[str, dict]:
     return {f"httpbin-{v}": found.get(f"httpbin-{v}", {}) for v in spec.variants}
 
 
+def job_uids(kube: Kube, spec) -> dict[str, str | None]:
+    """The uid of each WASI Job this lab runs (None: it is gone). A Job made again, by the lab or
+    by hand, has another uid and has not been judged."""
+    listed: list[Any] = kube.batch.list_namespaced_job(spec.namespace, label_selector=jobs.SELECTOR).items
+    found = {item.metadata.name: item.metadata.uid for item in listed}
+    names = [jobs.job_name(runner, code) for runner in catalog.load().jobs_for(spec.runtimes) for code in jobs.EXIT_CODES]
+    return {name: found.get(name) for name in names}
+
+
 def runtime_classes(kube: Kube, spec) -> list[str]:
     handlers = {catalog.load().runtimes[r].handler for r in spec.runtimes}
     listed: list[Any] = kube.node_api.list_runtime_class().items
@@ -138,6 +152,7 @@ def facts(ctx) -> dict:
         "image_ids": lambda: image_ids(local),
         "registry_running": lambda: registry_running(spec),
         "deployments": lambda: deployments(kube, spec),
+        "jobs": lambda: job_uids(kube, spec),
         "runtime_classes": lambda: runtime_classes(kube, spec),
     }
     for node in cluster.wasm_nodes:
@@ -148,8 +163,10 @@ def facts(ctx) -> dict:
 
 
 def record(ctx) -> dict:
-    """The record a complete lab.up leaves: the facts, and the images the nodes run (ctx.images)."""
-    return {"facts": facts(ctx), "images": dict(ctx.images)}
+    """The record a complete lab.up leaves: the facts, the images the nodes run (ctx.images), and
+    the WASI Jobs' answers as this lab.up judged them (ctx.jobs) and when."""
+    return {"facts": facts(ctx), "images": dict(ctx.images), "jobs": dict(ctx.jobs),
+            "jobs_judged_at": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
 
 
 def broken(found: dict) -> list[str]:
@@ -163,6 +180,7 @@ def broken(found: dict) -> list[str]:
     if found["registry_running"] is False:
         reasons.append("the lab registry is not running")
     reasons += [f"image {ref} is gone" for ref, image in found["image_ids"].items() if image is None]
+    reasons += [f"job {name} is gone" for name, uid in found["jobs"].items() if uid is None]
     return reasons
 
 
@@ -176,16 +194,18 @@ def readable(recorded) -> bool:
     """Whether a record from the state file has the shape record() gives (one an older or a hand-
     edited state file holds otherwise is no record: every action runs)."""
     return isinstance(recorded, dict) and isinstance(recorded.get("facts"), dict) \
-        and isinstance(recorded.get("images"), dict)
+        and isinstance(recorded.get("images"), dict) and isinstance(recorded.get("jobs"), dict) \
+        and isinstance(recorded.get("jobs_judged_at"), str)
 
 
 class ProveUnchanged:
     """The first action of a lab.up that finds a record: the cluster reached read-only, and every
-    fact of the record read again and compared. `unchanged` says which list runs next."""
+    fact of the record read again and compared. `unchanged` says which list runs next; when it
+    is, the WASI Jobs' answers are the record's."""
     name = "unchanged"
-    title = "prove the lab is as the last complete lab.up left it (side by side), then only the jobs and checks run"
+    title = "prove the lab is as the last complete lab.up left it (side by side), then only the checks run"
     in_cluster = False
-    needs, gives = (), ("cluster", "kube", "images")
+    needs, gives = (), ("cluster", "kube", "images", "jobs")
     records, notes = (), ()
 
     def __init__(self, recorded: dict):
@@ -204,9 +224,11 @@ class ProveUnchanged:
             ctx.cluster = ctx.kube = None
             return f"{'; '.join(reasons[:3])}: every action runs"
         ctx.images = dict(self.recorded["images"])
+        ctx.jobs, ctx.jobs_judged_at = dict(self.recorded["jobs"]), self.recorded["jobs_judged_at"]
         self.unchanged = True
         return (f"reused {ctx.provider.name} cluster {spec.name} unchanged since the last lab.up (inputs, runtimes in "
-                f"containerd, image ids, {len(spec.variants)} Deployments settled): the jobs and checks run")
+                f"containerd, image ids, {len(spec.variants)} Deployments settled, the WASI Jobs judged at "
+                f"{ctx.jobs_judged_at}): the checks run")
 
     def undo(self, ctx) -> list[str]:
         return []

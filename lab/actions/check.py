@@ -58,9 +58,11 @@ class Report:
         ran_on = engines.of_variants(results, ctx.state)
         report.show(results, {v: variants[v].execution_label for v in results},
                     engines={v: engines.label(e) for v, e in ran_on.items()})
+        judged_before = f" (judged at {ctx.jobs_judged_at}; the same Jobs since, not run again)" \
+            if ctx.jobs_judged_at else ""
         if ctx.jobs:
             report.show(ctx.jobs, {r: variants[every.jobs[r].like].execution_label for r in ctx.jobs},
-                        title="WASI job: runner × case")
+                        title=f"WASI job: runner × case{judged_before}")
         retried = [f"{v}/{r['case']} ({r['retried_after']})" for v, rows in results.items() for r in rows
                    if r["retried"]]
         if retried:
@@ -68,11 +70,12 @@ class Report:
                           soft_wrap=True)
         json_path, junit_path = report.write(results, Path(ctx.spec.results_dir), {
             "lab": ctx.spec.name, "runtimes": list(ctx.spec.runtimes), "timings": ctx.timings,
-            "execution": {v: variants[v].execution for v in results}, "engines": ran_on}, jobs=ctx.jobs)
+            "execution": {v: variants[v].execution for v in results}, "engines": ran_on,
+            "jobs_judged_at": ctx.jobs_judged_at or None}, jobs=ctx.jobs)
         failed = report.failures(results) + report.failures(ctx.jobs)
         if failed:
             raise LabError(f"{failed} check(s) failed; details in {json_path} and {junit_path}")
-        jobs = f" and the WASI job on {len(ctx.jobs)} runners" if ctx.jobs else ""
+        jobs = f" and the WASI job on {len(ctx.jobs)} runners{judged_before}" if ctx.jobs else ""
         return f"all checks passed on {len(results)} variants{jobs}; {json_path}, {junit_path}"
 
     def undo(self, ctx) -> list[str]:

@@ -77,6 +77,11 @@ def rollouts_end_before_deploy_does(kube: Kube, config, folder, env) -> None:
         assert list(changed_at.values()) == ["1"], f"{variant}: pods when workloads.deploy returned: {changed_at}"
 
 
+def job_uids(kube: Kube) -> dict[str, str]:
+    return {job.metadata.name: job.metadata.uid for job in kube.batch.list_namespaced_job(
+        "wasm-lab", label_selector="app.kubernetes.io/name=wasi-job").items}
+
+
 def test_up_check_rerun_down(lab_env, capsys):
     env, config, folder = lab_env
     first, first_seconds = invoke("lab.up", "--config", str(config), env=env)
@@ -150,11 +155,25 @@ def test_up_check_rerun_down(lab_env, capsys):
     assert "containerd restarted" not in again.stderr
     assert "reused kind cluster" in again.stderr
     # the collections above each took the record of a settled lab away; the full re-run wrote it
-    # back, so this one proves nothing changed and runs only the jobs and the checks
+    # back, so this one proves nothing changed and runs only the checks
+    jobs_before = job_uids(kube)
     settled, settled_seconds = invoke("lab.up", "--config", str(config), env=env)
     assert settled.returncode == 0, settled.stdout[-4000:] + settled.stderr[-4000:]
-    assert "unchanged since the last lab.up" in settled.stdout + settled.stderr
-    assert "▶ runtimes" not in settled.stdout + settled.stderr and "▶ check" in settled.stdout + settled.stderr
+    said = " ".join((settled.stdout + settled.stderr).split())
+    assert "unchanged since the last lab.up" in said
+    assert "▶ runtimes" not in said and "▶ check" in said and "▶ jobs" not in said
+    # the WASI Jobs the full re-run judged, reported as such: the same Jobs, none made again
+    assert job_uids(kube) == jobs_before and len(jobs_before) == 8
+    assert "the same Jobs since, not run again" in said
+    results = json.loads((folder / "results" / "checks.json").read_text())
+    assert results["jobs_judged_at"] and results["jobs"]["failures"] == 0 and len(results["jobs"]["results"]) == 4
+    # a Job deleted (by hand, here) has no answer left to report: every action runs, the Jobs too
+    kube.batch.delete_namespaced_job("wasi-job-wasmtime-exit-3", "wasm-lab", propagation_policy="Background")
+    remade, _ = invoke("lab.up", "--config", str(config), env=env)
+    assert remade.returncode == 0, remade.stdout[-4000:] + remade.stderr[-4000:]
+    said = " ".join((remade.stdout + remade.stderr).split())
+    assert "job wasi-job-wasmtime-exit-3 is gone" in said and "every action runs" in said and "▶ jobs" in said
+    assert set(job_uids(kube).values()).isdisjoint(jobs_before.values())
 
     down, _ = invoke("lab.down", "--config", str(config), env=env)
     assert down.returncode == 0, down.stderr

@@ -76,15 +76,15 @@ def recorded(tmp_path, monkeypatch):
     return spec, state
 
 
-def checked_and_reported(recorded, monkeypatch, **case) -> dict:
+def checked_and_reported(recorded, monkeypatch, jobs=None, jobs_judged_at="", **case) -> dict:
     """Check and Report on the recorded lab, every variant answering one case as given (a FAKE
-    server); the checks.json written."""
+    server), the WASI Jobs' rows as given; the checks.json written."""
     spec, state = recorded
     answer = SimpleNamespace(**{"name": "get", "ok": True, "status": 200, "seconds": 0.01, "problems": [],
                                 "retried": 0, "retried_after": "", "comparable": lambda: [200], **case})
     monkeypatch.setattr("lab.httpbin_cases.run_cases", lambda base_url, connect_retries: [answer])
-    ctx = SimpleNamespace(spec=spec, state=state, cluster=SimpleNamespace(check_host="127.0.0.1"), jobs={},
-                          timings={}, results={})
+    ctx = SimpleNamespace(spec=spec, state=state, cluster=SimpleNamespace(check_host="127.0.0.1"), jobs=jobs or {},
+                          jobs_judged_at=jobs_judged_at, timings={}, results={})
     Check().execute(ctx)
     Report().execute(ctx)
     return json.loads((Path(spec.results_dir) / "checks.json").read_text())
@@ -105,6 +105,20 @@ def test_a_case_answered_only_after_reconnecting_is_named_with_what_the_client_s
     assert f"{len(recorded[0].variants)} case(s) answered only after reconnecting: native/body-at-limit " \
            "(ConnectionError: ('Connection aborted.', ConnectionResetError(104)))" in said
     assert written["results"]["native"][0]["retried_after"].startswith("ConnectionError: ")
+
+
+def test_wasi_job_answers_of_an_earlier_lab_up_are_reported_as_such(recorded, monkeypatch, capsys):
+    """An unchanged re-run (lab/settled.py) reports the Jobs' answers the last lab.up judged: the
+    table, the summary and checks.json say when, and that the Jobs did not run again."""
+    rows = {"native": [{"case": "exit 0: exit status", "passed": True, "status": 0, "seconds": 1.2, "retried": False,
+                        "comparable": "as expected", "detail": ""}]}
+    written = checked_and_reported(recorded, monkeypatch, jobs=rows, jobs_judged_at="2026-12-07 22:41:07 UTC")
+    said = " ".join(capsys.readouterr().out.split())
+    assert "judged at 2026-12-07 22:41:07 UTC; the same Jobs since, not run again" in said
+    assert written["jobs_judged_at"] == "2026-12-07 22:41:07 UTC" and written["jobs"]["results"] == rows
+    # judged by this very run: nothing said about an earlier one
+    written = checked_and_reported(recorded, monkeypatch, jobs=rows)
+    assert written["jobs_judged_at"] is None and "not run again" not in capsys.readouterr().out
 
 
 def test_lab_status_shows_the_engine_of_each_deployed_variant(recorded, monkeypatch, capsys):

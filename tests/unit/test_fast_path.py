@@ -39,7 +39,8 @@ def settled_facts(**changes):
     facts = {"inputs": "abc", "cluster_id": "c1", "image_ids": {"wasm-lab/httpbin:native": "sha256:1"},
              "registry_running": True, "runtime_classes": ["wasmedge"],
              "deployments": {"httpbin-native": {"generation": 1, "settled": True, "images": ["r/native"]}},
-             "node lab-worker": {"containerd_started": "Sun 2026-12-06", "files": "f", "offered": {"wasmedge": True}}}
+             "node lab-worker": {"containerd_started": "Sun 2026-12-06", "files": "f", "offered": {"wasmedge": True}},
+             "jobs": {"wasi-job-native-exit-0": "uid-1"}}
     return {**facts, **changes}
 
 
@@ -65,6 +66,26 @@ def test_a_lab_as_recorded_has_no_differences_and_any_change_or_break_is_named()
     gone = {"wasm-lab/httpbin:native": None}
     assert settled.differences(settled_facts(image_ids=gone), settled_facts(image_ids=gone)) == [
         "image wasm-lab/httpbin:native is gone"]
+    # a Job made again has answers nobody judged; a Job gone has none
+    assert settled.differences(settled_facts(), settled_facts(jobs={"wasi-job-native-exit-0": "uid-2"})) == [
+        "jobs changed"]
+    no_job = {"wasi-job-native-exit-0": None}
+    assert settled.differences(settled_facts(jobs=no_job), settled_facts(jobs=no_job)) == [
+        "job wasi-job-native-exit-0 is gone"]
+
+
+def test_the_jobs_fact_is_the_uid_of_every_job_the_spec_runs():
+    from lab import settled
+
+    spec = SimpleNamespace(namespace="wasm-lab", runtimes=("wasmedge",))
+    listed = [SimpleNamespace(metadata=SimpleNamespace(name=name, uid=f"uid-of-{name}"))
+              for name in ("wasi-job-native-exit-0", "wasi-job-native-exit-3", "wasi-job-wasmedge-exit-0",
+                           "wasi-job-wasmtime-exit-0")]   # the last: a runtime this spec does not run
+    kube = SimpleNamespace(batch=SimpleNamespace(  # FAKE API: the Jobs it lists
+        list_namespaced_job=lambda namespace, label_selector: SimpleNamespace(items=listed)))
+    assert settled.job_uids(kube, spec) == {
+        "wasi-job-native-exit-0": "uid-of-wasi-job-native-exit-0", "wasi-job-native-exit-3": "uid-of-wasi-job-native-exit-3",
+        "wasi-job-wasmedge-exit-0": "uid-of-wasi-job-wasmedge-exit-0", "wasi-job-wasmedge-exit-3": None}
 
 
 def test_the_inputs_digest_changes_with_the_spec_and_the_lock(tmp_path, monkeypatch):
@@ -89,9 +110,12 @@ def test_the_inputs_digest_changes_with_the_spec_and_the_lock(tmp_path, monkeypa
     assert settled.sources_digest(one) == sources
 
 
+LEFT = {"facts": {"left": "as it was"}, "images": {}, "jobs": {}, "jobs_judged_at": "then"}
+
+
 class FakeProof:
     """FAKE settled.ProveUnchanged: says what it is told, records that it ran."""
-    name, title, in_cluster, needs, gives = "unchanged", "fake proof", False, (), ("cluster", "kube", "images")
+    name, title, in_cluster, needs, gives = "unchanged", "fake proof", False, (), ("cluster", "kube", "images", "jobs")
     records, notes = (), ()
     answer = False
 
@@ -117,7 +141,7 @@ def fake_lab(tmp_path, monkeypatch):
     monkeypatch.setattr("lab.providers.get", lambda name: provider)
     monkeypatch.setattr(settled, "ProveUnchanged", FakeProof)
     monkeypatch.setattr(settled, "sources_digest", lambda spec: "sources")
-    monkeypatch.setattr(settled, "record", lambda ctx: {"facts": {"left": "as it was"}, "images": {}})
+    monkeypatch.setattr(settled, "record", lambda ctx: LEFT)
 
     def action(name, needs=(), gives=(), fail=False):
         def execute(ctx):
@@ -128,7 +152,7 @@ def fake_lab(tmp_path, monkeypatch):
             return name
         return SimpleNamespace(name=name, title=name, needs=needs, gives=gives, in_cluster=False, records=(), notes=(), execute=execute)
 
-    monkeypatch.setattr(lifecycle, "FAST_REST", [action("jobs", needs=("cluster",)), action("check")])
+    monkeypatch.setattr(lifecycle, "FAST_REST", [action("check", needs=("cluster",)), action("report")])
     full = [action("cluster", gives=("cluster", "kube", "images")), action("runtimes")]
 
     def run(actions=None):
@@ -136,18 +160,18 @@ def fake_lab(tmp_path, monkeypatch):
     return spec, State(spec.name), ran, action, run
 
 
-def test_a_complete_run_leaves_the_record_and_a_proved_rerun_runs_only_the_jobs_and_checks(fake_lab):
+def test_a_complete_run_leaves_the_record_and_a_proved_rerun_runs_only_the_checks(fake_lab):
     from lab import settled
 
     spec, state, ran, _, run = fake_lab
     FakeProof.answer = True
     run()   # nothing recorded yet: every action, and the record at the end
     assert ran == ["cluster record=None", "runtimes record=None"]
-    assert state._read()[settled.RECORD] == {"facts": {"left": "as it was"}, "images": {}}
+    assert state._read()[settled.RECORD] == LEFT
     ran.clear()
     run()
-    assert ran == ["jobs record=None", "check record=None"]
-    assert state._read()[settled.RECORD] == {"facts": {"left": "as it was"}, "images": {}}
+    assert ran == ["check record=None", "report record=None"]
+    assert state._read()[settled.RECORD] == LEFT
     FakeProof.answer = False
     ran.clear()
     run()   # a difference: every action again
@@ -188,7 +212,7 @@ def test_commands_that_change_the_lab_forget_the_record(fake_lab):
     from lab import settled
 
     spec, state, *_ = fake_lab
-    state.set(settled.RECORD, {"facts": {"left": "as it was"}, "images": {}})
+    state.set(settled.RECORD, LEFT)
     settled.forget(state)
     assert state._read()[settled.RECORD] is None
 
@@ -198,7 +222,7 @@ def test_what_a_proved_rerun_runs_needs_only_what_the_proof_gives():
     from lab.pipeline import check_sequence
 
     check_sequence(actions.FAST_REST, given_before=settled.ProveUnchanged.gives)
-    with pytest.raises(RuntimeError, match="action jobs needs cluster, kube"):
+    with pytest.raises(RuntimeError, match="action check needs cluster"):
         check_sequence(actions.FAST_REST)
 
 
@@ -480,7 +504,7 @@ def test_the_record_holds_the_images_of_the_lab_as_it_is_not_every_tag_it_ever_u
     spec = load_spec(None, {"runtimes": ["wasmedge"]})
     asked = []
     monkeypatch.setattr(settled, "image_ids", lambda refs: asked.extend(refs) or {})
-    for read in ("inputs_digest", "registry_running", "deployments", "runtime_classes"):
+    for read in ("inputs_digest", "registry_running", "deployments", "runtime_classes", "job_uids"):
         monkeypatch.setattr(settled, read, lambda *args: None)
     # FAKE context: a lab that once ran the wasmtime variants, whose images are gone since
     removed = images.tag("runtime-wasmtime")
@@ -492,7 +516,10 @@ def test_the_record_holds_the_images_of_the_lab_as_it_is_not_every_tag_it_ever_u
     assert images.tag("native") in asked and images.tag("runtime-wasmedge") in asked
 
 
-@pytest.mark.parametrize("recorded", [["a", "list"], {"facts": "text"}, {"facts": {}}, {"images": {}}])
+@pytest.mark.parametrize("recorded", [["a", "list"], {"facts": "text"}, {"facts": {}}, {"images": {}},
+                                      # an older lab's record, with no Jobs' answers to report
+                                      {"facts": {}, "images": {}},
+                                      {"facts": {}, "images": {}, "jobs": {}, "jobs_judged_at": None}])
 def test_a_record_of_another_shape_is_no_record_and_every_action_runs(fake_lab, recorded):
     from lab import settled
 
