@@ -192,9 +192,15 @@ def differences(recorded: dict, found: dict) -> list[str]:
 
 def readable(recorded) -> bool:
     """Whether a record from the state file has the shape record() gives (one an older or a hand-
-    edited state file holds otherwise is no record: every action runs)."""
+    edited state file holds otherwise is no record: every action runs). The Jobs' rows are
+    reported as they are, so each must be a row: a case named and passed or not."""
+    def rows(jobs) -> bool:
+        return isinstance(jobs, dict) and all(
+            isinstance(runner, list) and all(isinstance(row, dict) and isinstance(row.get("case"), str)
+                                             and isinstance(row.get("passed"), bool) for row in runner)
+            for runner in jobs.values())
     return isinstance(recorded, dict) and isinstance(recorded.get("facts"), dict) \
-        and isinstance(recorded.get("images"), dict) and isinstance(recorded.get("jobs"), dict) \
+        and isinstance(recorded.get("images"), dict) and rows(recorded.get("jobs")) \
         and isinstance(recorded.get("jobs_judged_at"), str)
 
 

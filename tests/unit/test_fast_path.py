@@ -74,6 +74,19 @@ def test_a_lab_as_recorded_has_no_differences_and_any_change_or_break_is_named()
         "job wasi-job-native-exit-0 is gone"]
 
 
+def test_the_rows_the_jobs_are_judged_by_make_a_readable_record():
+    """What RunJobs leaves in ctx.jobs (jobs.judge's rows), through the state file's JSON, is a
+    record an unchanged re-run can report."""
+    import json
+
+    from lab import jobs, settled
+
+    rows = {"native": jobs.judge(0, jobs.Finished(0, jobs.EXPECTED.format(code=0), 1.5))
+            + jobs.judge(3, jobs.Finished(0, "exit 3\n", 1.2), known_status=0)}
+    recorded = json.loads(json.dumps({**LEFT, "jobs": rows}))
+    assert settled.readable(recorded)
+
+
 def test_the_jobs_fact_is_the_uid_of_every_job_the_spec_runs():
     from lab import settled
 
@@ -110,7 +123,8 @@ def test_the_inputs_digest_changes_with_the_spec_and_the_lock(tmp_path, monkeypa
     assert settled.sources_digest(one) == sources
 
 
-LEFT = {"facts": {"left": "as it was"}, "images": {}, "jobs": {}, "jobs_judged_at": "then"}
+LEFT = {"facts": {"left": "as it was"}, "images": {}, "jobs_judged_at": "then",
+        "jobs": {"native": [{"case": "exit 0: exit status", "passed": True}]}}
 
 
 class FakeProof:
@@ -519,7 +533,10 @@ def test_the_record_holds_the_images_of_the_lab_as_it_is_not_every_tag_it_ever_u
 @pytest.mark.parametrize("recorded", [["a", "list"], {"facts": "text"}, {"facts": {}}, {"images": {}},
                                       # an older lab's record, with no Jobs' answers to report
                                       {"facts": {}, "images": {}},
-                                      {"facts": {}, "images": {}, "jobs": {}, "jobs_judged_at": None}])
+                                      {"facts": {}, "images": {}, "jobs": {}, "jobs_judged_at": None},
+                                      # Jobs' rows the report could not show as rows
+                                      {**LEFT, "jobs": {"native": "passed"}},
+                                      {**LEFT, "jobs": {"native": [{"case": "exit 0: output", "passed": "yes"}]}}])
 def test_a_record_of_another_shape_is_no_record_and_every_action_runs(fake_lab, recorded):
     from lab import settled
 
