@@ -4,7 +4,7 @@ Any difference (or a proof that cannot be made) means the whole pipeline runs.
 
 The WASI Jobs are not run again there: a Job that has run to its end stays as it ended, so the
 same Jobs (their uids), of the same images on the same runtimes and containerd, are the answers
-the last lab.up judged; the report shows those answers and says when they ran.
+the last lab.up judged; the report shows those answers and says when they were judged.
 
 The record is taken away before any action runs and written back only when a lab.up has passed
 its checks, so a run that was interrupted, failed, or changed the lab some other way (another
