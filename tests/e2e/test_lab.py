@@ -8,6 +8,7 @@ import time
 
 import docker
 import pytest
+from kubernetes.client import CoordinationV1Api
 
 from lab import registry
 from lab.actions.runtimes import CHANGED_AT
@@ -126,6 +127,9 @@ def test_up_check_rerun_down(lab_env, capsys):
     assert measured["variants"]["runtime-wasmtime"]["engine"]["name"] == "wasmtime"
     assert measured["variants"]["artifact-wasmedge"]["engine"]["name"] == "wasmedge"
     kube = Kube(folder / "state" / NAME / "kubeconfig")
+    # one control plane, so no leader election (clusters/kind.yaml): neither component takes a lease
+    leases = CoordinationV1Api(kube.api_client).list_namespaced_lease("kube-system").items
+    assert {"kube-controller-manager", "kube-scheduler"}.isdisjoint(lease.metadata.name for lease in leases)
     leftovers = kube.core.list_namespaced_pod("wasm-lab", label_selector="app.kubernetes.io/component in "
                                               "(bench-client,bench-responder)").items
     assert not leftovers, [p.metadata.name for p in leftovers]

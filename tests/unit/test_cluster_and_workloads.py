@@ -1,6 +1,7 @@
 from xml.etree import ElementTree
 
 import tomlkit
+import yaml
 
 from lab import catalog, report, spec, workloads
 from lab.providers.kind import cluster_config, unmapped_variants
@@ -19,7 +20,7 @@ def test_kind_config_maps_every_variant_port_on_loopback_and_taints_the_wasm_poo
     assert len(workers) == 2
     assert all(w["labels"]["wasm-lab.dev/pool"] == "wasm" for w in workers)
     assert all("wasm-lab.dev/wasm" in w["kubeadmConfigPatches"][0] for w in workers)
-    assert "wasmWorker" not in config and "kubeadmConfigPatches" not in config
+    assert "wasmWorker" not in config and "cgroupV1Patch" not in config and "cgroupfsOnV1" not in config
 
 
 def test_a_kind_cluster_made_before_the_aot_variants_is_found_to_lack_their_ports():
@@ -35,8 +36,22 @@ def test_a_kind_cluster_made_before_the_aot_variants_is_found_to_lack_their_port
 
 
 def test_kubernetes_135_gets_the_cgroup_v1_kubelet_setting():
+    assert not any("failCgroupV1" in p for p in cluster_config(lab_spec())["kubeadmConfigPatches"])
     config = cluster_config(lab_spec(kubernetes="v1.35.0"))
-    assert "failCgroupV1: false" in config["kubeadmConfigPatches"][0]
+    assert any("failCgroupV1: false" in p for p in config["kubeadmConfigPatches"])
+
+
+def test_the_one_control_plane_runs_without_leader_election_whichever_kubeadm_api_kind_writes():
+    """kind applies a patch to the document of its apiVersion: each version's own extraArgs shape."""
+    patches = {doc["apiVersion"]: doc for doc in map(yaml.safe_load, cluster_config(lab_spec())["kubeadmConfigPatches"])
+               if doc.get("kind") == "ClusterConfiguration"}
+    assert set(patches) == {"kubeadm.k8s.io/v1beta3", "kubeadm.k8s.io/v1beta4"}
+    v1beta3, v1beta4 = patches["kubeadm.k8s.io/v1beta3"], patches["kubeadm.k8s.io/v1beta4"]
+    for component in ("controllerManager", "scheduler"):
+        assert v1beta3[component]["extraArgs"]["leader-elect"] == "false"
+        assert {"name": "leader-elect", "value": "false"} in v1beta4[component]["extraArgs"]
+    assert v1beta3["controllerManager"]["extraArgs"]["kube-api-qps"] == "100"
+    assert {"name": "kube-api-qps", "value": "100"} in v1beta4["controllerManager"]["extraArgs"]
 
 
 def containerd_patches(config: dict) -> dict[int, dict]:
