@@ -109,3 +109,14 @@ def test_actions_side_by_side_each_write_what_they_declare(tmp_path, monkeypatch
     ctx = Context(spec=NS(), state=State("side-by-side"), provider=NS())
     run_actions(ctx, [Together(left, right)])
     assert ctx.state.get("left_things") == ["made"] and ctx.state.get("right_things") == ["made"]
+
+
+def test_lab_up_installs_the_runtimes_beside_the_image_builds_and_the_registry():
+    """Independent work side by side (docs/speed.md): none needs what another of them gives, so
+    check_sequence accepts the step, and the RuntimeClasses come only after the runtimes."""
+    from lab import actions
+    from lab.pipeline import Together
+
+    steps = [[a.name for a in (s.actions if isinstance(s, Together) else (s,))] for s in actions.UP]
+    assert ["runtimes", "images", "registry"] in steps
+    assert steps.index(["runtimes", "images", "registry"]) < steps.index(["runtimeclasses"]) < steps.index(["load"])
