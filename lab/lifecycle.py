@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from lab import artifacts, catalog, engines, providers, settled
+from lab import artifacts, catalog, engines, providers, registry, settled
 from lab.actions import FAST_REST, UP
 from lab.actions.cluster import EnsureCluster, made_by_lab
 from lab.actions.runtimeclasses import CreateRuntimeClasses
@@ -111,9 +111,10 @@ def delete_cluster(spec: LabSpec) -> list[str]:
             return cluster.undo(ctx)
 
 
-def down(spec: LabSpec) -> list[str]:
+def down(spec: LabSpec, purge: bool = False) -> list[str]:
     """The pipeline backwards: each action takes back what it recorded, and only that. A cluster
-    the lab made goes whole; in any other, the lab's objects, runtimes and images are undone."""
+    the lab made goes whole; in any other, the lab's objects, runtimes and images are undone. The
+    lab registry's storage stays for the next lab.up (lab/registry.py) unless `purge`."""
     state = State(spec.name)
     removed = []
     with state.lock("lab.down"):
@@ -146,10 +147,21 @@ def down(spec: LabSpec) -> list[str]:
                 removed += finish_waits_beside(ctx)
                 console.print(f"  [green]↩[/green] waited for {', '.join(waits)} "
                               f"[dim]({time.monotonic() - started:.1f}s more)[/dim]", soft_wrap=True)
+        if ctx.provider.registry_network:
+            removed += registry_storage_after_down(spec.name, purge)
         if (state.dir / "state.json").is_file():
             shutil.rmtree(state.dir)
             removed.append(f"state and kubeconfig in {state.dir}")
     return removed
+
+
+def registry_storage_after_down(lab: str, purge: bool) -> list[str]:
+    if purge:
+        return [f"registry storage volume {registry.storage_name(lab)}"] if registry.remove_storage(lab) else []
+    if registry.storage_kept(lab):
+        console.print(f"kept the registry storage volume {registry.storage_name(lab)} (what lab.up pushed, for the "
+                      f"next lab.up to find); `lab.down --purge` removes it", soft_wrap=True, markup=False)
+    return []
 
 
 def status(spec: LabSpec) -> dict:

@@ -7,6 +7,13 @@ plain HTTP, as kind documents for local registries) and by the host through a po
 publishes on 127.0.0.1. On an existing cluster it is the registry `registry:` names, which its
 nodes already pull from.
 
+What is pushed to the lab's own registry lives in a volume of the lab's that outlives the
+container (as kind's local registry outlives clusters): the next lab.up's `docker push` finds
+each layer there and uploads nothing, where compressing the 173 MB embed-wasmedge layer again
+took 6-7 s. Nodes verify every blob's digest as they pull it, and every push writes its manifest
+anew, so what the volume holds is never trusted for more than a cache. lab.down keeps it and says
+so; `lab.down --purge` removes it.
+
 An artifact is the CNCF Wasm OCI artifact layout runwasi's shims run: a plain image manifest
 (no index) whose config (`application/vnd.wasm.config.v0+json`) says architecture "wasm" and
 whose one layer is the module or component (`application/wasm`). It is pushed with the
@@ -29,6 +36,8 @@ from lab.kube import OWNER
 from lab.waits import wait_until
 
 CONTAINER_PORT = 5000
+STORAGE_PATH = "/var/lib/registry"   # the rootdirectory of images/kit/registry/config.yml
+STORAGE_FOR = "wasm-lab.dev/registry-storage-for"  # volume label: the base images its layers are of
 CONFIG_MEDIA_TYPE = "application/vnd.wasm.config.v0+json"
 LAYER_MEDIA_TYPE = "application/wasm"
 MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
@@ -73,17 +82,73 @@ def answering(push: str) -> bool:
         return False
 
 
-def ensure_container(lab: str, image: str, network: str, client=None) -> tuple[Endpoint, bool]:
-    """The lab's registry container, running on `network` and answering; (endpoint, created).
-    A same-named container without this lab's label is someone else's: refused, left alone."""
+def storage_name(lab: str) -> str:
+    return f"{container_name(lab)}-storage"
+
+
+def storage_generation(base_identities: dict[str, str]) -> str:
+    """What a storage volume's layers are of: its layers are asked for again only while the
+    workload images' base images are the same ones."""
+    return hashlib.sha256(json.dumps(base_identities, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def ensure_storage(lab: str, generation: str, client=None) -> str:
+    """The lab's registry storage volume, made unless it is there for the same base images. One
+    of this lab's for other base images is replaced (nothing would ask for its layers again); a
+    same-named volume without this lab's label is someone else's: refused, left alone."""
+    client = client or docker_client()
+    name = storage_name(lab)
+    try:
+        volume = client.volumes.get(name)
+    except docker.errors.NotFound:
+        volume = None
+    if volume is not None:
+        labels = volume.attrs.get("Labels") or {}
+        if labels.get(OWNER) != lab:
+            raise LabError(f"a volume named {name} exists and is not lab {lab}'s registry storage: remove or rename it")
+        if labels.get(STORAGE_FOR) == generation:
+            return name
+        volume.remove()
+    client.volumes.create(name, labels={OWNER: lab, STORAGE_FOR: generation})
+    return name
+
+
+def remove_storage(lab: str, client=None) -> bool:
+    """Removes the lab's registry storage volume, only while it carries this lab's label."""
+    client = client or docker_client()
+    try:
+        volume = client.volumes.get(storage_name(lab))
+    except docker.errors.NotFound:
+        return False
+    if (volume.attrs.get("Labels") or {}).get(OWNER) != lab:
+        return False
+    volume.remove()
+    return True
+
+
+def storage_kept(lab: str, client=None) -> bool:
+    client = client or docker_client()
+    try:
+        volume = client.volumes.get(storage_name(lab))
+    except docker.errors.NotFound:
+        return False
+    return (volume.attrs.get("Labels") or {}).get(OWNER) == lab
+
+
+def ensure_container(lab: str, image: str, network: str, generation: str, client=None) -> tuple[Endpoint, bool]:
+    """The lab's registry container, running on `network` and answering, keeping what is pushed
+    in the lab's storage volume for base images `generation`; (endpoint, created). A same-named
+    container without this lab's label is someone else's: refused, left alone."""
     client = client or docker_client()
     name = container_name(lab)
     created = False
     try:
         container = client.containers.get(name)
     except docker.errors.NotFound:
+        storage = ensure_storage(lab, generation, client)
         container = client.containers.run(
             image, name=name, detach=True, labels={OWNER: lab}, network=network,
+            volumes={storage: {"bind": STORAGE_PATH, "mode": "rw"}},
             ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", None)}, restart_policy={"Name": "unless-stopped"})
         created = True
     if container.labels.get(OWNER) != lab:
@@ -104,7 +169,7 @@ def ensure_container(lab: str, image: str, network: str, client=None) -> tuple[E
 
 
 def remove_container(lab: str, client=None) -> bool:
-    """Removes the lab's registry container (and what was pushed to it), only while it carries this lab's label."""
+    """Removes the lab's registry container (its storage volume stays), only while it carries this lab's label."""
     client = client or docker_client()
     try:
         container = client.containers.get(container_name(lab))

@@ -33,7 +33,8 @@ class RunRegistry:
         name = registry.container_name(spec.name)
         ctx.state.set(CONTAINER, name)
         image = ctx.artifacts.images["lab-registry"].ref
-        ctx.registry, created = registry.ensure_container(spec.name, image, ctx.provider.registry_network)
+        generation = registry.storage_generation(ctx.artifacts.base_identities)
+        ctx.registry, created = registry.ensure_container(spec.name, image, ctx.provider.registry_network, generation)
         return (f"{'started' if created else 'kept'} {name} ({image}) on network {ctx.provider.registry_network}: "
                 f"nodes pull from {ctx.registry.pull}, the host pushes to {ctx.registry.push}")
 

@@ -106,11 +106,13 @@ def _arches(values) -> tuple[str, ...]:
     return tuple(dict.fromkeys(ARCH_ALIASES[a] for a in values))
 
 
-@task(help={**SPEC_HELP, **PROVIDER_HELP})
-def down(c, config=None, name=None, provider=None, context=None):
-    """Remove exactly what the lab created (cluster, kubeconfig, image tags), nothing else."""
+@task(help={**SPEC_HELP, **PROVIDER_HELP,
+            "purge": "also remove the lab registry's storage, which lab.down otherwise keeps for the next lab.up"})
+def down(c, config=None, name=None, provider=None, context=None, purge=False):
+    """Remove exactly what the lab created (cluster, kubeconfig, image tags), nothing else; the lab
+    registry's storage stays for the next lab.up unless --purge."""
     with fail_on_errors():
-        removed = lifecycle.down(load_spec(config, name=name, provider=provider, context=context))
+        removed = lifecycle.down(load_spec(config, name=name, provider=provider, context=context), purge=purge)
     for item in removed:
         stdout.print(f"removed {item}")
     if not removed:

@@ -109,13 +109,13 @@ def test_export_wipe_import_then_up_builds_nothing(kit_images, tmp_path):
         assert "kit: building" not in log and "kit bundle http://127.0.0.1" in log, log[-3000:]
         checks = json.loads((tmp_path / "results" / "checks.json").read_text())
         assert checks["failures"] == 0 and len(checks["results"]) == len(runtime_catalog().variants)
-        down, _ = invoke("lab.down", "--config", str(config), env=env)
+        down, _ = invoke("lab.down", "--config", str(config), "--purge", env=env)
         assert down.returncode == 0, down.stderr[-3000:]
     finally:
         if server is not None:
             server.terminate()
             server.wait(30)
-        invoke("lab.down", "--config", str(tmp_path / "lab.yaml"), env=env)
+        invoke("lab.down", "--config", str(tmp_path / "lab.yaml"), "--purge", env=env)
         missing = [ref for ref in kit_images.values() if not client.images.list(name=ref)]
         if missing:
             invoke("kit.import", str(path), env=base_env)

@@ -32,7 +32,7 @@ def lab_env(tmp_path_factory, kit_complete, kind_cli):
                       f"runtimes: [{', '.join(runtime_catalog().runtimes)}]\noffline: 'true'\n")
     env = {**os.environ, "WASM_LAB_STATE_DIR": str(folder / "state"), "COLUMNS": "160"}
     yield env, config, folder
-    invoke("lab.down", "--config", str(config), env=env)
+    invoke("lab.down", "--config", str(config), "--purge", env=env)
 
 
 GRACE_SECONDS = 120
@@ -186,6 +186,13 @@ def test_up_check_rerun_down(lab_env, capsys):
     assert leftovers == []
     assert docker.from_env().containers.list(all=True, filters={"name": registry.container_name(NAME)}) == []
     assert not (folder / "state" / NAME).exists()
+    # what lab.up pushed stays for the next one, said so; --purge takes it too
+    assert f"kept the registry storage volume {registry.storage_name(NAME)}" in " ".join(down.stdout.split() + down.stderr.split())
+    assert registry.storage_kept(NAME)
+    purged, _ = invoke("lab.down", "--config", str(config), "--purge", env=env)
+    assert purged.returncode == 0, purged.stderr
+    assert f"removed registry storage volume {registry.storage_name(NAME)}" in purged.stdout
+    assert docker.from_env().volumes.list(filters={"name": registry.storage_name(NAME)}) == []
     with capsys.disabled():
         print(f"\ne2e: first lab.up {first_seconds:.0f}s, full re-run {again_seconds:.0f}s, "
               f"proved unchanged {settled_seconds:.0f}s")

@@ -118,7 +118,7 @@ def standin(tmp_path_factory, kit_complete, kind_cli):
     finally:
         files.stop()
         registry.stop()
-        invoke("lab.down", env=env)
+        invoke("lab.down", "--purge", env=env)
         pulled = [f"{registry.host}/{repository}@{entry['digest']}" for name, (_, repository, _) in pushes.items()
                   if (entry := lock.get(name))]
         built = [tag for image in client.images.list(name="wasm-lab/wasmtime-cli") for tag in image.tags]

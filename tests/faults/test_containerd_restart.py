@@ -117,7 +117,7 @@ def first_lab(tmp_path_factory, kit_complete, kind_cli):
         yield {"folder": folder, "env": env, "kubeconfig": folder / "state" / FIRST / "kubeconfig",
                "urls": variant_urls(folder, "127.0.0.1")}
     finally:
-        invoke("rh1 lab.down", "lab.down", env=env)
+        invoke("rh1 lab.down", "lab.down", "--purge", env=env)
 
 
 def test_every_pod_answers_again_after_each_restart(first_lab, capsys):
@@ -160,7 +160,7 @@ def test_every_pod_answers_again_after_each_restart(first_lab, capsys):
         repair_first_lab(first_lab, said, after="rh2 lab.up")
         wait_all_answer(urls, urls2, after="rh2 lab.up")
     finally:
-        down = invoke("rh2 lab.down", "lab.down", env=env2)
+        down = invoke("rh2 lab.down", "lab.down", "--purge", env=env2)
     # 4. the second lab takes its runtime back off the worker
     said = green(down)
     assert on_worker("sha256sum", "/etc/containerd/config.toml") == config_before

@@ -138,7 +138,7 @@ def test_stopped_at_every_action_boundary_then_run_again(tmp_path, kit_complete,
             every_action_runs_next(state)
         assert kind_clusters().count(LAB) == 1
     finally:
-        down = invoke("lab.down", env=env)
+        down = invoke("lab.down", "--purge", env=env)
     assert down.returncode == 0, down.stderr[-3000:]
     with capsys.disabled():
         print("\nstopped and run again: " + ", ".join(stops))

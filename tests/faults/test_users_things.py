@@ -91,7 +91,7 @@ def first_lab(tmp_path_factory, kit_complete, kind_cli):
         assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
         yield {"folder": folder, "env": env, "kubeconfig": folder / "state" / LAB / "kubeconfig"}
     finally:
-        invoke("lab.down", env=env)
+        invoke("lab.down", "--purge", env=env)
 
 
 def test_a_users_kind_cluster_of_the_labs_name_is_left_alone(first_lab):
@@ -165,7 +165,7 @@ def test_a_second_lab_takes_back_exactly_what_it_changed(first_lab):
     assert json.loads((second / "results" / "checks.json").read_text())["failures"] == 0
     assert worker_sha("/usr/local/bin/containerd-shim-wasmtime-v1") != before["shim"]
 
-    down = invoke("lab.down", env=env)
+    down = invoke("lab.down", "--purge", env=env)
     assert down.returncode == 0, down.stdout[-3000:] + down.stderr[-3000:]
     assert snapshot() == before
     assert hashlib.sha256(USER_SHIM).hexdigest() == before["shim"]

@@ -47,7 +47,7 @@ class NodeUndo:
 def lab(monkeypatch, isolated_state):
     node = CountedNode()
     cluster = SimpleNamespace(nodes=[node], close_nodes=lambda: node.close())
-    monkeypatch.setattr(providers, "get", lambda name: SimpleNamespace(creates_clusters=False))
+    monkeypatch.setattr(providers, "get", lambda name: SimpleNamespace(creates_clusters=False, registry_network=None))
 
     def connect(ctx):
         ctx.cluster = cluster
