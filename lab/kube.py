@@ -119,6 +119,7 @@ class Kube:
     def __init__(self, kubeconfig: Path, context: str | None = None):
         self.api_client = config.new_client_from_config(config_file=str(kubeconfig), context=context)
         self._dynamic: dynamic.DynamicClient | None = None
+        self._discovery = threading.Lock()
 
     @cached_property
     def core(self) -> client.CoreV1Api:
@@ -140,22 +141,24 @@ class Kube:
         _imported()
         return client.NodeV1Api(self.api_client)
 
-    @property
-    def dynamic(self) -> dynamic.DynamicClient:
-        if self._dynamic is None:
-            self._dynamic = dynamic.DynamicClient(self.api_client)
-        return self._dynamic
+    def _resource(self, api_version: str, kind: str) -> Any:
+        """The dynamic client's resource for a kind. Its discovery (and the cache file it writes)
+        is not safe for threads that look kinds up at once (lab.up applies objects a few at once)."""
+        with self._discovery:
+            if self._dynamic is None:
+                self._dynamic = dynamic.DynamicClient(self.api_client)
+            return self._dynamic.resources.get(api_version=api_version, kind=kind)
 
     def apply(self, body: dict) -> dict:
         """Server-side apply of one object, owned by the lab's field manager."""
-        resource = self.dynamic.resources.get(api_version=body["apiVersion"], kind=body["kind"])
+        resource = self._resource(body["apiVersion"], body["kind"])
         namespace = body["metadata"].get("namespace")
         result = resource.server_side_apply(body=body, name=body["metadata"]["name"], namespace=namespace,
                                             field_manager=FIELD_MANAGER, force_conflicts=True)
         return result.to_dict()
 
     def read(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict | None:
-        resource = self.dynamic.resources.get(api_version=api_version, kind=kind)
+        resource = self._resource(api_version, kind)
         return read_if_present(lambda: resource.get(name=name, namespace=namespace).to_dict())
 
     def apply_owned(self, body: dict, lab: str, adopt: bool = False, shared: bool = False) -> tuple[str, dict | None]:
@@ -188,7 +191,7 @@ class Kube:
         return self.delete(api_version, kind, name, namespace)
 
     def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
-        resource = self.dynamic.resources.get(api_version=api_version, kind=kind)
+        resource = self._resource(api_version, kind)
         # Background, as kubectl does: a Job deleted through the API would otherwise orphan its pods
         return delete_if_present(lambda: resource.delete(name=name, namespace=namespace,
                                                          body={"propagationPolicy": "Background"}))
@@ -219,21 +222,28 @@ class Kube:
         return self.wait_for(not_ready, timeout, "nodes never became Ready")
 
     def wait_deployment_ready(self, name: str, namespace: str, timeout: float = 300) -> None:
-        """Ready: its rollout complete, and no pod of its still ending (kube-proxy may still send a
-        new connection to one, which then hangs)."""
-        selector = f"app.kubernetes.io/name={name}"
+        self.wait_deployments_ready([name], namespace, timeout)
+
+    def wait_deployments_ready(self, names: list[str], namespace: str, timeout: float = 300) -> None:
+        """Ready: each one's rollout complete, and no pod of its still ending (kube-proxy may still
+        send a new connection to one, which then hangs). All asked at once, every 0.25 s: one list of
+        the namespace's Deployments and one of their pods per look."""
+        selector = f"app.kubernetes.io/name in ({','.join(names)})"
 
         def not_ready():
-            if not rollout_complete(self.apps.read_namespaced_deployment(name, namespace)):
-                return [name]
+            deployments = {_meta(d).name: d for d in self.apps.list_namespaced_deployment(namespace).items}
             pods = self.core.list_namespaced_pod(namespace, label_selector=selector).items
-            return [name] if any(_meta(pod).deletion_timestamp for pod in pods) else []
+            ending = {(_meta(pod).labels or {}).get("app.kubernetes.io/name") for pod in pods if _meta(pod).deletion_timestamp}
+            return [name for name in names
+                    if name not in deployments or not rollout_complete(deployments[name]) or name in ending]
 
         try:
-            self.wait_for(not_ready, timeout, "", every=0.5)
+            self.wait_for(not_ready, timeout, "", every=0.25)
         except LabError:
-            raise LabError(f"deployment {namespace}/{name} never became ready within {timeout:.0f}s: "
-                           + self.describe_pods(namespace, selector))
+            pending = not_ready()
+            raise LabError("; ".join(f"deployment {namespace}/{name} never became ready within {timeout:.0f}s: "
+                                     + self.describe_pods(namespace, f"app.kubernetes.io/name={name}")
+                                     for name in pending or names))
 
     def describe_pods(self, namespace: str, selector: str) -> str:
         pods: list[Any] = self.core.list_namespaced_pod(namespace, label_selector=selector).items

@@ -205,6 +205,7 @@ class FakeKube(Kube):
     def wait_gone(self, *args, **kwargs):
         pass
 
-    def wait_deployment_ready(self, name, namespace, timeout=300):
-        if name in self.never_ready:
-            raise LabError(f"deployment {namespace}/{name} never became ready")
+    def wait_deployments_ready(self, names, namespace, timeout=300):
+        never = [name for name in names if name in self.never_ready]
+        if never:
+            raise LabError("; ".join(f"deployment {namespace}/{name} never became ready" for name in never))

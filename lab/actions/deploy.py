@@ -1,5 +1,9 @@
+from concurrent.futures import ThreadPoolExecutor
+
 from lab import ownership, recovery, workloads
 from lab.actions.runtimes import CHANGED_AT
+
+CLAIMS_AT_ONCE = 6
 
 WORKLOAD_KINDS = ("Deployment", "Service", "Namespace")
 
@@ -16,15 +20,22 @@ class Deploy:
         namespace = ownership.claim(ctx, workloads.namespace_object(spec.namespace))
         ctx.state.set("namespace", spec.namespace)
         runtimes_at = ctx.state.get(CHANGED_AT, "")
-        for variant in spec.variants:
-            for obj in workloads.variant_objects(variant, ctx.images[variant], spec.namespace, spec.host_port(variant),
-                                                 runtimes_at, lab=spec.name):
-                ownership.claim(ctx, obj)
+        objects = [obj for variant in spec.variants
+                   for obj in workloads.variant_objects(variant, ctx.images[variant], spec.namespace,
+                                                        spec.host_port(variant), runtimes_at, lab=spec.name)]
+
+        def claim(obj: dict) -> str:
+            with ctx.state.declared(self):  # a thread of its own: the declaration is per thread
+                return ownership.claim(ctx, obj)
+
+        # a claim is two round trips to the API server: the variants' objects a few at once
+        with ThreadPoolExecutor(max_workers=CLAIMS_AT_ONCE, thread_name_prefix="claim") as pool:
+            list(pool.map(claim, objects))
         repaired = self._recreate_crash_looping(ctx)
-        for variant in spec.variants:
-            ctx.kube.wait_deployment_ready(f"httpbin-{variant}", spec.namespace)
-        for variant in spec.variants:
-            workloads.wait_answering(f"http://{ctx.cluster.check_host}:{spec.host_port(variant)}", variant)
+        ctx.kube.wait_deployments_ready([f"httpbin-{variant}" for variant in spec.variants], spec.namespace)
+        with ThreadPoolExecutor(max_workers=len(spec.variants), thread_name_prefix="answering") as pool:
+            list(pool.map(lambda v: workloads.wait_answering(f"http://{ctx.cluster.check_host}:{spec.host_port(v)}", v),
+                          spec.variants))
         return (f"{len(spec.variants)} variants ready and answering in namespace {spec.namespace} ({namespace})"
                 + (f"; recreated {', '.join(p.ref for p in repaired)} (crash-looping)" if repaired else ""))
 
