@@ -28,14 +28,15 @@ class Deploy:
             with ctx.state.declared(self):  # a thread of its own: the declaration is per thread
                 return ownership.claim(ctx, obj)
 
-        # a claim is two round trips to the API server: the variants' objects a few at once
+        # a claim is two round trips to the API server: the variants' objects a few at once. A
+        # failure or an interrupt stops here: map cancels the claims not begun, the ones under way
+        # end (each recorded before its change), so no rollout starts that no run waits for
         with ThreadPoolExecutor(max_workers=CLAIMS_AT_ONCE, thread_name_prefix="claim") as pool:
             list(pool.map(claim, objects))
         repaired = self._recreate_crash_looping(ctx)
         ctx.kube.wait_deployments_ready([f"httpbin-{variant}" for variant in spec.variants], spec.namespace)
-        with ThreadPoolExecutor(max_workers=len(spec.variants), thread_name_prefix="answering") as pool:
-            list(pool.map(lambda v: workloads.wait_answering(f"http://{ctx.cluster.check_host}:{spec.host_port(v)}", v),
-                          spec.variants))
+        for variant in spec.variants:  # by now each takes one request (a first one may wait for its route)
+            workloads.wait_answering(f"http://{ctx.cluster.check_host}:{spec.host_port(variant)}", variant)
         return (f"{len(spec.variants)} variants ready and answering in namespace {spec.namespace} ({namespace})"
                 + (f"; recreated {', '.join(p.ref for p in repaired)} (crash-looping)" if repaired else ""))
 

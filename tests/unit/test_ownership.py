@@ -72,6 +72,31 @@ def test_the_labs_own_namespace_goes_with_its_variants(ctx):
     assert c.state.get(ownership.OWNED) == []
 
 
+def test_once_a_claim_fails_no_further_object_is_applied(ctx, monkeypatch):
+    """FAKE API that refuses one object, the third. The variants' objects are applied a few at once;
+    once one fails (or lab.up is interrupted) those not begun never are: a run that stops starts
+    no rollout no run waits for. Every object applied was recorded first, for lab.down."""
+    from lab.actions import deploy
+
+    monkeypatch.setattr(deploy, "CLAIMS_AT_ONCE", 1)
+    kube, tried = FakeKube(), []
+    applying = kube.apply
+
+    def apply(body):
+        tried.append(body["metadata"]["name"])
+        if len(tried) == 4:  # the namespace, the first variant's two objects, then this one
+            raise LabError(f"{body['kind']} {body['metadata']['name']} refused")
+        return applying(body)
+    kube.apply = apply
+    c = ctx(kube=kube)
+    with pytest.raises(LabError, match="refused"):
+        Deploy().execute(c)
+    # one more may have been under way when the failure was seen; of the other 19, none
+    assert len(tried) <= 5, tried
+    recorded = {key.split("|")[3] for key in c.state.get(ownership.OWNED)}
+    assert set(tried) <= recorded
+
+
 def test_the_labs_namespace_is_deleted_only_once_the_variants_pods_are_gone(ctx):
     """The namespace controller, finding pods in a namespace it deletes, looks again only after
     their grace period: the lab waits for its own pods first (another's are not waited for)."""
