@@ -54,9 +54,8 @@ def test_the_one_control_plane_runs_without_leader_election_whichever_kubeadm_ap
     assert {"name": "kube-api-qps", "value": "100"} in v1beta4["controllerManager"]["extraArgs"]
 
 
-def test_the_variants_images_are_pulled_side_by_side_and_their_services_routed_at_once():
+def test_the_variants_services_are_routed_as_soon_as_they_are_ready():
     docs = [yaml.safe_load(p) for p in cluster_config(lab_spec())["kubeadmConfigPatches"]]
-    assert {"kind": "KubeletConfiguration", "serializeImagePulls": False} in docs
     assert {"kind": "KubeProxyConfiguration", "iptables": {"minSyncPeriod": "0s"}} in docs
 
 
