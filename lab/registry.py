@@ -92,21 +92,26 @@ def storage_generation(base_identities: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(base_identities, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _storage(lab: str, client) -> tuple[docker.models.volumes.Volume | None, bool]:
+    """The volume under the lab's storage name (None when there is none), and whether it carries this lab's label."""
+    try:
+        volume = client.volumes.get(storage_name(lab))
+    except docker.errors.NotFound:
+        return None, False
+    return volume, (volume.attrs.get("Labels") or {}).get(OWNER) == lab
+
+
 def ensure_storage(lab: str, generation: str, client=None) -> str:
     """The lab's registry storage volume, made unless it is there for the same base images. One
     of this lab's for other base images is replaced (nothing would ask for its layers again); a
     same-named volume without this lab's label is someone else's: refused, left alone."""
     client = client or docker_client()
     name = storage_name(lab)
-    try:
-        volume = client.volumes.get(name)
-    except docker.errors.NotFound:
-        volume = None
+    volume, labs = _storage(lab, client)
     if volume is not None:
-        labels = volume.attrs.get("Labels") or {}
-        if labels.get(OWNER) != lab:
+        if not labs:
             raise LabError(f"a volume named {name} exists and is not lab {lab}'s registry storage: remove or rename it")
-        if labels.get(STORAGE_FOR) == generation:
+        if (volume.attrs.get("Labels") or {}).get(STORAGE_FOR) == generation:
             return name
         volume.remove()
     client.volumes.create(name, labels={OWNER: lab, STORAGE_FOR: generation})
@@ -115,24 +120,15 @@ def ensure_storage(lab: str, generation: str, client=None) -> str:
 
 def remove_storage(lab: str, client=None) -> bool:
     """Removes the lab's registry storage volume, only while it carries this lab's label."""
-    client = client or docker_client()
-    try:
-        volume = client.volumes.get(storage_name(lab))
-    except docker.errors.NotFound:
-        return False
-    if (volume.attrs.get("Labels") or {}).get(OWNER) != lab:
+    volume, labs = _storage(lab, client or docker_client())
+    if volume is None or not labs:
         return False
     volume.remove()
     return True
 
 
 def storage_kept(lab: str, client=None) -> bool:
-    client = client or docker_client()
-    try:
-        volume = client.volumes.get(storage_name(lab))
-    except docker.errors.NotFound:
-        return False
-    return (volume.attrs.get("Labels") or {}).get(OWNER) == lab
+    return _storage(lab, client or docker_client())[1]
 
 
 def ensure_container(lab: str, image: str, network: str, generation: str, client=None) -> tuple[Endpoint, bool]:
