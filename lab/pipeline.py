@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Protocol
@@ -124,6 +125,14 @@ def finish_waits_beside(ctx: Context) -> list[str]:
 
 
 INTERRUPT_GRACE_SECONDS = 30   # for a command side by side to end once asked to
+_side_by_side: weakref.WeakSet[threading.Thread] = weakref.WeakSet()  # every thread a Together started
+
+
+def left_running() -> list[str]:
+    """The actions of Together steps still running on their threads, as an interrupt leaves them:
+    while one runs, the interpreter must not be finalized (lab/cli/common.py ends the process at
+    once instead)."""
+    return [thread.name for thread in _side_by_side if thread.is_alive()]
 
 
 class Together:
@@ -156,8 +165,11 @@ class Together:
         # daemon threads: an interrupt stops lab.up now, as it would stop one action (every record
         # is written before its change, so the next run finishes what was cut short); the commands
         # they wait on (kind create) are ended first, as a single action ends its own
-        for index, action in enumerate(self.actions):
-            threading.Thread(target=one, args=(index, action), daemon=True, name=action.name).start()
+        threads = [threading.Thread(target=one, args=(index, action), daemon=True, name=action.name)
+                   for index, action in enumerate(self.actions)]
+        for thread in threads:
+            _side_by_side.add(thread)
+            thread.start()
         try:
             for done in ended:
                 while not done.wait(0.2):

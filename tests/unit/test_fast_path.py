@@ -1,5 +1,6 @@
 """What makes lab.up quick: the variants checked side by side (their rows still in the spec's
 order). The real path is tests/e2e/test_lab.py; here the servers are FAKES."""
+import os
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -9,6 +10,8 @@ import pytest
 
 from lab.actions import check
 from lab.spec import load as load_spec
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_the_variants_are_checked_side_by_side_and_reported_in_the_specs_order(monkeypatch):
@@ -433,6 +436,59 @@ def test_an_interrupt_ends_the_commands_of_actions_side_by_side(pipeline_ctx, tm
         signal.signal(signal.SIGINT, previous)
     assert ended == [-signal.SIGTERM]
     assert not proc._long_running
+
+
+LEFT_RUNNING = r"""
+import atexit, os, signal, sys, threading, types
+from types import SimpleNamespace
+from invoke.exceptions import Exit
+from lab.cli.common import fail_on_errors
+from lab.pipeline import Context, Together
+from lab.state import State
+
+class Witness:
+    def __del__(self, write=os.write):  # os itself may be gone by then
+        write(1, b"interpreter finalized\n")
+
+# in a module of its own: the running thread's frame keeps this script's globals alive
+sys.modules["witness"] = types.ModuleType("witness")
+sys.modules["witness"].witness = Witness()
+atexit.register(lambda: print("exit handlers ran", flush=True))
+reading, _ = os.pipe()
+
+def waits(ctx):
+    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+    os.read(reading, 1)  # never answered: still running when the process ends
+    return "done"
+
+signal.signal(signal.SIGINT, signal.default_int_handler)
+action = SimpleNamespace(name="waits", title="waits", needs=(), gives=(), in_cluster=False, records=(), notes=(),
+                         execute=waits)
+try:
+    with fail_on_errors():
+        Together(action).execute(Context(spec=None, state=State("left-running"), provider=None))
+except Exit as stop:  # what invoke does with it
+    print(stop.message, file=sys.stderr)
+    sys.exit(stop.code)
+"""
+
+
+def test_an_interrupt_that_leaves_an_action_running_ends_the_process_unfinalized(tmp_path):
+    """A thread an interrupted Together left running that wakes while the interpreter finalizes
+    makes CPython abort (lab.up exited -6 in the interrupted-run fault test). A real Python process
+    with a FAKE action that never ends: Ctrl-C must end it with 130 and its one line, after the
+    exit handlers (logging's flush) and without finalizing the interpreter (finalization would
+    run the witness's __del__)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "WASM_LAB_STATE_DIR": str(tmp_path)}
+    ended = subprocess.run([sys.executable, "-c", LEFT_RUNNING], cwd=REPO, env=env, capture_output=True, text=True,
+                           timeout=60)
+    assert ended.returncode == 130, ended.stdout + ended.stderr
+    assert "interrupted; run the same command again to finish" in ended.stderr
+    assert "exit handlers ran" in ended.stdout
+    assert "interpreter finalized" not in ended.stdout
 
 
 def test_images_are_pushed_a_few_at_once_and_every_push_tag_goes_again():
