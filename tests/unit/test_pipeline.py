@@ -115,8 +115,8 @@ def test_lab_up_installs_the_runtimes_beside_the_image_builds_and_the_registry()
     """Independent work side by side (docs/speed.md): none needs what another of them gives, so
     check_sequence accepts the step, and the RuntimeClasses come only after the runtimes."""
     from lab import actions
-    from lab.pipeline import Together
+    from lab.pipeline import flat
 
-    steps = [[a.name for a in (s.actions if isinstance(s, Together) else (s,))] for s in actions.UP]
+    steps = [[a.name for a in flat([step])] for step in actions.UP]
     assert ["runtimes", "images", "registry"] in steps
     assert steps.index(["runtimes", "images", "registry"]) < steps.index(["runtimeclasses"]) < steps.index(["load"])
